@@ -1,0 +1,117 @@
+# smsgw — build, test, demo, fuzz, bench.
+#
+# Every library is found through pkg-config; `make deps` installs what is
+# missing from Debian (as root) or prints the apt-get line that would.
+
+CC       ?= gcc
+PKGS     := libevent_openssl libevent_core libevent_extra openssl hiredis libconfig libsmpp34
+# libsmpp34's .pc is not in every packaging: fall back to Debian's paths.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/libsmpp34)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent_openssl -levent_core -levent_extra -lssl -lcrypto -lhiredis -lconfig -lsmpp34)
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) -MMD -MP
+LDLIBS   += $(PKG_LIBS) -lm
+
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Library code: everything in the module folders except program mains.
+LIB_SRCS := $(filter-out core/smsgwd.c,$(wildcard smpp/*.c store/*.c router/*.c router/channels/*.c core/*.c))
+TOOLS    := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+TESTS    := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+OBJ      := build/obj
+AOBJ     := build/asan
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+LIB_AOBJS:= $(LIB_SRCS:%.c=$(AOBJ)/%.o)
+
+BINS      := $(TOOLS:%=bin/%) $(if $(wildcard core/smsgwd.c),bin/smsgwd)
+ASAN_BINS := $(TOOLS:%=$(AOBJ)/bin/%) $(if $(wildcard core/smsgwd.c),$(AOBJ)/bin/smsgwd)
+TEST_BINS := $(TESTS:%=$(AOBJ)/tests/%)
+
+.PHONY: all deps test unit-test demo fuzz fuzz-smoke bench clean check-config
+
+all: $(BINS)
+
+# ---------------------------------------------------------------- dependencies
+# Debian packages the build, tests, demo and fuzzers need.
+DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libhiredis-dev \
+            libconfig-dev libsmpp34-dev libcmocka-dev redis-server openssl \
+            clang libclang-rt-14-dev dpkg-dev xz-utils nodejs
+deps:
+	@sh tools/deps.sh $(DEB_PKGS)
+
+# ----------------------------------------------------------------- build rules
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(AOBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -O1 -c $< -o $@
+
+build/libsmsgw.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+build/libsmsgw-asan.a: $(LIB_AOBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+bin/%: $(OBJ)/tools/%.o build/libsmsgw.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/smsgwd: $(OBJ)/core/smsgwd.o build/libsmsgw.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(AOBJ)/bin/%: $(AOBJ)/tools/%.o build/libsmsgw-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(AOBJ)/bin/smsgwd: $(AOBJ)/core/smsgwd.o build/libsmsgw-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(AOBJ)/tests/%: $(AOBJ)/tests/%.o $(AOBJ)/tests/testlib.o build/libsmsgw-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
+# ------------------------------------------------------------------------ test
+# Unit and integration tests, all built with ASan+UBSan; integration tests run
+# the sanitized builds of smsc-sim and friends against a real redis-server.
+test: deps
+	@$(MAKE) --no-print-directory build-tests
+	@sh tests/run.sh $(TEST_BINS)
+
+build-tests: $(TEST_BINS) $(ASAN_BINS) $(BINS)
+.PHONY: build-tests
+
+# ------------------------------------------------------------------------ demo
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/demo.sh
+
+# ------------------------------------------------------------------------ fuzz
+# libFuzzer targets, linked against an ASan build of libsmpp34 from Debian's
+# source package (built in build/fuzz, never committed).
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-smoke: deps
+	@sh tests/fuzz/run.sh 15 $(FUZZERS)
+
+# ----------------------------------------------------------------------- bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,200 @@
+#include "tests/testlib.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+die(const char *what)
+{
+    fprintf(stderr, "testlib: %s: %s\n", what, strerror(errno));
+    abort();
+}
+
+int
+tl_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sin);
+
+    if (fd < 0)
+        die("socket");
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+        die("bind");
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+bool
+tl_wait_port(int port, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin = { .sin_family = AF_INET,
+                                   .sin_port = htons((uint16_t)port) };
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
+            close(fd);
+            return true;
+        }
+        close(fd);
+        sleep_ms(20);
+    }
+    return false;
+}
+
+pid_t
+tl_spawn(char *const argv[], const char *logpath)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        if (logpath) {
+            int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "testlib: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+int
+tl_stop(pid_t pid, int sig, int timeout_ms)
+{
+    int status;
+
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0)
+            return -1;
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+bool
+tl_exited_ok(int status)
+{
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+const char *
+tl_top(void)
+{
+    const char *top = getenv("SMSGW_TOP");
+    return top && *top ? top : ".";
+}
+
+const char *
+tl_bin(const char *name)
+{
+    static char path[8][4096];
+    static int next;
+    char *p = path[next++ % 8];
+
+    snprintf(p, sizeof(path[0]), "%s/build/asan/bin/%s", tl_top(), name);
+    return p;
+}
+
+char *
+tl_tmpdir(void)
+{
+    char tmpl[] = "/tmp/smsgw-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    if (!d)
+        die("mkdtemp");
+    return strdup(d);
+}
+
+void
+tl_cleanup_dir(char *dir)
+{
+    char cmd[4200];
+
+    if (!dir)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "testlib: could not remove %s\n", dir);
+    free(dir);
+}
+
+void
+tl_dump_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+
+    if (!f)
+        return;
+    fprintf(stderr, "----- %s\n", path);
+    while (fgets(line, sizeof(line), f))
+        fputs(line, stderr);
+    fprintf(stderr, "-----\n");
+    fclose(f);
+}
+
+void
+tl_redis_start(struct tl_redis *r)
+{
+    char port[16], log[4200];
+
+    r->dir = tl_tmpdir();
+    r->port = tl_free_port();
+    snprintf(port, sizeof(port), "%d", r->port);
+    snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    char *argv[] = { "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--dir", r->dir,
+                     "--daemonize", "no", NULL };
+    r->pid = tl_spawn(argv, log);
+    if (!tl_wait_port(r->port, 10000)) {
+        tl_dump_file(log);
+        fprintf(stderr, "testlib: redis-server did not start\n");
+        abort();
+    }
+}
+
+void
+tl_redis_stop(struct tl_redis *r)
+{
+    tl_stop(r->pid, SIGTERM, 5000);
+    tl_cleanup_dir(r->dir);
+    r->dir = NULL;
+    r->pid = 0;
+}

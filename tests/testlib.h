@@ -1,0 +1,56 @@
+/*
+ * Helpers shared by the test programs: free ports, child processes (the real
+ * redis-server, smsc-sim, smsgwd, node peers), scratch directories.
+ * Every test binary links testlib.o; include <cmocka.h> after the usual
+ * <stdarg.h> <stddef.h> <setjmp.h> <stdint.h>.
+ */
+#ifndef TESTLIB_H
+#define TESTLIB_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int tl_free_port(void);
+
+/* Wait until 127.0.0.1:port accepts a connection; false after timeout_ms. */
+bool tl_wait_port(int port, int timeout_ms);
+
+/*
+ * Start argv[0] (a path) with argv; stdout and stderr go to logpath (appended)
+ * when it is not NULL. Returns the child's pid; aborts the test on failure.
+ */
+pid_t tl_spawn(char *const argv[], const char *logpath);
+
+/*
+ * Send sig to pid and wait up to timeout_ms for it to exit (SIGKILL after).
+ * Returns the exit status as from waitpid, or -1 if it had to be killed.
+ */
+int tl_stop(pid_t pid, int sig, int timeout_ms);
+
+/* True when the status from tl_stop is a clean exit with code 0. */
+bool tl_exited_ok(int status);
+
+/* Path of a program built for tests: build/asan/bin/NAME under the top dir. */
+const char *tl_bin(const char *name);
+
+/* The project's top directory (SMSGW_TOP, or the current directory). */
+const char *tl_top(void);
+
+/* A new scratch directory under /tmp, removed by tl_cleanup_dir(). */
+char *tl_tmpdir(void);
+void tl_cleanup_dir(char *dir);
+
+/* Print a file's contents to stderr (for failing tests' diagnostics). */
+void tl_dump_file(const char *path);
+
+/* A real redis-server on a free loopback port, no persistence. */
+struct tl_redis {
+    pid_t pid;
+    int port;
+    char *dir;
+};
+void tl_redis_start(struct tl_redis *r);
+void tl_redis_stop(struct tl_redis *r);
+
+#endif
