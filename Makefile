@@ -114,4 +114,4 @@ bench: deps
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/asan -name '*.d' -type f 2>/dev/null)

@@ -1,0 +1,112 @@
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static enum log_level min_level = LOG_INFO;
+static FILE *out;
+static const char *prog;
+
+static const char *const names[] = { "debug", "info", "warn", "error" };
+
+void
+log_set_level(enum log_level level)
+{
+    min_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+    return min_level;
+}
+
+bool
+log_level_parse(const char *s, enum log_level *lv)
+{
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *lv = (enum log_level)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+log_open(const char *path)
+{
+    FILE *f = fopen(path, "a");
+
+    if (!f)
+        return false;
+    setvbuf(f, NULL, _IOLBF, 0);
+    if (out && out != stderr)
+        fclose(out);
+    out = f;
+    return true;
+}
+
+void
+log_set_prog(const char *name)
+{
+    prog = name;
+}
+
+void
+log_event(enum log_level level, const char *event, const char *fields, ...)
+{
+    char line[2048], ts[32];
+    struct timeval tv;
+    struct tm tm;
+    size_t n;
+    va_list ap;
+
+    if (level < min_level)
+        return;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    n = (size_t)snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s%s%s event=%s",
+                         ts, (long)(tv.tv_usec / 1000), names[level],
+                         prog ? " prog=" : "", prog ? prog : "", event);
+    if (fields && *fields && n < sizeof(line) - 2) {
+        line[n++] = ' ';
+        va_start(ap, fields);
+        int k = vsnprintf(line + n, sizeof(line) - n, fields, ap);
+        va_end(ap);
+        if (k > 0)
+            n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+    }
+    if (n > sizeof(line) - 2)
+        n = sizeof(line) - 2;
+    line[n++] = '\n';
+    fwrite(line, 1, n, out ? out : stderr);
+}
+
+const char *
+log_quote(const char *s, char *buf, unsigned size)
+{
+    unsigned o = 0;
+
+    if (size < 3) {
+        if (size)
+            buf[0] = 0;
+        return buf;
+    }
+    buf[o++] = '"';
+    for (; s && *s && o + 3 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        if (c == '"' || c == '\\')
+            buf[o++] = '\\';
+        buf[o++] = (char)c;
+    }
+    buf[o++] = '"';
+    buf[o] = 0;
+    return buf;
+}

@@ -1,0 +1,35 @@
+/*
+ * Logging: one line per event, logfmt (`ts= level= event= key=value ...`),
+ * to stderr unless log_open() names a file. Every module logs through this,
+ * with the session or message id on every line.
+ */
+#ifndef CORE_LOG_H
+#define CORE_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Parse "debug", "info", "warn", "error"; false if unknown. */
+bool log_level_parse(const char *s, enum log_level *out);
+/* Log to path (appending) instead of stderr; false on error (errno set). */
+bool log_open(const char *path);
+/* Tag every line with prog=NAME (e.g. "smsc-sim"). */
+void log_set_prog(const char *name);
+
+/*
+ * log_event(LOG_INFO, "bind", "session=%u system_id=%s", id, sid);
+ * fields is a printf format producing further key=value pairs; values with
+ * spaces must be quoted by the caller (log_quote helps).
+ */
+void log_event(enum log_level level, const char *event, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Quote s for a logfmt value into buf (escapes " and \, drops controls). */
+const char *log_quote(const char *s, char *buf, unsigned size);
+
+#define log_enabled(level) ((level) >= log_get_level())
+
+#endif
