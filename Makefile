@@ -94,7 +94,7 @@ build-tests: $(TEST_BINS) $(ASAN_BINS) $(BINS)
 # ------------------------------------------------------------------------ demo
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh tools/demo.sh
+	@bash tools/demo.sh
 
 # ------------------------------------------------------------------------ fuzz
 # libFuzzer targets, linked against an ASan build of libsmpp34 from Debian's
