@@ -56,6 +56,7 @@ struct smpp_session {
     unsigned outstanding;
     int32_t *htab;              /* seq -> slot index, -1 empty; linear probing */
     unsigned hmask;
+    unsigned hshift;            /* 32 - log2(table size) */
     struct event *timeout_ev;
     uint32_t next_seq;
     bool window_blocked;
@@ -137,7 +138,8 @@ set_state(struct smpp_session *s, enum smpp_state to, const char *reason)
     if (from == to)
         return;
     s->state = to;
-    log_event(to == SMPP_CLOSED ? LOG_WARN : LOG_INFO, "smpp_state",
+    bool clean = reason && (strcmp(reason, "unbound") == 0 || strcmp(reason, "peer unbound") == 0);
+    log_event(to == SMPP_CLOSED && !clean ? LOG_WARN : LOG_INFO, "smpp_state",
               "session=%u role=%s peer=%s system_id=%s from=%s to=%s reason=\"%s\"",
               s->id, s->role == SMPP_ROLE_ESME ? "esme" : "smsc", s->peer,
               s->peer_system_id[0] ? s->peer_system_id : "-",
@@ -167,10 +169,19 @@ can_receive(const struct smpp_session *s)
 
 /* ------------------------------------------------------------ window */
 
+/* Sequence numbers are consecutive, so `seq & mask` would pack the whole
+ * window into one probe run and every delete would walk it; a
+ * multiplicative hash spreads them. */
+static unsigned
+hslot(const struct smpp_session *s, uint32_t seq)
+{
+    return (unsigned)((seq * 0x9E3779B1u) >> s->hshift);
+}
+
 static int32_t
 htab_find(const struct smpp_session *s, uint32_t seq)
 {
-    for (unsigned i = seq & s->hmask;; i = (i + 1) & s->hmask) {
+    for (unsigned i = hslot(s, seq);; i = (i + 1) & s->hmask) {
         int32_t v = s->htab[i];
         if (v < 0)
             return -1;
@@ -182,7 +193,7 @@ htab_find(const struct smpp_session *s, uint32_t seq)
 static void
 htab_put(struct smpp_session *s, uint32_t seq, int32_t slot)
 {
-    unsigned i = seq & s->hmask;
+    unsigned i = hslot(s, seq);
 
     while (s->htab[i] >= 0)
         i = (i + 1) & s->hmask;
@@ -193,7 +204,7 @@ htab_put(struct smpp_session *s, uint32_t seq, int32_t slot)
 static void
 htab_del(struct smpp_session *s, uint32_t seq)
 {
-    unsigned i = seq & s->hmask;
+    unsigned i = hslot(s, seq);
 
     while (s->htab[i] >= 0 && s->slots[s->htab[i]].seq != seq)
         i = (i + 1) & s->hmask;
@@ -202,7 +213,7 @@ htab_del(struct smpp_session *s, uint32_t seq)
     s->htab[i] = -1;
     for (unsigned j = (i + 1) & s->hmask; s->htab[j] >= 0; j = (j + 1) & s->hmask) {
         int32_t v = s->htab[j];
-        unsigned home = s->slots[v].seq & s->hmask;
+        unsigned home = hslot(s, s->slots[v].seq);
         /* Move v back to i if its home is not in (i, j] cyclically. */
         bool stays = (i < j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
@@ -913,7 +924,7 @@ session_alloc(struct event_base *base, enum smpp_role role, const struct smpp_se
               const struct smpp_session_ops *ops, void *ctx)
 {
     struct smpp_session *s = calloc(1, sizeof(*s));
-    unsigned hsize = 16;
+    unsigned hsize = 16, hbits = 4;
 
     if (!s)
         abort();
@@ -930,8 +941,11 @@ session_alloc(struct event_base *base, enum smpp_role role, const struct smpp_se
     s->ctx = ctx;
     s->nslots = s->cfg.window;
     s->slots = calloc(s->nslots, sizeof(*s->slots));
-    while (hsize < 2 * s->nslots)
+    while (hsize < 2 * s->nslots) {
         hsize <<= 1;
+        hbits++;
+    }
+    s->hshift = 32 - hbits;
     s->htab = malloc(hsize * sizeof(*s->htab));
     if (!s->slots || !s->htab)
         abort();
