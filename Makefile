@@ -109,7 +109,7 @@ fuzz-smoke: deps
 # ----------------------------------------------------------------------- bench
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@sh bench/run.sh
+	@bash bench/run.sh
 
 clean:
 	rm -rf build bin

@@ -1044,6 +1044,18 @@ test_split_limits(void **state)
     assert_int_equal(smpp_text_split(s, strlen(s), &opt, small, sizeof(small), parts, &res, NULL),
                      SMPP_TEXT_E_SPACE);
     free(s);
+    /* Room for part 1 and half of part 2's UDH; then exactly enough. */
+    s = repeat("a", 161);
+    uint8_t *exact = malloc(159 + 14);
+    assert_non_null(exact);
+    assert_int_equal(smpp_text_split(s, 161, &opt, exact, 159 + 3, parts, &res, NULL),
+                     SMPP_TEXT_E_SPACE);
+    assert_int_equal(smpp_text_split(s, 161, &opt, exact, 159 + 13, parts, &res, NULL),
+                     SMPP_TEXT_E_SPACE);
+    assert_int_equal(smpp_text_split(s, 161, &opt, exact, 159 + 14, parts, &res, NULL), 0);
+    assert_int_equal(res.used, 159 + 14);
+    free(exact);
+    free(s);
     /* 255 parts is the ceiling */
     s = repeat("a", 153 * 255);
     assert_int_equal(do_split(o, s, SMPP_TEXT_ENC_AUTO, SMPP_TEXT_CONCAT_UDH8, 1, 255), 0);
