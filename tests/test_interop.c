@@ -30,13 +30,7 @@ struct ix {
     unsigned nids;
 };
 
-#define RUN_UNTIL(x, cond, ms) do { \
-        for (int _i = 0; _i < (ms) / 10 && !(cond); _i++) { \
-            struct timeval _tv = { 0, 10000 }; \
-            event_base_loopexit((x)->base, &_tv); \
-            event_base_dispatch((x)->base); \
-        } \
-    } while (0)
+#define RUN_UNTIL(x, cond, ms) TL_RUN_UNTIL((x)->base, cond, ms)
 
 static void
 on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const char *reason,

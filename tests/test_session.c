@@ -191,13 +191,7 @@ teardown(void **state)
 }
 
 /* Run the loop until cond holds or ms pass. */
-#define RUN_UNTIL(f, cond, ms) do { \
-        for (int _i = 0; _i < (ms) / 5 && !(cond); _i++) { \
-            struct timeval _tv = { 0, 5000 }; \
-            event_base_loopexit((f)->base, &_tv); \
-            event_base_dispatch((f)->base); \
-        } \
-    } while (0)
+#define RUN_UNTIL(f, cond, ms) TL_RUN_UNTIL((f)->base, cond, ms)
 
 static struct smpp_client *
 fx_client(struct fx *f, int port, SSL_CTX *ssl, const char *host, const char *password)
@@ -446,7 +440,7 @@ raw_read_hdr(struct fx *f, int fd, struct smpp_hdr *h)
     size_t have = 0;
 
     for (int i = 0; i < 400; i++) {
-        RUN_UNTIL(f, false, 5);
+        RUN_UNTIL(f, false, 10);
         ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
         if (n == 0)
             return false;

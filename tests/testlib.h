@@ -44,6 +44,18 @@ void tl_cleanup_dir(char *dir);
 /* Print a file's contents to stderr (for failing tests' diagnostics). */
 void tl_dump_file(const char *path);
 
+/*
+ * Run a libevent loop in 10 ms slices until cond holds or about ms pass
+ * (include <event2/event.h> to use it).
+ */
+#define TL_RUN_UNTIL(base, cond, ms) do { \
+        for (int tl_i_ = 0; tl_i_ < (ms) / 10 && !(cond); tl_i_++) { \
+            struct timeval tl_tv_ = { 0, 10000 }; \
+            event_base_loopexit((base), &tl_tv_); \
+            event_base_dispatch((base)); \
+        } \
+    } while (0)
+
 /* A real redis-server on a free loopback port, no persistence. */
 struct tl_redis {
     pid_t pid;
