@@ -27,25 +27,17 @@
  * sessions and tells us when they close (on_closed), where we drop our
  * references to them.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
-#include <libconfig.h>
 
 #include "core/log.h"
 #include "smpp/smpp_dlr.h"
@@ -54,66 +46,26 @@
 #include "smpp/smpp_tls.h"
 
 #include "tools/sim_concat.h"
+#include "tools/sim_control.h"
+#include "tools/sim_files.h"
+#include "tools/sim_opts.h"
+#include "tools/sim_smpp.h"
 #include "tools/sim_util.h"
 
 /* Granularity of the receipt wheel, delayed resps and MO pacing. */
 #define TICK_MS             2
-#define DLR_DELAY_MAX_MS    600000u
 /* Attempts per receipt (first send included) on timeouts, lost
  * connections and temporary error statuses. */
 #define DLR_TRIES           3
 #define ACCOUNT_MAX         1024
-#define MO_MAX_PARTS        16
-#define CTL_LINE_MAX        4096
-#define ADDR_LEN            21      /* source_addr / destination_addr, with NUL */
+#define ADDR_LEN            SIM_ADDR_LEN
+#define MO_MAX_PARTS        SIM_MO_MAX_PARTS
 #define NO_BIND             UINT16_MAX
 /* Wait this long after the --close-after'th submit_sm before dropping the
  * connection, so that the resps already written reach the peer. */
 #define CLOSE_AFTER_FLUSH_MS 50
-
-/* ------------------------------------------------------------ options */
-
-struct dlr_mix {
-    unsigned n;
-    enum smpp_dlr_stat stat[8];
-    uint32_t cum[8];            /* cumulative weights (ppm) */
-    uint32_t total;
-};
-
-struct opts {
-    const char *addr;
-    int port;                   /* -1: not given */
-    const char *tls_cert, *tls_key, *tls_ca;
-    bool tls_verify_client;
-    const char *accounts_file;
-    const char *system_id, *password;
-    const char *smsc_id;
-    unsigned dlr_delay_min, dlr_delay_max;
-    struct dlr_mix mix;
-    enum sim_id_format id_fmt, dlr_id_fmt;
-    bool dlr_id_fmt_set;
-    bool dlr_date_seconds;
-    uint64_t id_start;
-    bool id_start_set;
-    unsigned throttle;
-    unsigned close_after;
-    bool close_unbind;          /* --unbind-after: unbind instead of dropping */
-    unsigned resp_delay_ms;
-    uint32_t withhold_ppm, reject_ppm;
-    uint32_t reject_status;
-    const char *mo_file;
-    unsigned mo_rate;
-    const char *mo_system_id;
-    int control_port;           /* -1: off */
-    unsigned stats_interval_ms;
-    unsigned window, peer_window;
-    unsigned max_binds, max_messages, dlr_queue;
-    unsigned concat_max, concat_timeout_s;
-    uint64_t seed;
-    bool seed_set;
-    enum log_level log_level;
-    bool check;
-};
+/* How long an unbind waits for unbind_resp, at exit and --unbind-after. */
+#define UNBIND_TIMEOUT_MS   2000
 
 /* ------------------------------------------------------------ state */
 
@@ -193,18 +145,6 @@ struct map_ent {
     uint32_t idx;
 };
 
-struct mo_line {
-    const char *from, *to, *text;
-    size_t text_len;
-};
-
-struct ctl_conn {
-    struct sim *sim;
-    struct bufferevent *bev;
-    struct ctl_conn *next;
-    bool dead;
-};
-
 struct stats {
     uint64_t binds, bind_refused;
     uint64_t submit_sm, data_sm, by_dc[256];
@@ -255,18 +195,14 @@ struct sim {
     struct concat concat;
     uint64_t rng;
 
-    char *mo_buf;
-    struct mo_line *mo;
-    size_t nmo, mo_next;
+    struct mo_file mof;
+    size_t mo_next;
     double mo_tokens;
     uint64_t mo_last_ms;
     uint32_t mo_rr;
     uint16_t mo_ref;
 
-    struct evconnlistener *ctl;
-    int ctl_port;
-    struct ctl_conn *ctl_conns;
-    struct event *reap_ev;
+    struct ctl_server *ctl;
 
     struct event *stats_ev, *house_ev, *stop_ev, *sigint_ev, *sigterm_ev;
     struct stats st;
@@ -289,90 +225,6 @@ struct sim {
  * and the id is how that is detected).
  */
 static struct sim the_sim;
-
-/* ------------------------------------------------------------ small helpers */
-
-/* A C-octet field of a PDU (size bytes, maybe unterminated) into out. */
-static void
-copy_field(char *out, size_t outsz, const uint8_t *field, size_t size)
-{
-    size_t n = strnlen((const char *)field, size);
-
-    if (n >= outsz)
-        n = outsz - 1;
-    memcpy(out, field, n);
-    out[n] = '\0';
-}
-
-static bool
-stat_failed(enum smpp_dlr_stat st)
-{
-    return st != SMPP_DLR_STAT_DELIVRD && st != SMPP_DLR_STAT_ACCEPTD;
-}
-
-/* The GSM MAP-style error a receipt carries for each outcome (err: and
- * network_error_code). */
-static uint8_t
-stat_err(enum smpp_dlr_stat st)
-{
-    switch (st) {
-    case SMPP_DLR_STAT_UNDELIV: return 1;      /* unknown subscriber */
-    case SMPP_DLR_STAT_EXPIRED: return 27;     /* absent subscriber */
-    case SMPP_DLR_STAT_REJECTD: return 13;     /* call barred */
-    case SMPP_DLR_STAT_UNKNOWN: return 34;     /* system failure */
-    default:                    return 0;
-    }
-}
-
-/* TON/NPI for an MO address: alphanumeric, short code, or E.164. */
-static void
-addr_kind(const char *a, uint8_t *ton, uint8_t *npi)
-{
-    size_t n = 0;
-
-    for (; a[n]; n++) {
-        if (a[n] < '0' || a[n] > '9') {
-            *ton = 5;
-            *npi = 0;
-            return;
-        }
-    }
-    if (n <= 6) {
-        *ton = 3;
-        *npi = 0;
-    } else {
-        *ton = 1;
-        *npi = 1;
-    }
-}
-
-/*
- * Up to SMPP_DLR_TEXT_MAX printable characters of a message's text for the
- * receipt's text: field. UDH skipped; UCS-2 keeps its ASCII characters;
- * 8-bit data gives nothing; anything unprintable becomes '?'.
- */
-static uint8_t
-text_prefix(const uint8_t *sm, size_t len, uint8_t esm, uint8_t dc, char *out)
-{
-    size_t off = 0, n = 0;
-    enum smpp_text_enc enc;
-
-    if ((esm & SMPP_TEXT_ESM_UDHI) && len > 0) {
-        off = (size_t)sm[0] + 1;
-        if (off > len)
-            off = len;
-    }
-    if (smpp_text_dc_enc(dc, SMPP_TEXT_ENC_GSM7, &enc) != 0 || enc == SMPP_TEXT_ENC_BINARY)
-        return 0;
-    if (enc == SMPP_TEXT_ENC_UCS2) {
-        for (size_t i = off; i + 1 < len && n < SMPP_DLR_TEXT_MAX; i += 2)
-            out[n++] = sm[i] == 0 && sm[i + 1] >= 0x20 && sm[i + 1] < 0x7f ? (char)sm[i + 1] : '?';
-    } else {
-        for (size_t i = off; i < len && n < SMPP_DLR_TEXT_MAX; i++)
-            out[n++] = sm[i] >= 0x20 && sm[i] < 0x7f ? (char)sm[i] : '?';
-    }
-    return (uint8_t)n;
-}
 
 /* ------------------------------------------------------------ record lists */
 
@@ -646,7 +498,7 @@ account_add(struct sim *sim, const char *system_id, const char *password, long t
 static bool
 mo_pending(const struct sim *sim)
 {
-    return sim->mo_next < sim->nmo && sim->nrx > 0 && !sim->stopping;
+    return sim->mo_next < sim->mof.n && sim->nrx > 0 && !sim->stopping;
 }
 
 static bool
@@ -1134,8 +986,8 @@ mo_run(struct sim *sim, uint64_t now)
     sim->mo_last_ms = now;
     if (sim->mo_tokens > burst)
         sim->mo_tokens = burst;
-    while (sim->mo_tokens >= 1.0 && sim->mo_next < sim->nmo) {
-        const struct mo_line *m = &sim->mo[sim->mo_next];
+    while (sim->mo_tokens >= 1.0 && sim->mo_next < sim->mof.n) {
+        const struct mo_line *m = &sim->mof.line[sim->mo_next];
         const char *why = NULL;
         int rc = mo_send(sim, m->from, m->to, m->text, m->text_len, &why);
         if (rc == 0)
@@ -1144,9 +996,9 @@ mo_run(struct sim *sim, uint64_t now)
             log_event(LOG_WARN, "mo_failed", "line=%zu reason=\"%s\"", sim->mo_next + 1, why);
         sim->mo_next++;
         sim->mo_tokens -= 1.0;
-        if (sim->mo_next == sim->nmo)
+        if (sim->mo_next == sim->mof.n)
             log_event(LOG_INFO, "mo_file_done", "file=%s lines=%zu mo_sent=%" PRIu64,
-                      sim->o.mo_file, sim->nmo, sim->st.mo_sent);
+                      sim->o.mo_file, sim->mof.n, sim->st.mo_sent);
     }
 }
 
@@ -1221,60 +1073,6 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------ requests */
-
-/* The fields of a submit_sm or data_sm the simulator uses. */
-struct msg_view {
-    bool data;
-    uint8_t src_ton, src_npi, dst_ton, dst_npi;
-    const uint8_t *src, *dst;
-    size_t src_size, dst_size;
-    uint8_t esm, regdel, dc;
-    const uint8_t *sm;
-    size_t smlen;
-};
-
-static void
-msg_view(const struct smpp_pdu *req, struct msg_view *v)
-{
-    const struct smpp_tlvs *t = &req->tlv;
-
-    v->data = req->hdr.command_id == DATA_SM;
-    if (v->data) {
-        const data_sm_t *d = &req->u.data_sm;
-        v->src_ton = d->source_addr_ton;
-        v->src_npi = d->source_addr_npi;
-        v->src = d->source_addr;
-        v->src_size = sizeof(d->source_addr);
-        v->dst_ton = d->dest_addr_ton;
-        v->dst_npi = d->dest_addr_npi;
-        v->dst = d->destination_addr;
-        v->dst_size = sizeof(d->destination_addr);
-        v->esm = d->esm_class;
-        v->regdel = d->registered_delivery;
-        v->dc = d->data_coding;
-        v->sm = NULL;
-        v->smlen = 0;
-    } else {
-        const submit_sm_t *d = &req->u.submit_sm;
-        v->src_ton = d->source_addr_ton;
-        v->src_npi = d->source_addr_npi;
-        v->src = d->source_addr;
-        v->src_size = sizeof(d->source_addr);
-        v->dst_ton = d->dest_addr_ton;
-        v->dst_npi = d->dest_addr_npi;
-        v->dst = d->destination_addr;
-        v->dst_size = sizeof(d->destination_addr);
-        v->esm = d->esm_class;
-        v->regdel = d->registered_delivery;
-        v->dc = d->data_coding;
-        v->sm = d->short_message;
-        v->smlen = d->sm_length;
-    }
-    if (v->smlen == 0 && (t->present & SMPP_TLV_MESSAGE_PAYLOAD)) {
-        v->sm = t->message_payload;
-        v->smlen = t->message_payload_len;
-    }
-}
 
 /* Count a part of a concatenated message, by SAR TLVs or by UDH. */
 static void
@@ -1796,7 +1594,7 @@ stats_json(struct sim *sim, char *out, size_t size)
     U("mo_sent", st->mo_sent);
     U("mo_parts", st->mo_parts);
     U("mo_failed", st->mo_failed);
-    U("mo_file_pending", sim->nmo - sim->mo_next);
+    U("mo_file_pending", sim->mof.n - sim->mo_next);
     U("deliver_sm_resp_errors", st->deliver_sm_resp_errors);
     U("deliver_sm_timeouts", st->deliver_sm_timeouts);
     U("deliver_sm_conn_lost", st->deliver_sm_conn_lost);
@@ -1876,12 +1674,10 @@ sim_stop(struct sim *sim, const char *why)
         return;
     sim->stopping = true;
     log_event(LOG_INFO, "stopping", "reason=%s sessions=%u", why, smpp_server_sessions(sim->srv));
-    if (sim->ctl) {
-        evconnlistener_free(sim->ctl);
-        sim->ctl = NULL;
-    }
+    if (sim->ctl)
+        ctl_server_stop_listening(sim->ctl);
     smpp_server_shutdown(sim->srv);
-    sim->stop_deadline_ms = sim_mono_ms() + 2000 + 500;
+    sim->stop_deadline_ms = sim_mono_ms() + UNBIND_TIMEOUT_MS + 500;
     event_add(sim->stop_ev, &tv);
 }
 
@@ -1901,80 +1697,17 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ------------------------------------------------------------ control port */
 
+/* One command line from the control port; one reply line. */
 static void
-reap_cb(evutil_socket_t fd, short what, void *arg)
+ctl_command(void *arg, struct ctl_conn *c, char *line)
 {
     struct sim *sim = arg;
-
-    (void)fd;
-    (void)what;
-    for (struct ctl_conn **pp = &sim->ctl_conns; *pp;) {
-        struct ctl_conn *c = *pp;
-        if (c->dead) {
-            *pp = c->next;
-            bufferevent_free(c->bev);
-            free(c);
-        } else {
-            pp = &c->next;
-        }
-    }
-}
-
-/* Never freed in its own callback: marked, and freed by reap_cb. */
-static void
-ctl_kill(struct ctl_conn *c)
-{
-    if (c->dead)
-        return;
-    c->dead = true;
-    bufferevent_disable(c->bev, EV_READ);
-    event_active(c->sim->reap_ev, EV_TIMEOUT, 0);
-}
-
-static void
-ctl_reply(struct ctl_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-ctl_reply(struct ctl_conn *c, const char *fmt, ...)
-{
-    va_list ap;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    va_start(ap, fmt);
-    evbuffer_add_vprintf(out, fmt, ap);
-    va_end(ap);
-    evbuffer_add(out, "\n", 1);
-}
-
-/* Next space-separated word of *p (advanced past it), or NULL. */
-static char *
-next_word(char **p)
-{
-    char *s = *p, *w;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (!*s)
-        return NULL;
-    w = s;
-    while (*s && *s != ' ' && *s != '\t')
-        s++;
-    if (*s)
-        *s++ = '\0';
-    *p = s;
-    return w;
-}
-
-static void
-ctl_command(struct ctl_conn *c, char *line)
-{
-    struct sim *sim = c->sim;
-    char *p = line, *cmd = next_word(&p);
+    char *p = line, *cmd = ctl_next_word(&p);
 
     if (!cmd) {
         ctl_reply(c, "ERR empty command");
     } else if (strcmp(cmd, "mo") == 0) {
-        char *from = next_word(&p), *to = next_word(&p), *text = p;
+        char *from = ctl_next_word(&p), *to = ctl_next_word(&p), *text = p;
         const char *why = NULL;
         int rc;
         while (*text == ' ' || *text == '\t')
@@ -2002,715 +1735,23 @@ ctl_command(struct ctl_conn *c, char *line)
     }
 }
 
-static void
-ctl_read_cb(struct bufferevent *bev, void *arg)
-{
-    struct ctl_conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    char *line;
-    size_t n;
+/* ------------------------------------------------------------ accounts */
 
-    while (!c->dead && (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-        if (n < CTL_LINE_MAX)
-            ctl_command(c, line);
-        else
-            ctl_reply(c, "ERR line too long");
-        free(line);
-    }
-    if (!c->dead && evbuffer_get_length(in) > CTL_LINE_MAX) {
-        ctl_reply(c, "ERR line too long");
-        ctl_kill(c);
-    }
-}
-
-static void
-ctl_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        ctl_kill(arg);
-}
-
-static void
-ctl_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
-              void *arg)
+static int
+account_from_file(void *arg, const char *system_id, const char *password, long throttle,
+                  int line, char *why, size_t whysz)
 {
     struct sim *sim = arg;
-    struct ctl_conn *c = calloc(1, sizeof(*c));
+    int dup = account_find(sim, system_id);
 
-    (void)lev;
-    (void)sa;
-    (void)salen;
-    if (!c)
-        abort();
-    c->sim = sim;
-    c->bev = bufferevent_socket_new(sim->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        evutil_closesocket(fd);
-        free(c);
-        return;
-    }
-    bufferevent_setcb(c->bev, ctl_read_cb, NULL, ctl_event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->next = sim->ctl_conns;
-    sim->ctl_conns = c;
-}
-
-static int
-ctl_listen(struct sim *sim)
-{
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    struct sockaddr_in got;
-    socklen_t len = sizeof(got);
-
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = htons((uint16_t)sim->o.control_port);
-    sim->ctl = evconnlistener_new_bind(sim->base, ctl_accept_cb, sim,
-                                       LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-                                       LEV_OPT_CLOSE_ON_EXEC, 16,
-                                       (struct sockaddr *)&sin, sizeof(sin));
-    if (!sim->ctl)
-        return -1;
-    if (getsockname(evconnlistener_get_fd(sim->ctl), (struct sockaddr *)&got, &len) == 0)
-        sim->ctl_port = ntohs(got.sin_port);
-    return 0;
-}
-
-/* ------------------------------------------------------------ files */
-
-static void
-cfg_error(const char *file, int line, int *errors, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-cfg_error(const char *file, int line, int *errors, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s:%d: ", file, line);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    (*errors)++;
-}
-
-/*
- * accounts = ( { system_id = "x"; password = "y"; throttle = 0; }, ... );
- * Every error is reported (file:line: message), not only the first.
- */
-static int
-load_accounts(struct sim *sim, const char *path)
-{
-    config_t cfg;
-    config_setting_t *list;
-    int errors = 0, n;
-
-    config_init(&cfg);
-    if (!config_read_file(&cfg, path)) {
-        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-            fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
-        else
-            fprintf(stderr, "%s:%d: %s\n",
-                    config_error_file(&cfg) ? config_error_file(&cfg) : path,
-                    config_error_line(&cfg), config_error_text(&cfg));
-        config_destroy(&cfg);
+    if (dup >= 0) {
+        snprintf(why, whysz, "system_id \"%s\" repeats the account at line %d", system_id,
+                 sim->acct[dup].line);
         return -1;
     }
-    list = config_lookup(&cfg, "accounts");
-    if (!list || !(config_setting_is_list(list) || config_setting_is_array(list))) {
-        cfg_error(path, list ? (int)config_setting_source_line(list) : 1, &errors,
-                  "`accounts` must be a list: accounts = ( { system_id = \"...\"; "
-                  "password = \"...\"; }, ... );");
-        config_destroy(&cfg);
+    if (account_add(sim, system_id, password, throttle, false, line) < 0) {
+        snprintf(why, whysz, "more than %d accounts", ACCOUNT_MAX);
         return -1;
-    }
-    n = config_setting_length(list);
-    if (n == 0)
-        cfg_error(path, (int)config_setting_source_line(list), &errors, "no accounts");
-    for (int k = 0; k < n; k++) {
-        config_setting_t *g = config_setting_get_elem(list, (unsigned)k), *m;
-        int line = (int)config_setting_source_line(g);
-        const char *sid = NULL, *pw = NULL;
-        long long thr = -1;
-        bool ok = true, sid_seen = false, pw_seen = false;
-
-        if (!config_setting_is_group(g)) {
-            cfg_error(path, line, &errors, "account %d: expected { system_id = ...; }", k + 1);
-            continue;
-        }
-        for (int f = 0; (m = config_setting_get_elem(g, (unsigned)f)) != NULL; f++) {
-            const char *name = config_setting_name(m);
-            int ml = (int)config_setting_source_line(m);
-            if (strcmp(name, "system_id") == 0 || strcmp(name, "password") == 0) {
-                if (name[0] == 's')
-                    sid_seen = true;
-                else
-                    pw_seen = true;
-                if (config_setting_type(m) != CONFIG_TYPE_STRING) {
-                    cfg_error(path, ml, &errors, "%s: expected a string", name);
-                    ok = false;
-                } else if (name[0] == 's') {
-                    sid = config_setting_get_string(m);
-                } else {
-                    pw = config_setting_get_string(m);
-                }
-            } else if (strcmp(name, "throttle") == 0) {
-                if (config_setting_type(m) != CONFIG_TYPE_INT &&
-                    config_setting_type(m) != CONFIG_TYPE_INT64) {
-                    cfg_error(path, ml, &errors, "throttle: expected an integer");
-                    ok = false;
-                } else {
-                    thr = config_setting_get_int64(m);
-                    if (thr < 0 || thr > 10000000) {
-                        cfg_error(path, ml, &errors, "throttle: %lld is out of range 0..10000000",
-                                  thr);
-                        ok = false;
-                    }
-                }
-            } else {
-                cfg_error(path, ml, &errors, "unknown setting `%s` (system_id, password, "
-                          "throttle)", name);
-                ok = false;
-            }
-        }
-        if (sid ? !*sid || strlen(sid) > 15 : !sid_seen) {
-            cfg_error(path, line, &errors, "system_id: required, 1 to 15 characters");
-            ok = false;
-        }
-        if (pw ? strlen(pw) > 8 : !pw_seen) {
-            cfg_error(path, line, &errors, "password: required, at most 8 characters");
-            ok = false;
-        }
-        if (!ok)
-            continue;
-        int dup = account_find(sim, sid);
-        if (dup >= 0) {
-            cfg_error(path, line, &errors, "system_id \"%s\" repeats the account at line %d",
-                      sid, sim->acct[dup].line);
-            continue;
-        }
-        if (account_add(sim, sid, pw, (long)thr, false, line) < 0)
-            cfg_error(path, line, &errors, "more than %d accounts", ACCOUNT_MAX);
-    }
-    config_destroy(&cfg);
-    return errors ? -1 : 0;
-}
-
-/* --mo-file: lines `from,to,text` (text may hold commas); # comments. */
-static int
-load_mo_file(struct sim *sim, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 0, len = 0, lines = 0;
-    int errors = 0, lineno = 0;
-    char *line;
-
-    if (!f) {
-        fprintf(stderr, "%s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    /* Read it whole; the lines point into this one buffer. */
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            sim->mo_buf = realloc(sim->mo_buf, cap);
-            if (!sim->mo_buf)
-                abort();
-        }
-        size_t k = fread(sim->mo_buf + len, 1, cap - len - 1, f);
-        if (k == 0)
-            break;
-        len += k;
-    }
-    fclose(f);
-    sim->mo_buf[len] = '\0';
-    for (size_t i = 0; i < len; i++)
-        if (sim->mo_buf[i] == '\n')
-            lines++;
-    sim->mo = calloc(lines + 1, sizeof(*sim->mo));
-    if (!sim->mo)
-        abort();
-    for (char *p = sim->mo_buf; p && *p; p = line) {
-        char *nl = strchr(p, '\n'), *c1, *c2;
-        struct smpp_text_info info;
-        size_t off;
-
-        line = nl ? nl + 1 : NULL;
-        if (nl)
-            *nl = '\0';
-        lineno++;
-        size_t n = strlen(p);
-        if (n && p[n - 1] == '\r')
-            p[--n] = '\0';
-        if (n == 0 || p[0] == '#')
-            continue;
-        c1 = strchr(p, ',');
-        c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-        if (!c2) {
-            cfg_error(path, lineno, &errors, "expected from,to,text");
-            continue;
-        }
-        *c1 = *c2 = '\0';
-        if (!*p || strlen(p) >= ADDR_LEN || !c1[1] || strlen(c1 + 1) >= ADDR_LEN) {
-            cfg_error(path, lineno, &errors, "from and to: 1 to 20 characters each");
-            continue;
-        }
-        int rc = smpp_text_measure(c2 + 1, strlen(c2 + 1), SMPP_TEXT_ENC_AUTO,
-                                   SMPP_TEXT_CONCAT_UDH8, &info, &off);
-        if (rc != 0) {
-            cfg_error(path, lineno, &errors, "text: %s at byte %zu", smpp_text_strerror(rc), off);
-            continue;
-        }
-        if (info.segments > MO_MAX_PARTS) {
-            cfg_error(path, lineno, &errors, "text needs %u parts; at most %d", info.segments,
-                      MO_MAX_PARTS);
-            continue;
-        }
-        sim->mo[sim->nmo].from = p;
-        sim->mo[sim->nmo].to = c1 + 1;
-        sim->mo[sim->nmo].text = c2 + 1;
-        sim->mo[sim->nmo].text_len = strlen(c2 + 1);
-        sim->nmo++;
-    }
-    return errors ? -1 : 0;
-}
-
-/* ------------------------------------------------------------ options */
-
-static void
-usage(FILE *f)
-{
-    fputs(
-"usage: smsc-sim --port P [options]\n"
-"\n"
-"An SMPP 3.4 SMSC simulator for load and integration tests.\n"
-"\n"
-"Listening:\n"
-"  --port P                 SMPP port (0: any free port, logged as smpp_listen)\n"
-"  --addr A                 address to listen on (default 127.0.0.1)\n"
-"  --tls-cert C --tls-key K TLS with this certificate and key\n"
-"  --tls-ca CA              CA for client certificates\n"
-"  --tls-verify-client      require a client certificate signed by --tls-ca\n"
-"  --smsc-id ID             system_id in bind resps (default smsc-sim)\n"
-"  --max-binds N            concurrent sessions (default 1024)\n"
-"  --window N               our outstanding deliver_sm per bind (default 1024)\n"
-"  --peer-window N          the ESME's unanswered requests per bind before the\n"
-"                           session answers ESME_RTHROTTLED (default 1000000)\n"
-"\n"
-"Accounts (neither: any system_id and password are accepted):\n"
-"  --accounts FILE          libconfig file: accounts = ( { system_id = \"x\";\n"
-"                           password = \"y\"; throttle = 0; }, ... );\n"
-"  --system-id ID --password PW   a single account\n"
-"\n"
-"Messages and receipts:\n"
-"  --id-format hex|HEX|dec  message_id format (default hex, lowercase)\n"
-"  --id-start N             first message id (default: from the clock)\n"
-"  --dlr-delay-ms N|MIN-MAX receipt delay after the resp (default 0)\n"
-"  --dlr-mix STAT=PCT,...   outcomes, e.g. DELIVRD=90,UNDELIV=5,EXPIRED=3,REJECTD=2\n"
-"                           (default DELIVRD=100)\n"
-"  --dlr-id-format hex|HEX|dec  id form in receipts (default: as --id-format)\n"
-"  --dlr-date-seconds       12-digit receipt dates (YYMMDDhhmmss)\n"
-"  --dlr-queue N            receipts held per system_id while no receiver is\n"
-"                           bound or the window is full (default 100000)\n"
-"  --max-messages N         recent-messages table for query/cancel/replace and\n"
-"                           scheduled receipts, rounded up to a power of two\n"
-"                           (default 524288)\n"
-"  --concat-max N           open concatenated messages tracked (default 65536)\n"
-"  --concat-timeout-s N     expire incomplete ones after this (default 60)\n"
-"\n"
-"Faults:\n"
-"  --throttle N             submit_sm per second per bind, then ESME_RTHROTTLED\n"
-"  --close-after N          drop the connection (TCP close) after N submit_sm on\n"
-"                           a bind; resps the peer has not read may be lost\n"
-"  --unbind-after N         the same, but unbind first (the N resps arrive)\n"
-"  --resp-delay-ms N        delay every submit_sm_resp by N ms\n"
-"  --withhold-pct P         never answer P% of submit_sm\n"
-"  --reject-pct P           answer P% of submit_sm with --reject-status\n"
-"  --reject-status S        the status (default 0x45 ESME_RSUBMITFAIL)\n"
-"  --seed N                 random seed (default: from the clock)\n"
-"\n"
-"MO and control:\n"
-"  --mo-file FILE           lines from,to,text sent as deliver_sm to receivers\n"
-"  --mo-rate N              MO per second from --mo-file (default 10)\n"
-"  --mo-system-id ID        send MO only to binds of this system_id\n"
-"  --control-port P         loopback line protocol: mo FROM TO TEXT | stats | quit\n"
-"\n"
-"Output:\n"
-"  --stats-interval-ms N    stats line to stderr every N ms (default 1000, 0 off)\n"
-"  --log-level L            debug, info, warn, error (default info)\n"
-"  --check                  validate flags and files, then exit\n"
-"  --help                   this text\n"
-"\n"
-"On SIGINT/SIGTERM it unbinds every session and prints a JSON summary on stdout.\n",
-          f);
-}
-
-enum {
-    O_PORT = 256, O_ADDR, O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_VERIFY, O_ACCOUNTS,
-    O_SYSTEM_ID, O_PASSWORD, O_SMSC_ID, O_DLR_DELAY, O_DLR_MIX, O_ID_FORMAT, O_DLR_ID_FORMAT,
-    O_ID_START, O_THROTTLE, O_CLOSE_AFTER, O_RESP_DELAY, O_WITHHOLD, O_REJECT, O_REJECT_STATUS,
-    O_MO_FILE, O_MO_RATE, O_MO_SYSTEM_ID, O_CONTROL_PORT, O_STATS_INTERVAL, O_WINDOW,
-    O_PEER_WINDOW, O_MAX_BINDS, O_MAX_MESSAGES, O_DLR_QUEUE, O_CONCAT_MAX, O_CONCAT_TIMEOUT,
-    O_SEED, O_LOG_LEVEL, O_CHECK, O_HELP, O_DLR_DATE_SECONDS, O_UNBIND_AFTER,
-};
-
-static const struct option long_opts[] = {
-    { "port", required_argument, NULL, O_PORT },
-    { "addr", required_argument, NULL, O_ADDR },
-    { "tls-cert", required_argument, NULL, O_TLS_CERT },
-    { "tls-key", required_argument, NULL, O_TLS_KEY },
-    { "tls-ca", required_argument, NULL, O_TLS_CA },
-    { "tls-verify-client", no_argument, NULL, O_TLS_VERIFY },
-    { "accounts", required_argument, NULL, O_ACCOUNTS },
-    { "system-id", required_argument, NULL, O_SYSTEM_ID },
-    { "password", required_argument, NULL, O_PASSWORD },
-    { "smsc-id", required_argument, NULL, O_SMSC_ID },
-    { "dlr-delay-ms", required_argument, NULL, O_DLR_DELAY },
-    { "dlr-mix", required_argument, NULL, O_DLR_MIX },
-    { "id-format", required_argument, NULL, O_ID_FORMAT },
-    { "dlr-id-format", required_argument, NULL, O_DLR_ID_FORMAT },
-    { "dlr-date-seconds", no_argument, NULL, O_DLR_DATE_SECONDS },
-    { "id-start", required_argument, NULL, O_ID_START },
-    { "throttle", required_argument, NULL, O_THROTTLE },
-    { "close-after", required_argument, NULL, O_CLOSE_AFTER },
-    { "unbind-after", required_argument, NULL, O_UNBIND_AFTER },
-    { "resp-delay-ms", required_argument, NULL, O_RESP_DELAY },
-    { "withhold-pct", required_argument, NULL, O_WITHHOLD },
-    { "reject-pct", required_argument, NULL, O_REJECT },
-    { "reject-status", required_argument, NULL, O_REJECT_STATUS },
-    { "mo-file", required_argument, NULL, O_MO_FILE },
-    { "mo-rate", required_argument, NULL, O_MO_RATE },
-    { "mo-system-id", required_argument, NULL, O_MO_SYSTEM_ID },
-    { "control-port", required_argument, NULL, O_CONTROL_PORT },
-    { "stats-interval-ms", required_argument, NULL, O_STATS_INTERVAL },
-    { "window", required_argument, NULL, O_WINDOW },
-    { "peer-window", required_argument, NULL, O_PEER_WINDOW },
-    { "max-binds", required_argument, NULL, O_MAX_BINDS },
-    { "max-messages", required_argument, NULL, O_MAX_MESSAGES },
-    { "dlr-queue", required_argument, NULL, O_DLR_QUEUE },
-    { "concat-max", required_argument, NULL, O_CONCAT_MAX },
-    { "concat-timeout-s", required_argument, NULL, O_CONCAT_TIMEOUT },
-    { "seed", required_argument, NULL, O_SEED },
-    { "log-level", required_argument, NULL, O_LOG_LEVEL },
-    { "check", no_argument, NULL, O_CHECK },
-    { "help", no_argument, NULL, O_HELP },
-    { NULL, 0, NULL, 0 },
-};
-
-static bool
-parse_id_format(const char *s, enum sim_id_format *f)
-{
-    if (strcmp(s, "hex") == 0)
-        *f = SIM_ID_HEX;
-    else if (strcmp(s, "HEX") == 0)
-        *f = SIM_ID_HEX_UPPER;
-    else if (strcmp(s, "dec") == 0)
-        *f = SIM_ID_DEC;
-    else
-        return false;
-    return true;
-}
-
-static bool
-parse_delay(const char *s, unsigned *lo, unsigned *hi)
-{
-    const char *dash = strchr(s, '-');
-    char a[24];
-
-    if (!dash)
-        return sim_parse_uint(s, 0, DLR_DELAY_MAX_MS, lo) && (*hi = *lo, true);
-    if ((size_t)(dash - s) >= sizeof(a))
-        return false;
-    memcpy(a, s, (size_t)(dash - s));
-    a[dash - s] = '\0';
-    return sim_parse_uint(a, 0, DLR_DELAY_MAX_MS, lo) &&
-           sim_parse_uint(dash + 1, 0, DLR_DELAY_MAX_MS, hi) && *lo <= *hi;
-}
-
-/* STAT=PCT,STAT=PCT,... with final stats only; weights need not sum to 100. */
-static bool
-parse_mix(const char *s, struct dlr_mix *m, char *err, size_t errsz)
-{
-    uint32_t sum = 0;
-
-    memset(m, 0, sizeof(*m));
-    while (*s) {
-        const char *comma = strchr(s, ','), *eq = strchr(s, '=');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        enum smpp_dlr_stat st;
-        uint32_t ppm;
-
-        if (!eq || eq > s + len) {
-            snprintf(err, errsz, "`%.*s`: expected STAT=PERCENT", (int)len, s);
-            return false;
-        }
-        st = smpp_dlr_stat_from_name(s, (size_t)(eq - s));
-        if (st == SMPP_DLR_STAT_NONE || st == SMPP_DLR_STAT_ENROUTE) {
-            snprintf(err, errsz, "`%.*s`: not a final state (DELIVRD, UNDELIV, EXPIRED, "
-                     "REJECTD, DELETED, UNKNOWN, ACCEPTD)", (int)(eq - s), s);
-            return false;
-        }
-        if (!sim_parse_pct(eq + 1, len - (size_t)(eq + 1 - s), &ppm)) {
-            snprintf(err, errsz, "`%.*s`: percentage 0..100 expected", (int)len, s);
-            return false;
-        }
-        for (unsigned k = 0; k < m->n; k++) {
-            if (m->stat[k] == st) {
-                snprintf(err, errsz, "%s given twice", smpp_dlr_stat_name(st));
-                return false;
-            }
-        }
-        if (m->n == 8) {
-            snprintf(err, errsz, "too many entries");
-            return false;
-        }
-        if (ppm) {
-            sum += ppm;
-            m->stat[m->n] = st;
-            m->cum[m->n] = sum;
-            m->n++;
-        }
-        s += len;
-        if (*s == ',')
-            s++;
-    }
-    if (sum == 0) {
-        snprintf(err, errsz, "the weights add up to zero");
-        return false;
-    }
-    m->total = sum;
-    return true;
-}
-
-static uint32_t
-round_pow2(uint32_t v)
-{
-    uint32_t p = 1;
-
-    while (p < v && p < (1u << 31))
-        p <<= 1;
-    return p;
-}
-
-/* Returns 0 to run, 1 after --help, 2 on a usage error (reported). */
-static int
-parse_opts(int argc, char **argv, struct opts *o)
-{
-    int c, errors = 0;
-    char err[200];
-
-#define BAD(...) do { fprintf(stderr, "smsc-sim: " __VA_ARGS__); fputc('\n', stderr); \
-                      errors++; } while (0)
-    memset(o, 0, sizeof(*o));
-    o->addr = "127.0.0.1";
-    o->port = -1;
-    o->smsc_id = "smsc-sim";
-    o->mix.n = 1;
-    o->mix.stat[0] = SMPP_DLR_STAT_DELIVRD;
-    o->mix.cum[0] = o->mix.total = 1000000;
-    o->id_fmt = SIM_ID_HEX;
-    o->reject_status = ESME_RSUBMITFAIL;
-    o->mo_rate = 10;
-    o->control_port = -1;
-    o->stats_interval_ms = 1000;
-    o->window = 1024;
-    o->peer_window = 1000000;
-    o->max_binds = 1024;
-    o->max_messages = 524288;
-    o->dlr_queue = 100000;
-    o->concat_max = 65536;
-    o->concat_timeout_s = 60;
-    o->log_level = LOG_INFO;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
-        unsigned u;
-        switch (c) {
-        case O_PORT:
-            if (!sim_parse_uint(optarg, 0, 65535, &u))
-                BAD("--port: expected 0..65535, got `%s`", optarg);
-            o->port = (int)u;
-            break;
-        case O_ADDR: o->addr = optarg; break;
-        case O_TLS_CERT: o->tls_cert = optarg; break;
-        case O_TLS_KEY: o->tls_key = optarg; break;
-        case O_TLS_CA: o->tls_ca = optarg; break;
-        case O_TLS_VERIFY: o->tls_verify_client = true; break;
-        case O_ACCOUNTS: o->accounts_file = optarg; break;
-        case O_SYSTEM_ID:
-            if (!*optarg || strlen(optarg) > 15)
-                BAD("--system-id: 1 to 15 characters");
-            o->system_id = optarg;
-            break;
-        case O_PASSWORD:
-            if (strlen(optarg) > 8)
-                BAD("--password: at most 8 characters");
-            o->password = optarg;
-            break;
-        case O_SMSC_ID:
-            if (!*optarg || strlen(optarg) > 15)
-                BAD("--smsc-id: 1 to 15 characters");
-            o->smsc_id = optarg;
-            break;
-        case O_DLR_DELAY:
-            if (!parse_delay(optarg, &o->dlr_delay_min, &o->dlr_delay_max))
-                BAD("--dlr-delay-ms: expected N or MIN-MAX within 0..%u, got `%s`",
-                    DLR_DELAY_MAX_MS, optarg);
-            break;
-        case O_DLR_MIX:
-            if (!parse_mix(optarg, &o->mix, err, sizeof(err)))
-                BAD("--dlr-mix: %s", err);
-            break;
-        case O_ID_FORMAT:
-            if (!parse_id_format(optarg, &o->id_fmt))
-                BAD("--id-format: hex, HEX or dec, not `%s`", optarg);
-            break;
-        case O_DLR_ID_FORMAT:
-            if (!parse_id_format(optarg, &o->dlr_id_fmt))
-                BAD("--dlr-id-format: hex, HEX or dec, not `%s`", optarg);
-            o->dlr_id_fmt_set = true;
-            break;
-        case O_DLR_DATE_SECONDS: o->dlr_date_seconds = true; break;
-        case O_ID_START:
-            if (!sim_parse_u64(optarg, 1, UINT64_MAX / 2, &o->id_start))
-                BAD("--id-start: expected a positive number, got `%s`", optarg);
-            o->id_start_set = true;
-            break;
-        case O_THROTTLE:
-            if (!sim_parse_uint(optarg, 0, 10000000, &o->throttle))
-                BAD("--throttle: expected 0..10000000, got `%s`", optarg);
-            break;
-        case O_CLOSE_AFTER:
-        case O_UNBIND_AFTER:
-            if (o->close_after)
-                BAD("--close-after and --unbind-after: give one, once");
-            if (!sim_parse_uint(optarg, 1, UINT32_MAX, &o->close_after))
-                BAD("%s: expected a count >= 1, got `%s`", argv[optind - 1], optarg);
-            o->close_unbind = c == O_UNBIND_AFTER;
-            break;
-        case O_RESP_DELAY:
-            if (!sim_parse_uint(optarg, 0, 600000, &o->resp_delay_ms))
-                BAD("--resp-delay-ms: expected 0..600000, got `%s`", optarg);
-            break;
-        case O_WITHHOLD:
-            if (!sim_parse_pct(optarg, strlen(optarg), &o->withhold_ppm))
-                BAD("--withhold-pct: expected 0..100, got `%s`", optarg);
-            break;
-        case O_REJECT:
-            if (!sim_parse_pct(optarg, strlen(optarg), &o->reject_ppm))
-                BAD("--reject-pct: expected 0..100, got `%s`", optarg);
-            break;
-        case O_REJECT_STATUS: {
-            uint64_t v;
-            if (!sim_parse_u64(optarg, 1, UINT32_MAX, &v))
-                BAD("--reject-status: expected a non-zero status such as 0x45, got `%s`",
-                    optarg);
-            o->reject_status = (uint32_t)v;
-            break;
-        }
-        case O_MO_FILE: o->mo_file = optarg; break;
-        case O_MO_RATE:
-            if (!sim_parse_uint(optarg, 1, 1000000, &o->mo_rate))
-                BAD("--mo-rate: expected 1..1000000, got `%s`", optarg);
-            break;
-        case O_MO_SYSTEM_ID: o->mo_system_id = optarg; break;
-        case O_CONTROL_PORT:
-            if (!sim_parse_uint(optarg, 0, 65535, &u))
-                BAD("--control-port: expected 0..65535, got `%s`", optarg);
-            o->control_port = (int)u;
-            break;
-        case O_STATS_INTERVAL:
-            if (!sim_parse_uint(optarg, 0, 3600000, &o->stats_interval_ms))
-                BAD("--stats-interval-ms: expected 0..3600000, got `%s`", optarg);
-            break;
-        case O_WINDOW:
-            if (!sim_parse_uint(optarg, 1, 65536, &o->window))
-                BAD("--window: expected 1..65536, got `%s`", optarg);
-            break;
-        case O_PEER_WINDOW:
-            if (!sim_parse_uint(optarg, 1, 100000000, &o->peer_window))
-                BAD("--peer-window: expected 1..100000000, got `%s`", optarg);
-            break;
-        case O_MAX_BINDS:
-            if (!sim_parse_uint(optarg, 1, 60000, &o->max_binds))
-                BAD("--max-binds: expected 1..60000, got `%s`", optarg);
-            break;
-        case O_MAX_MESSAGES:
-            if (!sim_parse_uint(optarg, 1024, 1u << 26, &o->max_messages))
-                BAD("--max-messages: expected 1024..67108864, got `%s`", optarg);
-            break;
-        case O_DLR_QUEUE:
-            if (!sim_parse_uint(optarg, 0, 1u << 26, &o->dlr_queue))
-                BAD("--dlr-queue: expected 0..67108864, got `%s`", optarg);
-            break;
-        case O_CONCAT_MAX:
-            if (!sim_parse_uint(optarg, 0, 1u << 24, &o->concat_max))
-                BAD("--concat-max: expected 0..16777216, got `%s`", optarg);
-            break;
-        case O_CONCAT_TIMEOUT:
-            if (!sim_parse_uint(optarg, 1, 86400, &o->concat_timeout_s))
-                BAD("--concat-timeout-s: expected 1..86400, got `%s`", optarg);
-            break;
-        case O_SEED:
-            if (!sim_parse_u64(optarg, 0, UINT64_MAX, &o->seed))
-                BAD("--seed: expected a number, got `%s`", optarg);
-            o->seed_set = true;
-            break;
-        case O_LOG_LEVEL:
-            if (!log_level_parse(optarg, &o->log_level))
-                BAD("--log-level: debug, info, warn or error, not `%s`", optarg);
-            break;
-        case O_CHECK: o->check = true; break;
-        case 'h':
-        case O_HELP:
-            usage(stdout);
-            return 1;
-        case ':':
-            BAD("%s needs a value", argv[optind - 1]);
-            break;
-        case '?':
-        default:
-            BAD("unknown option `%s`", argv[optind - 1]);
-            break;
-        }
-    }
-    if (optind < argc)
-        BAD("unexpected argument `%s`", argv[optind]);
-    if (o->port < 0)
-        BAD("--port is required");
-    if (!o->tls_cert != !o->tls_key)
-        BAD("--tls-cert and --tls-key go together");
-    if ((o->tls_ca || o->tls_verify_client) && !o->tls_cert)
-        BAD("--tls-ca and --tls-verify-client need --tls-cert and --tls-key");
-    if (o->tls_verify_client && !o->tls_ca)
-        BAD("--tls-verify-client needs --tls-ca");
-    if (o->accounts_file && (o->system_id || o->password))
-        BAD("--accounts and --system-id/--password exclude each other");
-    if (!o->system_id != !o->password)
-        BAD("--system-id and --password go together");
-    if (o->mo_system_id && (strlen(o->mo_system_id) == 0 || strlen(o->mo_system_id) > 15))
-        BAD("--mo-system-id: 1 to 15 characters");
-    if ((uint64_t)o->withhold_ppm + o->reject_ppm > 1000000)
-        BAD("--withhold-pct and --reject-pct add up to more than 100");
-    if (o->control_port >= 0 && o->control_port == o->port && o->port != 0)
-        BAD("--control-port must differ from --port");
-    if (!o->dlr_id_fmt_set)
-        o->dlr_id_fmt = o->id_fmt;
-    o->max_messages = round_pow2(o->max_messages);
-    if (o->reject_status) {
-        /* libsmpp34 packs only the statuses it knows: find out now. */
-        struct smpp_pdu p;
-        uint8_t buf[64];
-        size_t n;
-        smpp_pdu_init(&p, SUBMIT_SM_RESP, o->reject_status, 1);
-        if (smpp_pdu_pack_buf(&p, buf, sizeof(buf), &n) != 0)
-            BAD("--reject-status 0x%X: not a status the PDU layer can send", o->reject_status);
-    }
-#undef BAD
-    if (errors) {
-        fprintf(stderr, "smsc-sim: see --help\n");
-        return 2;
     }
     return 0;
 }
@@ -2724,6 +1765,14 @@ sim_setup(struct sim *sim)
     struct timeval tick = { 0, TICK_MS * 1000 };
     uint32_t slots;
 
+    /* Signals first: until these are added, SIGINT may be ignored (it is,
+     * for background jobs of a non-interactive shell). */
+    sim->sigint_ev = evsignal_new(sim->base, SIGINT, signal_cb, sim);
+    sim->sigterm_ev = evsignal_new(sim->base, SIGTERM, signal_cb, sim);
+    if (!sim->sigint_ev || !sim->sigterm_ev)
+        abort();
+    event_add(sim->sigint_ev, NULL);
+    event_add(sim->sigterm_ev, NULL);
     sim->rng = sim_rng_seed(o->seed_set ? o->seed
                                         : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
     sim->rec = calloc(o->max_messages, sizeof(*sim->rec));
@@ -2755,18 +1804,12 @@ sim_setup(struct sim *sim)
 
     sim->tick_tv = event_base_init_common_timeout(sim->base, &tick);
     sim->tick_ev = event_new(sim->base, -1, EV_PERSIST, tick_cb, sim);
-    sim->reap_ev = event_new(sim->base, -1, 0, reap_cb, sim);
     sim->stop_ev = event_new(sim->base, -1, EV_PERSIST, stop_poll_cb, sim);
     sim->house_ev = event_new(sim->base, -1, EV_PERSIST, house_cb, sim);
-    sim->sigint_ev = evsignal_new(sim->base, SIGINT, signal_cb, sim);
-    sim->sigterm_ev = evsignal_new(sim->base, SIGTERM, signal_cb, sim);
-    if (!sim->tick_tv || !sim->tick_ev || !sim->reap_ev || !sim->stop_ev || !sim->house_ev ||
-        !sim->sigint_ev || !sim->sigterm_ev)
+    if (!sim->tick_tv || !sim->tick_ev || !sim->stop_ev || !sim->house_ev)
         abort();
     struct timeval sec = { 1, 0 };
     event_add(sim->house_ev, &sec);
-    event_add(sim->sigint_ev, NULL);
-    event_add(sim->sigterm_ev, NULL);
     if (o->stats_interval_ms) {
         struct timeval tv = { o->stats_interval_ms / 1000,
                               (suseconds_t)(o->stats_interval_ms % 1000) * 1000 };
@@ -2785,18 +1828,12 @@ sim_teardown(struct sim *sim)
     if (sim->srv)
         smpp_server_free(sim->srv);
     sim->srv = NULL;
-    if (sim->ctl)
-        evconnlistener_free(sim->ctl);
-    while (sim->ctl_conns) {
-        struct ctl_conn *c = sim->ctl_conns;
-        sim->ctl_conns = c->next;
-        bufferevent_free(c->bev);
-        free(c);
-    }
+    ctl_server_free(sim->ctl);
+    sim->ctl = NULL;
     for (uint32_t j = 0; sim->bind && j < sim->o.max_binds; j++)
         if (sim->bind[j].close_ev)
             event_free(sim->bind[j].close_ev);
-    struct event *evs[] = { sim->tick_ev, sim->reap_ev, sim->stop_ev, sim->house_ev,
+    struct event *evs[] = { sim->tick_ev, sim->stop_ev, sim->house_ev,
                             sim->stats_ev, sim->sigint_ev, sim->sigterm_ev };
     for (size_t k = 0; k < sizeof(evs) / sizeof(evs[0]); k++)
         if (evs[k])
@@ -2807,8 +1844,8 @@ sim_teardown(struct sim *sim)
     free(sim->bind);
     free(sim->map);
     free(sim->acct);
-    free(sim->mo);
-    free(sim->mo_buf);
+    free(sim->mof.line);
+    free(sim->mof.buf);
     if (sim->ssl)
         SSL_CTX_free(sim->ssl);
     if (sim->base)
@@ -2835,13 +1872,13 @@ main(int argc, char **argv)
     rc = 0;
     if (sim->o.accounts_file) {
         sim->auth = true;
-        if (load_accounts(sim, sim->o.accounts_file) != 0)
+        if (load_accounts(sim->o.accounts_file, account_from_file, sim) != 0)
             rc = 2;
     } else if (sim->o.system_id) {
         sim->auth = true;
         account_add(sim, sim->o.system_id, sim->o.password, -1, false, 0);
     }
-    if (sim->o.mo_file && load_mo_file(sim, sim->o.mo_file) != 0)
+    if (sim->o.mo_file && load_mo_file(sim->o.mo_file, &sim->mof) != 0)
         rc = 2;
     if (sim->o.tls_cert) {
         struct smpp_tls_server_cfg tc = {
@@ -2880,7 +1917,7 @@ main(int argc, char **argv)
     smpp_session_cfg_defaults(&scfg.session);
     scfg.session.window = sim->o.window;
     scfg.session.peer_window = sim->o.peer_window;
-    scfg.session.unbind_timeout_ms = 2000;
+    scfg.session.unbind_timeout_ms = UNBIND_TIMEOUT_MS;
     sim->srv = smpp_server_new(sim->base, &scfg, &sim_ops, sim);
     if (!sim->srv) {
         fprintf(stderr, "smsc-sim: cannot listen on %s:%d: %s\n", sim->o.addr, sim->o.port,
@@ -2888,7 +1925,8 @@ main(int argc, char **argv)
         sim_teardown(sim);
         return 1;
     }
-    if (sim->o.control_port >= 0 && ctl_listen(sim) != 0) {
+    if (sim->o.control_port >= 0 &&
+        !(sim->ctl = ctl_server_new(sim->base, sim->o.control_port, ctl_command, sim))) {
         fprintf(stderr, "smsc-sim: cannot listen on control port 127.0.0.1:%d: %s\n",
                 sim->o.control_port, strerror(errno));
         sim_teardown(sim);
@@ -2896,11 +1934,11 @@ main(int argc, char **argv)
     }
     log_event(LOG_INFO, "ready", "port=%d control_port=%d tls=%s accounts=%s id_format=%s "
               "dlr_delay_ms=%u-%u max_messages=%u mo_lines=%zu",
-              smpp_server_port(sim->srv), sim->ctl ? sim->ctl_port : -1,
+              smpp_server_port(sim->srv), sim->ctl ? sim->ctl->port : -1,
               sim->ssl ? "yes" : "no",
               sim->o.accounts_file ? sim->o.accounts_file : sim->o.system_id ? "single" : "any",
               sim->o.id_fmt == SIM_ID_DEC ? "dec" : sim->o.id_fmt == SIM_ID_HEX ? "hex" : "HEX",
-              sim->o.dlr_delay_min, sim->o.dlr_delay_max, sim->o.max_messages, sim->nmo);
+              sim->o.dlr_delay_min, sim->o.dlr_delay_max, sim->o.max_messages, sim->mof.n);
 
     event_base_dispatch(sim->base);
 
