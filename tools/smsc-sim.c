@@ -66,6 +66,8 @@
 #define CLOSE_AFTER_FLUSH_MS 50
 /* How long an unbind waits for unbind_resp, at exit and --unbind-after. */
 #define UNBIND_TIMEOUT_MS   2000
+/* The summary with all 256 data_coding keys fits. */
+#define STATS_JSON_MAX      16384
 
 /* ------------------------------------------------------------ state */
 
@@ -86,7 +88,7 @@ enum {
 };
 
 /*
- * One message. 128 bytes; the ring holds --max-messages of them. Only the
+ * One message, 120 bytes; the ring holds --max-messages of them. Only the
  * fields of the record's current stage are meaningful: due_ms is the resp
  * time in W_RESPQ and the outcome time afterwards.
  */
@@ -107,6 +109,8 @@ struct rec {
     char src[ADDR_LEN], dst[ADDR_LEN];
     char text[SMPP_DLR_TEXT_MAX];
 };
+
+_Static_assert(sizeof(struct rec) <= 120, "struct rec grew: the ring's memory is documented");
 
 struct rlist {
     uint32_t head, tail, n;
@@ -208,6 +212,7 @@ struct sim {
     struct stats st;
     uint64_t start_ms, stats_last_ms, stats_last_sub, stats_last_dlr;
     double peak_rate;
+    uint64_t peak_last_ms, peak_last_sub;
     bool stopping;
     uint64_t stop_deadline_ms;
     bool logged_pack_error, logged_build_error;
@@ -1626,8 +1631,6 @@ stats_cb(evutil_socket_t fd, short what, void *arg)
         return;
     rate = (double)(sub - sim->stats_last_sub) / dt;
     dlr_rate = (double)(sim->st.receipts_sent - sim->stats_last_dlr) / dt;
-    if (rate > sim->peak_rate)
-        sim->peak_rate = rate;
     sim->stats_last_ms = now;
     sim->stats_last_sub = sub;
     sim->stats_last_dlr = sim->st.receipts_sent;
@@ -1645,9 +1648,20 @@ house_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct sim *sim = arg;
 
+    uint64_t now = sim_mono_ms(), sub = sim->st.submit_sm + sim->st.data_sm;
+
     (void)fd;
     (void)what;
-    concat_expire(&sim->concat, (uint32_t)(sim_mono_ms() / 1000));
+    concat_expire(&sim->concat, (uint32_t)(now / 1000));
+    /* The peak rate over whole seconds, whether or not stats are logged. */
+    if (now > sim->peak_last_ms) {
+        double rate = (double)(sub - sim->peak_last_sub) * 1000.0 /
+                      (double)(now - sim->peak_last_ms);
+        if (rate > sim->peak_rate)
+            sim->peak_rate = rate;
+    }
+    sim->peak_last_ms = now;
+    sim->peak_last_sub = sub;
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -1722,7 +1736,7 @@ ctl_command(void *arg, struct ctl_conn *c, char *line)
         else
             ctl_reply(c, "ERR %s", why ? why : "failed");
     } else if (strcmp(cmd, "stats") == 0) {
-        char buf[4096];
+        char buf[STATS_JSON_MAX];
         stats_json(sim, buf, sizeof(buf));
         ctl_reply(c, "%s", buf);
     } else if (strcmp(cmd, "quit") == 0) {
@@ -1818,7 +1832,7 @@ sim_setup(struct sim *sim)
             abort();
         event_add(sim->stats_ev, &tv);
     }
-    sim->start_ms = sim->stats_last_ms = sim_mono_ms();
+    sim->start_ms = sim->stats_last_ms = sim->peak_last_ms = sim_mono_ms();
     return 0;
 }
 
@@ -1857,7 +1871,7 @@ main(int argc, char **argv)
 {
     struct sim *sim = &the_sim;
     struct smpp_server_cfg scfg;
-    char err[512], json[4096];
+    char err[512], json[STATS_JSON_MAX];
     int rc;
 
     log_set_prog("smsc-sim");
