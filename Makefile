@@ -4,10 +4,10 @@
 # missing from Debian (as root) or prints the apt-get line that would.
 
 CC       ?= gcc
-PKGS     := libevent_openssl libevent_core libevent_extra openssl hiredis libconfig libsmpp34
+PKGS     := libevent_openssl libevent_core libevent_extra openssl hiredis libconfig json-c libcurl libsmpp34
 # libsmpp34's .pc is not in every packaging: fall back to Debian's paths.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/libsmpp34)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent_openssl -levent_core -levent_extra -lssl -lcrypto -lhiredis -lconfig -lsmpp34)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent_openssl -levent_core -levent_extra -lssl -lcrypto -lhiredis -lconfig -ljson-c -lcurl -lsmpp34)
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
@@ -40,7 +40,8 @@ all: $(BINS)
 # Debian packages the build, tests, demo and fuzzers need.
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libhiredis-dev \
             libconfig-dev libsmpp34-dev libcmocka-dev redis-server openssl \
-            clang libclang-rt-14-dev dpkg-dev xz-utils nodejs
+            clang libclang-rt-14-dev dpkg-dev xz-utils nodejs libjson-c-dev \
+            libcurl4-openssl-dev curl
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 

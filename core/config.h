@@ -1,0 +1,165 @@
+/*
+ * smsgwd configuration: libconfig file → validated, immutable struct.
+ *
+ * config_load() reads and validates in one call and reports every problem,
+ * not only the first, as `FILE:LINE: message` lines. A config that loads has
+ * passed every check (names unique, references resolved, values in range),
+ * so the rest of the daemon never re-validates it. Everything in a struct
+ * gw_config is owned by it and freed by config_free().
+ */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "smpp/smpp_dlr.h"
+#include "smpp/smpp_text.h"
+
+enum sender_type {
+    SENDER_SHORTCODE = 0,
+    SENDER_TOLLFREE,
+    SENDER_10DLC,
+    SENDER_ALPHANUMERIC,
+    SENDER_TYPE_COUNT
+};
+/* "shortcode", "tollfree", "10dlc", "alphanumeric" */
+const char *sender_type_name(enum sender_type t);
+bool sender_type_parse(const char *s, enum sender_type *out);
+
+enum smsc_bind_mode { SMSC_BIND_TRX = 0, SMSC_BIND_TX_RX };
+
+struct cfg_smsc {
+    char *name;
+    char *host;
+    int port;
+    bool tls;
+    char *tls_ca_file;          /* NULL: system trust store */
+    char *tls_cert_file;        /* optional client certificate */
+    char *tls_key_file;
+    bool tls_verify;            /* default true */
+    char *system_id;
+    char *password;
+    char *system_type;          /* default "" */
+    enum smsc_bind_mode bind_mode;  /* "trx" (default) or "tx+rx" */
+    unsigned sessions;          /* bind slots (a tx+rx pair counts as one); default 1 */
+    unsigned window;            /* default 64 */
+    unsigned enquire_link_s;    /* default 30 */
+    unsigned response_timeout_ms;   /* default 10000 */
+    unsigned reconnect_min_ms;  /* default 500 */
+    unsigned reconnect_max_ms;  /* default 30000 */
+    uint8_t default_data_coding;    /* data_coding used for GSM 7-bit text: 0 (default) or 1 */
+    enum smpp_text_concat concat;   /* "udh8" (default), "udh16", "sar", "payload" */
+    enum smpp_dlr_id_format resp_id_format; /* ids in submit_sm_resp: "hex" (default), "decimal", "string" */
+    enum smpp_dlr_id_format dlr_id_format;  /* ids in receipts: default = resp_id_format */
+    bool short_code_ton_set;    /* override the TON/NPI of short codes on this SMSC */
+    uint8_t short_code_ton, short_code_npi;
+    const char *file;           /* where it was defined, for messages */
+    int line;
+};
+
+struct cfg_sender {
+    char *address;              /* "12345", "+18885550100", "ACME" */
+    enum sender_type type;
+    uint8_t ton, npi;           /* from the type unless overridden */
+    char **accounts;            /* account names allowed to send from it */
+    size_t naccounts;
+    unsigned mps;               /* 0: no per-sender limit */
+    const char *file;
+    int line;
+};
+
+struct cfg_route_smsc {
+    struct cfg_smsc *smsc;      /* resolved */
+    unsigned priority;          /* lower number = preferred; default 0 */
+    unsigned weight;            /* default 1 */
+};
+
+struct cfg_route {
+    char *name;
+    unsigned mps;               /* required, >= 1 */
+    struct cfg_route_smsc *smscs;
+    size_t nsmscs;
+    char **prefixes;            /* destination prefixes in E.164 digits without '+'; "" = any */
+    size_t nprefixes;
+    unsigned sender_types;      /* bit (1u << enum sender_type); default all */
+    unsigned retry_attempts;    /* default 5 */
+    unsigned retry_backoff_ms;  /* first retry delay; default 1000, doubling */
+    unsigned retry_backoff_max_ms;  /* default 60000 */
+    unsigned validity_s;        /* default 172800 (48 h) */
+    const char *file;
+    int line;
+};
+
+struct cfg_account {
+    char *name;
+    char **api_key_sha256;      /* lowercase hex SHA-256 of each API key */
+    size_t napi_keys;
+    char **senders;             /* addresses of senders it may use (also listed on the sender) */
+    size_t nsenders;
+    char *callback_url;         /* default for messages without one; may be NULL */
+    unsigned mps;               /* 0: no cap */
+    const char *file;
+    int line;
+};
+
+struct cfg_http {
+    char *listen;               /* address, default "127.0.0.1" */
+    int port;                   /* default 8080 */
+    size_t max_body;            /* default 65536 */
+};
+
+struct cfg_redis {
+    char *host;                 /* default "127.0.0.1" */
+    int port;                   /* default 6379 */
+    char *unix_socket;          /* if set, used instead of host:port */
+    char *password;             /* optional AUTH */
+    char *prefix;               /* key prefix, default "smsgw:" */
+    unsigned timeout_ms;        /* command watchdog, default 2000 */
+};
+
+struct gw_config {
+    char *path;
+    char *instance;             /* consumer name; default hostname-pid */
+    char *log_level;            /* default "info" */
+    char *log_file;             /* NULL: stderr */
+    unsigned max_segments;      /* default 10 */
+    char **alpha_forbidden;     /* calling codes refusing alphanumeric senders; default 1, 52 */
+    size_t nalpha_forbidden;
+    struct cfg_redis redis;
+    struct cfg_http http;
+    struct cfg_smsc *smscs;
+    size_t nsmscs;
+    struct cfg_sender *senders;
+    size_t nsenders;
+    struct cfg_route *routes;
+    size_t nroutes;
+    struct cfg_account *accounts;
+    size_t naccounts;
+};
+
+/*
+ * Load and validate path. On success returns 0 and sets *out. Otherwise
+ * writes every problem to errs as "FILE:LINE: message" and returns the
+ * number of problems (*out untouched).
+ */
+int config_load(const char *path, struct gw_config **out, FILE *errs);
+void config_free(struct gw_config *cfg);
+
+/* Lookups (linear; configs are small). NULL when not found. */
+const struct cfg_smsc *config_smsc(const struct gw_config *c, const char *name);
+const struct cfg_sender *config_sender(const struct gw_config *c, const char *address);
+const struct cfg_account *config_account_by_key(const struct gw_config *c, const char *api_key);
+bool config_account_may_use(const struct cfg_account *a, const struct cfg_sender *s);
+/* The route for a destination (E.164 digits, no '+') and sender type:
+ * the longest matching prefix among routes carrying that type. */
+const struct cfg_route *config_route_for(const struct gw_config *c, const char *dest_digits,
+                                         enum sender_type t);
+const struct cfg_route *config_route(const struct gw_config *c, const char *name);
+
+/* Lowercase hex SHA-256 of s into out[65]. */
+void config_sha256_hex(const char *s, char out[65]);
+
+#endif
