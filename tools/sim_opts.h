@@ -42,6 +42,7 @@ struct opts {
     enum sim_id_format id_fmt, dlr_id_fmt;
     bool dlr_id_fmt_set;
     bool dlr_date_seconds;
+    bool no_dlr_tlvs;           /* --no-dlr-tlvs: receipt text only */
     uint64_t id_start;
     bool id_start_set;
     unsigned throttle;
@@ -97,6 +98,8 @@ usage(FILE *f)
 "                           (default DELIVRD=100)\n"
 "  --dlr-id-format hex|HEX|dec  id form in receipts (default: as --id-format)\n"
 "  --dlr-date-seconds       12-digit receipt dates (YYMMDDhhmmss)\n"
+"  --no-dlr-tlvs            receipts carry the text only, no receipted_message_id\n"
+"                           or message_state TLVs (as some SMSCs send them)\n"
 "  --dlr-queue N            receipts held per system_id while no receiver is\n"
 "                           bound or the window is full (default 100000)\n"
 "  --max-messages N         recent-messages table for query/cancel/replace and\n"
@@ -138,7 +141,7 @@ enum {
     O_ID_START, O_THROTTLE, O_CLOSE_AFTER, O_RESP_DELAY, O_WITHHOLD, O_REJECT, O_REJECT_STATUS,
     O_MO_FILE, O_MO_RATE, O_MO_SYSTEM_ID, O_CONTROL_PORT, O_STATS_INTERVAL, O_WINDOW,
     O_PEER_WINDOW, O_MAX_BINDS, O_MAX_MESSAGES, O_DLR_QUEUE, O_CONCAT_MAX, O_CONCAT_TIMEOUT,
-    O_SEED, O_LOG_LEVEL, O_CHECK, O_HELP, O_DLR_DATE_SECONDS, O_UNBIND_AFTER,
+    O_SEED, O_LOG_LEVEL, O_CHECK, O_HELP, O_DLR_DATE_SECONDS, O_UNBIND_AFTER, O_NO_DLR_TLVS,
 };
 
 static const struct option long_opts[] = {
@@ -157,6 +160,7 @@ static const struct option long_opts[] = {
     { "id-format", required_argument, NULL, O_ID_FORMAT },
     { "dlr-id-format", required_argument, NULL, O_DLR_ID_FORMAT },
     { "dlr-date-seconds", no_argument, NULL, O_DLR_DATE_SECONDS },
+    { "no-dlr-tlvs", no_argument, NULL, O_NO_DLR_TLVS },
     { "id-start", required_argument, NULL, O_ID_START },
     { "throttle", required_argument, NULL, O_THROTTLE },
     { "close-after", required_argument, NULL, O_CLOSE_AFTER },
@@ -358,6 +362,7 @@ parse_opts(int argc, char **argv, struct opts *o)
             o->dlr_id_fmt_set = true;
             break;
         case O_DLR_DATE_SECONDS: o->dlr_date_seconds = true; break;
+        case O_NO_DLR_TLVS: o->no_dlr_tlvs = true; break;
         case O_ID_START:
             if (!sim_parse_u64(optarg, 1, UINT64_MAX / 2, &o->id_start))
                 BAD("--id-start: expected a positive number, got `%s`", optarg);

@@ -603,7 +603,10 @@ receipt_handle(struct load *L, const uint8_t *sm, size_t smlen, const struct smp
     if (smlen)
         (void)smpp_dlr_parse(sm, smlen, &text);     /* combine judges the result */
     if (smpp_dlr_combine(smlen ? &text : NULL, have_tlv ? &tlv : NULL, &r) != 0 ||
-        smpp_dlr_normalize_id(r.id, L->opt.dlr_id_fmt, norm, sizeof(norm)) < 0) {
+        /* receipted_message_id carries the submit_sm_resp form of the id */
+        smpp_dlr_normalize_id(r.id, tlv.receipted_message_id ? L->opt.resp_id_fmt
+                                                             : L->opt.dlr_id_fmt,
+                              norm, sizeof(norm)) < 0) {
         L->receipts_invalid++;
         return;
     }

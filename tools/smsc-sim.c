@@ -649,8 +649,14 @@ dlr_build(struct sim *sim, const struct rec *r, struct smpp_pdu *p)
     if (n < 0)
         return -1;
     dm->sm_length = (uint8_t)n;
+    if (sim->o.no_dlr_tlvs)
+        return 0;
+    /* receipted_message_id is the id as submit_sm_resp gave it (SMPP 3.4
+     * 5.3.2.12), whatever form the receipt text uses. */
+    char resp_id[24];
+    sim_id_format(r->id, sim->o.id_fmt, resp_id);
     p->tlv.present = SMPP_TLV_RECEIPTED_MESSAGE_ID | SMPP_TLV_MESSAGE_STATE;
-    memcpy(p->tlv.receipted_message_id, id, strlen(id) + 1);
+    memcpy(p->tlv.receipted_message_id, resp_id, strlen(resp_id) + 1);
     p->tlv.message_state = smpp_dlr_stat_to_state(d.stat);
     if (stat_failed(d.stat)) {
         p->tlv.present |= SMPP_TLV_NETWORK_ERROR_CODE;
