@@ -175,12 +175,15 @@ tl_redis_start(struct tl_redis *r)
 {
     char port[16], log[4200];
 
-    r->dir = tl_tmpdir();
-    r->port = tl_free_port();
+    if (!r->dir)
+        r->dir = tl_tmpdir();
+    if (!r->port)
+        r->port = tl_free_port();
     snprintf(port, sizeof(port), "%d", r->port);
     snprintf(log, sizeof(log), "%s/redis.log", r->dir);
     char *argv[] = { "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--dir", r->dir,
+                     "--save", "", "--appendonly", r->aof ? "yes" : "no",
+                     "--appendfsync", "always", "--dir", r->dir,
                      "--daemonize", "no", NULL };
     r->pid = tl_spawn(argv, log);
     if (!tl_wait_port(r->port, 10000)) {
@@ -191,10 +194,93 @@ tl_redis_start(struct tl_redis *r)
 }
 
 void
+tl_redis_pause(struct tl_redis *r)
+{
+    tl_stop(r->pid, SIGTERM, 5000);
+    r->pid = 0;
+}
+
+void
 tl_redis_stop(struct tl_redis *r)
 {
     tl_stop(r->pid, SIGTERM, 5000);
     tl_cleanup_dir(r->dir);
     r->dir = NULL;
     r->pid = 0;
+}
+
+int
+tl_http(int port, const char *method, const char *path, const char *bearer, const char *body,
+        char **resp_body, char **resp_headers)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    size_t blen = body ? strlen(body) : 0, cap = 8192, len = 0;
+    char *req, *buf;
+    ssize_t n;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (resp_body)
+        *resp_body = NULL;
+    if (resp_headers)
+        *resp_headers = NULL;
+    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                       "%s%s%s"
+                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                 method, path, bearer ? "Authorization: Bearer " : "", bearer ? bearer : "",
+                 bearer ? "\r\n" : "", blen) < 0)
+        abort();
+    if (write(fd, req, strlen(req)) < 0 || (blen && write(fd, body, blen) < 0)) {
+        free(req);
+        close(fd);
+        return -1;
+    }
+    free(req);
+    buf = malloc(cap);
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    close(fd);
+    buf[len] = 0;
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+        free(buf);
+        return -1;
+    }
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (resp_body)
+        *resp_body = strdup(sep ? sep + 4 : "");
+    if (resp_headers) {
+        if (sep)
+            *sep = 0;
+        *resp_headers = strdup(buf);
+    }
+    free(buf);
+    return status;
+}
+
+void
+tl_dump_tail(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4097];
+    size_t n;
+
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, sz > 4096 ? sz - 4096 : 0, SEEK_SET);
+    n = fread(buf, 1, 4096, f);
+    buf[n] = 0;
+    fclose(f);
+    fprintf(stderr, "----- tail of %s\n%s\n-----\n", path, buf);
 }

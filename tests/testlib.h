@@ -56,13 +56,32 @@ void tl_dump_file(const char *path);
         } \
     } while (0)
 
-/* A real redis-server on a free loopback port, no persistence. */
+/*
+ * A real redis-server on a loopback port (a free one unless port is set),
+ * in its own directory; with aof, appendonly with fsync always, so it can be
+ * stopped with tl_redis_pause() and started again on the same port and data.
+ * Zero-initialise before the first start.
+ */
 struct tl_redis {
     pid_t pid;
     int port;
     char *dir;
+    bool aof;
 };
 void tl_redis_start(struct tl_redis *r);
+void tl_redis_pause(struct tl_redis *r);
 void tl_redis_stop(struct tl_redis *r);
 
 #endif
+
+/*
+ * One HTTP/1.1 request to 127.0.0.1:port (Connection: close). bearer and
+ * body may be NULL. Returns the status code (or -1 on a connection error);
+ * the response body (malloc'd, NUL-terminated) goes to *resp_body and the
+ * raw headers to *resp_headers when those are not NULL.
+ */
+int tl_http(int port, const char *method, const char *path, const char *bearer,
+            const char *body, char **resp_body, char **resp_headers);
+
+/* Print the tail of a log file (last ~4 KiB) to stderr. */
+void tl_dump_tail(const char *path);

@@ -32,6 +32,9 @@ const server = smpp.createServer({ debug: false }, (session) => {
     const text = Buffer.isBuffer(pdu.short_message.message)
       ? pdu.short_message.message.toString('latin1') : String(pdu.short_message.message || '');
     say({ event: 'submit_sm', id, from: pdu.source_addr, to: pdu.destination_addr,
+          source_addr_ton: pdu.source_addr_ton, source_addr_npi: pdu.source_addr_npi,
+          dest_addr_ton: pdu.dest_addr_ton, dest_addr_npi: pdu.dest_addr_npi,
+          esm_class: pdu.esm_class, ms: Date.now(),
           data_coding: pdu.data_coding, text, registered_delivery: pdu.registered_delivery });
     session.send(pdu.response({ message_id: id }));
     if (pdu.registered_delivery & 1) {

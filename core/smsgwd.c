@@ -1,0 +1,231 @@
+/*
+ * smsgwd: the SMS engine.
+ *
+ *   smsgwd -c FILE      run
+ *   smsgwd -t -c FILE   check the configuration and exit (0 valid, 1 not)
+ *
+ * Wires the pieces: config → Redis connection (store/) → HTTP API (core/api)
+ * whose backend stores accepted messages in Redis → MT engine (router/) that
+ * dequeues, paces and submits them to the carriers' SMSCs and correlates
+ * their receipts. SIGINT/SIGTERM: stop taking messages (the API answers
+ * 503), let in-flight submits finish (bounded), unbind, exit 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/api.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "router/router_mt.h"
+#include "store/store_msg.h"
+
+struct daemon {
+    struct event_base *base;
+    struct gw_config *cfg;
+    struct store_redis *redis;
+    struct api_server *api;
+    struct mt_engine *mt;
+    bool stopping;
+};
+
+/* ------------------------------------------------------ API backend */
+
+struct submit_req {
+    api_submit_done done;
+    void *req;
+};
+
+static void
+accepted(void *arg, int rc, const char *id)
+{
+    struct submit_req *s = arg;
+
+    if (rc == 0)
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued", id);
+    s->done(s->req, rc == 0 ? API_OK : rc == 1 ? API_EXISTING : API_EUNAVAILABLE, id);
+    free(s);
+}
+
+static void
+be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
+{
+    struct daemon *d = bctx;
+    struct submit_req *s = malloc(sizeof(*s));
+
+    if (!s)
+        abort();
+    s->done = done;
+    s->req = req;
+    struct store_msg_new n = {
+        .account = m->account->name,
+        .from = m->sender->address,
+        .ton = m->sender->ton,
+        .npi = m->sender->npi,
+        .to = m->to,
+        .text = m->text,
+        .text_len = m->text_len,
+        .encoding = m->encoding == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7",
+        .segments = m->segments,
+        .route = m->route->name,
+        .msg_class = m->msg_class == MSG_MARKETING ? "marketing" : "transactional",
+        .callback_url = m->callback_url,
+        .client_ref = m->client_ref,
+        .validity_s = m->validity_s,
+    };
+    store_msg_accept(d->redis, &n, accepted, s);
+}
+
+struct get_req {
+    api_get_done done;
+    void *req;
+};
+
+static void
+got(void *arg, int rc, const char *json)
+{
+    struct get_req *g = arg;
+    g->done(g->req, rc == 0 ? API_OK : rc == 1 ? API_ENOTFOUND : API_EUNAVAILABLE, json);
+    free(g);
+}
+
+static void
+be_get(void *bctx, const struct cfg_account *account, const char *id, api_get_done done, void *req)
+{
+    struct daemon *d = bctx;
+    struct get_req *g = malloc(sizeof(*g));
+
+    if (!g)
+        abort();
+    g->done = done;
+    g->req = req;
+    store_msg_get(d->redis, account->name, id, got, g);
+}
+
+static bool
+be_ready(void *bctx)
+{
+    struct daemon *d = bctx;
+    return !d->stopping && store_redis_ready(d->redis);
+}
+
+static const struct api_backend backend = {
+    .submit = be_submit,
+    .get = be_get,
+    .ready = be_ready,
+};
+
+/* ------------------------------------------------------ signals */
+
+static void
+stopped(void *arg)
+{
+    struct daemon *d = arg;
+    log_event(LOG_INFO, "smsgwd_stopped", "reason=%s", "signal");
+    event_base_loopexit(d->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)what;
+
+    if (d->stopping) {
+        log_event(LOG_WARN, "smsgwd_forced_exit", "signal=%d", (int)sig);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    d->stopping = true;
+    log_event(LOG_INFO, "smsgwd_stopping", "signal=%d", (int)sig);
+    mt_engine_stop(d->mt, stopped, d);
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: smsgwd [-t] -c FILE\n"
+               "  -c FILE   configuration (libconfig)\n"
+               "  -t        check the configuration and exit\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check = false;
+    int opt;
+    struct daemon d = { 0 };
+
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 't': check = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    int errs = config_load(path, &d.cfg, stderr);
+    if (errs) {
+        fprintf(stderr, "%s: %d error%s\n", path, errs, errs == 1 ? "" : "s");
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK (%zu smsc, %zu senders, %zu routes, %zu accounts)\n", path,
+               d.cfg->nsmscs, d.cfg->nsenders, d.cfg->nroutes, d.cfg->naccounts);
+        config_free(d.cfg);
+        return 0;
+    }
+
+    enum log_level lv = LOG_INFO;
+    if (d.cfg->log_level)
+        log_level_parse(d.cfg->log_level, &lv);
+    log_set_level(lv);
+    log_set_prog("smsgwd");
+    if (d.cfg->log_file && !log_open(d.cfg->log_file)) {
+        fprintf(stderr, "smsgwd: cannot open log file %s: %s\n", d.cfg->log_file, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    d.base = event_base_new();
+    if (!d.base)
+        abort();
+    d.redis = store_redis_new(d.base, &d.cfg->redis, "main");
+    d.mt = mt_engine_new(d.base, d.cfg, d.redis);
+    d.api = api_server_new(d.base, d.cfg, &backend, &d);
+    if (!d.api) {
+        log_event(LOG_ERROR, "http_listen_failed", "listen=%s port=%d error=\"%s\"",
+                  d.cfg->http.listen ? d.cfg->http.listen : "127.0.0.1", d.cfg->http.port,
+                  strerror(errno));
+        return 1;
+    }
+    log_event(LOG_INFO, "smsgwd_started", "config=%s http_port=%d instance=%s", path,
+              api_server_port(d.api), d.cfg->instance ? d.cfg->instance : "smsgwd");
+    mt_engine_start(d.mt);
+
+    struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+    struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+
+    event_base_dispatch(d.base);
+
+    event_free(sigint);
+    event_free(sigterm);
+    api_server_free(d.api);
+    mt_engine_free(d.mt);
+    store_redis_free(d.redis);
+    config_free(d.cfg);
+    event_base_free(d.base);
+    return 0;
+}

@@ -1,0 +1,919 @@
+#include "router/router_mt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "core/log.h"
+#include "smpp/smpp_client.h"
+#include "smpp/smpp_dlr.h"
+#include "smpp/smpp_text.h"
+#include "smpp/smpp_tls.h"
+#include "store/store_msg.h"
+
+#define MAX_PARTS 32
+#define READ_BATCH 64
+
+struct mt_engine;
+struct mt_route;
+
+struct mt_smsc {
+    const struct cfg_smsc *cfg;
+    struct mt_engine *eng;
+    SSL_CTX *ssl;
+    struct smpp_client **clients;   /* transmit-capable first (ntx), then receivers */
+    unsigned nclients, ntx;
+};
+
+/* One submit_sm in flight: its resp callback's argument, freed there. */
+struct mt_part {
+    struct mt_job *job;
+    unsigned idx;
+};
+
+struct mt_job {
+    struct store_job j;
+    struct mt_route *rt;
+    struct mt_smsc *smsc;           /* chosen for the first part; parts stay on it */
+    struct smpp_text_part parts[MAX_PARTS];
+    struct smpp_text_split split;
+    uint8_t *buf;
+    unsigned nparts;
+    unsigned next;                  /* next part index to consider sending */
+    unsigned pending;               /* parts sent, awaiting resp */
+    uint32_t ok_mask, temp_mask;
+    uint32_t perm_status;
+    bool throttled;
+    bool finishing;
+    struct mt_job *next_job;        /* ready queue link */
+};
+
+/* A small GCRA: one slot every T µs, never bursting after idle. */
+struct pacer {
+    double t_us;
+    double tat_us;
+    double slow;                    /* 1.0 normal; >1 while the carrier throttles */
+    uint64_t slow_until_us;
+};
+
+struct mt_route {
+    const struct cfg_route *cfg;
+    struct mt_engine *eng;
+    struct pacer pacer;
+    struct mt_job *ready_head, *ready_tail;
+    unsigned nready;
+    unsigned inflight;              /* jobs read and not yet finished in Redis */
+    bool reading;
+    bool recovered;                 /* own pending entries re-read after start */
+    struct event *tick;
+    bool warned_down;
+};
+
+struct mt_engine {
+    struct event_base *base;
+    const struct gw_config *cfg;
+    struct store_redis *redis;
+    struct mt_smsc *smscs;
+    size_t nsmscs;
+    struct mt_route *routes;
+    size_t nroutes;
+    struct event *promote_ev;
+    char consumer[128];
+    bool stopping;
+    struct mt_stats st;
+    void (*stop_done)(void *);
+    void *stop_arg;
+    struct event *stop_ev;
+    unsigned stop_waits;
+};
+
+static uint64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---------------------------------------------------------------- pacing */
+
+static void
+pacer_init(struct pacer *p, unsigned mps)
+{
+    p->t_us = 1e6 / (double)(mps ? mps : 1);
+    p->tat_us = 0;
+    p->slow = 1.0;
+    p->slow_until_us = 0;
+}
+
+static double
+pacer_interval(struct pacer *p, uint64_t now)
+{
+    if (p->slow > 1.0 && now > p->slow_until_us) {
+        /* recover gradually: a quarter of the slowdown per second of calm */
+        p->slow = p->slow > 1.25 ? p->slow / 1.25 : 1.0;
+        p->slow_until_us = now + 1000000u;
+    }
+    return p->t_us * p->slow;
+}
+
+static bool
+pacer_take(struct pacer *p, uint64_t now)
+{
+    double t = pacer_interval(p, now);
+    if ((double)now < p->tat_us)
+        return false;
+    /* After idle the sequence restarts from now: no saved-up burst. */
+    p->tat_us = ((double)now > p->tat_us ? (double)now : p->tat_us) + t;
+    return true;
+}
+
+static uint64_t
+pacer_wait_us(const struct pacer *p, uint64_t now)
+{
+    return (double)now >= p->tat_us ? 0 : (uint64_t)(p->tat_us - (double)now) + 1;
+}
+
+static void
+pacer_throttled(struct pacer *p, uint64_t now)
+{
+    p->slow = p->slow * 2 > 16 ? 16 : p->slow * 2;
+    p->slow_until_us = now + 2000000u;
+}
+
+/* ---------------------------------------------------------------- binds */
+
+static void route_kick(struct mt_route *rt);
+
+static void
+smsc_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const char *reason,
+              void *ctx)
+{
+    struct mt_smsc *m = ctx;
+    (void)s;
+    (void)from;
+    (void)reason;
+    if (to == SMPP_BOUND_TX || to == SMPP_BOUND_TRX) {
+        for (size_t i = 0; i < m->eng->nroutes; i++)
+            route_kick(&m->eng->routes[i]);
+    }
+}
+
+static void
+smsc_on_window(struct smpp_session *s, void *ctx)
+{
+    struct mt_smsc *m = ctx;
+    (void)s;
+    for (size_t i = 0; i < m->eng->nroutes; i++)
+        route_kick(&m->eng->routes[i]);
+}
+
+struct dlr_ctx {
+    struct mt_engine *eng;
+    char smsc[64];
+    char normid[80];
+    struct smpp_session *sess;
+    struct smpp_hdr hdr;
+    unsigned sess_id;
+};
+
+static void
+dlr_stored(void *arg, int rc, const char *id, const char *state)
+{
+    struct dlr_ctx *d = arg;
+    struct mt_engine *e = d->eng;
+
+    if (rc < 0) {
+        /* Not recorded: ask the SMSC to send it again later. */
+        log_event(LOG_WARN, "receipt_deferred", "reason=\"redis unavailable\"");
+    } else if (rc == 0) {
+        e->st.receipts_unmatched++;
+        log_event(LOG_WARN, "receipt_unmatched", "smsc=%s smsc_msg_id=%s", d->smsc, d->normid);
+    } else if (state && *state) {
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, state);
+    }
+    /* The session may have closed meanwhile; answer only if it is the same
+     * live session (ids are never reused). */
+    for (size_t i = 0; i < e->nsmscs; i++) {
+        for (unsigned c = 0; c < e->smscs[i].nclients; c++) {
+            struct smpp_session *s = smpp_client_session(e->smscs[i].clients[c]);
+            if (s && s == d->sess && smpp_session_id(s) == d->sess_id)
+                smpp_session_respond_status(s, &d->hdr, rc < 0 ? ESME_RX_T_APPN : ESME_ROK);
+        }
+    }
+    free(d);
+}
+
+static void
+mo_stored(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct dlr_ctx *d = arg;
+    (void)r;
+    dlr_stored(d, store_reply_failed(reply) ? -1 : 2, NULL, NULL);
+}
+
+static void
+smsc_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
+{
+    struct mt_smsc *m = ctx;
+    struct mt_engine *e = m->eng;
+    struct dlr_ctx *d;
+
+    if (req->hdr.command_id != DELIVER_SM) {
+        if (smpp_resp_id(req->hdr.command_id))
+            smpp_session_respond_status(s, &req->hdr, ESME_RINVCMDID);
+        return;
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        abort();
+    d->eng = e;
+    d->sess = s;
+    d->sess_id = smpp_session_id(s);
+    d->hdr = req->hdr;
+    const deliver_sm_t *dl = &req->u.deliver_sm;
+    if (!(dl->esm_class & 0x04)) {
+        /* MO routing arrives with issue 4; until then keep every MO in
+         * Redis rather than drop it. */
+        char kmo[160];
+        e->st.mo_unrouted++;
+        snprintf(kmo, sizeof(kmo), "%smo:unrouted", store_redis_prefix(e->redis));
+        if (store_redis_cmd(e->redis, mo_stored, d, "RPUSH %s %s|%s|%b", kmo,
+                            (const char *)dl->source_addr, (const char *)dl->destination_addr,
+                            dl->short_message, (size_t)dl->sm_length) != 0)
+            dlr_stored(d, -1, NULL, NULL);
+        return;
+    }
+    struct smpp_dlr text, out;
+    struct smpp_dlr_tlv tlv = {
+        .receipted_message_id = (req->tlv.present & SMPP_TLV_RECEIPTED_MESSAGE_ID)
+                                ? req->tlv.receipted_message_id : NULL,
+        .message_state = (req->tlv.present & SMPP_TLV_MESSAGE_STATE) ? req->tlv.message_state : 0,
+        .has_network_error_code = (req->tlv.present & SMPP_TLV_NETWORK_ERROR_CODE) != 0,
+    };
+    memcpy(tlv.network_error_code, req->tlv.network_error_code, 3);
+    smpp_dlr_parse(dl->short_message, dl->sm_length, &text);
+    int rc = smpp_dlr_combine(&text, &tlv, &out);
+    e->st.receipts++;
+    if (rc != SMPP_DLR_OK) {
+        log_event(LOG_WARN, "receipt_unreadable", "smsc=%s error=\"%s\"", m->cfg->name,
+                  smpp_dlr_strerror(rc));
+        e->st.receipts_unmatched++;
+        smpp_session_respond_status(s, &req->hdr, ESME_ROK);
+        free(d);
+        return;
+    }
+    /* The receipt names the id as this SMSC writes it in receipts (which
+     * may be a different base from its submit_sm_resp). */
+    char norm[80];
+    enum smpp_dlr_id_format fmt = tlv.receipted_message_id ? m->cfg->resp_id_format
+                                                            : m->cfg->dlr_id_format;
+    if (smpp_dlr_normalize_id(out.id, fmt, norm, sizeof(norm)) < 0)
+        snprintf(norm, sizeof(norm), "%s", out.id);
+    const char *stat = smpp_dlr_stat_name(out.stat);
+    snprintf(d->smsc, sizeof(d->smsc), "%s", m->cfg->name);
+    snprintf(d->normid, sizeof(d->normid), "%s", norm);
+    log_event(LOG_DEBUG, "receipt", "smsc=%s smsc_msg_id=%s norm=%s stat=%s tlv=%s", m->cfg->name,
+              out.id, norm, stat ? stat : "?", tlv.receipted_message_id ? "yes" : "no");
+    char err[24];
+    snprintf(err, sizeof(err), "%s", out.err_raw[0] ? out.err_raw : "");
+    store_receipt(e->redis, m->cfg->name, norm, stat ? stat : "UNKNOWN", err, dlr_stored, d);
+}
+
+static const struct smpp_session_ops smsc_ops = {
+    .on_state = smsc_on_state,
+    .on_window = smsc_on_window,
+    .on_request = smsc_on_request,
+};
+
+static void
+smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
+{
+    char err[256];
+
+    m->cfg = c;
+    m->eng = e;
+    if (c->tls) {
+        struct smpp_tls_client_cfg tc = { .ca_file = c->tls_ca_file, .cert_file = c->tls_cert_file,
+                                          .key_file = c->tls_key_file, .verify = c->tls_verify };
+        m->ssl = smpp_tls_client_ctx(&tc, err, sizeof(err));
+        if (!m->ssl)
+            log_event(LOG_ERROR, "smsc_tls_failed", "smsc=%s error=\"%s\"", c->name, err);
+    }
+    unsigned per = c->bind_mode == SMSC_BIND_TX_RX ? 2 : 1;
+    m->nclients = c->sessions * per;
+    m->ntx = c->sessions;
+    m->clients = calloc(m->nclients, sizeof(*m->clients));
+    if (!m->clients)
+        abort();
+    for (unsigned i = 0; i < m->nclients; i++) {
+        char name[160];
+        bool rx = i >= m->ntx;
+        snprintf(name, sizeof(name), "%s#%u%s", c->name, i % c->sessions + 1,
+                 c->bind_mode == SMSC_BIND_TX_RX ? (rx ? "rx" : "tx") : "");
+        struct smpp_client_cfg cc = {
+            .name = name, .host = c->host, .port = c->port, .ssl_ctx = m->ssl,
+            .bind = { .mode = c->bind_mode == SMSC_BIND_TRX ? SMPP_BIND_TRX
+                              : rx ? SMPP_BIND_RX : SMPP_BIND_TX,
+                      .system_id = c->system_id, .password = c->password,
+                      .system_type = c->system_type },
+            .backoff_min_ms = c->reconnect_min_ms, .backoff_max_ms = c->reconnect_max_ms,
+        };
+        smpp_session_cfg_defaults(&cc.session);
+        cc.session.window = c->window;
+        cc.session.resp_timeout_ms = c->response_timeout_ms;
+        cc.session.enquire_ms = c->enquire_link_s * 1000u;
+        m->clients[i] = smpp_client_new(e->base, &cc, &smsc_ops, m);
+    }
+}
+
+/* The session to send on: among the route's SMSCs of the best priority
+ * that has a bound transmitter, the session with the most room for its
+ * weight. NULL when none can take a PDU now. */
+static struct smpp_session *
+pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, bool *any_bound)
+{
+    struct mt_engine *e = rt->eng;
+    struct smpp_session *best = NULL;
+    double best_score = 0;
+    unsigned best_prio = ~0u;
+
+    *any_bound = false;
+    for (size_t i = 0; i < rt->cfg->nsmscs; i++) {
+        const struct cfg_route_smsc *rs = &rt->cfg->smscs[i];
+        struct mt_smsc *m = NULL;
+        for (size_t k = 0; k < e->nsmscs; k++)
+            if (e->smscs[k].cfg == rs->smsc)
+                m = &e->smscs[k];
+        if (!m || (only && m != only))
+            continue;
+        for (unsigned c = 0; c < m->ntx; c++) {
+            struct smpp_session *s = smpp_client_session(m->clients[c]);
+            if (!s || (smpp_session_state(s) != SMPP_BOUND_TX &&
+                       smpp_session_state(s) != SMPP_BOUND_TRX))
+                continue;
+            *any_bound = true;
+            if (rs->priority > best_prio)
+                continue;
+            unsigned out = smpp_session_outstanding(s), win = smpp_session_window(s);
+            if (out >= win)
+                continue;
+            double score = (double)(out + 1) / (double)(rs->weight ? rs->weight : 1);
+            if (rs->priority < best_prio || !best || score < best_score) {
+                best = s;
+                best_score = score;
+                best_prio = rs->priority;
+                *which = m;
+            }
+        }
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static void route_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void job_finish(struct mt_job *job);
+
+static unsigned
+retry_delay_ms(const struct cfg_route *r, unsigned attempt)
+{
+    uint64_t d = r->retry_backoff_ms ? r->retry_backoff_ms : 1000;
+    for (unsigned i = 1; i < attempt && d < r->retry_backoff_max_ms; i++)
+        d *= 2;
+    if (r->retry_backoff_max_ms && d > r->retry_backoff_max_ms)
+        d = r->retry_backoff_max_ms;
+    return (unsigned)d;
+}
+
+static void
+job_free(struct mt_job *job)
+{
+    free(job->buf);
+    free(job);
+}
+
+static void
+job_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    job_finish(arg);
+}
+
+static void
+job_stored(void *arg, int rc)
+{
+    struct mt_job *job = arg;
+    struct mt_route *rt = job->rt;
+
+    if (rc < 0) {
+        /* Redis did not take the outcome: try again shortly. The entry is
+         * still pending in the stream, so even a crash now loses nothing. */
+        struct timeval tv = { 0, 500000 };
+        job->finishing = false;
+        event_base_once(rt->eng->base, -1, EV_TIMEOUT, job_finish_cb, job, &tv);
+        return;
+    }
+    rt->inflight--;
+    job_free(job);
+    route_kick(rt);
+}
+
+static const char *
+status_word(uint32_t st)
+{
+    return smpp_status_name(st);
+}
+
+/* Every part has an outcome: record it in Redis. */
+static void
+job_finish(struct mt_job *job)
+{
+    struct mt_route *rt = job->rt;
+    struct mt_engine *e = rt->eng;
+    uint32_t all = job->nparts >= 32 ? 0xFFFFFFFFu : ((1u << job->nparts) - 1);
+    char detail[96];
+
+    if (job->finishing)
+        return;
+    job->finishing = true;
+    if (!store_redis_ready(e->redis)) {
+        job_stored(job, -1);
+        return;
+    }
+    if ((job->ok_mask & all) == all) {
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=submitted route=%s smsc=%s parts=%u",
+                  job->j.id, rt->cfg->name, job->smsc ? job->smsc->cfg->name : "-", job->nparts);
+        store_job_submitted(e->redis, rt->cfg->name, &job->j, job->smsc->cfg->name, job_stored, job);
+        return;
+    }
+    if (job->perm_status) {
+        e->st.rejected++;
+        snprintf(detail, sizeof(detail), "%s", status_word(job->perm_status));
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=rejected route=%s error=%s", job->j.id,
+                  rt->cfg->name, detail);
+        store_job_final(e->redis, rt->cfg->name, &job->j, "rejected", detail, job_stored, job);
+        return;
+    }
+    uint64_t now = store_now_ms();
+    struct store_job next = job->j;
+    next.parts_mask = all & ~job->ok_mask;
+    if (job->throttled) {
+        /* The carrier asked us to slow down: not the message's fault, no
+         * attempt spent. */
+        e->st.retries++;
+        store_job_retry(e->redis, rt->cfg->name, &next, now + 500, "throttled", job_stored, job);
+        return;
+    }
+    next.attempt = job->j.attempt + 1;
+    if (now >= job->j.deadline_ms) {
+        e->st.expired++;
+        store_job_final(e->redis, rt->cfg->name, &job->j, "expired", "validity ended before submit",
+                        job_stored, job);
+        return;
+    }
+    if (next.attempt > rt->cfg->retry_attempts) {
+        e->st.failed++;
+        store_job_final(e->redis, rt->cfg->name, &job->j, "failed", "retry attempts exhausted",
+                        job_stored, job);
+        return;
+    }
+    e->st.retries++;
+    snprintf(detail, sizeof(detail), "attempt=%u", next.attempt);
+    store_job_retry(e->redis, rt->cfg->name, &next, now + retry_delay_ms(rt->cfg, next.attempt),
+                    detail, job_stored, job);
+}
+
+static void
+part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pdu *resp, void *arg)
+{
+    struct mt_part part = *(struct mt_part *)arg, *p = &part;
+    struct mt_job *job = p->job;
+    struct mt_route *rt = job->rt;
+    struct mt_engine *e = rt->eng;
+    (void)s;
+
+    free(arg);
+    job->pending--;
+    if (res == SMPP_REQ_RESP && resp->hdr.command_status == ESME_ROK) {
+        char norm[80];
+        const char *raw = resp->has_body ? (const char *)resp->u.submit_sm_resp.message_id : "";
+        e->st.resp_ok++;
+        job->ok_mask |= 1u << p->idx;
+        if (smpp_dlr_normalize_id(raw, job->smsc->cfg->resp_id_format, norm, sizeof(norm)) < 0)
+            snprintf(norm, sizeof(norm), "%s", raw);
+        unsigned ttl = (unsigned)((job->j.deadline_ms > store_now_ms()
+                                   ? (job->j.deadline_ms - store_now_ms()) / 1000 : 0) + 86400);
+        if (raw[0])
+            store_part_submitted(e->redis, job->smsc->cfg->name, norm, raw, &job->j, p->idx, ttl);
+    } else if (res == SMPP_REQ_RESP && (resp->hdr.command_status == ESME_RTHROTTLED ||
+                                        resp->hdr.command_status == ESME_RMSGQFUL)) {
+        e->st.resp_throttled++;
+        job->throttled = true;
+        job->temp_mask |= 1u << p->idx;
+        pacer_throttled(&rt->pacer, mono_us());
+    } else if (res != SMPP_REQ_RESP || smpp_status_is_temporary(resp->hdr.command_status)) {
+        e->st.resp_temp++;
+        job->temp_mask |= 1u << p->idx;
+    } else {
+        e->st.resp_perm++;
+        job->perm_status = resp->hdr.command_status;
+    }
+    if (job->pending == 0 && job->next >= job->nparts)
+        job_finish(job);
+}
+
+/* Split the job's text for the SMSC it goes to. */
+static bool
+job_prepare(struct mt_job *job, struct mt_smsc *m)
+{
+    struct smpp_text_split_opts o = {
+        .enc = strcmp(job->j.encoding, "ucs2") == 0 ? SMPP_TEXT_ENC_UCS2 : SMPP_TEXT_ENC_GSM7,
+        .concat = m->cfg->concat,
+        .ref = (uint16_t)job->j.ref,
+        .max_parts = MAX_PARTS,
+    };
+    size_t bufsz = SMPP_TEXT_SPLIT_BUFSZ(MAX_PARTS), erroff = 0;
+
+    job->smsc = m;
+    job->buf = malloc(bufsz);
+    if (!job->buf)
+        abort();
+    int rc = smpp_text_split(job->j.text, job->j.text_len, &o, job->buf, bufsz, job->parts,
+                             &job->split, &erroff);
+    if (rc != SMPP_TEXT_OK) {
+        log_event(LOG_ERROR, "msg_split_failed", "msg_id=%s error=\"%s\"", job->j.id,
+                  smpp_text_strerror(rc));
+        return false;
+    }
+    job->nparts = job->split.nparts;
+    return true;
+}
+
+static bool
+part_selected(const struct mt_job *job, unsigned i)
+{
+    return job->j.parts_mask == 0 || (job->j.parts_mask & (1u << i));
+}
+
+/* Send what pacing and windows allow. Returns false when blocked. */
+static bool
+job_send_some(struct mt_job *job, uint64_t now)
+{
+    struct mt_route *rt = job->rt;
+    static struct smpp_pdu pdu;
+
+    while (job->next < job->nparts) {
+        unsigned i = job->next;
+        if (!part_selected(job, i)) {
+            job->ok_mask |= 1u << i;        /* sent on an earlier attempt */
+            job->next++;
+            continue;
+        }
+        struct mt_smsc *m = NULL;
+        bool any;
+        struct smpp_session *s = pick_session(rt, job->smsc, &m, &any);
+        if (!s)
+            return false;
+        if (!pacer_take(&rt->pacer, now))
+            return false;
+        const struct smpp_text_part *tp = &job->parts[i];
+        smpp_pdu_init(&pdu, SUBMIT_SM, 0, 0);
+        submit_sm_t *b = &pdu.u.submit_sm;
+        const char *from = job->j.from[0] == '+' ? job->j.from + 1 : job->j.from;
+        snprintf((char *)b->source_addr, sizeof(b->source_addr), "%.20s", from);
+        b->source_addr_ton = job->j.ton;
+        b->source_addr_npi = job->j.npi;
+        if (job->j.ton == 3 && m->cfg->short_code_ton_set) {
+            b->source_addr_ton = m->cfg->short_code_ton;
+            b->source_addr_npi = m->cfg->short_code_npi;
+        }
+        snprintf((char *)b->destination_addr, sizeof(b->destination_addr), "%.20s", job->j.to);
+        b->dest_addr_ton = 1;
+        b->dest_addr_npi = 1;
+        b->registered_delivery = 1;
+        b->data_coding = job->split.data_coding == 0 ? m->cfg->default_data_coding
+                                                     : job->split.data_coding;
+        if (tp->esm_udhi)
+            b->esm_class |= 0x40;
+        if (tp->payload) {
+            pdu.tlv.present |= SMPP_TLV_MESSAGE_PAYLOAD;
+            pdu.tlv.message_payload_len = tp->len;
+            memcpy(pdu.tlv.message_payload, tp->sm, tp->len);
+        } else {
+            b->sm_length = (uint8_t)tp->len;
+            memcpy(b->short_message, tp->sm, tp->len);
+        }
+        if (tp->sar) {
+            pdu.tlv.present |= SMPP_TLV_SAR_MSG_REF_NUM | SMPP_TLV_SAR_TOTAL_SEGMENTS |
+                               SMPP_TLV_SAR_SEGMENT_SEQNUM;
+            pdu.tlv.sar_msg_ref_num = tp->sar_ref;
+            pdu.tlv.sar_total_segments = tp->sar_total;
+            pdu.tlv.sar_segment_seqnum = tp->sar_seq;
+        }
+        struct mt_part *p = calloc(1, sizeof(*p));
+        if (!p)
+            abort();
+        p->job = job;
+        p->idx = i;
+        job->pending++;
+        job->next++;
+        enum smpp_rc rc = smpp_session_send(s, &pdu, part_resp, p, NULL);
+        if (rc != SMPP_OK) {
+            /* cannot happen after pick_session found room; treat as temp */
+            job->pending--;
+            job->next--;
+            free(p);
+            return false;
+        }
+        rt->eng->st.submitted_parts++;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- routes */
+
+static void
+ready_push(struct mt_route *rt, struct mt_job *job)
+{
+    job->next_job = NULL;
+    if (rt->ready_tail)
+        rt->ready_tail->next_job = job;
+    else
+        rt->ready_head = job;
+    rt->ready_tail = job;
+    rt->nready++;
+}
+
+static void
+ready_pop(struct mt_route *rt)
+{
+    struct mt_job *j = rt->ready_head;
+    rt->ready_head = j->next_job;
+    if (!rt->ready_head)
+        rt->ready_tail = NULL;
+    rt->nready--;
+}
+
+static void
+jobs_read(void *arg, int n, struct store_job *jobs)
+{
+    struct mt_route *rt = arg;
+
+    rt->reading = false;
+    if (n < 0) {
+        route_kick(rt);
+        return;
+    }
+    if (!rt->recovered && n == 0)
+        rt->recovered = true;
+    for (int i = 0; i < n; i++) {
+        struct mt_job *job = calloc(1, sizeof(*job));
+        if (!job)
+            abort();
+        job->j = jobs[i];
+        job->rt = rt;
+        rt->inflight++;
+        if (!job->j.id[0]) {
+            log_event(LOG_WARN, "queue_entry_invalid", "route=%s stream_id=%s", rt->cfg->name,
+                      job->j.stream_id);
+            job->finishing = true;
+            store_job_final(rt->eng->redis, rt->cfg->name, &job->j, "failed", "invalid queue entry",
+                            job_stored, job);
+            continue;
+        }
+        ready_push(rt, job);
+    }
+    route_kick(rt);
+}
+
+static void
+route_run(struct mt_route *rt)
+{
+    struct mt_engine *e = rt->eng;
+    uint64_t now = mono_us();
+
+    if (e->stopping || !store_redis_ready(e->redis))
+        return;
+    /* Send from jobs already in memory, oldest first. */
+    while (rt->ready_head) {
+        struct mt_job *job = rt->ready_head;
+        if (!job->smsc) {
+            struct mt_smsc *m = NULL;
+            bool any = false;
+            if (!pick_session(rt, NULL, &m, &any)) {
+                if (!any && !rt->warned_down) {
+                    log_event(LOG_WARN, "route_down", "route=%s reason=\"no bound SMSC session\" queued_in_memory=%u",
+                              rt->cfg->name, rt->nready);
+                    rt->warned_down = true;
+                }
+                return;
+            }
+            rt->warned_down = false;
+            if (!job_prepare(job, m)) {
+                ready_pop(rt);
+                job->finishing = true;
+                store_job_final(e->redis, rt->cfg->name, &job->j, "failed", "text could not be encoded",
+                                job_stored, job);
+                continue;
+            }
+        }
+        if (!job_send_some(job, now)) {
+            uint64_t w = pacer_wait_us(&rt->pacer, now);
+            if (w > 0) {
+                struct timeval tv = { (time_t)(w / 1000000u), (suseconds_t)(w % 1000000u) };
+                evtimer_add(rt->tick, &tv);
+            }
+            return;     /* window full (on_window kicks) or pacing (timer) */
+        }
+        ready_pop(rt);
+        if (job->pending == 0)
+            job_finish(job);
+    }
+    /* Read more while the window can take it. */
+    if (!rt->reading && rt->nready < READ_BATCH / 2 && rt->inflight < 4096) {
+        rt->reading = true;
+        store_queue_read(e->redis, rt->cfg->name, e->consumer, READ_BATCH, !rt->recovered,
+                         jobs_read, rt);
+    }
+}
+
+static void
+route_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    route_run(arg);
+}
+
+static void
+route_kick(struct mt_route *rt)
+{
+    /* Run from the loop, not inside the caller (often a session callback). */
+    if (!evtimer_pending(rt->tick, NULL)) {
+        struct timeval tv = { 0, 0 };
+        evtimer_add(rt->tick, &tv);
+    }
+}
+
+/* An empty queue is polled: 20 times a second per route is cheap for Redis
+ * and keeps accept-to-submit latency low without a blocking connection. */
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct mt_engine *e = arg;
+    (void)fd;
+    (void)what;
+    if (!store_redis_ready(e->redis) || e->stopping)
+        return;
+    store_sched_promote(e->redis, 200);
+    for (size_t i = 0; i < e->nroutes; i++)
+        route_kick(&e->routes[i]);
+}
+
+static void
+redis_ready(struct store_redis *r, void *arg)
+{
+    struct mt_engine *e = arg;
+    for (size_t i = 0; i < e->nroutes; i++) {
+        store_queue_init(r, e->routes[i].cfg->name);
+        /* Entries another instance held for a minute are taken over. */
+        store_queue_claim(r, e->routes[i].cfg->name, e->consumer, 60000);
+        e->routes[i].recovered = false;
+        route_kick(&e->routes[i]);
+    }
+}
+
+struct mt_engine *
+mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store_redis *redis)
+{
+    struct mt_engine *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        abort();
+    e->base = base;
+    e->cfg = cfg;
+    e->redis = redis;
+    snprintf(e->consumer, sizeof(e->consumer), "%s", cfg->instance ? cfg->instance : "smsgwd");
+    e->nsmscs = cfg->nsmscs;
+    e->smscs = calloc(cfg->nsmscs ? cfg->nsmscs : 1, sizeof(*e->smscs));
+    e->nroutes = cfg->nroutes;
+    e->routes = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*e->routes));
+    if (!e->smscs || !e->routes)
+        abort();
+    for (size_t i = 0; i < cfg->nsmscs; i++)
+        smsc_init(e, &e->smscs[i], &cfg->smscs[i]);
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        struct mt_route *rt = &e->routes[i];
+        rt->cfg = &cfg->routes[i];
+        rt->eng = e;
+        pacer_init(&rt->pacer, rt->cfg->mps);
+        rt->tick = evtimer_new(base, route_tick_cb, rt);
+    }
+    struct timeval p = { 0, 50000 };
+    e->promote_ev = event_new(base, -1, EV_PERSIST, poll_cb, e);
+    evtimer_add(e->promote_ev, &p);
+    store_redis_on_ready(redis, redis_ready, e);
+    return e;
+}
+
+void
+mt_engine_start(struct mt_engine *e)
+{
+    for (size_t i = 0; i < e->nsmscs; i++)
+        for (unsigned c = 0; c < e->smscs[i].nclients; c++)
+            smpp_client_start(e->smscs[i].clients[c]);
+    if (store_redis_ready(e->redis))
+        redis_ready(e->redis, e);
+}
+
+static void
+client_stopped(struct smpp_client *c, void *arg)
+{
+    struct mt_engine *e = arg;
+    (void)c;
+    if (e->stop_waits > 0 && --e->stop_waits == 0 && e->stop_done)
+        e->stop_done(e->stop_arg);
+}
+
+static void
+stop_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct mt_engine *e = arg;
+    unsigned inflight = 0;
+    static unsigned ticks;
+    (void)fd;
+    (void)what;
+    for (size_t i = 0; i < e->nroutes; i++)
+        inflight += e->routes[i].inflight - e->routes[i].nready;
+    if (inflight > 0 && ++ticks < 100)
+        return;     /* wait up to ~10 s for resps of what is on the wire */
+    event_del(e->stop_ev);
+    e->stop_waits = 0;
+    for (size_t i = 0; i < e->nsmscs; i++)
+        e->stop_waits += e->smscs[i].nclients;
+    if (e->stop_waits == 0) {
+        if (e->stop_done)
+            e->stop_done(e->stop_arg);
+        return;
+    }
+    for (size_t i = 0; i < e->nsmscs; i++)
+        for (unsigned c = 0; c < e->smscs[i].nclients; c++)
+            smpp_client_stop(e->smscs[i].clients[c], client_stopped, e);
+}
+
+void
+mt_engine_stop(struct mt_engine *e, void (*done)(void *), void *arg)
+{
+    struct timeval tv = { 0, 100000 };
+
+    e->stopping = true;
+    e->stop_done = done;
+    e->stop_arg = arg;
+    e->stop_ev = event_new(e->base, -1, EV_PERSIST, stop_check_cb, e);
+    event_add(e->stop_ev, &tv);
+}
+
+void
+mt_engine_free(struct mt_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nroutes; i++) {
+        struct mt_route *rt = &e->routes[i];
+        while (rt->ready_head) {
+            struct mt_job *j = rt->ready_head;
+            ready_pop(rt);
+            job_free(j);
+        }
+        event_free(rt->tick);
+    }
+    for (size_t i = 0; i < e->nsmscs; i++) {
+        for (unsigned c = 0; c < e->smscs[i].nclients; c++)
+            smpp_client_free(e->smscs[i].clients[c]);
+        free(e->smscs[i].clients);
+        if (e->smscs[i].ssl)
+            SSL_CTX_free(e->smscs[i].ssl);
+    }
+    if (e->stop_ev)
+        event_free(e->stop_ev);
+    event_free(e->promote_ev);
+    free(e->smscs);
+    free(e->routes);
+    free(e);
+}
+
+void
+mt_engine_stats(const struct mt_engine *e, struct mt_stats *out)
+{
+    *out = e->st;
+    out->bound_sessions = 0;
+    for (size_t i = 0; i < e->nsmscs; i++)
+        for (unsigned c = 0; c < e->smscs[i].nclients; c++)
+            if (smpp_client_session(e->smscs[i].clients[c]))
+                out->bound_sessions++;
+}

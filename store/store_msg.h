@@ -1,0 +1,128 @@
+/*
+ * A message's life in Redis: accept, queue, submit, retry, receipts, final
+ * state, and the record the API shows. Every transition is one Lua script,
+ * so a crash between two Redis writes cannot leave a message half moved.
+ *
+ * Layout (P = the configured prefix):
+ *   P msg:ID        hash: the record (fields below), plus p0..pN per-part receipt state
+ *   P hist:ID       list: "ms state detail" for every transition
+ *   P q:ROUTE       stream, consumer group "smsgw": messages waiting to be sent
+ *   P sched         sorted set by due ms: retries waiting (JSON of the stream entry)
+ *   P idem:ACCT:REF our id for a client_ref, TTL = validity + 1 day
+ *   P smscid:SMSC:NORMID  "ID:PART" for receipts, TTL = validity + 1 day
+ *   P stats         hash of counters (receipts_unmatched, ...)
+ * Single-instance Redis layout: keys of one script do not share a hash tag
+ * yet, so it is not Redis Cluster ready.
+ */
+#ifndef STORE_MSG_H
+#define STORE_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store_redis.h"
+
+/* What the API accepted. Strings are copied. */
+struct store_msg_new {
+    const char *account;
+    const char *from;
+    uint8_t ton, npi;
+    const char *to;             /* digits */
+    const char *text;
+    size_t text_len;
+    const char *encoding;       /* "gsm7" | "ucs2" */
+    unsigned segments;
+    const char *route;
+    const char *msg_class;      /* "transactional" | "marketing" */
+    const char *callback_url;   /* may be NULL */
+    const char *client_ref;     /* may be NULL */
+    unsigned validity_s;
+};
+
+/* rc: 0 stored, 1 client_ref seen before (id is the original), -1 Redis
+ * unavailable (nothing stored). */
+typedef void (*store_accept_cb)(void *arg, int rc, const char *id);
+void store_msg_accept(struct store_redis *r, const struct store_msg_new *m,
+                      store_accept_cb cb, void *arg);
+
+/* rc: 0 found (json is the record), 1 not found or not this account's, -1 unavailable. */
+typedef void (*store_get_cb)(void *arg, int rc, const char *json);
+void store_msg_get(struct store_redis *r, const char *account, const char *id,
+                   store_get_cb cb, void *arg);
+
+/* A queued message as the dequeuer reads it. */
+#define STORE_JOB_TEXT_MAX 2048
+struct store_job {
+    char stream_id[32];
+    char id[40];
+    char account[64];
+    char from[24];
+    uint8_t ton, npi;
+    char to[24];
+    char encoding[8];
+    unsigned segments;
+    unsigned ref;               /* concatenation reference */
+    uint64_t deadline_ms;       /* validity end, epoch ms */
+    unsigned attempt;           /* 0 on the first try */
+    uint32_t parts_mask;        /* parts still to send (bit i = part i); 0 = all */
+    size_t text_len;
+    char text[STORE_JOB_TEXT_MAX];
+};
+
+/* Create the consumer group of route's queue if it does not exist. */
+void store_queue_init(struct store_redis *r, const char *route);
+
+/*
+ * Read up to count jobs: pending=true re-reads this consumer's own
+ * unacknowledged entries (after a restart), false reads new ones.
+ * cb gets n jobs (0 when the queue is empty), or n = -1 when Redis failed.
+ * jobs is valid only during the callback.
+ */
+typedef void (*store_read_cb)(void *arg, int n, struct store_job *jobs);
+void store_queue_read(struct store_redis *r, const char *route, const char *consumer,
+                      unsigned count, bool pending, store_read_cb cb, void *arg);
+
+/* Take over entries another consumer left pending for min_idle_ms
+ * (a dead instance); they are then read as this consumer's pending. */
+void store_queue_claim(struct store_redis *r, const char *route, const char *consumer,
+                       unsigned min_idle_ms);
+
+/* A part got its submit_sm_resp OK: remember its SMSC id for receipts
+ * (normid is the normalised form, raw as the SMSC sent it). */
+void store_part_submitted(struct store_redis *r, const char *smsc, const char *normid,
+                          const char *raw, const struct store_job *job, unsigned part,
+                          unsigned ttl_s);
+
+/* Every part of the job is with the SMSC: state submitted, entry acked. */
+typedef void (*store_done_cb)(void *arg, int rc);
+void store_job_submitted(struct store_redis *r, const char *route, const struct store_job *job,
+                         const char *smsc, store_done_cb cb, void *arg);
+
+/* Send again later: ack this entry and park the job (with parts_mask and
+ * attempt as given) until due_ms. */
+void store_job_retry(struct store_redis *r, const char *route, const struct store_job *job,
+                     uint64_t due_ms, const char *reason, store_done_cb cb, void *arg);
+
+/* Terminal without a receipt: "rejected", "failed", "expired". */
+void store_job_final(struct store_redis *r, const char *route, const struct store_job *job,
+                     const char *state, const char *detail, store_done_cb cb, void *arg);
+
+/* Move due retries back into their queues (call a few times a second). */
+void store_sched_promote(struct store_redis *r, unsigned max);
+
+/*
+ * A receipt for smsc's normalised id: stat is the Appendix B word (DELIVRD,
+ * UNDELIV, ...). cb rc: 1 matched (id set, state = new message state or ""
+ * while parts are outstanding), 0 unknown id (counted), -1 unavailable.
+ */
+typedef void (*store_dlr_cb)(void *arg, int rc, const char *id, const char *state);
+void store_receipt(struct store_redis *r, const char *smsc, const char *normid, const char *stat,
+                   const char *err, store_dlr_cb cb, void *arg);
+
+/* "m" + 12 hex digits of ms + 8 random hex: sortable, unguessable enough. */
+void store_new_id(char out[24]);
+
+uint64_t store_now_ms(void);
+
+#endif

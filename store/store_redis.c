@@ -1,0 +1,482 @@
+#include "store/store_redis.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/sha.h>
+
+#include "core/log.h"
+
+struct pending {
+    struct store_redis *r;
+    store_reply_cb cb;
+    void *arg;
+    uint64_t sent_ms;
+    struct pending *prev, *next;
+};
+
+struct store_redis {
+    struct event_base *base;
+    char *name;
+    char *host, *unix_socket, *password, *prefix;
+    int port;
+    unsigned timeout_ms;
+    redisAsyncContext *ac;
+    bool connected;             /* TCP up */
+    bool ready;                 /* and authenticated */
+    uint64_t connect_started_ms;
+    unsigned backoff_ms;
+    struct event *retry_ev;
+    struct event *watchdog_ev;
+    struct pending *head, *tail;
+    unsigned npending;
+    void (*on_ready)(struct store_redis *, void *);
+    void *on_ready_arg;
+    unsigned long sent, failures;
+    bool was_ready;             /* log "lost" once per outage */
+};
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+bool
+store_reply_failed(const redisReply *reply)
+{
+    return !reply || reply->type == REDIS_REPLY_ERROR;
+}
+
+static void connect_now(struct store_redis *r);
+
+static void
+schedule_reconnect(struct store_redis *r)
+{
+    struct timeval tv = { r->backoff_ms / 1000, (suseconds_t)(r->backoff_ms % 1000) * 1000 };
+
+    if (evtimer_pending(r->retry_ev, NULL))
+        return;
+    evtimer_add(r->retry_ev, &tv);
+    r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
+}
+
+static void
+lost(struct store_redis *r, const char *why)
+{
+    r->ac = NULL;
+    r->connected = false;
+    r->ready = false;
+    if (r->was_ready) {
+        log_event(LOG_ERROR, "redis_lost", "conn=%s reason=\"%s\"", r->name, why);
+        r->was_ready = false;
+    }
+    schedule_reconnect(r);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    connect_now(arg);
+}
+
+static void
+pending_unlink(struct store_redis *r, struct pending *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        r->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        r->tail = p->prev;
+    r->npending--;
+}
+
+static void
+reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct pending *p = privdata;
+    struct store_redis *r = p->r;
+
+    (void)ac;
+    pending_unlink(r, p);
+    if (!reply)
+        r->failures++;
+    if (p->cb)
+        p->cb(r, reply, p->arg);
+    free(p);
+}
+
+static void
+set_ready(struct store_redis *r)
+{
+    r->ready = true;
+    r->was_ready = true;
+    r->backoff_ms = 100;
+    log_event(LOG_INFO, "redis_ready", "conn=%s addr=%s%s%d", r->name,
+              r->unix_socket ? r->unix_socket : r->host, r->unix_socket ? "" : ":",
+              r->unix_socket ? 0 : r->port);
+    if (r->on_ready)
+        r->on_ready(r, r->on_ready_arg);
+}
+
+static void
+auth_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    (void)arg;
+    if (store_reply_failed(reply)) {
+        log_event(LOG_ERROR, "redis_auth_failed", "conn=%s error=\"%s\"", r->name,
+                  reply ? reply->str : "no reply");
+        return;     /* the watchdog or the server's close will retry */
+    }
+    set_ready(r);
+}
+
+static int send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc,
+                        const char **argv, const size_t *argvlen);
+
+static void
+connect_cb(const redisAsyncContext *ac, int status)
+{
+    struct store_redis *r = ac->data;
+
+    if (r->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        char why[160];
+        snprintf(why, sizeof(why), "connect failed: %s", ac->errstr);
+        if (r->was_ready || r->backoff_ms >= 2000)
+            log_event(LOG_WARN, "redis_connect_failed", "conn=%s error=\"%s\"", r->name, ac->errstr);
+        lost(r, why);   /* hiredis frees ac after this callback */
+        return;
+    }
+    r->connected = true;
+    if (r->password && *r->password) {
+        const char *argv[] = { "AUTH", r->password };
+        size_t lens[] = { 4, strlen(r->password) };
+        /* AUTH goes out before anything else can: ready is still false. */
+        send_pending(r, auth_cb, NULL, 2, argv, lens);
+    } else {
+        set_ready(r);
+    }
+}
+
+static void
+disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    struct store_redis *r = ac->data;
+
+    if (r->ac != ac)
+        return;
+    lost(r, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void
+connect_now(struct store_redis *r)
+{
+    redisAsyncContext *ac;
+
+    if (r->ac)
+        return;
+    ac = r->unix_socket ? redisAsyncConnectUnix(r->unix_socket)
+                        : redisAsyncConnect(r->host, r->port);
+    if (!ac || ac->err) {
+        log_event(LOG_WARN, "redis_connect_failed", "conn=%s error=\"%s\"", r->name,
+                  ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    r->ac = ac;
+    r->connect_started_ms = mono_ms();
+    redisLibeventAttach(ac, r->base);
+    redisAsyncSetConnectCallback(ac, connect_cb);
+    redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+}
+
+/* hiredis 0.14 has no command or connect timeout. A stalled server (or a
+ * SIGSTOPped one) would hold every caller forever; the watchdog drops the
+ * connection instead, which answers every pending command with NULL. */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_redis *r = arg;
+    uint64_t now = mono_ms();
+    bool stalled = false;
+
+    (void)fd;
+    (void)what;
+    if (!r->ac)
+        return;
+    if (!r->connected && now - r->connect_started_ms > r->timeout_ms)
+        stalled = true;
+    if (r->head && now - r->head->sent_ms > r->timeout_ms)
+        stalled = true;
+    if (!stalled)
+        return;
+    redisAsyncContext *ac = r->ac;
+    log_event(LOG_ERROR, "redis_timeout", "conn=%s pending=%u timeout_ms=%u", r->name,
+              r->npending, r->timeout_ms);
+    r->ac = NULL;               /* so disconnect_cb ignores it */
+    redisAsyncFree(ac);         /* runs every pending callback with NULL */
+    lost(r, "command timeout");
+}
+
+struct store_redis *
+store_redis_new(struct event_base *base, const struct cfg_redis *cfg, const char *name)
+{
+    struct store_redis *r = calloc(1, sizeof(*r));
+    struct timeval tick = { 0, 250000 };
+
+    if (!r)
+        abort();
+    r->base = base;
+    r->name = xstrdup(name ? name : "redis");
+    r->host = xstrdup(cfg->host ? cfg->host : "127.0.0.1");
+    r->port = cfg->port ? cfg->port : 6379;
+    r->unix_socket = xstrdup(cfg->unix_socket);
+    r->password = xstrdup(cfg->password);
+    r->prefix = xstrdup(cfg->prefix ? cfg->prefix : "smsgw:");
+    r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 2000;
+    r->backoff_ms = 100;
+    r->retry_ev = evtimer_new(base, retry_cb, r);
+    r->watchdog_ev = event_new(base, -1, EV_PERSIST, watchdog_cb, r);
+    evtimer_add(r->watchdog_ev, &tick);
+    connect_now(r);
+    return r;
+}
+
+void
+store_redis_free(struct store_redis *r)
+{
+    if (!r)
+        return;
+    if (r->ac) {
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        redisAsyncFree(ac);
+    }
+    event_free(r->retry_ev);
+    event_free(r->watchdog_ev);
+    free(r->name);
+    free(r->host);
+    free(r->unix_socket);
+    free(r->password);
+    free(r->prefix);
+    free(r);
+}
+
+bool store_redis_ready(const struct store_redis *r) { return r->ready && r->ac; }
+const char *store_redis_prefix(const struct store_redis *r) { return r->prefix; }
+unsigned long store_redis_sent(const struct store_redis *r) { return r->sent; }
+unsigned long store_redis_failures(const struct store_redis *r) { return r->failures; }
+
+void
+store_redis_on_ready(struct store_redis *r, void (*fn)(struct store_redis *, void *), void *arg)
+{
+    r->on_ready = fn;
+    r->on_ready_arg = arg;
+}
+
+static int
+send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc, const char **argv,
+             const size_t *argvlen)
+{
+    struct pending *p = malloc(sizeof(*p));
+
+    if (!p)
+        abort();
+    p->r = r;
+    p->cb = cb;
+    p->arg = arg;
+    p->sent_ms = mono_ms();
+    p->next = NULL;
+    p->prev = r->tail;
+    if (r->tail)
+        r->tail->next = p;
+    else
+        r->head = p;
+    r->tail = p;
+    r->npending++;
+    if (redisAsyncCommandArgv(r->ac, reply_cb, p, argc, argv, argvlen) != REDIS_OK) {
+        pending_unlink(r, p);
+        free(p);
+        return -1;
+    }
+    r->sent++;
+    return 0;
+}
+
+int
+store_redis_argv(struct store_redis *r, store_reply_cb cb, void *arg, int argc, const char **argv,
+                 const size_t *argvlen)
+{
+    if (!store_redis_ready(r))
+        return -1;
+    return send_pending(r, cb, arg, argc, argv, argvlen);
+}
+
+int
+store_redis_cmd(struct store_redis *r, store_reply_cb cb, void *arg, const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    int len;
+
+    if (!store_redis_ready(r))
+        return -1;
+    va_start(ap, fmt);
+    len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return -1;
+    struct pending *p = malloc(sizeof(*p));
+    if (!p)
+        abort();
+    p->r = r;
+    p->cb = cb;
+    p->arg = arg;
+    p->sent_ms = mono_ms();
+    p->next = NULL;
+    p->prev = r->tail;
+    if (r->tail)
+        r->tail->next = p;
+    else
+        r->head = p;
+    r->tail = p;
+    r->npending++;
+    int rc = redisAsyncFormattedCommand(r->ac, reply_cb, p, cmd, (size_t)len);
+    free(cmd);
+    if (rc != REDIS_OK) {
+        pending_unlink(r, p);
+        free(p);
+        return -1;
+    }
+    r->sent++;
+    return 0;
+}
+
+/* ------------------------------------------------------------- scripts */
+
+struct eval_retry {
+    struct store_script *s;
+    store_reply_cb cb;
+    void *arg;
+    int argc;
+    char **argv;
+    size_t *argvlen;
+};
+
+static void
+script_sha(struct store_script *s)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+
+    if (s->sha[0])
+        return;
+    SHA1((const unsigned char *)s->source, strlen(s->source), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+eval_retry_free(struct eval_retry *e)
+{
+    for (int i = 0; i < e->argc; i++)
+        free(e->argv[i]);
+    free(e->argv);
+    free(e->argvlen);
+    free(e);
+}
+
+static void
+evalsha_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct eval_retry *e = arg;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        /* First use on this server (or after SCRIPT FLUSH): send the body. */
+        free(e->argv[0]);
+        free(e->argv[1]);
+        e->argv[0] = xstrdup("EVAL");
+        e->argvlen[0] = 4;
+        e->argv[1] = xstrdup(e->s->source);
+        e->argvlen[1] = strlen(e->s->source);
+        if (store_redis_argv(r, e->cb, e->arg, e->argc, (const char **)e->argv, e->argvlen) != 0)
+            e->cb(r, NULL, e->arg);
+        eval_retry_free(e);
+        return;
+    }
+    e->cb(r, reply, e->arg);
+    eval_retry_free(e);
+}
+
+int
+store_redis_eval(struct store_redis *r, struct store_script *s, store_reply_cb cb, void *arg,
+                 int nkeys, int nargs, const char **argv, const size_t *argvlen)
+{
+    struct eval_retry *e;
+    char nk[16];
+    int n = 3 + nkeys + nargs;
+
+    if (!store_redis_ready(r))
+        return -1;
+    script_sha(s);
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        abort();
+    e->s = s;
+    e->cb = cb;
+    e->arg = arg;
+    e->argc = n;
+    e->argv = calloc((size_t)n, sizeof(char *));
+    e->argvlen = calloc((size_t)n, sizeof(size_t));
+    if (!e->argv || !e->argvlen)
+        abort();
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    e->argv[0] = xstrdup("EVALSHA");
+    e->argvlen[0] = 7;
+    e->argv[1] = xstrdup(s->sha);
+    e->argvlen[1] = 40;
+    e->argv[2] = xstrdup(nk);
+    e->argvlen[2] = strlen(nk);
+    for (int i = 0; i < nkeys + nargs; i++) {
+        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
+        e->argv[3 + i] = malloc(l + 1);
+        if (!e->argv[3 + i])
+            abort();
+        memcpy(e->argv[3 + i], argv[i], l);
+        e->argv[3 + i][l] = 0;
+        e->argvlen[3 + i] = l;
+    }
+    if (send_pending(r, evalsha_cb, e, n, (const char **)e->argv, e->argvlen) != 0) {
+        eval_retry_free(e);
+        return -1;
+    }
+    return 0;
+}

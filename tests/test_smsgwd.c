@@ -1,0 +1,570 @@
+/*
+ * smsgwd end to end over loopback: a real redis-server, the ASan builds of
+ * smsc-sim and smsgwd (or node-smpp's server as the SMSC), HTTP requests
+ * in, submit_sm and receipts out, Redis records checked through the API.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "tests/testlib.h"
+
+#define KEY "test-key-0123"
+
+struct gx {
+    char *dir;
+    struct tl_redis redis;
+    pid_t sim, node, gw;
+    int sim_port, ctl_port, http_port;
+    char conf[4200], gwlog[4200], simlog[4200], nodelog[4200];
+};
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static int
+setup(void **state)
+{
+    struct gx *g = calloc(1, sizeof(*g));
+    g->dir = tl_tmpdir();
+    g->redis.aof = true;
+    tl_redis_start(&g->redis);
+    g->sim_port = tl_free_port();
+    g->ctl_port = tl_free_port();
+    g->http_port = tl_free_port();
+    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
+    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
+    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
+    snprintf(g->nodelog, sizeof(g->nodelog), "%s/node.log", g->dir);
+    *state = g;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct gx *g = *state;
+    if (g->gw > 0)
+        tl_stop(g->gw, SIGKILL, 2000);
+    if (g->sim > 0)
+        tl_stop(g->sim, SIGKILL, 2000);
+    if (g->node > 0)
+        tl_stop(g->node, SIGKILL, 2000);
+    tl_redis_stop(&g->redis);
+    tl_cleanup_dir(g->dir);
+    free(g);
+    return 0;
+}
+
+static void
+start_sim(struct gx *g, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    char port[16], ctl[16];
+    snprintf(port, sizeof(port), "%d", g->sim_port);
+    snprintf(ctl, sizeof(ctl), "%d", g->ctl_port);
+    char *argv[24] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
+                       "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
+                       "--log-level", "warn", "--control-port", ctl };
+    int n = 15;
+    const char *extra[] = { a1, a2, a3, a4 };
+    for (int i = 0; i < 4; i++)
+        if (extra[i])
+            argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    g->sim = tl_spawn(argv, g->simlog);
+    if (!tl_wait_port(g->sim_port, 10000)) {
+        tl_dump_file(g->simlog);
+        fail_msg("smsc-sim did not start");
+    }
+}
+
+static void
+start_node_smsc(struct gx *g)
+{
+    char port[16], script[4200];
+    snprintf(port, sizeof(port), "%d", g->sim_port);
+    snprintf(script, sizeof(script), "%s/tests/interop/server.js", tl_top());
+    char *argv[] = { "/usr/bin/env", "node", script, port, "acme", "secret", NULL };
+    g->node = tl_spawn(argv, g->nodelog);
+    if (!tl_wait_port(g->sim_port, 10000)) {
+        tl_dump_file(g->nodelog);
+        fail_msg("node-smpp server did not start");
+    }
+}
+
+/* Write the config: one SMSC on sim_port, one route with mps, all sender
+ * types for account acme. extra is appended to the smsc group. */
+static void
+write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *route_extra)
+{
+    char hash[65];
+    config_sha256_hex(KEY, hash);
+    FILE *f = fopen(g->conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "instance = \"test-1\";\n"
+            "log_level = \"debug\";\n"
+            "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
+            "http = { listen = \"127.0.0.1\"; port = %d; };\n"
+            "smsc = ( { name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\";\n"
+            "           password = \"secret\"; window = 64; reconnect_min_ms = 100;\n"
+            "           reconnect_max_ms = 500; %s } );\n"
+            "senders = (\n"
+            "  { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; },\n"
+            "  { address = \"+18885550100\"; type = \"tollfree\"; accounts = [\"acme\"]; },\n"
+            "  { address = \"+12125550100\"; type = \"10dlc\"; accounts = [\"acme\"]; },\n"
+            "  { address = \"ACME\"; type = \"alphanumeric\"; accounts = [\"acme\"]; }\n"
+            ");\n"
+            "routes = ( { name = \"default\"; mps = %u; smsc = [\"sim\"]; prefixes = [\"\"];\n"
+            "             retry_attempts = 5; retry_backoff_ms = 200; %s } );\n"
+            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
+            g->redis.port, g->http_port, g->sim_port, smsc_extra ? smsc_extra : "", mps,
+            route_extra ? route_extra : "", hash);
+    fclose(f);
+}
+
+static void
+start_gw(struct gx *g)
+{
+    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
+    g->gw = tl_spawn(argv, g->gwlog);
+    if (!tl_wait_port(g->http_port, 10000)) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smsgwd did not start");
+    }
+}
+
+static int
+post(struct gx *g, const char *json, char **body)
+{
+    return tl_http(g->http_port, "POST", "/v1/messages", KEY, json, body, NULL);
+}
+
+/* The value of "key":"value" in a flat JSON text (enough for our bodies). */
+static char *
+jstr(const char *json, const char *key)
+{
+    static char out[8][256];
+    static int k;
+    char pat[64], *o = out[k++ % 8];
+    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    o[0] = 0;
+    if (!p)
+        return o;
+    p += strlen(pat);
+    size_t i = 0;
+    while (*p && *p != '"' && i < 255)
+        o[i++] = *p++;
+    o[i] = 0;
+    return o;
+}
+
+static char *
+post_ok(struct gx *g, const char *json)
+{
+    char *body = NULL;
+    int st = post(g, json, &body);
+    if (st != 202) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("POST %s -> %d %s", json, st, body ? body : "");
+    }
+    char *id = strdup(jstr(body, "id"));
+    free(body);
+    return id;
+}
+
+/* Poll GET until the message's state is want; returns the last body. */
+static char *
+wait_state(struct gx *g, const char *id, const char *want, int ms)
+{
+    char path[128], *body = NULL;
+    snprintf(path, sizeof(path), "/v1/messages/%s", id);
+    for (int waited = 0; waited <= ms; waited += 50) {
+        free(body);
+        body = NULL;
+        int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
+        if (st == 200 && strcmp(jstr(body, "state"), want) == 0)
+            return body;
+        sleep_ms(50);
+    }
+    tl_dump_tail(g->gwlog);
+    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
+    return NULL;
+}
+
+/* One line from smsc-sim's control port. */
+static char *
+sim_ctl(struct gx *g, const char *cmd)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->ctl_port) };
+    static char buf[8192];
+    size_t len = 0;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_true(write(fd, cmd, strlen(cmd)) > 0);
+    while (len < sizeof(buf) - 1) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memchr(buf, '\n', len))
+            break;
+    }
+    buf[len] = 0;
+    close(fd);
+    return buf;
+}
+
+static long
+jnum(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+static void
+stop_gw_clean(struct gx *g)
+{
+    int st = tl_stop(g->gw, SIGTERM, 15000);
+    g->gw = 0;
+    if (!tl_exited_ok(st)) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smsgwd did not exit cleanly (status %d)", st);
+    }
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_mt_end_to_end(void **state)
+{
+    struct gx *g = *state;
+
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hello world\"}");
+    assert_true(id[0] == 'm');
+    char *body = wait_state(g, id, "delivered", 10000);
+    assert_non_null(strstr(body, "\"state\":\"queued\""));
+    assert_non_null(strstr(body, "\"state\":\"submitted\""));
+    assert_non_null(strstr(body, "\"state\":\"receipt\""));
+    assert_non_null(strstr(body, "stat=DELIVRD"));
+    assert_non_null(strstr(body, "\"smsc\":\"sim\""));
+    assert_non_null(strstr(body, "\"smsc_message_ids\""));
+    assert_string_equal(jstr(body, "to"), "14155550100");
+    free(body);
+    free(id);
+    stop_gw_clean(g);
+}
+
+static void
+test_idempotent_client_ref(void **state)
+{
+    struct gx *g = *state;
+    char *b1 = NULL, *b2 = NULL;
+
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    const char *m = "{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"once\",\"client_ref\":\"order-77\"}";
+    assert_int_equal(post(g, m, &b1), 202);
+    int st2 = post(g, m, &b2);
+    assert_true(st2 == 200 || st2 == 202);
+    assert_string_equal(jstr(b1, "id"), jstr(b2, "id"));
+    char *body = wait_state(g, jstr(b1, "id"), "delivered", 10000);
+    free(body);
+    sleep_ms(300);
+    char *stats = sim_ctl(g, "stats\n");
+    assert_int_equal(jnum(stats, "submit_sm"), 1);
+    free(b1);
+    free(b2);
+    stop_gw_clean(g);
+}
+
+static void
+test_long_gsm_and_ucs2(void **state)
+{
+    struct gx *g = *state;
+    char json[4096], text[512];
+
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 200, NULL, NULL);
+    start_gw(g);
+    /* 400 GSM characters with extension characters: 3 segments */
+    for (int i = 0; i < 400; i++)
+        text[i] = i % 50 == 0 ? '{' : (char)('a' + i % 26);
+    text[400] = 0;
+    snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"%s\"}", text);
+    char *body = NULL;
+    assert_int_equal(post(g, json, &body), 202);
+    assert_string_equal(jstr(body, "encoding"), "gsm7");
+    assert_int_equal(jnum(body, "segments"), 3);
+    char *id1 = strdup(jstr(body, "id"));
+    free(body);
+    /* UCS-2 with an emoji (surrogate pair), 100 characters: 2 segments */
+    char u[1024] = "";
+    strcat(u, "\xF0\x9F\x98\x80");
+    for (int i = 0; i < 99; i++)
+        strcat(u, "\xD0\x96");
+    snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550103\",\"text\":\"%s\"}", u);
+    assert_int_equal(post(g, json, &body), 202);
+    assert_string_equal(jstr(body, "encoding"), "ucs2");
+    assert_int_equal(jnum(body, "segments"), 2);
+    char *id2 = strdup(jstr(body, "id"));
+    free(body);
+    free(wait_state(g, id1, "delivered", 10000));
+    free(wait_state(g, id2, "delivered", 10000));
+    char *stats = sim_ctl(g, "stats\n");
+    assert_int_equal(jnum(stats, "segments_reassembled"), 2);
+    assert_int_equal(jnum(stats, "concatenated_parts"), 5);
+    assert_int_equal(jnum(stats, "bad_udh"), 0);
+    free(id1);
+    free(id2);
+    stop_gw_clean(g);
+}
+
+static void
+test_sender_types_ton_npi(void **state)
+{
+    struct gx *g = *state;
+    static const struct { const char *from, *wire; int ton, npi; } s[] = {
+        { "12345", "12345", 3, 0 },
+        { "+18885550100", "18885550100", 1, 1 },
+        { "+12125550100", "12125550100", 1, 1 },
+        { "ACME", "ACME", 5, 0 },
+    };
+
+    start_node_smsc(g);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    for (int i = 0; i < 4; i++) {
+        char json[256];
+        /* alphanumeric senders may not send to +1: use a UK number */
+        snprintf(json, sizeof(json), "{\"from\":\"%s\",\"to\":\"%s\",\"text\":\"type %d\"}",
+                 s[i].from, i == 3 ? "+447700900123" : "+14155550104", i);
+        char *id = post_ok(g, json);
+        free(wait_state(g, id, "delivered", 10000));
+        free(id);
+    }
+    FILE *f = fopen(g->nodelog, "r");
+    char line[2048];
+    int seen = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (!strstr(line, "\"event\":\"submit_sm\""))
+            continue;
+        for (int i = 0; i < 4; i++) {
+            char want[128];
+            snprintf(want, sizeof(want), "\"from\":\"%s\"", s[i].wire);
+            if (!strstr(line, want))
+                continue;
+            char ton[64], npi[64];
+            snprintf(ton, sizeof(ton), "\"source_addr_ton\":%d,", s[i].ton);
+            snprintf(npi, sizeof(npi), "\"source_addr_npi\":%d,", s[i].npi);
+            if (!strstr(line, ton) || !strstr(line, npi) ||
+                !strstr(line, "\"dest_addr_ton\":1,") || !strstr(line, "\"dest_addr_npi\":1,"))
+                fail_msg("wrong TON/NPI for %s: %s", s[i].from, line);
+            seen++;
+        }
+    }
+    if (f)
+        fclose(f);
+    assert_int_equal(seen, 4);
+    stop_gw_clean(g);
+}
+
+static void
+test_receipts_decimal_ids(void **state)
+{
+    struct gx *g = *state;
+
+    /* the SMSC answers submit_sm with hex ids and writes receipts in decimal,
+     * with no receipted_message_id TLV to lean on */
+    start_sim(g, "--dlr-id-format", "dec", "--no-dlr-tlvs", NULL);
+    write_config(g, 100, "message_id_format = \"hex\"; receipt_id_format = \"decimal\";", NULL);
+    start_gw(g);
+    char *ids[5];
+    for (int i = 0; i < 5; i++) {
+        char json[160];
+        snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415555011%d\",\"text\":\"d%d\"}", i, i);
+        ids[i] = post_ok(g, json);
+    }
+    for (int i = 0; i < 5; i++) {
+        free(wait_state(g, ids[i], "delivered", 10000));
+        free(ids[i]);
+    }
+    stop_gw_clean(g);
+}
+
+static void
+test_throttled_smsc_loses_nothing(void **state)
+{
+    struct gx *g = *state;
+    enum { N = 60 };
+    char *ids[N];
+
+    start_sim(g, "--throttle", "20", NULL, NULL);
+    write_config(g, 200, NULL, NULL);
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        char json[160];
+        snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415556%04d\",\"text\":\"t%d\"}", i, i);
+        ids[i] = post_ok(g, json);
+    }
+    for (int i = 0; i < N; i++) {
+        free(wait_state(g, ids[i], "delivered", 30000));
+        free(ids[i]);
+    }
+    char *stats = sim_ctl(g, "stats\n");
+    assert_true(jnum(stats, "throttled") > 0);     /* the SMSC did push back */
+    assert_int_equal(jnum(stats, "accepted"), N);   /* and each went through once */
+    stop_gw_clean(g);
+}
+
+static void
+test_smsc_drops_mid_window(void **state)
+{
+    struct gx *g = *state;
+    enum { N = 80 };
+    char *ids[N];
+
+    start_sim(g, "--close-after", "25", "--resp-delay-ms", "50");
+    write_config(g, 1000, NULL, NULL);
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        char json[160];
+        snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415557%04d\",\"text\":\"c%d\"}", i, i);
+        ids[i] = post_ok(g, json);
+    }
+    for (int i = 0; i < N; i++) {
+        free(wait_state(g, ids[i], "delivered", 30000));
+        free(ids[i]);
+    }
+    stop_gw_clean(g);
+}
+
+static void
+test_redis_down_then_back(void **state)
+{
+    struct gx *g = *state;
+    char *body = NULL, *hdr = NULL;
+
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    char *before = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550120\",\"text\":\"before\"}");
+    free(wait_state(g, before, "delivered", 10000));
+    tl_redis_pause(&g->redis);
+    sleep_ms(1500);
+    int st = tl_http(g->http_port, "POST", "/v1/messages", KEY,
+                     "{\"from\":\"12345\",\"to\":\"+14155550121\",\"text\":\"while down\"}", &body,
+                     &hdr);
+    assert_int_equal(st, 503);
+    assert_non_null(strstr(hdr, "Retry-After"));
+    free(body);
+    free(hdr);
+    tl_redis_start(&g->redis);
+    char *after = NULL;
+    for (int i = 0; i < 100; i++) {
+        int s2 = post(g, "{\"from\":\"12345\",\"to\":\"+14155550122\",\"text\":\"after\"}", &body);
+        if (s2 == 202) {
+            after = strdup(jstr(body, "id"));
+            free(body);
+            break;
+        }
+        free(body);
+        sleep_ms(100);
+    }
+    assert_non_null(after);
+    free(wait_state(g, after, "delivered", 10000));
+    /* the message accepted before the outage is still there, delivered */
+    free(wait_state(g, before, "delivered", 2000));
+    free(before);
+    free(after);
+    stop_gw_clean(g);
+}
+
+static void
+test_kill9_and_restart(void **state)
+{
+    struct gx *g = *state;
+    enum { N = 40 };
+    char *ids[N];
+
+    start_sim(g, "--resp-delay-ms", "200", NULL, NULL);
+    write_config(g, 50, NULL, NULL);
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        char json[160];
+        snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415558%04d\",\"text\":\"k%d\"}", i, i);
+        ids[i] = post_ok(g, json);
+    }
+    sleep_ms(400);      /* some submitted, some on the wire, most queued */
+    tl_stop(g->gw, SIGKILL, 2000);
+    g->gw = 0;
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        free(wait_state(g, ids[i], "delivered", 30000));
+        free(ids[i]);
+    }
+    stop_gw_clean(g);
+}
+
+static void
+test_check_mode(void **state)
+{
+    struct gx *g = *state;
+    char out[4300];
+
+    write_config(g, 100, NULL, NULL);
+    char *argv[] = { (char *)tl_bin("smsgwd"), "-t", "-c", g->conf, NULL };
+    snprintf(out, sizeof(out), "%s/check.log", g->dir);
+    int st = tl_stop(tl_spawn(argv, out), 0, 10000);
+    assert_true(tl_exited_ok(st));
+    /* a route naming an unknown SMSC fails the check with file:line */
+    FILE *f = fopen(g->conf, "a");
+    fprintf(f, "\n");
+    fclose(f);
+    write_config(g, 100, NULL, "smsc_typo = 1;");
+    st = tl_stop(tl_spawn(argv, out), 0, 10000);
+    assert_false(tl_exited_ok(st));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_gsm_and_ucs2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sender_types_ton_npi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipts_decimal_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_throttled_smsc_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smsc_drops_mid_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_down_then_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_and_restart, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
