@@ -1,0 +1,803 @@
+/*
+ * Route pacing: a GCRA slot sequence (local or drawn from Redis in batches)
+ * plus two exact sliding-window guards. docs/pacing.md has the reasoning and
+ * the proofs this code relies on; the comments here point at the steps.
+ */
+#include "router/router_pacer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define US_PER_S        1000000u
+#define GUARD1_WINDOW   1000000u   /* the 1 s contract */
+#define GUARD2_WINDOW   100000u    /* the 100 ms smoothness limit */
+/* Above this many runs a guard rounds send times up to a quantum instead of
+ * keeping one run per distinct send time (bounded memory, conservative). */
+#define GUARD_RUNS_MAX  16384u
+#define MAX_BLOCKS      4u
+
+/* Throttle response (AIMD-like): see router_pacer_throttled() in the header. */
+#define THROTTLE_EPISODE_US  1000000u
+#define THROTTLE_HOLD_US     2000000u
+#define THROTTLE_FLOOR_DIV   64u
+#define THROTTLE_STEP_DIV    8u       /* recover mps/8 per second */
+
+/* Clock-rate difference allowed between this host and Redis's host: NTP
+ * slews at most 500 ppm, so bounds age by 1 µs per 2000 µs. */
+#define DRIFT_DIV 2000u
+
+struct run {
+    uint64_t t;     /* send time (rounded up to the quantum) */
+    uint32_t n;     /* sends at t */
+};
+
+/*
+ * Exact sliding-window counter: sends in (now - window, now] never exceed
+ * cap. A ring of runs (time, count) in time order; a run leaves the window
+ * when t + window <= now.
+ */
+struct guard {
+    uint64_t window;
+    uint32_t cap;
+    uint64_t quantum;      /* 1 = exact */
+    struct run *runs;
+    uint32_t size, head, len;
+    uint64_t total;        /* sends in the ring, expired runs included */
+};
+
+/* Slots granted by Redis, already mapped onto the local clock. */
+struct block {
+    uint64_t start;        /* local time of slot 0 */
+    uint64_t P;            /* slots are P/Q µs apart */
+    uint32_t Q;
+    uint32_t next, count;  /* slots [next, count) unused */
+    uint64_t slack;        /* a slot is usable until its time + slack */
+};
+
+struct router_pacer {
+    unsigned mps;
+    uint64_t horizon_us;
+    uint64_t late_us;
+    bool shared;
+
+    /* Local slot sequence: next slot's exact time is tat + rem/rate µs,
+     * sent at its ceiling; rate is the Q the remainder is kept in. */
+    uint64_t tat;
+    uint32_t rem;
+    uint32_t seq_rate;
+    bool starved;          /* the last take() got fewer than it wanted */
+
+    /* Throttle state. */
+    bool cut_active;
+    uint64_t cut_at;
+    uint32_t cut_rate;
+
+    struct guard g1, g2;
+
+    /* Shared mode. */
+    struct block blocks[MAX_BLOCKS];
+    unsigned nblocks;
+    bool inflight, req_stale;
+    uint64_t req_sent, req_P;
+    uint32_t req_Q;
+    bool have_bounds;
+    int64_t best_u, best_l;   /* bounds on (local clock - Redis clock) */
+    uint64_t bounds_at;
+
+    struct router_pacer_stats st;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz);
+    if (!p) {
+        fprintf(stderr, "router_pacer: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+static void
+check_range(const char *what, unsigned v, unsigned lo, unsigned hi)
+{
+    if (v < lo || v > hi) {
+        fprintf(stderr, "router_pacer: %s %u outside %u..%u\n", what, v, lo, hi);
+        abort();
+    }
+}
+
+static uint64_t
+min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t
+max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static uint32_t
+cap100(unsigned mps)
+{
+    return mps / 10 + 1;
+}
+
+/* ------------------------------------------------------------- guards */
+
+static uint64_t
+guard_qtime(const struct guard *g, uint64_t t)
+{
+    return g->quantum <= 1 ? t : (t + g->quantum - 1) / g->quantum * g->quantum;
+}
+
+static const struct run *
+guard_at(const struct guard *g, uint32_t i)
+{
+    return &g->runs[(g->head + i) % g->size];
+}
+
+/* Sends still inside the window ending at now. */
+static uint64_t
+guard_count(const struct guard *g, uint64_t now)
+{
+    uint64_t c = g->total;
+    for (uint32_t i = 0; i < g->len; i++) {
+        const struct run *r = guard_at(g, i);
+        if (r->t + g->window > now)
+            break;
+        c -= r->n;
+    }
+    return c;
+}
+
+static uint64_t
+guard_room(const struct guard *g, uint64_t now)
+{
+    uint64_t c = guard_count(g, now);
+    return c >= g->cap ? 0 : g->cap - c;
+}
+
+/* µs from now until at least one send fits. */
+static uint64_t
+guard_wait(const struct guard *g, uint64_t now)
+{
+    uint64_t c = guard_count(g, now);
+    if (c < g->cap)
+        return 0;
+    uint64_t need = c - g->cap + 1;     /* sends that must leave the window */
+    for (uint32_t i = 0; i < g->len; i++) {
+        const struct run *r = guard_at(g, i);
+        if (r->t + g->window <= now)
+            continue;
+        if (r->n >= need)
+            return r->t + g->window - now;
+        need -= r->n;
+    }
+    return 0;   /* not reached: the runs hold c sends */
+}
+
+static void
+guard_evict(struct guard *g, uint64_t now)
+{
+    while (g->len && g->runs[g->head].t + g->window <= now) {
+        g->total -= g->runs[g->head].n;
+        g->head = (g->head + 1) % g->size;
+        g->len--;
+    }
+}
+
+static void
+guard_add(struct guard *g, uint64_t now, uint32_t n)
+{
+    uint64_t t = guard_qtime(g, now);
+
+    guard_evict(g, now);
+    g->total += n;
+    if (g->len) {
+        struct run *last = &g->runs[(g->head + g->len - 1) % g->size];
+        if (last->t >= t) {         /* same (quantized) time */
+            last->n += n;
+            return;
+        }
+    }
+    if (g->len == g->size) {
+        /* Cannot happen while cap <= size (each run holds >= 1 send of at
+         * most cap in the window), but stay safe: fold the oldest run into
+         * the next, which moves those sends later - never earlier. */
+        struct run *a = &g->runs[g->head];
+        struct run *b = &g->runs[(g->head + 1) % g->size];
+        b->n += a->n;
+        g->head = (g->head + 1) % g->size;
+        g->len--;
+    }
+    g->runs[(g->head + g->len) % g->size] = (struct run){ t, n };
+    g->len++;
+}
+
+/* (Re)shape a guard for window/cap, keeping its history. Older runs that do
+ * not fit are folded into the oldest kept one (later time: conservative). */
+static void
+guard_init(struct guard *g, uint64_t window, uint32_t cap)
+{
+    struct guard old = *g;
+    uint32_t size = cap < GUARD_RUNS_MAX ? cap : GUARD_RUNS_MAX;
+
+    g->window = window;
+    g->cap = cap;
+    g->quantum = cap <= GUARD_RUNS_MAX ? 1 : (window + GUARD_RUNS_MAX - 2) / (GUARD_RUNS_MAX - 1);
+    g->size = size;
+    g->runs = xcalloc(size, sizeof(*g->runs));
+    g->head = 0;
+    g->len = 0;
+    g->total = 0;
+    if (!old.runs)
+        return;
+    uint32_t skip = old.len > size ? old.len - size : 0;
+    uint32_t carry = 0;
+    for (uint32_t i = 0; i < old.len; i++) {
+        const struct run *r = guard_at(&old, i);
+        if (i < skip) {
+            carry += r->n;
+            continue;
+        }
+        struct run nr = { guard_qtime(g, r->t), r->n + carry };
+        carry = 0;
+        if (g->len && g->runs[g->len - 1].t >= nr.t)
+            g->runs[g->len - 1].n += nr.n;
+        else
+            g->runs[g->len++] = nr;
+        g->total += nr.n;
+    }
+    free(old.runs);
+}
+
+/* ----------------------------------------------------------- throttle */
+
+static uint32_t
+rate_at(const struct router_pacer *p, uint64_t now)
+{
+    if (!p->cut_active)
+        return p->mps;
+    uint64_t hold_end = p->cut_at + THROTTLE_HOLD_US;
+    uint64_t r = p->cut_rate;
+    if (now > hold_end)
+        r += (now - hold_end) * p->mps / ((uint64_t)THROTTLE_STEP_DIV * US_PER_S);
+    return (uint32_t)min_u64(r, p->mps);
+}
+
+void
+router_pacer_throttled(struct router_pacer *p, uint64_t now_us)
+{
+    if (p->cut_active && now_us < p->cut_at + THROTTLE_EPISODE_US)
+        return;
+    uint32_t floor_rate = p->mps / THROTTLE_FLOOR_DIV ? p->mps / THROTTLE_FLOOR_DIV : 1;
+    uint32_t r = rate_at(p, now_us) / 2;
+    p->cut_rate = r > floor_rate ? r : floor_rate;
+    p->cut_at = now_us;
+    p->cut_active = true;
+    p->st.throttles++;
+    if (p->shared) {
+        for (unsigned i = 0; i < p->nblocks; i++)
+            p->st.dropped += p->blocks[i].count - p->blocks[i].next;
+        p->nblocks = 0;
+        if (p->inflight)
+            p->req_stale = true;    /* asked at the old rate */
+    }
+}
+
+unsigned
+router_pacer_rate(const struct router_pacer *p, uint64_t now_us)
+{
+    return rate_at(p, now_us);
+}
+
+/* ------------------------------------------------------ local sequence */
+
+/*
+ * Where the local sequence stands at now, without changing it: the next
+ * slot's exact time is tat + rem/r (r = current rate), after forgiving slots
+ * older than late_us. Returns the number of slots due (time <= now).
+ */
+struct plan {
+    uint64_t tat;
+    uint32_t rem, r;
+    uint64_t forgiven;
+    uint64_t due;
+};
+
+static void
+local_plan(const struct router_pacer *p, uint64_t now, struct plan *pl)
+{
+    pl->tat = p->tat;
+    pl->rem = p->rem;
+    pl->r = rate_at(p, now);
+    pl->forgiven = 0;
+    pl->due = 0;
+    if (pl->r != p->seq_rate)   /* rate changed: keep the next slot no earlier */
+        pl->rem = (uint32_t)(((uint64_t)pl->rem * pl->r + p->seq_rate - 1) / p->seq_rate);
+    if (pl->rem >= pl->r) {
+        pl->tat += 1;
+        pl->rem -= pl->r;
+    }
+    uint64_t lo = now > p->late_us ? now - p->late_us : 0;
+    if (pl->tat < lo) {   /* slot 0 is older than lo (rem/r < 1) */
+        /* slots with time < lo that a waiting consumer missed: stats only */
+        uint64_t d = lo - pl->tat;
+        if (!p->starved)
+            pl->forgiven = 0;
+        else if (d <= 4 * US_PER_S)
+            pl->forgiven = (d * pl->r - pl->rem + US_PER_S - 1) / US_PER_S;
+        else
+            pl->forgiven = d / US_PER_S * pl->r;
+        /* A consumer the pacer held back gets its late slots (up to late_us);
+         * one that had nothing to send was idle, not late: restart at now. */
+        pl->tat = p->starved ? lo : now;
+        pl->rem = 0;
+    }
+    if (pl->tat > now || (pl->tat == now && pl->rem > 0))
+        return;
+    uint64_t dr = (now - pl->tat) * pl->r;
+    if (dr >= pl->rem)
+        pl->due = (dr - pl->rem) / US_PER_S + 1;
+}
+
+/* --------------------------------------------------------- shared blocks */
+
+static uint64_t
+block_time(const struct block *b, uint32_t j)
+{
+    return b->start + (j * b->P + b->Q - 1) / b->Q;
+}
+
+/* Slots j >= 0 of b with time <= t (not capped by count). */
+static uint64_t
+block_le(const struct block *b, uint64_t t)
+{
+    if (t < b->start)
+        return 0;
+    uint64_t d = t - b->start;
+    if (d > 1000u * US_PER_S)
+        return UINT32_MAX;
+    return d * b->Q / b->P + 1;
+}
+
+/* First slot of b not expired at now (may be >= count). */
+static uint32_t
+block_first_live(const struct block *b, uint64_t now)
+{
+    uint64_t lo = now > b->slack ? now - b->slack : 0;
+    uint64_t dead = lo ? block_le(b, lo - 1) : 0;       /* time < lo */
+    uint64_t j = dead > b->next ? dead : b->next;
+    return (uint32_t)min_u64(j, b->count);
+}
+
+static uint64_t
+block_due(const struct block *b, uint64_t now, uint32_t *first)
+{
+    uint32_t f = block_first_live(b, now);
+    uint64_t le = min_u64(block_le(b, now), b->count);
+    *first = f;
+    return le > f ? le - f : 0;
+}
+
+static uint64_t
+shared_due(const struct router_pacer *p, uint64_t now)
+{
+    uint64_t due = 0;
+    uint32_t f;
+    for (unsigned i = 0; i < p->nblocks; i++)
+        due += block_due(&p->blocks[i], now, &f);
+    return due;
+}
+
+/* Slot spacing for grants, as P/Q µs: the widest of T at the current rate
+ * and the two window limits widened by lateness J and drift d. */
+static void
+shared_spacing(const struct router_pacer *p, uint64_t now, uint64_t *P, uint32_t *Q)
+{
+    uint64_t jd = p->late_us + p->horizon_us / DRIFT_DIV + 1;
+    uint64_t cand_P[3] = { US_PER_S, US_PER_S + jd, GUARD2_WINDOW + jd };
+    uint32_t cand_Q[3] = { rate_at(p, now), p->mps, cap100(p->mps) };
+
+    *P = cand_P[0];
+    *Q = cand_Q[0];
+    for (int i = 1; i < 3; i++) {
+        if (cand_P[i] * *Q > *P * cand_Q[i]) {
+            *P = cand_P[i];
+            *Q = cand_Q[i];
+        }
+    }
+}
+
+/* ---------------------------------------------------------- public API */
+
+struct router_pacer *
+router_pacer_new(unsigned mps, unsigned horizon_ms)
+{
+    struct router_pacer *p = xcalloc(1, sizeof(*p));
+
+    if (horizon_ms == 0)
+        horizon_ms = ROUTER_PACER_HORIZON_MS;
+    check_range("horizon_ms", horizon_ms, ROUTER_PACER_HORIZON_MIN_MS, ROUTER_PACER_HORIZON_MAX_MS);
+    p->horizon_us = (uint64_t)horizon_ms * 1000;
+    p->late_us = ROUTER_PACER_LATE_LOCAL_US;
+    router_pacer_set_mps(p, mps);
+    return p;
+}
+
+void
+router_pacer_free(struct router_pacer *p)
+{
+    if (!p)
+        return;
+    free(p->g1.runs);
+    free(p->g2.runs);
+    free(p);
+}
+
+void
+router_pacer_set_mps(struct router_pacer *p, unsigned mps)
+{
+    check_range("mps", mps, 1, ROUTER_PACER_MPS_MAX);
+    if (p->seq_rate) {   /* keep the sequence's next slot, in the new units */
+        p->rem = (uint32_t)(((uint64_t)p->rem * mps + p->seq_rate - 1) / p->seq_rate);
+        if (p->rem >= mps) {
+            p->tat++;
+            p->rem -= mps;
+        }
+    }
+    p->mps = mps;
+    p->seq_rate = mps;
+    p->cut_active = false;
+    guard_init(&p->g1, GUARD1_WINDOW, mps);
+    guard_init(&p->g2, GUARD2_WINDOW, cap100(mps));
+}
+
+unsigned
+router_pacer_mps(const struct router_pacer *p)
+{
+    return p->mps;
+}
+
+void
+router_pacer_set_late(struct router_pacer *p, unsigned late_us)
+{
+    check_range("late_us", late_us, 0, ROUTER_PACER_LATE_MAX_US);
+    p->late_us = late_us;
+}
+
+void
+router_pacer_set_shared(struct router_pacer *p, unsigned late_us)
+{
+    router_pacer_set_late(p, late_us ? late_us : ROUTER_PACER_LATE_SHARED_US);
+    p->shared = true;
+}
+
+bool
+router_pacer_is_shared(const struct router_pacer *p)
+{
+    return p->shared;
+}
+
+unsigned
+router_pacer_peek(const struct router_pacer *p, uint64_t now_us, unsigned want)
+{
+    uint64_t n = want;
+
+    if (p->shared) {
+        n = min_u64(n, shared_due(p, now_us));
+    } else {
+        struct plan pl;
+        local_plan(p, now_us, &pl);
+        n = min_u64(n, pl.due);
+    }
+    if (n == 0)
+        return 0;
+    n = min_u64(n, guard_room(&p->g1, now_us));
+    n = min_u64(n, guard_room(&p->g2, now_us));
+    return (unsigned)n;
+}
+
+unsigned
+router_pacer_take(struct router_pacer *p, uint64_t now_us, unsigned want)
+{
+    uint64_t slots;
+    struct plan pl;
+
+    if (p->shared) {
+        slots = shared_due(p, now_us);
+    } else {
+        local_plan(p, now_us, &pl);
+        slots = pl.due;
+    }
+    uint64_t n = min_u64(want, slots);
+    uint64_t room = min_u64(guard_room(&p->g1, now_us), guard_room(&p->g2, now_us));
+    if (n > room) {
+        n = room;
+        p->st.guarded++;
+    }
+
+    if (!p->shared) {
+        /* commit the plan, then advance past n slots */
+        p->st.dropped += pl.forgiven;
+        uint64_t total = pl.rem + n * US_PER_S;
+        p->tat = pl.tat + total / pl.r;
+        p->rem = (uint32_t)(total % pl.r);
+        p->seq_rate = pl.r;
+        p->starved = n < want;
+    } else {
+        uint64_t left = n;
+        unsigned keep = 0;
+        for (unsigned i = 0; i < p->nblocks; i++) {
+            struct block *b = &p->blocks[i];
+            uint32_t f;
+            uint64_t due = block_due(b, now_us, &f);
+            p->st.dropped += f - b->next;
+            b->next = f;
+            uint64_t use = min_u64(due, left);
+            b->next += (uint32_t)use;
+            left -= use;
+            if (b->next < b->count)
+                p->blocks[keep++] = *b;
+        }
+        p->nblocks = keep;
+    }
+    if (n) {
+        guard_add(&p->g1, now_us, (uint32_t)n);
+        guard_add(&p->g2, now_us, (uint32_t)n);
+        p->st.sent += n;
+    }
+    return (unsigned)n;
+}
+
+unsigned
+router_pacer_take_all(struct router_pacer *const *v, size_t n, uint64_t now_us, unsigned want)
+{
+    for (size_t i = 0; i < n && want; i++)
+        want = router_pacer_peek(v[i], now_us, want);
+    for (size_t i = 0; i < n && want; i++) {
+        unsigned got = router_pacer_take(v[i], now_us, want);
+        if (got != want) {
+            fprintf(stderr, "router_pacer: take %u after peek %u\n", got, want);
+            abort();
+        }
+    }
+    return want;
+}
+
+uint64_t
+router_pacer_next_us(const struct router_pacer *p, uint64_t now_us)
+{
+    uint64_t wait;
+
+    if (p->shared) {
+        wait = ROUTER_PACER_NEVER;
+        for (unsigned i = 0; i < p->nblocks; i++) {
+            const struct block *b = &p->blocks[i];
+            uint32_t f = block_first_live(b, now_us);
+            if (f >= b->count)
+                continue;
+            uint64_t t = block_time(b, f);
+            wait = min_u64(wait, t > now_us ? t - now_us : 0);
+        }
+        if (wait == ROUTER_PACER_NEVER)
+            return wait;
+    } else {
+        struct plan pl;
+        local_plan(p, now_us, &pl);
+        if (pl.due)
+            wait = 0;
+        else   /* next slot at ceil(tat + rem/r) > now */
+            wait = pl.tat + (pl.rem > 0) - now_us;
+    }
+    wait = max_u64(wait, guard_wait(&p->g1, now_us));
+    wait = max_u64(wait, guard_wait(&p->g2, now_us));
+    return wait;
+}
+
+void
+router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *out)
+{
+    *out = p->st;
+}
+
+/* ----------------------------------------------------- shared: Redis */
+
+/*
+ * Slot j of a grant is at first + ceil(j*P/Q) (Redis µs). The script grants
+ * the slots that fall before now + horizon, at most want, starting no
+ * earlier than now, and stores where the next grant starts (rounded up, so
+ * grants never overlap and never come closer than P/Q). Numbers stay below
+ * 2^53 (Lua doubles): times ~1.8e15, products <= ~1e11.
+ */
+static const char pacer_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local P = tonumber(ARGV[1])\n"
+    "local Q = tonumber(ARGV[2])\n"
+    "local want = tonumber(ARGV[3])\n"
+    "local horizon = tonumber(ARGV[4])\n"
+    "local first = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "if first < now then first = now end\n"
+    "local room = now + horizon - first\n"
+    "local k = 0\n"
+    "if room >= 1 then k = math.floor((room - 1) * Q / P) + 1 end\n"
+    "if k > want then k = want end\n"
+    "if k > 0 then\n"
+    "  local nxt = first + math.ceil(k * P / Q)\n"
+    "  local ttl = math.ceil((nxt - now) / 1000) + 1000\n"
+    "  redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', ttl)\n"
+    "end\n"
+    "return { k, first, now }\n";
+
+/* SHA1 of pacer_lua; test_pacer compares it with SCRIPT LOAD's answer. */
+static const char pacer_lua_sha[] = "84bd8655e8d0dd3c716d7acaae17974d7f8bcee1";
+
+const char *
+router_pacer_lua(void)
+{
+    return pacer_lua;
+}
+
+const char *
+router_pacer_lua_sha(void)
+{
+    return pacer_lua_sha;
+}
+
+/* Runway: when the last granted slot falls, or now if none. */
+static uint64_t
+granted_until(const struct router_pacer *p, uint64_t now, uint64_t *left)
+{
+    uint64_t until = now;
+    *left = 0;
+    for (unsigned i = 0; i < p->nblocks; i++) {
+        const struct block *b = &p->blocks[i];
+        uint32_t f = block_first_live(b, now);
+        if (f >= b->count)
+            continue;
+        *left += b->count - f;
+        until = max_u64(until, block_time(b, b->count - 1));
+    }
+    return until;
+}
+
+unsigned
+router_pacer_grant_want(const struct router_pacer *p, uint64_t now_us, unsigned backlog)
+{
+    uint64_t left, P;
+    uint32_t Q;
+
+    if (!p->shared || p->inflight || p->nblocks == MAX_BLOCKS)
+        return 0;
+    uint64_t until = granted_until(p, now_us, &left);
+    if (until > now_us + p->horizon_us / 2 || backlog <= left)
+        return 0;
+    shared_spacing(p, now_us, &P, &Q);
+    uint64_t worth = p->horizon_us * Q / P;
+    if (worth == 0)
+        worth = 1;
+    return (unsigned)min_u64(backlog - left, worth);
+}
+
+static char *
+put_u64(char *buf, uint64_t v, size_t *len)
+{
+    *len = (size_t)snprintf(buf, 24, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+int
+router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd, const char *key,
+                       unsigned want, uint64_t now_us, bool eval)
+{
+    uint64_t P;
+    uint32_t Q;
+    int i = 0;
+
+    if (!p->shared || want == 0)
+        return -1;
+    shared_spacing(p, now_us, &P, &Q);
+    cmd->argv[i] = eval ? "EVAL" : "EVALSHA";
+    cmd->argvlen[i] = strlen(cmd->argv[i]);
+    i++;
+    cmd->argv[i] = eval ? pacer_lua : pacer_lua_sha;
+    cmd->argvlen[i] = eval ? sizeof(pacer_lua) - 1 : sizeof(pacer_lua_sha) - 1;
+    i++;
+    cmd->argv[i] = "1";
+    cmd->argvlen[i++] = 1;
+    cmd->argv[i] = key;
+    cmd->argvlen[i++] = strlen(key);
+    cmd->argv[i] = put_u64(cmd->num[0], P, &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = put_u64(cmd->num[1], Q, &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = put_u64(cmd->num[2], want, &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = put_u64(cmd->num[3], p->horizon_us, &cmd->argvlen[i]);
+    i++;
+    cmd->argc = i;
+
+    p->inflight = true;
+    p->req_stale = false;
+    p->req_sent = now_us;
+    p->req_P = P;
+    p->req_Q = Q;
+    return 0;
+}
+
+/*
+ * Clock mapping. The script read Redis TIME (rn) at some instant between
+ * sending the request (local req_sent) and receiving the reply (local y), so
+ * the offset theta = local - redis lies in [req_sent - rn, y - rn]. Mapping
+ * with the upper bound makes every slot late by at most the interval width,
+ * never early. Bounds from earlier grants stay valid if widened by the drift
+ * allowance, so the tightest recent pair is kept (an NTP-style min filter):
+ * the error is then about the smallest round trip seen, not the last one.
+ */
+static void
+update_bounds(struct router_pacer *p, int64_t u, int64_t l, uint64_t now)
+{
+    if (p->have_bounds) {
+        int64_t drift = (int64_t)((now - p->bounds_at) / DRIFT_DIV) + 1;
+        int64_t bu = p->best_u + drift, bl = p->best_l - drift;
+        p->best_u = u < bu ? u : bu;
+        p->best_l = l > bl ? l : bl;
+        if (p->best_l <= p->best_u) {
+            p->bounds_at = now;
+            return;
+        }
+        /* inconsistent: a clock stepped; start over from this grant */
+    }
+    p->best_u = u;
+    p->best_l = l;
+    p->bounds_at = now;
+    p->have_bounds = true;
+}
+
+int
+router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64_t local_now_us)
+{
+    if (!p->inflight)
+        return ROUTER_PACER_ERROR;
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->str &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0)
+        return ROUTER_PACER_NOSCRIPT;
+    p->inflight = false;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+        return ROUTER_PACER_ERROR;
+    for (int i = 0; i < 3; i++)
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER || reply->element[i]->integer < 0)
+            return ROUTER_PACER_ERROR;
+    long long k = reply->element[0]->integer;
+    long long first = reply->element[1]->integer;
+    long long rn = reply->element[2]->integer;
+    if (first < rn || local_now_us < p->req_sent || k > (long long)UINT32_MAX)
+        return ROUTER_PACER_ERROR;
+
+    p->st.grants++;
+    p->st.granted += (uint64_t)k;
+    update_bounds(p, (int64_t)local_now_us - rn, (int64_t)p->req_sent - rn, local_now_us);
+    uint64_t err = (uint64_t)(p->best_u - p->best_l);
+    if (k == 0)
+        return 0;
+    if (p->req_stale || err >= p->late_us || p->nblocks == MAX_BLOCKS) {
+        p->st.dropped += (uint64_t)k;
+        return 0;
+    }
+    int64_t start = first + p->best_u;
+    struct block *b = &p->blocks[p->nblocks++];
+    b->start = start > 0 ? (uint64_t)start : 0;
+    b->P = p->req_P;
+    b->Q = p->req_Q;
+    b->next = 0;
+    b->count = (uint32_t)k;
+    b->slack = p->late_us - err;
+    return (int)min_u64((uint64_t)k, INT32_MAX);
+}
