@@ -133,8 +133,9 @@ struct dlr_ctx {
 };
 
 static void
-dlr_stored(void *arg, int rc, const char *id, const char *state)
+dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
 {
+    const char *id = info ? info->id : NULL, *state = info ? info->state : NULL;
     struct dlr_ctx *d = arg;
     struct mt_engine *e = d->eng;
 
@@ -164,7 +165,7 @@ mo_stored(struct store_redis *r, redisReply *reply, void *arg)
 {
     struct dlr_ctx *d = arg;
     (void)r;
-    dlr_stored(d, store_reply_failed(reply) ? -1 : 2, NULL, NULL);
+    dlr_stored(d, store_reply_failed(reply) ? -1 : 2, NULL);
 }
 
 static void
@@ -196,7 +197,7 @@ smsc_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
         if (store_redis_cmd(e->redis, mo_stored, d, "RPUSH %s %s|%s|%b", kmo,
                             (const char *)dl->source_addr, (const char *)dl->destination_addr,
                             dl->short_message, (size_t)dl->sm_length) != 0)
-            dlr_stored(d, -1, NULL, NULL);
+            dlr_stored(d, -1, NULL);
         return;
     }
     struct smpp_dlr text, out;

@@ -140,7 +140,8 @@ static struct store_script dlr_lua = { "receipt",
     "redis.call('RPUSH', hk, ARGV[4] .. ' ' .. state)\n"
     "redis.call('EXPIRE', mk, ARGV[5])\n"
     "redis.call('EXPIRE', hk, ARGV[5])\n"
-    "return {1, id, state}\n", "" };
+    "local h = redis.call('HMGET', mk, 'callback_url', 'client_ref')\n"
+    "return {1, id, state, h[1] or '', h[2] or ''}\n", "" };
 
 /* ------------------------------------------------------------- accept */
 
@@ -171,8 +172,8 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
 {
     char id[24], now[24], ttl[24], kmsg[160], khist[160], kq[200], kidem[300], seg[16], val[16],
         ton[8], npi[8], ref[16], deadline[24];
-    const char *argv[64];
-    size_t lens[64];
+    const char *argv[96];
+    size_t lens[96];
     int n = 0;
     uint64_t t = store_now_ms();
     uint16_t rref = 0;
@@ -237,6 +238,8 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     A("deadline"); A(deadline);
     A("attempt"); A("0");
     A("parts"); A("0");
+    A("cb"); A(m->callback_url ? m->callback_url : "");
+    A("cref"); A(m->client_ref ? m->client_ref : "");
     A("text"); AL(m->text, m->text_len);
     char ns[8];
     snprintf(ns, sizeof(ns), "%d", (n - s0) / 2);
@@ -461,6 +464,8 @@ parse_job(const redisReply *e, struct store_job *j)
         else if (!strcmp(k, "deadline")) j->deadline_ms = strtoull(v->str, NULL, 10);
         else if (!strcmp(k, "attempt")) j->attempt = (unsigned)atoi(v->str);
         else if (!strcmp(k, "parts")) j->parts_mask = (uint32_t)strtoul(v->str, NULL, 10);
+        else if (!strcmp(k, "cb")) snprintf(j->callback_url, sizeof(j->callback_url), "%s", v->str);
+        else if (!strcmp(k, "cref")) snprintf(j->client_ref, sizeof(j->client_ref), "%s", v->str);
         else if (!strcmp(k, "text")) {
             size_t l = v->len < sizeof(j->text) - 1 ? v->len : sizeof(j->text) - 1;
             memcpy(j->text, v->str, l);
@@ -613,7 +618,7 @@ store_job_retry(struct store_redis *r, const char *route, const struct store_job
     snprintf(parts, sizeof(parts), "%u", job->parts_mask);
 #define A(s) do { argv[n] = (s); lens[n] = strlen(argv[n]); n++; } while (0)
     A(kmsg); A(khist); A(kq); A(ksched);
-    A(job->stream_id); A(now); A(due); A(reason); A(route); A(attempt); A("13");
+    A(job->stream_id); A(now); A(due); A(reason); A(route); A(attempt); A("15");
     A("id"); A(job->id);
     A("acct"); A(job->account);
     A("from"); A(job->from);
@@ -626,6 +631,8 @@ store_job_retry(struct store_redis *r, const char *route, const struct store_job
     A("deadline"); A(deadline);
     A("attempt"); A(attempt);
     A("parts"); A(parts);
+    A("cb"); A(job->callback_url);
+    A("cref"); A(job->client_ref);
     A("text"); argv[n] = job->text; lens[n] = job->text_len; n++;
 #undef A
     run_script(r, &retry_lua, 4, n - 4, argv, lens, cb, arg);
@@ -672,12 +679,17 @@ dlr_reply(struct store_redis *r, redisReply *reply, void *arg)
     if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
         if (reply && reply->type == REDIS_REPLY_ERROR)
             log_event(LOG_ERROR, "redis_error", "op=receipt error=\"%s\"", reply->str);
-        d->cb(d->arg, -1, NULL, NULL);
+        d->cb(d->arg, -1, NULL);
     } else if (reply->element[0]->integer == 0) {
-        d->cb(d->arg, 0, NULL, NULL);
+        d->cb(d->arg, 0, NULL);
     } else {
-        d->cb(d->arg, 1, reply->elements > 1 ? reply->element[1]->str : NULL,
-              reply->elements > 2 ? reply->element[2]->str : "");
+        struct store_receipt_info info = {
+            .id = reply->elements > 1 ? reply->element[1]->str : NULL,
+            .state = reply->elements > 2 ? reply->element[2]->str : "",
+            .callback_url = reply->elements > 3 ? reply->element[3]->str : "",
+            .client_ref = reply->elements > 4 ? reply->element[4]->str : "",
+        };
+        d->cb(d->arg, 1, &info);
     }
     free(d);
 }
@@ -699,6 +711,6 @@ store_receipt(struct store_redis *r, const char *smsc, const char *normid, const
     const char *argv[] = { k, store_redis_prefix(r), stat, err ? err : "", now, ret };
     if (store_redis_eval(r, &dlr_lua, dlr_reply, d, 1, 5, argv, NULL) != 0) {
         free(d);
-        cb(arg, -1, NULL, NULL);
+        cb(arg, -1, NULL);
     }
 }

@@ -66,6 +66,8 @@ struct store_job {
     uint64_t deadline_ms;       /* validity end, epoch ms */
     unsigned attempt;           /* 0 on the first try */
     uint32_t parts_mask;        /* parts still to send (bit i = part i); 0 = all */
+    char callback_url[2049];    /* "" when none */
+    char client_ref[65];
     size_t text_len;
     char text[STORE_JOB_TEXT_MAX];
 };
@@ -113,10 +115,17 @@ void store_sched_promote(struct store_redis *r, unsigned max);
 
 /*
  * A receipt for smsc's normalised id: stat is the Appendix B word (DELIVRD,
- * UNDELIV, ...). cb rc: 1 matched (id set, state = new message state or ""
- * while parts are outstanding), 0 unknown id (counted), -1 unavailable.
+ * UNDELIV, ...). cb rc: 1 matched (info set: state is the new message state,
+ * or "" while parts are outstanding or on a repeat), 0 unknown id (counted),
+ * -1 unavailable. info is valid only during the callback.
  */
-typedef void (*store_dlr_cb)(void *arg, int rc, const char *id, const char *state);
+struct store_receipt_info {
+    const char *id;
+    const char *state;
+    const char *callback_url;   /* "" when none (only set with a new state) */
+    const char *client_ref;
+};
+typedef void (*store_dlr_cb)(void *arg, int rc, const struct store_receipt_info *info);
 void store_receipt(struct store_redis *r, const char *smsc, const char *normid, const char *stat,
                    const char *err, store_dlr_cb cb, void *arg);
 
