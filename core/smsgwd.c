@@ -22,6 +22,7 @@
 #include "core/api.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/webhook.h"
 #include "router/router_mt.h"
 #include "store/store_msg.h"
 
@@ -31,6 +32,7 @@ struct daemon {
     struct store_redis *redis;
     struct api_server *api;
     struct mt_engine *mt;
+    struct webhook *webhook;
     bool stopping;
 };
 
@@ -39,6 +41,11 @@ struct daemon {
 struct submit_req {
     api_submit_done done;
     void *req;
+    struct daemon *d;
+    char *callback_url;
+    char *client_ref;
+    char to[16];
+    unsigned segments;
 };
 
 static void
@@ -46,9 +53,14 @@ accepted(void *arg, int rc, const char *id)
 {
     struct submit_req *s = arg;
 
-    if (rc == 0)
+    if (rc == 0) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued", id);
+        mt_notify(s->d->webhook, s->callback_url, id, "queued", s->client_ref, NULL, s->to,
+                  s->segments);
+    }
     s->done(s->req, rc == 0 ? API_OK : rc == 1 ? API_EXISTING : API_EUNAVAILABLE, id);
+    free(s->callback_url);
+    free(s->client_ref);
     free(s);
 }
 
@@ -62,6 +74,11 @@ be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
         abort();
     s->done = done;
     s->req = req;
+    s->d = d;
+    s->callback_url = m->callback_url ? strdup(m->callback_url) : NULL;
+    s->client_ref = m->client_ref ? strdup(m->client_ref) : NULL;
+    snprintf(s->to, sizeof(s->to), "%s", m->to);
+    s->segments = m->segments;
     struct store_msg_new n = {
         .account = m->account->name,
         .from = m->sender->address,
@@ -123,11 +140,19 @@ static const struct api_backend backend = {
 /* ------------------------------------------------------ signals */
 
 static void
-stopped(void *arg)
+callbacks_drained(void *arg)
 {
     struct daemon *d = arg;
     log_event(LOG_INFO, "smsgwd_stopped", "reason=%s", "signal");
     event_base_loopexit(d->base, NULL);
+}
+
+static void
+stopped(void *arg)
+{
+    struct daemon *d = arg;
+    /* The last state changes may have queued callbacks: give them a moment. */
+    webhook_drain(d->webhook, 3000, callbacks_drained, d);
 }
 
 static void
@@ -202,6 +227,10 @@ main(int argc, char **argv)
         abort();
     d.redis = store_redis_new(d.base, &d.cfg->redis, "main");
     d.mt = mt_engine_new(d.base, d.cfg, d.redis);
+    struct webhook_cfg wc;
+    webhook_cfg_defaults(&wc);
+    d.webhook = webhook_new(d.base, &wc);
+    mt_engine_set_webhook(d.mt, d.webhook);
     d.api = api_server_new(d.base, d.cfg, &backend, &d);
     if (!d.api) {
         log_event(LOG_ERROR, "http_listen_failed", "listen=%s port=%d error=\"%s\"",
@@ -224,6 +253,7 @@ main(int argc, char **argv)
     event_free(sigterm);
     api_server_free(d.api);
     mt_engine_free(d.mt);
+    webhook_free(d.webhook);
     store_redis_free(d.redis);
     config_free(d.cfg);
     event_base_free(d.base);

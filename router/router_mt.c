@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "core/log.h"
+#include "core/webhook.h"
 #include "smpp/smpp_client.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_text.h"
@@ -49,6 +50,8 @@ struct mt_job {
     uint32_t perm_status;
     bool throttled;
     bool finishing;
+    const char *outcome;            /* state to report once Redis has it, or NULL */
+    char outcome_detail[96];
     struct mt_job *next_job;        /* ready queue link */
 };
 
@@ -79,6 +82,7 @@ struct mt_engine {
     struct mt_route *routes;
     size_t nroutes;
     struct event *promote_ev;
+    struct webhook *webhook;
     char consumer[128];
     bool stopping;
     struct mt_stats st;
@@ -87,6 +91,33 @@ struct mt_engine {
     struct event *stop_ev;
     unsigned stop_waits;
 };
+
+void
+mt_notify(struct webhook *w, const char *url, const char *id, const char *state,
+          const char *client_ref, const char *error, const char *to, unsigned segments)
+{
+    if (!w || !url || !*url || !id)
+        return;
+    struct webhook_status st = {
+        .msg_id = id, .state = state, .ts_ms = store_now_ms(),
+        .client_ref = client_ref && *client_ref ? client_ref : NULL,
+        .error = error && *error ? error : NULL, .to = to, .segments = segments,
+    };
+    char eid[160];
+    webhook_event_id(id, state, eid, sizeof(eid));
+    st.event_id = eid;
+    char *body = webhook_status_body(&st);
+    int rc = webhook_post(w, url, body, strlen(body), eid, NULL);
+    if (rc != WEBHOOK_OK)
+        log_event(LOG_WARN, "callback_not_queued", "msg_id=%s state=%s rc=%d", id, state, rc);
+    free(body);
+}
+
+void
+mt_engine_set_webhook(struct mt_engine *e, struct webhook *w)
+{
+    e->webhook = w;
+}
 
 static uint64_t
 mono_us(void)
@@ -147,6 +178,7 @@ dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
         log_event(LOG_WARN, "receipt_unmatched", "smsc=%s smsc_msg_id=%s", d->smsc, d->normid);
     } else if (state && *state) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, state);
+        mt_notify(e->webhook, info->callback_url, id, state, info->client_ref, NULL, NULL, 0);
     }
     /* The session may have closed meanwhile; answer only if it is the same
      * live session (ids are never reused). */
@@ -372,6 +404,9 @@ job_stored(void *arg, int rc)
         return;
     }
     rt->inflight--;
+    if (job->outcome)
+        mt_notify(rt->eng->webhook, job->j.callback_url, job->j.id, job->outcome,
+                  job->j.client_ref, job->outcome_detail, job->j.to, job->j.segments);
     job_free(job);
     route_kick(rt);
 }
@@ -401,6 +436,7 @@ job_finish(struct mt_job *job)
     if ((job->ok_mask & all) == all) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=submitted route=%s smsc=%s parts=%u",
                   job->j.id, rt->cfg->name, job->smsc ? job->smsc->cfg->name : "-", job->nparts);
+        job->outcome = "submitted";
         store_job_submitted(e->redis, rt->cfg->name, &job->j, job->smsc->cfg->name, job_stored, job);
         return;
     }
@@ -409,6 +445,8 @@ job_finish(struct mt_job *job)
         snprintf(detail, sizeof(detail), "%s", status_word(job->perm_status));
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=rejected route=%s error=%s", job->j.id,
                   rt->cfg->name, detail);
+        job->outcome = "rejected";
+        snprintf(job->outcome_detail, sizeof(job->outcome_detail), "%s", detail);
         store_job_final(e->redis, rt->cfg->name, &job->j, "rejected", detail, job_stored, job);
         return;
     }
@@ -425,12 +463,15 @@ job_finish(struct mt_job *job)
     next.attempt = job->j.attempt + 1;
     if (now >= job->j.deadline_ms) {
         e->st.expired++;
+        job->outcome = "expired";
         store_job_final(e->redis, rt->cfg->name, &job->j, "expired", "validity ended before submit",
                         job_stored, job);
         return;
     }
     if (next.attempt > rt->cfg->retry_attempts) {
         e->st.failed++;
+        job->outcome = "failed";
+        snprintf(job->outcome_detail, sizeof(job->outcome_detail), "retry attempts exhausted");
         store_job_final(e->redis, rt->cfg->name, &job->j, "failed", "retry attempts exhausted",
                         job_stored, job);
         return;

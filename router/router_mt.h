@@ -21,6 +21,13 @@ struct mt_engine;
 
 struct mt_engine *mt_engine_new(struct event_base *base, const struct gw_config *cfg,
                                 struct store_redis *redis);
+struct webhook;
+/* Status callbacks for every state change go through w (may be NULL). */
+void mt_engine_set_webhook(struct mt_engine *e, struct webhook *w);
+/* POST one status event to url (nothing when url is NULL or ""). */
+void mt_notify(struct webhook *w, const char *url, const char *id, const char *state,
+               const char *client_ref, const char *error, const char *to, unsigned segments);
+
 /* Connect every SMSC bind and start the dequeuers. */
 void mt_engine_start(struct mt_engine *e);
 /* Stop reading queues, wait for in-flight submits (bounded), unbind; then

@@ -749,12 +749,77 @@ test_two_instances_share_route(void **state)
     }
 }
 
+/* Status callbacks: every state change POSTed, a 500 retried. */
+static void
+test_status_callbacks(void **state)
+{
+    struct gx *g = *state;
+    char hooklog[4300], script[4300], port[16], json[512];
+    int hp = tl_free_port();
+
+    snprintf(hooklog, sizeof(hooklog), "%s/hook.log", g->dir);
+    snprintf(script, sizeof(script), "%s/tests/interop/hook.js", tl_top());
+    snprintf(port, sizeof(port), "%d", hp);
+    setenv("FAIL_FIRST", "1", 1);
+    char *argv[] = { "/usr/bin/env", "node", script, port, NULL };
+    pid_t hook = tl_spawn(argv, hooklog);
+    unsetenv("FAIL_FIRST");
+    assert_true(tl_wait_port(hp, 10000));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550130\",\"text\":\"cb\","
+             "\"client_ref\":\"ref-9\",\"callback_url\":\"http://127.0.0.1:%d/status\"}", hp);
+    char *id = post_ok(g, json);
+    free(wait_state(g, id, "delivered", 10000));
+    /* each of queued, submitted, delivered: a 500 first, then a 200 */
+    int ok = 0, failed = 0;
+    for (int i = 0; i < 100 && ok < 3; i++) {
+        sleep_ms(100);
+        FILE *f = fopen(hooklog, "r");
+        char line[4096];
+        ok = failed = 0;
+        while (f && fgets(line, sizeof(line), f)) {
+            if (!strstr(line, id))
+                continue;
+            if (strstr(line, "\"status\":200"))
+                ok++;
+            else
+                failed++;
+        }
+        if (f)
+            fclose(f);
+    }
+    if (ok != 3 || failed != 3) {
+        tl_dump_file(hooklog);
+        fail_msg("callbacks: %d delivered, %d failed first tries (want 3 and 3)", ok, failed);
+    }
+    char ev[200];
+    const char *states[] = { "queued", "submitted", "delivered" };
+    FILE *f = fopen(hooklog, "r");
+    char all[65536];
+    size_t n = fread(all, 1, sizeof(all) - 1, f);
+    all[n] = 0;
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        snprintf(ev, sizeof(ev), "\"event_id\":\"%s:%s\"", id, states[i]);
+        assert_non_null(strstr(all, ev));
+    }
+    assert_non_null(strstr(all, "ref-9"));
+    assert_non_null(strstr(all, "\"path\":\"/status\""));
+    assert_non_null(strstr(all, "application/json"));
+    free(id);
+    stop_gw_clean(g);
+    tl_stop(hook, SIGTERM, 3000);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_gsm_and_ucs2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sender_types_ton_npi, setup, teardown),
