@@ -68,6 +68,7 @@ struct mt_route {
     unsigned nready;
     unsigned inflight;              /* jobs read and not yet finished in Redis */
     bool reading;
+    bool idle;                      /* the last read found nothing: wait for the poll */
     bool recovered;                 /* own pending entries re-read after start */
     struct event *tick;
     bool warned_down;
@@ -111,6 +112,19 @@ mt_notify(struct webhook *w, const char *url, const char *id, const char *state,
     if (rc != WEBHOOK_OK)
         log_event(LOG_WARN, "callback_not_queued", "msg_id=%s state=%s rc=%d", id, state, rc);
     free(body);
+}
+
+static void route_kick(struct mt_route *rt);
+
+void
+mt_engine_wake(struct mt_engine *e, const char *route)
+{
+    for (size_t i = 0; i < e->nroutes; i++) {
+        if (strcmp(e->routes[i].cfg->name, route) == 0) {
+            e->routes[i].idle = false;
+            route_kick(&e->routes[i]);
+        }
+    }
 }
 
 void
@@ -573,8 +587,13 @@ job_send_some(struct mt_job *job, uint64_t now)
         struct smpp_session *s = pick_session(rt, job->smsc, &m, &any);
         if (!s)
             return false;
-        if (router_pacer_take(rt->pacer, now, 1) != 1)
-            return false;
+        if (router_pacer_take(rt->pacer, now, 1) != 1) {
+            /* The loop may have run past the slot time since `now` was
+             * read: look again before waiting for a timer. */
+            now = mono_us();
+            if (router_pacer_take(rt->pacer, now, 1) != 1)
+                return false;
+        }
         const struct smpp_text_part *tp = &job->parts[i];
         smpp_pdu_init(&pdu, SUBMIT_SM, 0, 0);
         submit_sm_t *b = &pdu.u.submit_sm;
@@ -666,8 +685,11 @@ jobs_read(void *arg, int n, struct store_job *jobs)
         route_kick(rt);
         return;
     }
-    if (!rt->recovered && n == 0)
+    if (n == 0) {
+        if (rt->recovered)
+            rt->idle = true;    /* read again on the next poll or wake-up */
         rt->recovered = true;
+    }
     for (int i = 0; i < n; i++) {
         struct mt_job *job = calloc(1, sizeof(*job));
         if (!job)
@@ -784,7 +806,7 @@ route_run(struct mt_route *rt)
             job_finish(job);
     }
     /* Read more while the window can take it. */
-    if (!rt->reading && rt->nready < READ_BATCH / 2 && rt->inflight < 4096) {
+    if (!rt->reading && !rt->idle && rt->nready < READ_BATCH / 2 && rt->inflight < 4096) {
         rt->reading = true;
         store_queue_read(e->redis, rt->cfg->name, e->consumer, READ_BATCH, !rt->recovered,
                          jobs_read, rt);
@@ -820,8 +842,10 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     if (!store_redis_ready(e->redis) || e->stopping)
         return;
     store_sched_promote(e->redis, 200);
-    for (size_t i = 0; i < e->nroutes; i++)
+    for (size_t i = 0; i < e->nroutes; i++) {
+        e->routes[i].idle = false;
         route_kick(&e->routes[i]);
+    }
 }
 
 static void

@@ -28,6 +28,10 @@ void mt_engine_set_webhook(struct mt_engine *e, struct webhook *w);
 void mt_notify(struct webhook *w, const char *url, const char *id, const char *state,
                const char *client_ref, const char *error, const char *to, unsigned segments);
 
+/* A message was queued on route: look at its queue now rather than at the
+ * next poll (an empty queue is polled 20 times a second). */
+void mt_engine_wake(struct mt_engine *e, const char *route);
+
 /* Connect every SMSC bind and start the dequeuers. */
 void mt_engine_start(struct mt_engine *e);
 /* Stop reading queues, wait for in-flight submits (bounded), unbind; then

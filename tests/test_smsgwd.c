@@ -27,7 +27,7 @@
 struct gx {
     char *dir;
     struct tl_redis redis;
-    pid_t sim, node, gw;
+    pid_t sim, node, gw, gw2;
     int sim_port, ctl_port, http_port;
     const char *instance;
     char conf[4200], gwlog[4200], simlog[4200], nodelog[4200];
@@ -64,6 +64,8 @@ teardown(void **state)
     struct gx *g = *state;
     if (g->gw > 0)
         tl_stop(g->gw, SIGKILL, 2000);
+    if (g->gw2 > 0)
+        tl_stop(g->gw2, SIGKILL, 2000);
     if (g->sim > 0)
         tl_stop(g->sim, SIGKILL, 2000);
     if (g->node > 0)
@@ -711,7 +713,7 @@ test_two_instances_share_route(void **state)
     g->http_port = tl_free_port();
     write_config(g, 100, NULL, NULL);
     char *argv[] = { (char *)tl_bin("smsgwd"), "-c", conf2, NULL };
-    pid_t gw2 = tl_spawn(argv, log2);
+    pid_t gw2 = g->gw2 = tl_spawn(argv, log2);
     assert_true(tl_wait_port(g->http_port, 10000));
     post_many(g, port1, 0, N / 2);
     post_many(g, g->http_port, N / 2, N / 2);
@@ -741,6 +743,7 @@ test_two_instances_share_route(void **state)
     assert_true(w1s <= 100);
     assert_true(w100 <= 11);
     int st2 = tl_stop(gw2, SIGTERM, 15000);
+    g->gw2 = 0;
     g->gw = gw1;
     stop_gw_clean(g);
     if (!tl_exited_ok(st2)) {
