@@ -51,19 +51,32 @@ struct mt_job {
     bool throttled;
     bool finishing;
     const char *outcome;            /* state to report once Redis has it, or NULL */
+    struct mt_pace *paces[3];       /* route, sender, account limits that apply */
+    unsigned npaces;
     char outcome_detail[96];
     struct mt_job *next_job;        /* ready queue link */
+};
+
+/*
+ * One rate limit shared through Redis (docs/pacing.md): a route's mps, a
+ * sender's (10DLC campaigns, toll-free numbers) or an account's cap. A
+ * submit_sm needs a slot from each limit that applies, all or none.
+ */
+struct mt_pace {
+    struct mt_engine *eng;
+    struct mt_route *rt;            /* whose sends it gates; NULL: several routes */
+    struct router_pacer *p;
+    struct router_pacer_cmd cmd;
+    bool granting;
+    unsigned backlog;               /* parts last seen waiting on it */
+    char key[200];
+    char name[80];                  /* for logs */
 };
 
 struct mt_route {
     const struct cfg_route *cfg;
     struct mt_engine *eng;
-    /* Shared through Redis: every instance on this Redis draws the route's
-     * send slots from one sequence (docs/pacing.md). */
-    struct router_pacer *pacer;
-    struct router_pacer_cmd grant;
-    bool granting;
-    char rate_key[200];
+    struct mt_pace pace;
     struct mt_job *ready_head, *ready_tail;
     unsigned nready;
     unsigned inflight;              /* jobs read and not yet finished in Redis */
@@ -84,6 +97,8 @@ struct mt_engine {
     size_t nroutes;
     struct event *promote_ev;
     struct webhook *webhook;
+    struct mt_pace *sender_pace;    /* per cfg sender; .p NULL when it has no mps */
+    struct mt_pace *account_pace;   /* per cfg account; .p NULL when no cap */
     char consumer[128];
     bool stopping;
     struct mt_stats st;
@@ -523,7 +538,8 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
         e->st.resp_throttled++;
         job->throttled = true;
         job->temp_mask |= 1u << p->idx;
-        router_pacer_throttled(rt->pacer, mono_us());
+        /* the carrier's limit is per bind/route: slow the route */
+        router_pacer_throttled(rt->pace.p, mono_us());
     } else if (res != SMPP_REQ_RESP || smpp_status_is_temporary(resp->hdr.command_status)) {
         e->st.resp_temp++;
         job->temp_mask |= 1u << p->idx;
@@ -559,6 +575,15 @@ job_prepare(struct mt_job *job, struct mt_smsc *m)
         return false;
     }
     job->nparts = job->split.nparts;
+    job->paces[0] = &job->rt->pace;
+    job->npaces = 1;
+    const struct gw_config *cfg = job->rt->eng->cfg;
+    const struct cfg_sender *snd = config_sender(cfg, job->j.from);
+    if (snd && job->rt->eng->sender_pace[snd - cfg->senders].p)
+        job->paces[job->npaces++] = &job->rt->eng->sender_pace[snd - cfg->senders];
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i].name, job->j.account) == 0 && job->rt->eng->account_pace[i].p)
+            job->paces[job->npaces++] = &job->rt->eng->account_pace[i];
     return true;
 }
 
@@ -566,6 +591,94 @@ static bool
 part_selected(const struct mt_job *job, unsigned i)
 {
     return job->j.parts_mask == 0 || (job->j.parts_mask & (1u << i));
+}
+
+static unsigned ready_backlog(const struct mt_route *rt);
+static void grant_reply(struct store_redis *r, redisReply *reply, void *arg);
+
+/* Ask Redis for the limit's next slots unless a request is out already. */
+static void
+request_grant(struct mt_pace *pc, uint64_t now, unsigned backlog, bool eval)
+{
+    if (pc->granting && !eval)
+        return;
+    /* Drop blocks whose slots all passed unused (e.g. while no bind was
+     * up): they count against the pacer's block table. */
+    router_pacer_take(pc->p, now, 0);
+    if (backlog)
+        pc->backlog = backlog;
+    unsigned want = router_pacer_grant_want(pc->p, now, pc->backlog ? pc->backlog : 1);
+    if (!want && eval)
+        want = 1;
+    if (want && router_pacer_grant_cmd(pc->p, &pc->cmd, pc->key, want, now, eval) == 0 &&
+        store_redis_argv(pc->eng->redis, grant_reply, pc, pc->cmd.argc, pc->cmd.argv,
+                         pc->cmd.argvlen) == 0)
+        pc->granting = true;
+    if (log_enabled(LOG_DEBUG))
+        log_event(LOG_DEBUG, "pacer_grant_request", "limit=%s want=%u backlog=%u sent=%s", pc->name,
+                  want, pc->backlog, pc->granting ? "yes" : "no");
+}
+
+static void
+grant_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct mt_pace *pc = arg;
+    int rc = reply ? router_pacer_apply_grant(pc->p, reply, mono_us()) : ROUTER_PACER_ERROR;
+
+    (void)r;
+    pc->granting = false;
+    if (log_enabled(LOG_DEBUG))
+        log_event(LOG_DEBUG, "pacer_grant", "limit=%s rc=%d", pc->name, rc);
+    if (rc == ROUTER_PACER_NOSCRIPT) {
+        /* First use on this Redis (or after SCRIPT FLUSH): send the body. */
+        request_grant(pc, mono_us(), 0, true);
+        return;
+    }
+    if (rc == ROUTER_PACER_ERROR && reply && reply->type == REDIS_REPLY_ERROR)
+        log_event(LOG_WARN, "pacer_grant_failed", "limit=%s error=\"%s\"", pc->name, reply->str);
+    if (pc->rt) {
+        route_kick(pc->rt);
+    } else {
+        for (size_t i = 0; i < pc->eng->nroutes; i++)
+            route_kick(&pc->eng->routes[i]);
+    }
+}
+
+/* One slot from every limit of the job, or none. */
+static bool
+pace_take(struct mt_job *job, uint64_t now)
+{
+    struct router_pacer *v[3];
+    for (unsigned i = 0; i < job->npaces; i++)
+        v[i] = job->paces[i]->p;
+    return router_pacer_take_all(v, job->npaces, now, 1) == 1;
+}
+
+/* The job could not have a slot: ask for grants where slots ran out and
+ * wake when the next slot of the limits that have some is due. */
+static void
+pace_wait(struct mt_job *job, uint64_t now)
+{
+    struct mt_route *rt = job->rt;
+    uint64_t wait = ROUTER_PACER_NEVER;
+    unsigned backlog = ready_backlog(rt);
+
+    for (unsigned i = 0; i < job->npaces; i++) {
+        struct mt_pace *pc = job->paces[i];
+        uint64_t w = router_pacer_next_us(pc->p, now);
+        if (log_enabled(LOG_DEBUG))
+            log_event(LOG_DEBUG, "pacer_wait", "msg_id=%s limit=%s next_us=%lld granting=%d",
+                      job->j.id, pc->name, w == ROUTER_PACER_NEVER ? -1LL : (long long)w,
+                      pc->granting);
+        if (w == ROUTER_PACER_NEVER)
+            request_grant(pc, now, backlog, false);     /* its reply kicks */
+        else if (w > 0 && (wait == ROUTER_PACER_NEVER || w > wait))
+            wait = w;   /* every limit must have a slot: wait for the latest */
+    }
+    if (wait != ROUTER_PACER_NEVER && !evtimer_pending(rt->tick, NULL)) {
+        struct timeval tv = { (time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u) };
+        evtimer_add(rt->tick, &tv);
+    }
 }
 
 /* Send what pacing and windows allow. Returns false when blocked. */
@@ -587,12 +700,14 @@ job_send_some(struct mt_job *job, uint64_t now)
         struct smpp_session *s = pick_session(rt, job->smsc, &m, &any);
         if (!s)
             return false;
-        if (router_pacer_take(rt->pacer, now, 1) != 1) {
+        if (!pace_take(job, now)) {
             /* The loop may have run past the slot time since `now` was
-             * read: look again before waiting for a timer. */
+             * read: look again before waiting for a timer or a grant. */
             now = mono_us();
-            if (router_pacer_take(rt->pacer, now, 1) != 1)
+            if (!pace_take(job, now)) {
+                pace_wait(job, now);
                 return false;
+            }
         }
         const struct smpp_text_part *tp = &job->parts[i];
         smpp_pdu_init(&pdu, SUBMIT_SM, 0, 0);
@@ -609,6 +724,18 @@ job_send_some(struct mt_job *job, uint64_t now)
         b->dest_addr_ton = 1;
         b->dest_addr_npi = 1;
         b->registered_delivery = 1;
+        /* What is left of the message's validity, as an SMPP relative time
+         * (YYMMDDhhmmss000R), so the SMSC stops trying when we would. */
+        uint64_t nowms = store_now_ms();
+        if (job->j.deadline_ms > nowms) {
+            uint64_t left = (job->j.deadline_ms - nowms) / 1000u;
+            unsigned dd = (unsigned)(left / 86400u), hh = (unsigned)(left % 86400u / 3600u),
+                     mi = (unsigned)(left % 3600u / 60u), ss = (unsigned)(left % 60u);
+            if (dd > 99)
+                dd = 99;
+            snprintf((char *)b->validity_period, sizeof(b->validity_period),
+                     "0000%02u%02u%02u%02u000R", dd, hh, mi, ss);
+        }
         b->data_coding = job->split.data_coding == 0 ? m->cfg->default_data_coding
                                                      : job->split.data_coding;
         if (tp->esm_udhi)
@@ -720,44 +847,6 @@ ready_backlog(const struct mt_route *rt)
     return n;
 }
 
-static void grant_reply(struct store_redis *r, redisReply *reply, void *arg);
-
-/* Ask Redis for the route's next slots unless a request is out already. */
-static void
-request_grant(struct mt_route *rt, uint64_t now)
-{
-    if (rt->granting)
-        return;
-    unsigned want = router_pacer_grant_want(rt->pacer, now, ready_backlog(rt));
-    if (want && router_pacer_grant_cmd(rt->pacer, &rt->grant, rt->rate_key, want, now, false) == 0 &&
-        store_redis_argv(rt->eng->redis, grant_reply, rt, rt->grant.argc, rt->grant.argv,
-                         rt->grant.argvlen) == 0)
-        rt->granting = true;
-}
-
-static void
-grant_reply(struct store_redis *r, redisReply *reply, void *arg)
-{
-    struct mt_route *rt = arg;
-    int rc = reply ? router_pacer_apply_grant(rt->pacer, reply, mono_us()) : ROUTER_PACER_ERROR;
-
-    rt->granting = false;
-    if (rc == ROUTER_PACER_NOSCRIPT) {
-        /* First use on this Redis (or after SCRIPT FLUSH): send the body. */
-        unsigned want = router_pacer_grant_want(rt->pacer, mono_us(), ready_backlog(rt));
-        router_pacer_grant_cmd(rt->pacer, &rt->grant, rt->rate_key, want ? want : 1, mono_us(),
-                               true);
-        if (store_redis_argv(r, grant_reply, rt, rt->grant.argc, rt->grant.argv,
-                             rt->grant.argvlen) == 0)
-            rt->granting = true;
-        return;
-    }
-    if (rc == ROUTER_PACER_ERROR && reply && reply->type == REDIS_REPLY_ERROR)
-        log_event(LOG_WARN, "pacer_grant_failed", "route=%s error=\"%s\"", rt->cfg->name,
-                  reply->str);
-    route_kick(rt);
-}
-
 static void
 route_run(struct mt_route *rt)
 {
@@ -766,9 +855,9 @@ route_run(struct mt_route *rt)
 
     if (e->stopping || !store_redis_ready(e->redis))
         return;
-    if (rt->ready_head)
-        request_grant(rt, now);
-    /* Send from jobs already in memory, oldest first. */
+    /* Send from jobs already in memory, oldest first. Slots are asked for
+     * only once a session can take the PDUs (pace_wait): slots drawn while
+     * every bind is down would be wasted for the other instances too. */
     while (rt->ready_head) {
         struct mt_job *job = rt->ready_head;
         if (!job->smsc) {
@@ -791,16 +880,8 @@ route_run(struct mt_route *rt)
                 continue;
             }
         }
-        if (!job_send_some(job, now)) {
-            uint64_t w = router_pacer_next_us(rt->pacer, now);
-            if (w == ROUTER_PACER_NEVER)
-                request_grant(rt, now);     /* out of slots: the reply kicks */
-            else if (!evtimer_pending(rt->tick, NULL)) {
-                struct timeval tv = { (time_t)(w / 1000000u), (suseconds_t)(w % 1000000u) };
-                evtimer_add(rt->tick, &tv);
-            }
+        if (!job_send_some(job, now))
             return;     /* window full (on_window kicks) or pacing (timer/grant) */
-        }
         ready_pop(rt);
         if (job->pending == 0)
             job_finish(job);
@@ -861,6 +942,23 @@ redis_ready(struct store_redis *r, void *arg)
     }
 }
 
+static void
+pace_init(struct mt_pace *pc, struct mt_engine *e, struct mt_route *rt, unsigned mps,
+          const char *kind, const char *name)
+{
+    pc->eng = e;
+    pc->rt = rt;
+    pc->p = router_pacer_new(mps, 0);
+    /* How late a slot may still be used. Longer is kinder to a busy event
+     * loop but widens the grant spacing (docs/pacing.md); this is the most
+     * that keeps the cost within 1% of mps: 10 ms up to ~100 mps, ~1.1 ms
+     * at 10,000 mps. */
+    unsigned late = 1000u + 1010000u / (mps ? mps : 1);
+    router_pacer_set_shared(pc->p, late > 10000u ? 10000u : late);
+    snprintf(pc->key, sizeof(pc->key), "%srate:%s:%s", store_redis_prefix(e->redis), kind, name);
+    snprintf(pc->name, sizeof(pc->name), "%s:%s", kind, name);
+}
+
 struct mt_engine *
 mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store_redis *redis)
 {
@@ -880,19 +978,23 @@ mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store
         abort();
     for (size_t i = 0; i < cfg->nsmscs; i++)
         smsc_init(e, &e->smscs[i], &cfg->smscs[i]);
+    e->sender_pace = calloc(cfg->nsenders ? cfg->nsenders : 1, sizeof(*e->sender_pace));
+    e->account_pace = calloc(cfg->naccounts ? cfg->naccounts : 1, sizeof(*e->account_pace));
+    if (!e->sender_pace || !e->account_pace)
+        abort();
+    for (size_t i = 0; i < cfg->nsenders; i++)
+        if (cfg->senders[i].mps)
+            pace_init(&e->sender_pace[i], e, NULL, cfg->senders[i].mps, "sender",
+                      cfg->senders[i].address);
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (cfg->accounts[i].mps)
+            pace_init(&e->account_pace[i], e, NULL, cfg->accounts[i].mps, "account",
+                      cfg->accounts[i].name);
     for (size_t i = 0; i < cfg->nroutes; i++) {
         struct mt_route *rt = &e->routes[i];
         rt->cfg = &cfg->routes[i];
         rt->eng = e;
-        rt->pacer = router_pacer_new(rt->cfg->mps, 0);
-        /* How late a slot may still be used. Longer is kinder to a busy
-         * event loop but widens the grant spacing (docs/pacing.md); this is
-         * the most that keeps the cost within 1% of mps: 10 ms up to
-         * ~100 mps, ~1.1 ms at 10,000 mps. */
-        unsigned late = 1000u + 1010000u / (rt->cfg->mps ? rt->cfg->mps : 1);
-        router_pacer_set_shared(rt->pacer, late > 10000u ? 10000u : late);
-        snprintf(rt->rate_key, sizeof(rt->rate_key), "%srate:%s", store_redis_prefix(redis),
-                 rt->cfg->name);
+        pace_init(&rt->pace, e, rt, rt->cfg->mps, "route", rt->cfg->name);
         rt->tick = evtimer_new(base, route_tick_cb, rt);
     }
     struct timeval p = { 0, 50000 };
@@ -972,7 +1074,7 @@ mt_engine_free(struct mt_engine *e)
             job_free(j);
         }
         event_free(rt->tick);
-        router_pacer_free(rt->pacer);
+        router_pacer_free(rt->pace.p);
     }
     for (size_t i = 0; i < e->nsmscs; i++) {
         for (unsigned c = 0; c < e->smscs[i].nclients; c++)
@@ -981,6 +1083,12 @@ mt_engine_free(struct mt_engine *e)
         if (e->smscs[i].ssl)
             SSL_CTX_free(e->smscs[i].ssl);
     }
+    for (size_t i = 0; i < e->cfg->nsenders; i++)
+        router_pacer_free(e->sender_pace[i].p);
+    for (size_t i = 0; i < e->cfg->naccounts; i++)
+        router_pacer_free(e->account_pace[i].p);
+    free(e->sender_pace);
+    free(e->account_pace);
     if (e->stop_ev)
         event_free(e->stop_ev);
     event_free(e->promote_ev);

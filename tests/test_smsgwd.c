@@ -30,6 +30,7 @@ struct gx {
     pid_t sim, node, gw, gw2;
     int sim_port, ctl_port, http_port;
     const char *instance;
+    const char *tendlc_extra;       /* extra settings of the 10DLC sender */
     char conf[4200], gwlog[4200], simlog[4200], nodelog[4200];
 };
 
@@ -132,13 +133,14 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             "senders = (\n"
             "  { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; },\n"
             "  { address = \"+18885550100\"; type = \"tollfree\"; accounts = [\"acme\"]; },\n"
-            "  { address = \"+12125550100\"; type = \"10dlc\"; accounts = [\"acme\"]; },\n"
+            "  { address = \"+12125550100\"; type = \"10dlc\"; accounts = [\"acme\"]; %s },\n"
             "  { address = \"ACME\"; type = \"alphanumeric\"; accounts = [\"acme\"]; }\n"
             ");\n"
             "routes = ( { name = \"default\"; mps = %u; smsc = [\"sim\"]; prefixes = [\"\"];\n"
             "             retry_attempts = 5; retry_backoff_ms = 200; %s } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->instance ? g->instance : "test-1", g->redis.port, g->http_port, g->sim_port, smsc_extra ? smsc_extra : "", mps,
+            g->instance ? g->instance : "test-1", g->redis.port, g->http_port, g->sim_port, smsc_extra ? smsc_extra : "",
+            g->tendlc_extra ? g->tendlc_extra : "", mps,
             route_extra ? route_extra : "", hash);
     fclose(f);
 }
@@ -816,6 +818,39 @@ test_status_callbacks(void **state)
     tl_stop(hook, SIGTERM, 3000);
 }
 
+/* A 10DLC campaign's own throughput (20 mps) holds on a faster route. */
+static void
+test_sender_mps(void **state)
+{
+    struct gx *g = *state;
+    enum { N = 100 };
+    static long long sent[N + 10];
+    size_t ns = 0;
+
+    g->tendlc_extra = "mps = 20;";
+    write_config(g, 200, NULL, NULL);
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        char json[160], *body = NULL;
+        snprintf(json, sizeof(json), "{\"from\":\"+12125550100\",\"to\":\"+1415554%04d\",\"text\":\"s%d\"}", i, i);
+        assert_int_equal(post(g, json, &body), 202);
+        free(body);
+    }
+    start_sim(g, NULL, NULL, NULL, NULL);
+    for (int i = 0; i < 200 && ns < N; i++) {
+        sleep_ms(100);
+        ns = 0;
+        gw_submit_times(g->gwlog, sent, N + 10, &ns);
+    }
+    assert_int_equal(ns, N);
+    qsort(sent, ns, sizeof(sent[0]), cmp_ll);
+    unsigned w1s = max_in_window(sent, ns, 1000);
+    double secs = (double)(sent[ns - 1] - sent[0]) / 1000.0;
+    print_message("sender at 20 mps on a 200 mps route: %zu in %.2f s, max %u per 1 s\n", ns, secs, w1s);
+    assert_true(w1s <= 20);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -832,6 +867,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_redis_down_then_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pacing_200mps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sender_mps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_instances_share_route, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
