@@ -303,9 +303,10 @@ store_redis_on_ready(struct store_redis *r, void (*fn)(struct store_redis *, voi
     r->on_ready_arg = arg;
 }
 
-static int
-send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc, const char **argv,
-             const size_t *argvlen)
+/* A pending entry at the tail: replies come back in order, so the head is
+ * always the oldest command, which is what the watchdog looks at. */
+static struct pending *
+pending_push(struct store_redis *r, store_reply_cb cb, void *arg)
 {
     struct pending *p = malloc(sizeof(*p));
 
@@ -323,6 +324,15 @@ send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc, cons
         r->head = p;
     r->tail = p;
     r->npending++;
+    return p;
+}
+
+static int
+send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc, const char **argv,
+             const size_t *argvlen)
+{
+    struct pending *p = pending_push(r, cb, arg);
+
     if (redisAsyncCommandArgv(r->ac, reply_cb, p, argc, argv, argvlen) != REDIS_OK) {
         pending_unlink(r, p);
         free(p);
@@ -355,21 +365,7 @@ store_redis_cmd(struct store_redis *r, store_reply_cb cb, void *arg, const char 
     va_end(ap);
     if (len < 0)
         return -1;
-    struct pending *p = malloc(sizeof(*p));
-    if (!p)
-        abort();
-    p->r = r;
-    p->cb = cb;
-    p->arg = arg;
-    p->sent_ms = mono_ms();
-    p->next = NULL;
-    p->prev = r->tail;
-    if (r->tail)
-        r->tail->next = p;
-    else
-        r->head = p;
-    r->tail = p;
-    r->npending++;
+    struct pending *p = pending_push(r, cb, arg);
     int rc = redisAsyncFormattedCommand(r->ac, reply_cb, p, cmd, (size_t)len);
     free(cmd);
     if (rc != REDIS_OK) {
