@@ -33,6 +33,7 @@
 #define API_ECHO_MAX        40      /* client strings quoted back in messages */
 
 #define MESSAGES_PATH       "/v1/messages"
+#define OPTOUTS_PATH        "/v1/optouts"
 
 /*
  * One request waiting for the backend. It is the `req` the backend hands
@@ -58,6 +59,11 @@ struct api_call {
     void *owner;                        /* json-c object msg points into */
     unsigned air_segments;              /* SMS on the air, what the client is told */
     char id[API_ID_MAX + 1];            /* GET */
+    char number[24];                    /* opt-out calls */
+    char sender[40];
+    char **numbers;                     /* bulk import */
+    size_t nnumbers;
+    unsigned invalid;
     char account[64];
     char path[128];
     const char *method;
@@ -689,6 +695,9 @@ static void
 call_free(struct api_call *c)
 {
     json_object_put(c->owner);
+    for (size_t i = 0; i < c->nnumbers; i++)
+        free(c->numbers[i]);
+    free(c->numbers);
     free(c);
 }
 
@@ -712,6 +721,11 @@ submit_done(void *arg, enum api_rc rc, const char *id)
         send_error(req, status, "unavailable", "the message store is unavailable; "
                    "retry after the Retry-After delay");
         log_request(c->method, c->path, status, c->account, &c->t0, NULL, "unavailable");
+    } else if (rc == API_EOPTEDOUT) {
+        status = 403;
+        send_error(req, status, "opted_out", "the recipient has opted out of messages from this "
+                   "sender (they texted STOP); they must text START to receive messages again");
+        log_request(c->method, c->path, status, c->account, &c->t0, NULL, "opted_out");
     } else {
         status = 500;
         log_event(LOG_ERROR, "api_backend", "op=submit rc=%d id=%s", (int)rc, id ? "set" : "null");
@@ -795,6 +809,166 @@ bearer_key(struct evhttp_request *req, char *buf, size_t bufsz)
     return buf;
 }
 
+/* ------------------------------------------------------------ opt-outs */
+
+/* "+14155550100" or "14155550100" → digits; false if not E.164. */
+static bool
+e164_digits(const char *s, size_t len, char out[24])
+{
+    size_t i = 0, o = 0;
+
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '"'))
+        i++;
+    while (len > i && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+                       s[len - 1] == '"'))
+        len--;
+    if (i < len && s[i] == '+')
+        i++;
+    if (len - i < 8 || len - i > 15 || s[i] == '0')
+        return false;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        out[o++] = s[i];
+    }
+    out[o] = 0;
+    return true;
+}
+
+static void
+optout_done(void *arg, enum api_rc rc, bool opted_out, unsigned count)
+{
+    struct api_call *c = arg;
+    struct evhttp_request *req = call_finish(c);
+    char body[512];
+
+    if (!req) {
+        call_free(c);
+        return;
+    }
+    if (rc != API_OK) {
+        send_error(req, 503, "unavailable", "the opt-out store is unavailable; retry after the "
+                   "Retry-After delay");
+        log_request(c->method, c->path, 503, c->account, &c->t0, NULL, "unavailable");
+    } else if (c->numbers) {
+        snprintf(body, sizeof(body), "{\"imported\":%u,\"invalid\":%u,\"scope\":\"%s\"}",
+                 count, c->invalid, c->sender[0] ? c->sender : "account");
+        send_json(req, 200, body);
+        log_request(c->method, c->path, 200, c->account, &c->t0, NULL, NULL);
+    } else {
+        snprintf(body, sizeof(body), "{\"number\":\"+%s\",\"opted_out\":%s,\"scope\":\"%s\"}",
+                 c->number, opted_out ? "true" : "false", c->sender[0] ? c->sender : "account");
+        send_json(req, 200, body);
+        log_request(c->method, c->path, 200, c->account, &c->t0, NULL, NULL);
+    }
+    call_free(c);
+}
+
+/*
+ * GET|PUT|DELETE /v1/optouts/{number}[?sender=ADDR]: look up, opt out, opt
+ * back in; without sender, the whole account. POST /v1/optouts[?sender=ADDR]
+ * with a CSV body (one number per line, first column; a header line and
+ * blank lines are skipped): bulk import of a list from another platform.
+ */
+static void
+handle_optouts(struct api_server *s, struct evhttp_request *req, const char *method,
+               const char *path, const struct cfg_account *account, const struct timespec *t0)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *rest = path + sizeof(OPTOUTS_PATH) - 1;
+    struct evkeyvalq q;
+    const char *sender = NULL;
+    char number[24] = "", msg[200];
+
+    q.tqh_first = NULL;
+    q.tqh_last = &q.tqh_first;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query && evhttp_parse_query_str(query, &q) == 0)
+        sender = evhttp_find_header(&q, "sender");
+    if (sender) {
+        const struct cfg_sender *snd = config_sender(s->cfg, sender);
+        if (!snd || !config_account_may_use(account, snd)) {
+            snprintf(msg, sizeof(msg), "sender `%.40s` is not one of this account's senders",
+                     sender);
+            send_error(req, 403, "sender_not_allowed", msg);
+            log_request(method, path, 403, account->name, t0, NULL, "sender_not_allowed");
+            evhttp_clear_headers(&q);
+            return;
+        }
+    }
+    bool bulk = *rest == 0;
+    if (!bulk && (*rest != '/' || !e164_digits(rest + 1, strlen(rest + 1), number))) {
+        send_error(req, 400, "invalid_number", "use /v1/optouts/+E164 (e.g. /v1/optouts/+14155550100)");
+        log_request(method, path, 400, account->name, t0, NULL, "invalid_number");
+        evhttp_clear_headers(&q);
+        return;
+    }
+    if ((bulk && cmd != EVHTTP_REQ_POST) ||
+        (!bulk && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_PUT && cmd != EVHTTP_REQ_DELETE)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          bulk ? "POST" : "GET, PUT, DELETE");
+        send_error(req, 405, "method_not_allowed", bulk ? "POST a CSV list to /v1/optouts"
+                   : "use GET, PUT or DELETE on /v1/optouts/{number}");
+        log_request(method, path, 405, account->name, t0, NULL, "method_not_allowed");
+        evhttp_clear_headers(&q);
+        return;
+    }
+    if (!s->backend.optout || !s->backend.ready(s->bctx)) {
+        send_error(req, 503, "unavailable", "the opt-out store is unavailable; retry after the "
+                   "Retry-After delay");
+        log_request(method, path, 503, account->name, t0, NULL, "unavailable");
+        evhttp_clear_headers(&q);
+        return;
+    }
+    struct api_call *c = call_new(s, req, method, path, account, t0);
+    snprintf(c->sender, sizeof(c->sender), "%s", sender ? sender : "");
+    snprintf(c->number, sizeof(c->number), "%s", number);
+    evhttp_clear_headers(&q);
+    if (!bulk) {
+        const char *one[] = { c->number };
+        s->backend.optout(s->bctx, account, c->sender[0] ? c->sender : NULL, one, 1,
+                          cmd == EVHTTP_REQ_GET ? API_OPTOUT_GET
+                          : cmd == EVHTTP_REQ_PUT ? API_OPTOUT_PUT : API_OPTOUT_DELETE,
+                          optout_done, c);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    size_t cap = 64;
+    c->numbers = xcalloc(cap, sizeof(char *));
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && body[e] != '\n')
+            e++;
+        size_t f = i;
+        while (f < e && body[f] != ',' && body[f] != ';')
+            f++;
+        char d[24];
+        bool blank = true;
+        for (size_t k = i; k < f; k++)
+            if (body[k] != ' ' && body[k] != '\r' && body[k] != '\t')
+                blank = false;
+        if (!blank) {
+            if (e164_digits(body + i, f - i, d)) {
+                if (c->nnumbers == cap) {
+                    cap *= 2;
+                    c->numbers = realloc(c->numbers, cap * sizeof(char *));
+                    if (!c->numbers)
+                        abort();
+                }
+                c->numbers[c->nnumbers++] = strdup(d);
+            } else if (c->nnumbers > 0 || c->invalid > 0 || (body[i] >= '0' && body[i] <= '9') ||
+                       body[i] == '+') {
+                c->invalid++;       /* a header line before any number is not counted */
+            }
+        }
+        i = e + 1;
+    }
+    s->backend.optout(s->bctx, account, c->sender[0] ? c->sender : NULL,
+                      (const char *const *)c->numbers, c->nnumbers, API_OPTOUT_PUT, optout_done, c);
+}
+
 static void
 handle(struct evhttp_request *req, void *arg)
 {
@@ -814,6 +988,21 @@ handle(struct evhttp_request *req, void *arg)
     if (!path || !*path)
         path = "/";
 
+    if (strcmp(path, OPTOUTS_PATH) == 0 ||
+        strncmp(path, OPTOUTS_PATH "/", sizeof(OPTOUTS_PATH)) == 0) {
+        key = bearer_key(req, keybuf, sizeof(keybuf));
+        account = key ? config_account_by_key(cfg, key) : NULL;
+        explicit_bzero(keybuf, sizeof(keybuf));
+        if (!account) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+            send_error(req, 401, "unauthorized", key ? "the API key is not valid"
+                       : "send your API key as `Authorization: Bearer <key>`");
+            log_request(method, path, 401, NULL, &t0, NULL, "unauthorized");
+            return;
+        }
+        handle_optouts(s, req, method, path, account, &t0);
+        return;
+    }
     post_route = strcmp(path, MESSAGES_PATH) == 0;
     if (!post_route && strncmp(path, MESSAGES_PATH "/", sizeof(MESSAGES_PATH)) == 0 &&
         valid_id(path + sizeof(MESSAGES_PATH)))

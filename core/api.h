@@ -46,9 +46,16 @@ enum api_rc {
     API_EXISTING = 1,       /* submit: client_ref seen before; id is the first message's */
     API_ENOTFOUND = -1,     /* get: no such message for this account */
     API_EUNAVAILABLE = -2,  /* Redis unreachable or timed out: 503 + Retry-After */
+    API_EOPTEDOUT = -3,     /* submit: the subscriber opted out of this sender or account: 403 */
 };
 
 typedef void (*api_submit_done)(void *req, enum api_rc rc, const char *id);
+/* Opt-out calls: rc API_OK or API_EUNAVAILABLE; opted_out is the state
+ * after the call (for GET, as found); count is how many numbers changed
+ * (PUT/DELETE/import). */
+typedef void (*api_optout_done)(void *req, enum api_rc rc, bool opted_out, unsigned count);
+
+enum api_optout_op { API_OPTOUT_GET, API_OPTOUT_PUT, API_OPTOUT_DELETE };
 typedef void (*api_get_done)(void *req, enum api_rc rc, const char *json);
 
 struct api_backend {
@@ -57,6 +64,11 @@ struct api_backend {
     /* The record of id as a JSON object text, if it belongs to account. */
     void (*get)(void *bctx, const struct cfg_account *account, const char *id,
                 api_get_done done, void *req);
+    /* Opt-outs of an account: numbers are E.164 digits; sender NULL means
+     * the whole account, else one of its sender addresses. */
+    void (*optout)(void *bctx, const struct cfg_account *account, const char *sender,
+                   const char *const *numbers, size_t n, enum api_optout_op op,
+                   api_optout_done done, void *req);
     /* True while the backend can take messages (Redis connected). When
      * false, POSTs are answered 503 without calling submit. */
     bool (*ready)(void *bctx);

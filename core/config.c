@@ -472,6 +472,7 @@ static const char *const concat_names[] = {
     [SMPP_TEXT_CONCAT_UDH8] = "udh8", [SMPP_TEXT_CONCAT_UDH16] = "udh16",
     [SMPP_TEXT_CONCAT_SAR] = "sar", [SMPP_TEXT_CONCAT_PAYLOAD] = "payload", NULL
 };
+static const char *const optout_scopes[] = { "number", "account", NULL };
 static const char *const id_formats[] = {
     [SMPP_DLR_ID_HEX] = "hex", [SMPP_DLR_ID_DEC] = "decimal", [SMPP_DLR_ID_STRING] = "string", NULL
 };
@@ -564,6 +565,9 @@ static const struct key account_keys[] = {
     KFN("api_keys", parse_api_keys, F_REQUIRED),
     KSTRS("senders", struct cfg_account, senders, nsenders, 0),
     KSTR("callback_url", struct cfg_account, callback_url, 8, 2048, NULL, 0),
+    KSTR("mo_url", struct cfg_account, mo_url, 8, 2048, NULL, 0),
+    KSTR("help_text", struct cfg_account, help_text, 1, 120, NULL, 0),
+    KENUM("optout_scope", struct cfg_account, optout_scope, optout_scopes, 0),
     KNUM(K_UINT, "mps", struct cfg_account, mps, 1, MPS_MAX, 0, 0),     /* 0: no cap */
 };
 static const struct section account_section = SECTION("account", account_keys);
@@ -1312,6 +1316,10 @@ validate(struct ctx *x)
     dup_names(x, "account", "name", c->naccounts, account_name, x->account_s);
     for (size_t i = 0; i < c->naccounts; i++) {
         const struct cfg_account *a = &c->accounts[i];
+        if (a->mo_url && strncmp(a->mo_url, "http://", 7) != 0 &&
+            strncmp(a->mo_url, "https://", 8) != 0)
+            err_s(x, member_or(x->account_s[i], "mo_url"),
+                  "account \"%s\": mo_url must start with http:// or https://", a->name ? a->name : "?");
         if (a->callback_url && strncmp(a->callback_url, "http://", 7) != 0 &&
             strncmp(a->callback_url, "https://", 8) != 0)
             err_s(x, member_or(x->account_s[i], "callback_url"),
@@ -1488,6 +1496,8 @@ free_all(struct gw_config *c)
         strv_free(a->api_key_sha256, a->napi_keys);
         strv_free(a->senders, a->nsenders);
         free(a->callback_url);
+        free(a->mo_url);
+        free(a->help_text);
     }
     free(c->accounts);
     strv_free(cp->files, cp->nfiles);

@@ -100,6 +100,9 @@ struct cfg_account {
     char **senders;             /* addresses of senders it may use (also listed on the sender) */
     size_t nsenders;
     char *callback_url;         /* default for messages without one; may be NULL */
+    char *mo_url;               /* where MO for its numbers is POSTed; NULL: stored only */
+    char *help_text;            /* the HELP reply's first sentence; NULL: a default */
+    int optout_scope;           /* 0 "number": STOP covers the number texted; 1 "account": all its numbers */
     unsigned mps;               /* 0: no cap */
     const char *file;
     int line;

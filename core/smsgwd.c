@@ -60,7 +60,8 @@ accepted(void *arg, int rc, const char *id)
         mt_notify(s->d->webhook, s->callback_url, id, "queued", s->client_ref, NULL, s->to,
                   s->segments);
     }
-    s->done(s->req, rc == 0 ? API_OK : rc == 1 ? API_EXISTING : API_EUNAVAILABLE, id);
+    s->done(s->req, rc == 0 ? API_OK : rc == 1 ? API_EXISTING : rc == 2 ? API_EOPTEDOUT
+                                                                   : API_EUNAVAILABLE, id);
     free(s->callback_url);
     free(s->client_ref);
     free(s);
@@ -127,6 +128,39 @@ be_get(void *bctx, const struct cfg_account *account, const char *id, api_get_do
     store_msg_get(d->redis, account->name, id, got, g);
 }
 
+struct optout_req {
+    api_optout_done done;
+    void *req;
+};
+
+static void
+optout_did(void *arg, int rc, bool opted_out, unsigned count)
+{
+    struct optout_req *o = arg;
+    o->done(o->req, rc == 0 ? API_OK : API_EUNAVAILABLE, opted_out, count);
+    free(o);
+}
+
+static void
+be_optout(void *bctx, const struct cfg_account *account, const char *sender,
+          const char *const *numbers, size_t n, enum api_optout_op op, api_optout_done done,
+          void *req)
+{
+    struct daemon *d = bctx;
+    struct optout_req *o = malloc(sizeof(*o));
+
+    if (!o)
+        abort();
+    o->done = done;
+    o->req = req;
+    if (op != API_OPTOUT_GET)
+        log_event(LOG_INFO, op == API_OPTOUT_PUT ? "opted_out" : "opted_in",
+                  "account=%s scope=%s numbers=%zu source=api", account->name,
+                  sender ? sender : "account", n);
+    store_optout_op(d->redis, sender, account->name, numbers, n,
+                    op == API_OPTOUT_GET ? 0 : op == API_OPTOUT_PUT ? 1 : 2, optout_did, o);
+}
+
 static bool
 be_ready(void *bctx)
 {
@@ -137,6 +171,7 @@ be_ready(void *bctx)
 static const struct api_backend backend = {
     .submit = be_submit,
     .get = be_get,
+    .optout = be_optout,
     .ready = be_ready,
 };
 

@@ -10,6 +10,9 @@
 
 #include "core/log.h"
 #include "core/webhook.h"
+#include "router/router_keywords.h"
+
+#include <json-c/json.h>
 #include "smpp/smpp_client.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_text.h"
@@ -226,12 +229,234 @@ dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
     free(d);
 }
 
+
+
+/* ---------------------------------------------------------------- MO
+ *
+ * A deliver_sm that is not a receipt: reassemble it if it is a part, keep
+ * it in Redis (and only then answer the SMSC), act on STOP/START/HELP, and
+ * POST it to the account that owns the number texted.
+ */
+
+struct mo_ctx {
+    struct mt_engine *e;
+    struct dlr_ctx *d;
+    char smsc[64];
+    char from[24];                  /* subscriber, digits */
+    char to[24];                    /* our number, as the carrier wrote it */
+    uint64_t received_ms;
+    const struct cfg_sender *sender;
+    const struct cfg_account *acct;
+    enum mo_keyword kw;
+    char *json;
+};
+
 static void
-mo_stored(struct store_redis *r, redisReply *reply, void *arg)
+mo_free(struct mo_ctx *c)
 {
-    struct dlr_ctx *d = arg;
-    (void)r;
-    dlr_stored(d, store_reply_failed(reply) ? -1 : 2, NULL);
+    free(c->json);
+    free(c);
+}
+
+/* Our sender whose digits are the number texted. */
+static const struct cfg_sender *
+sender_by_digits(const struct gw_config *cfg, const char *digits)
+{
+    for (size_t i = 0; i < cfg->nsenders; i++) {
+        const char *a = cfg->senders[i].address;
+        if (strcmp(a[0] == '+' ? a + 1 : a, digits) == 0 || strcmp(a, digits) == 0)
+            return &cfg->senders[i];
+    }
+    return NULL;
+}
+
+static const struct cfg_account *
+account_named(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i].name, name) == 0)
+            return &cfg->accounts[i];
+    return NULL;
+}
+
+static void
+reply_queued(void *arg, int rc, const char *id)
+{
+    struct mt_engine *e = arg;
+    if (rc == 0) {
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=keyword_reply", id);
+        for (size_t i = 0; i < e->nroutes; i++)
+            mt_engine_wake(e, e->routes[i].cfg->name);
+    } else {
+        log_event(LOG_ERROR, "keyword_reply_failed", "rc=%d", rc);
+    }
+}
+
+/* The confirmation of STOP/START, or the HELP text: from the number texted. */
+static void
+mo_send_reply(struct mo_ctx *c)
+{
+    char text[200];
+    const struct cfg_route *rt = config_route_for(c->e->cfg, c->from, c->sender->type);
+
+    mo_keyword_reply(c->kw, c->acct ? c->acct->help_text : NULL, text, sizeof(text));
+    if (!rt) {
+        log_event(LOG_ERROR, "keyword_reply_no_route", "to=%s keyword=%s", c->from,
+                  mo_keyword_name(c->kw));
+        return;
+    }
+    struct store_msg_new n = {
+        .account = c->acct ? c->acct->name : "-",
+        .from = c->sender->address, .ton = c->sender->ton, .npi = c->sender->npi,
+        .to = c->from, .text = text, .text_len = strlen(text), .encoding = "gsm7",
+        .segments = 1, .route = rt->name, .msg_class = "transactional",
+        .validity_s = rt->validity_s, .system = true,
+    };
+    store_msg_accept(c->e->redis, &n, reply_queued, c->e);
+}
+
+static void
+mo_optout_done(void *arg, int rc)
+{
+    struct mo_ctx *c = arg;
+
+    if (rc < 0)
+        log_event(LOG_ERROR, "optout_not_recorded", "subscriber=%s number=%s keyword=%s", c->from,
+                  c->to, mo_keyword_name(c->kw));
+    else
+        log_event(LOG_INFO, c->kw == MO_KW_STOP ? "opted_out" : "opted_in",
+                  "subscriber=%s number=%s account=%s scope=%s", c->from, c->sender->address,
+                  c->acct ? c->acct->name : "-",
+                  c->acct && c->acct->optout_scope == 1 ? "account" : "number");
+    mo_send_reply(c);
+    mo_free(c);
+}
+
+static void
+mo_recorded(void *arg, int rc)
+{
+    struct mo_ctx *c = arg;
+    struct mt_engine *e = c->e;
+
+    /* Kept in Redis (or not): now the SMSC gets its answer. */
+    dlr_stored(c->d, rc < 0 ? -1 : 2, NULL);
+    c->d = NULL;
+    if (rc < 0) {
+        mo_free(c);
+        return;
+    }
+    log_event(LOG_INFO, "mo", "from=%s to=%s account=%s keyword=%s smsc=%s", c->from, c->to,
+              c->acct ? c->acct->name : "-", mo_keyword_name(c->kw), c->smsc);
+    if (c->acct && c->acct->mo_url) {
+        char eid[96];
+        snprintf(eid, sizeof(eid), "mo:%s:%llu", c->from, (unsigned long long)c->received_ms);
+        if (webhook_post(e->webhook, c->acct->mo_url, c->json, strlen(c->json), eid, NULL) != 0)
+            log_event(LOG_WARN, "mo_webhook_not_queued", "from=%s account=%s", c->from,
+                      c->acct->name);
+    }
+    if (c->sender && (c->kw == MO_KW_STOP || c->kw == MO_KW_START)) {
+        store_optout_set(e->redis, c->sender->address, c->acct ? c->acct->name : NULL, c->from,
+                         c->kw == MO_KW_STOP, c->acct && c->acct->optout_scope == 1,
+                         mo_optout_done, c);
+        return;
+    }
+    if (c->sender && c->kw == MO_KW_HELP)
+        mo_send_reply(c);
+    mo_free(c);
+}
+
+/* The whole MO text is here (one part, or the reassembled set). */
+static void
+mo_complete(struct mo_ctx *c, const char *text, size_t len)
+{
+    const struct gw_config *cfg = c->e->cfg;
+
+    c->sender = sender_by_digits(cfg, c->to);
+    if (c->sender && c->sender->naccounts)
+        c->acct = account_named(cfg, c->sender->accounts[0]);
+    c->kw = mo_keyword_of(text, len);
+    json_object *o = json_object_new_object();
+    char from[32];
+    snprintf(from, sizeof(from), "+%s", c->from);
+    json_object_object_add(o, "from", json_object_new_string(from));
+    json_object_object_add(o, "to", json_object_new_string(c->sender ? c->sender->address : c->to));
+    json_object_object_add(o, "text", json_object_new_string_len(text, (int)len));
+    json_object_object_add(o, "received", json_object_new_int64((int64_t)c->received_ms));
+    json_object_object_add(o, "carrier", json_object_new_string(c->smsc));
+    json_object_object_add(o, "keyword", c->kw ? json_object_new_string(mo_keyword_name(c->kw))
+                                               : NULL);
+    /* STOP/START/HELP are answered by smsgw itself: the client sees them
+     * marked handled and must not answer them again. */
+    json_object_object_add(o, "handled", json_object_new_boolean(c->kw != MO_KW_NONE && c->sender));
+    c->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    if (!c->json)
+        abort();
+    store_mo_record(c->e->redis, c->acct ? c->acct->name : NULL, c->json, mo_recorded, c);
+}
+
+static void
+mo_part_done(void *arg, int rc, const char *text, size_t len)
+{
+    struct mo_ctx *c = arg;
+
+    if (rc == 1) {
+        mo_complete(c, text, len);
+        return;
+    }
+    dlr_stored(c->d, rc < 0 ? -1 : 2, NULL);       /* part kept, or ask again */
+    mo_free(c);
+}
+
+static void
+mo_received(struct mt_smsc *m, const struct smpp_pdu *req, struct dlr_ctx *d)
+{
+    const deliver_sm_t *dl = &req->u.deliver_sm;
+    struct mo_ctx *c = calloc(1, sizeof(*c));
+    struct smpp_text_udh udh = { 0 };
+    static char text[SMPP_TEXT_DECODE_MAX(SMPP_PAYLOAD_MAX)];
+    size_t len = 0;
+    const uint8_t *sm = dl->short_message;
+    size_t smlen = dl->sm_length;
+
+    if (!c)
+        abort();
+    c->e = m->eng;
+    c->d = d;
+    c->received_ms = store_now_ms();
+    snprintf(c->smsc, sizeof(c->smsc), "%s", m->cfg->name);
+    snprintf(c->from, sizeof(c->from), "%s", (const char *)dl->source_addr + (dl->source_addr[0] == '+'));
+    snprintf(c->to, sizeof(c->to), "%s", (const char *)dl->destination_addr +
+                                         (dl->destination_addr[0] == '+'));
+    if (smlen == 0 && (req->tlv.present & SMPP_TLV_MESSAGE_PAYLOAD)) {
+        sm = req->tlv.message_payload;
+        smlen = req->tlv.message_payload_len;
+    }
+    if (smpp_text_udh_parse(sm, smlen, dl->esm_class, &udh) != 0)
+        udh.text_off = 0;
+    enum smpp_text_enc dc0 = SMPP_TEXT_ENC_GSM7;
+    if (smpp_text_decode(dl->data_coding, dc0, sm, smlen, udh.text_off, SMPP_TEXT_DECODE_HEX, text,
+                         sizeof(text), &len) != 0) {
+        log_event(LOG_WARN, "mo_undecodable", "smsc=%s from=%s data_coding=%u", m->cfg->name,
+                  c->from, dl->data_coding);
+        len = 0;
+        text[0] = 0;
+    }
+    unsigned total = 0, seq = 0, ref = 0;
+    if (udh.concat && udh.total > 1) {
+        total = udh.total;
+        seq = udh.seq;
+        ref = udh.ref;
+    } else if ((req->tlv.present & SMPP_TLV_SAR_TOTAL_SEGMENTS) && req->tlv.sar_total_segments > 1) {
+        total = req->tlv.sar_total_segments;
+        seq = req->tlv.sar_segment_seqnum;
+        ref = req->tlv.sar_msg_ref_num;
+    }
+    if (total > 1) {
+        store_mo_part(m->eng->redis, c->from, c->to, ref, total, seq, text, len, 600, mo_part_done, c);
+        return;
+    }
+    mo_complete(c, text, len);
 }
 
 static void
@@ -255,15 +480,7 @@ smsc_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
     d->hdr = req->hdr;
     const deliver_sm_t *dl = &req->u.deliver_sm;
     if (!(dl->esm_class & 0x04)) {
-        /* MO routing arrives with issue 4; until then keep every MO in
-         * Redis rather than drop it. */
-        char kmo[160];
-        e->st.mo_unrouted++;
-        snprintf(kmo, sizeof(kmo), "%smo:unrouted", store_redis_prefix(e->redis));
-        if (store_redis_cmd(e->redis, mo_stored, d, "RPUSH %s %s|%s|%b", kmo,
-                            (const char *)dl->source_addr, (const char *)dl->destination_addr,
-                            dl->short_message, (size_t)dl->sm_length) != 0)
-            dlr_stored(d, -1, NULL);
+        mo_received(m, req, d);
         return;
     }
     struct smpp_dlr text, out;
@@ -931,6 +1148,9 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     if (!store_redis_ready(e->redis) || e->stopping)
         return;
     store_sched_promote(e->redis, 200);
+    static unsigned polls;
+    if (++polls % 20 == 0)
+        store_mo_expire(e->redis);      /* once a second */
     for (size_t i = 0; i < e->nroutes; i++) {
         e->routes[i].idle = false;
         route_kick(&e->routes[i]);

@@ -45,11 +45,17 @@ key(char *buf, size_t size, struct store_redis *r, const char *kind, const char 
 
 /* ---------------------------------------------------------------- scripts */
 
-/* KEYS: msg hist q idem. ARGV: id now idem_ttl has_idem nh h... ns s... */
+/* KEYS: msg hist q idem optnum optacct stats.
+ * ARGV: id now idem_ttl has_idem nh h... ns s... then check_optout subscriber */
 static struct store_script accept_lua = { "accept",
     "if ARGV[4] == '1' then\n"
     "  local e = redis.call('GET', KEYS[4])\n"
     "  if e then return {1, e} end\n"
+    "end\n"
+    "if ARGV[#ARGV - 1] == '1' and (redis.call('SISMEMBER', KEYS[5], ARGV[#ARGV]) == 1 or\n"
+    "    redis.call('SISMEMBER', KEYS[6], ARGV[#ARGV]) == 1) then\n"
+    "  redis.call('HINCRBY', KEYS[7], 'refused_opted_out', 1)\n"
+    "  return {2, ''}\n"
     "end\n"
     "local nh = tonumber(ARGV[5])\n"
     "local h = {}\n"
@@ -196,10 +202,14 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
         key(kidem, sizeof(kidem), r, "idem", m->account, m->client_ref);
     else
         key(kidem, sizeof(kidem), r, "idem", "-", NULL);
+    char koptn[160], kopta[160], kstats[160];
+    key(koptn, sizeof(koptn), r, "optout:num", m->from, NULL);
+    key(kopta, sizeof(kopta), r, "optout:acct", m->account, NULL);
+    key(kstats, sizeof(kstats), r, "stats", NULL, NULL);
 
 #define A(s) do { argv[n] = (s); lens[n] = strlen(argv[n]); n++; } while (0)
 #define AL(s, l) do { argv[n] = (s); lens[n] = (l); n++; } while (0)
-    A(kmsg); A(khist); A(kq); A(kidem);
+    A(kmsg); A(khist); A(kq); A(kidem); A(koptn); A(kopta); A(kstats);
     A(id); A(now); A(ttl); A(m->client_ref ? "1" : "0");
     int nh_at = n;
     A("0");
@@ -245,6 +255,8 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     snprintf(ns, sizeof(ns), "%d", (n - s0) / 2);
     argv[ns_at] = ns;
     lens[ns_at] = strlen(ns);
+    A(m->system ? "0" : "1");
+    A(m->to);
 #undef A
 #undef AL
 
@@ -253,7 +265,7 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
         abort();
     a->cb = cb;
     a->arg = arg;
-    if (store_redis_eval(r, &accept_lua, accept_reply, a, 4, n - 4, argv, lens) != 0) {
+    if (store_redis_eval(r, &accept_lua, accept_reply, a, 7, n - 7, argv, lens) != 0) {
         free(a);
         cb(arg, -1, NULL);
     }
@@ -713,4 +725,222 @@ store_receipt(struct store_redis *r, const char *smsc, const char *normid, const
         free(d);
         cb(arg, -1, NULL);
     }
+}
+
+/* KEYS: optnum optacct. ARGV: subscriber out(1|0) account_wide(1|0) */
+static struct store_script optout_lua = { "optout",
+    "if ARGV[2] == '1' then\n"
+    "  if ARGV[3] == '1' then redis.call('SADD', KEYS[2], ARGV[1])\n"
+    "  else redis.call('SADD', KEYS[1], ARGV[1]) end\n"
+    "else\n"
+    "  redis.call('SREM', KEYS[1], ARGV[1])\n"
+    "  redis.call('SREM', KEYS[2], ARGV[1])\n"
+    "end\n"
+    "return 1\n", "" };
+
+void
+store_optout_set(struct store_redis *r, const char *sender, const char *account,
+                 const char *subscriber, bool out, bool account_wide, store_done_cb cb, void *arg)
+{
+    char kn[160], ka[160];
+
+    key(kn, sizeof(kn), r, "optout:num", sender ? sender : "-", NULL);
+    key(ka, sizeof(ka), r, "optout:acct", account ? account : "-", NULL);
+    const char *argv[] = { kn, ka, subscriber, out ? "1" : "0", account_wide ? "1" : "0" };
+    run_script(r, &optout_lua, 2, 3, argv, NULL, cb, arg);
+}
+
+/* ---------------------------------------------------------------- MO */
+
+/* KEYS: parts open. ARGV: seq text total ttl_s deadline_ms */
+static struct store_script mo_part_lua = { "mo_part",
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    "local total = tonumber(ARGV[3])\n"
+    "if redis.call('HLEN', KEYS[1]) < total then\n"
+    "  redis.call('ZADD', KEYS[2], 'NX', ARGV[5], KEYS[1])\n"
+    "  return {0}\n"
+    "end\n"
+    "local out = {}\n"
+    "for i = 1, total do\n"
+    "  local p = redis.call('HGET', KEYS[1], tostring(i))\n"
+    "  if not p then return {0} end\n"
+    "  out[i] = p\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "return {1, table.concat(out)}\n", "" };
+
+/* KEYS: open stats. ARGV: now */
+static struct store_script mo_expire_lua = { "mo_expire",
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)\n"
+    "local out = {}\n"
+    "for _, k in ipairs(due) do\n"
+    "  out[#out + 1] = k .. ' parts=' .. redis.call('HLEN', k)\n"
+    "  redis.call('DEL', k)\n"
+    "  redis.call('ZREM', KEYS[1], k)\n"
+    "  redis.call('HINCRBY', KEYS[2], 'mo_incomplete_expired', 1)\n"
+    "end\n"
+    "return out\n", "" };
+
+struct mo_part_ctx {
+    store_mo_part_cb cb;
+    void *arg;
+};
+
+static void
+mo_part_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct mo_part_ctx *c = arg;
+    (void)r;
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
+        c->cb(c->arg, -1, NULL, 0);
+    else if (reply->element[0]->integer == 1 && reply->elements > 1)
+        c->cb(c->arg, 1, reply->element[1]->str, reply->element[1]->len);
+    else
+        c->cb(c->arg, 0, NULL, 0);
+    free(c);
+}
+
+void
+store_mo_part(struct store_redis *r, const char *from, const char *to, unsigned ref, unsigned total,
+              unsigned seq, const char *text, size_t len, unsigned ttl_s, store_mo_part_cb cb,
+              void *arg)
+{
+    char kp[200], ko[160], refs[16], seqs[16], tots[16], ttl[16], dl[24];
+    struct mo_part_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(refs, sizeof(refs), "%u", ref);
+    key(kp, sizeof(kp), r, "moparts", from, to);
+    strncat(kp, ":", sizeof(kp) - strlen(kp) - 1);
+    strncat(kp, refs, sizeof(kp) - strlen(kp) - 1);
+    key(ko, sizeof(ko), r, "moparts:open", NULL, NULL);
+    snprintf(seqs, sizeof(seqs), "%u", seq);
+    snprintf(tots, sizeof(tots), "%u", total);
+    snprintf(ttl, sizeof(ttl), "%u", ttl_s + 60);
+    snprintf(dl, sizeof(dl), "%llu", (unsigned long long)(store_now_ms() + ttl_s * 1000ull));
+    const char *argv[] = { kp, ko, seqs, text, tots, ttl, dl };
+    size_t lens[] = { strlen(kp), strlen(ko), strlen(seqs), len, strlen(tots), strlen(ttl), strlen(dl) };
+    if (store_redis_eval(r, &mo_part_lua, mo_part_reply, c, 2, 5, argv, lens) != 0) {
+        free(c);
+        cb(arg, -1, NULL, 0);
+    }
+}
+
+static void
+mo_expire_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    (void)arg;
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements; i++)
+        log_event(LOG_WARN, "mo_incomplete_expired", "set=\"%s\"", reply->element[i]->str);
+}
+
+void
+store_mo_expire(struct store_redis *r)
+{
+    char ko[160], ks[160], now[24];
+
+    key(ko, sizeof(ko), r, "moparts:open", NULL, NULL);
+    key(ks, sizeof(ks), r, "stats", NULL, NULL);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    const char *argv[] = { ko, ks, now };
+    store_redis_eval(r, &mo_expire_lua, mo_expire_reply, NULL, 2, 1, argv, NULL);
+}
+
+void
+store_mo_record(struct store_redis *r, const char *account, const char *json, store_done_cb cb,
+                void *arg)
+{
+    char k[160], ks[160];
+    struct done_ctx *d = malloc(sizeof(*d));
+
+    if (!d)
+        abort();
+    d->cb = cb;
+    d->arg = arg;
+    key(k, sizeof(k), r, "mo", account ? account : "unrouted", NULL);
+    key(ks, sizeof(ks), r, "stats", NULL, NULL);
+    if (!account)
+        store_redis_cmd(r, NULL, NULL, "HINCRBY %s mo_unrouted 1", ks);
+    if (store_redis_cmd(r, done_reply, d, "RPUSH %s %s", k, json) != 0) {
+        free(d);
+        if (cb)
+            cb(arg, -1);
+    }
+}
+
+/* KEYS: target acct. ARGV: op numbers... */
+static struct store_script optout_op_lua = { "optout_op",
+    "if ARGV[1] == '0' then\n"
+    "  local a = redis.call('SISMEMBER', KEYS[1], ARGV[2])\n"
+    "  local b = redis.call('SISMEMBER', KEYS[2], ARGV[2])\n"
+    "  return {(a == 1 or b == 1) and 1 or 0, 0}\n"
+    "end\n"
+    "local n = 0\n"
+    "for i = 2, #ARGV, 500 do\n"
+    "  local chunk = {}\n"
+    "  for j = i, math.min(i + 499, #ARGV) do chunk[#chunk + 1] = ARGV[j] end\n"
+    "  if ARGV[1] == '1' then n = n + redis.call('SADD', KEYS[1], unpack(chunk))\n"
+    "  else n = n + redis.call('SREM', KEYS[1], unpack(chunk)) end\n"
+    "end\n"
+    "return {ARGV[1] == '1' and 1 or 0, n}\n", "" };
+
+struct optout_ctx {
+    store_optout_cb cb;
+    void *arg;
+};
+
+static void
+optout_op_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct optout_ctx *c = arg;
+    (void)r;
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+        c->cb(c->arg, -1, false, 0);
+    else
+        c->cb(c->arg, 0, reply->element[0]->integer == 1, (unsigned)reply->element[1]->integer);
+    free(c);
+}
+
+void
+store_optout_op(struct store_redis *r, const char *sender, const char *account,
+                const char *const *numbers, size_t n, int op, store_optout_cb cb, void *arg)
+{
+    char kt[160], ka[160], ops[4];
+    struct optout_ctx *c = malloc(sizeof(*c));
+    const char **argv = calloc(n + 3, sizeof(char *));
+
+    if (!c || !argv)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    if (sender)
+        key(kt, sizeof(kt), r, "optout:num", sender, NULL);
+    else
+        key(kt, sizeof(kt), r, "optout:acct", account, NULL);
+    key(ka, sizeof(ka), r, "optout:acct", account, NULL);
+    snprintf(ops, sizeof(ops), "%d", op);
+    argv[0] = kt;
+    argv[1] = ka;
+    argv[2] = ops;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = numbers[i];
+    if (n == 0) {
+        free(argv);
+        free(c);
+        cb(arg, 0, op == 1, 0);
+        return;
+    }
+    if (store_redis_eval(r, &optout_op_lua, optout_op_reply, c, 2, (int)n + 1, argv, NULL) != 0) {
+        free(c);
+        cb(arg, -1, false, 0);
+    }
+    free(argv);
 }

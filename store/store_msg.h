@@ -38,9 +38,11 @@ struct store_msg_new {
     const char *callback_url;   /* may be NULL */
     const char *client_ref;     /* may be NULL */
     unsigned validity_s;
+    bool system;                /* our own reply (STOP/HELP confirmation): no opt-out check */
 };
 
-/* rc: 0 stored, 1 client_ref seen before (id is the original), -1 Redis
+/* rc: 0 stored, 1 client_ref seen before (id is the original), 2 the
+ * subscriber opted out (nothing stored, the refusal counted), -1 Redis
  * unavailable (nothing stored). */
 typedef void (*store_accept_cb)(void *arg, int rc, const char *id);
 void store_msg_accept(struct store_redis *r, const struct store_msg_new *m,
@@ -128,6 +130,42 @@ struct store_receipt_info {
 typedef void (*store_dlr_cb)(void *arg, int rc, const struct store_receipt_info *info);
 void store_receipt(struct store_redis *r, const char *smsc, const char *normid, const char *stat,
                    const char *err, store_dlr_cb cb, void *arg);
+
+/*
+ * Opt-outs: a subscriber (E.164 digits) out of one sender's number
+ * (P optout:num:SENDER) or, account_wide, of the whole account
+ * (P optout:acct:ACCOUNT). out=false opts back in from both. cb rc 0 or -1.
+ */
+void store_optout_set(struct store_redis *r, const char *sender, const char *account,
+                      const char *subscriber, bool out, bool account_wide, store_done_cb cb,
+                      void *arg);
+
+/*
+ * The API's opt-out calls for one scope: sender's number, or (sender NULL)
+ * the account. op 0 looks up numbers[0] (in either scope), 1 adds, 2 removes.
+ * cb: rc 0 or -1, opted_out after the call, count changed.
+ */
+typedef void (*store_optout_cb)(void *arg, int rc, bool opted_out, unsigned count);
+void store_optout_op(struct store_redis *r, const char *sender, const char *account,
+                     const char *const *numbers, size_t n, int op, store_optout_cb cb, void *arg);
+
+/*
+ * One part of a concatenated MO (UTF-8 text of that part). Parts may come
+ * on different binds and in any order; they wait in P moparts:FROM:TO:REF
+ * (and P moparts:open, by deadline) until all total are in. cb rc: 1 complete
+ * (text is the whole message), 0 stored and waiting, -1 unavailable.
+ */
+typedef void (*store_mo_part_cb)(void *arg, int rc, const char *text, size_t len);
+void store_mo_part(struct store_redis *r, const char *from, const char *to, unsigned ref,
+                   unsigned total, unsigned seq, const char *text, size_t len, unsigned ttl_s,
+                   store_mo_part_cb cb, void *arg);
+/* Drop incomplete MO sets whose time ran out; each is logged. */
+void store_mo_expire(struct store_redis *r);
+
+/* Keep an MO (a JSON object) in P mo:ACCOUNT, or P mo:unrouted when account
+ * is NULL (counted in stats). cb rc 0 or -1. */
+void store_mo_record(struct store_redis *r, const char *account, const char *json,
+                     store_done_cb cb, void *arg);
 
 /* "m" + 12 hex digits of ms + 8 random hex: sortable, unguessable enough. */
 void store_new_id(char out[24]);

@@ -615,7 +615,9 @@ rec_ready(void *bctx)
     return r->ready;
 }
 
-static const struct api_backend rec_backend = { rec_submit, rec_get, rec_ready };
+static const struct api_backend rec_backend = {
+    .submit = rec_submit, .get = rec_get, .optout = NULL, .ready = rec_ready,
+};
 
 /* ------------------------------------------------------------------ HTTP over loopback */
 

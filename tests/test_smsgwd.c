@@ -31,6 +31,7 @@ struct gx {
     int sim_port, ctl_port, http_port;
     const char *instance;
     const char *tendlc_extra;       /* extra settings of the 10DLC sender */
+    const char *account_extra;      /* extra settings of account acme */
     char conf[4200], gwlog[4200], simlog[4200], nodelog[4200];
 };
 
@@ -138,10 +139,10 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             ");\n"
             "routes = ( { name = \"default\"; mps = %u; smsc = [\"sim\"]; prefixes = [\"\"];\n"
             "             retry_attempts = 5; retry_backoff_ms = 200; %s } );\n"
-            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
+            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; %s } );\n",
             g->instance ? g->instance : "test-1", g->redis.port, g->http_port, g->sim_port, smsc_extra ? smsc_extra : "",
             g->tendlc_extra ? g->tendlc_extra : "", mps,
-            route_extra ? route_extra : "", hash);
+            route_extra ? route_extra : "", hash, g->account_extra ? g->account_extra : "");
     fclose(f);
 }
 
@@ -851,6 +852,132 @@ test_sender_mps(void **state)
     stop_gw_clean(g);
 }
 
+static int
+count_lines(const char *path, const char *needle1, const char *needle2)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strstr(line, needle1) && (!needle2 || strstr(line, needle2)))
+            n++;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/*
+ * MO and compliance keywords: an MO reaches the account's webhook (which is
+ * down at first: it arrives once it is up); STOP opts the subscriber out of
+ * that number with one confirmation, MT from it is then refused (403) while
+ * another number still reaches them; START opts back in; HELP answers with
+ * the account's help text; a long MO in parts arrives whole.
+ */
+static void
+test_mo_stop_start_help(void **state)
+{
+    struct gx *g = *state;
+    char hooklog[4300], script[4300], port[16], extra[256], *body = NULL;
+    int hp = tl_free_port();
+
+    snprintf(hooklog, sizeof(hooklog), "%s/hook.log", g->dir);
+    snprintf(script, sizeof(script), "%s/tests/interop/hook.js", tl_top());
+    snprintf(port, sizeof(port), "%d", hp);
+    snprintf(extra, sizeof(extra), "mo_url = \"http://127.0.0.1:%d/mo\"; help_text = \"ACME alerts.\";", hp);
+    g->account_extra = extra;
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    sleep_ms(500);      /* bound */
+
+    /* an MO while the webhook is down */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 hello there\n"), "OK"));
+    sleep_ms(800);
+    char *argv[] = { "/usr/bin/env", "node", script, port, NULL };
+    pid_t hook = tl_spawn(argv, hooklog);
+    assert_true(tl_wait_port(hp, 10000));
+    for (int i = 0; i < 100 && !count_lines(hooklog, "hello there", NULL); i++)
+        sleep_ms(100);
+    if (count_lines(hooklog, "hello there", "handled\\\":false") != 1) {
+        tl_dump_file(hooklog);
+        tl_dump_tail(g->gwlog);
+        fail_msg("the MO did not reach the webhook once it was up");
+    }
+
+    /* STOP: confirmation sent, MT from that number refused */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345  Stop.\n"), "OK"));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+        sleep_ms(100);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    for (int i = 0; i < 50 && !count_lines(hooklog, "Stop.", NULL); i++)
+        sleep_ms(100);
+    assert_int_equal(count_lines(hooklog, "Stop.", "handled\\\":true"), 1);
+    int st = post(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"promo\"}", &body);
+    if (st != 403 || !strstr(body, "opted_out"))
+        fail_msg("MT after STOP: %d %s", st, body ? body : "");
+    free(body);
+    /* the opt-out was of that number: another of the account's numbers may still send */
+    char *id = post_ok(g, "{\"from\":\"+18885550100\",\"to\":\"+14155550199\",\"text\":\"other number\"}");
+    free(id);
+
+    /* START: opted back in, with a confirmation */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 START\n"), "OK"));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 3; i++)
+        sleep_ms(100);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 3);
+    id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"welcome back\"}");
+    free(id);
+
+    /* HELP: answered with one message */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550198 12345 help\n"), "OK"));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 5; i++)
+        sleep_ms(100);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 5);
+
+    /* the opt-out API: look up, opt out by API, bulk import, opt back in */
+    char *hb = NULL;
+    assert_int_equal(tl_http(g->http_port, "GET", "/v1/optouts/+14155550199?sender=12345", KEY, NULL, &hb, NULL), 200);
+    assert_non_null(strstr(hb, "\"opted_out\":false"));
+    free(hb);
+    assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550100", KEY, NULL, &hb, NULL), 200);
+    assert_non_null(strstr(hb, "\"opted_out\":true"));
+    free(hb);
+    st = post(g, "{\"from\":\"+18885550100\",\"to\":\"+14155550100\",\"text\":\"x\"}", &body);
+    assert_int_equal(st, 403);      /* account-wide: every number of the account */
+    free(body);
+    assert_int_equal(tl_http(g->http_port, "POST", "/v1/optouts?sender=12345", KEY,
+                             "number\n+14155550001\n14155550002\nnot-a-number\n\n", &hb, NULL), 200);
+    assert_non_null(strstr(hb, "\"imported\":2"));
+    assert_non_null(strstr(hb, "\"invalid\":1"));
+    free(hb);
+    st = post(g, "{\"from\":\"12345\",\"to\":\"+14155550002\",\"text\":\"x\"}", &body);
+    assert_int_equal(st, 403);
+    free(body);
+    assert_int_equal(tl_http(g->http_port, "DELETE", "/v1/optouts/+14155550002?sender=12345", KEY, NULL, &hb, NULL), 200);
+    free(hb);
+    id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550002\",\"text\":\"x\"}");
+    free(id);
+    assert_int_equal(tl_http(g->http_port, "GET", "/v1/optouts/12", KEY, NULL, &hb, NULL), 400);
+    free(hb);
+
+    /* a long MO in parts arrives whole */
+    char cmd[600] = "mo 14155550197 12345 ";
+    for (int i = 0; i < 300; i++)
+        strcat(cmd, i % 10 == 9 ? " " : "x");
+    strcat(cmd, "END-OF-LONG\n");
+    char *reply = sim_ctl(g, cmd);
+    if (!strstr(reply, "OK parts=") || strstr(reply, "OK parts=1\n"))
+        fail_msg("the sim did not split the long MO: %s", reply);
+    for (int i = 0; i < 100 && !count_lines(hooklog, "END-OF-LONG", NULL); i++)
+        sleep_ms(100);
+    if (count_lines(hooklog, "xxxxxxxxx xxxxxxxxx", "END-OF-LONG") != 1) {
+        tl_dump_file(hooklog);
+        fail_msg("the long MO did not arrive whole");
+    }
+    stop_gw_clean(g);
+    tl_stop(hook, SIGTERM, 3000);
+}
+
 int
 main(void)
 {
@@ -858,6 +985,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_gsm_and_ucs2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sender_types_ton_npi, setup, teardown),
