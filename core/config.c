@@ -29,6 +29,7 @@
 #include <libconfig.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 /* Enum fields are written through a generic int-sized store. */
 _Static_assert(sizeof(enum smsc_bind_mode) == sizeof(int), "enum size");
@@ -487,6 +488,8 @@ static void parse_route_smscs(struct ctx *, const config_setting_t *, void *, co
 static void parse_prefixes(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_sender_types(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_api_keys(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_smpp_password(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_smpp_allowed_ips(struct ctx *, const config_setting_t *, void *, const char *);
 
 static const struct key redis_keys[] = {
     KSTR("host", struct cfg_redis, host, 1, 255, "127.0.0.1", 0),
@@ -504,6 +507,17 @@ static const struct key http_keys[] = {
     KNUM(K_SIZE, "max_body", struct cfg_http, max_body, 1024, 64 << 20, 65536, 0),
 };
 static const struct section http_section = SECTION("http", http_keys);
+
+/* enabled: the group is present (smpp_server_check) */
+static const struct key smpp_server_keys[] = {
+    KSTR("listen", struct cfg_smpp_server, listen, 1, 255, "127.0.0.1", 0),
+    KNUM(K_INT, "port", struct cfg_smpp_server, port, 0, 65535, 2775, 0),
+    KNUM(K_UINT, "bind_timeout_ms", struct cfg_smpp_server, bind_timeout_ms, 100, 600000, 10000, 0),
+    KNUM(K_UINT, "max_pdu", struct cfg_smpp_server, max_pdu, 1024, 1 << 20, 65536, 0),
+    KSTR("tls_cert_file", struct cfg_smpp_server, tls_cert_file, 1, 0, NULL, 0),
+    KSTR("tls_key_file", struct cfg_smpp_server, tls_key_file, 1, 0, NULL, 0),
+};
+static const struct section smpp_server_section = SECTION("smpp_server", smpp_server_keys);
 
 /* SMPP 3.4 5.2.1-5.2.3: system_id 16, password 9, system_type 13 octets with the NUL. */
 static const struct key smsc_keys[] = {
@@ -569,6 +583,13 @@ static const struct key account_keys[] = {
     KSTR("help_text", struct cfg_account, help_text, 1, 120, NULL, 0),
     KENUM("optout_scope", struct cfg_account, optout_scope, optout_scopes, 0),
     KNUM(K_UINT, "mps", struct cfg_account, mps, 1, MPS_MAX, 0, 0),     /* 0: no cap */
+    /* SMPP 3.4 5.2.1: system_id 16 octets with the NUL. Password and
+     * system_id go together (validate). */
+    KSTR("smpp_system_id", struct cfg_account, smpp_system_id, 1, 15, NULL, 0),
+    KFN("smpp_password", parse_smpp_password, 0),
+    KFN("smpp_allowed_ips", parse_smpp_allowed_ips, 0),
+    KNUM(K_UINT, "smpp_max_binds", struct cfg_account, smpp_max_binds, 1, 1000, 4, 0),
+    KNUM(K_UINT, "smpp_window", struct cfg_account, smpp_window, 1, 10000, 64, 0),
 };
 static const struct section account_section = SECTION("account", account_keys);
 
@@ -580,6 +601,7 @@ static const struct key top_keys[] = {
     KFN("alphanumeric_forbidden", parse_alpha_forbidden, 0),
     KGROUP("redis", struct gw_config, redis, redis_section),
     KGROUP("http", struct gw_config, http, http_section),
+    KGROUP("smpp_server", struct gw_config, smpp_server, smpp_server_section),
     KFN("smsc", parse_smsc_list, 0),
     KFN("senders", parse_sender_list, 0),
     KFN("routes", parse_route_list, 0),
@@ -961,6 +983,138 @@ parse_api_keys(struct ctx *x, const config_setting_t *s, void *obj, const char *
     }
 }
 
+/* n octets from 2n hex digits (either case); false if s is anything else. */
+static bool
+hex_decode(const char *s, size_t len, uint8_t *out, size_t n)
+{
+    if (len != 2 * n)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    for (size_t i = 0; i < n; i++) {
+        char b[3] = { s[2 * i], s[2 * i + 1], 0 };
+        out[i] = (uint8_t)strtoul(b, NULL, 16);
+    }
+    return true;
+}
+
+/*
+ * smpp_password = "pbkdf2-sha256:ITER:SALT_HEX:HASH_HEX": the password is
+ * never in the file; PBKDF2-HMAC-SHA256 with ITER iterations over the salt
+ * (8 to 64 octets) must give the 32-octet HASH.
+ */
+static void
+parse_smpp_password(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct cfg_account *a = obj;
+    static const char pfx[] = "pbkdf2-sha256:";
+    char w[160];
+    const char *v, *iter, *salt, *hash;
+    char *end = NULL;
+
+    if (!s) {
+        free(a->smpp_password);
+        a->smpp_password = NULL;
+        return;
+    }
+    where(w, sizeof(w), label, "smpp_password");
+    v = config_setting_get_string(s);
+    if (!v) {
+        err_s(x, s, "%s must be a string \"pbkdf2-sha256:ITER:SALT_HEX:HASH_HEX\", not %s", w,
+              type_desc(s));
+        return;
+    }
+    bool ok = strncmp(v, pfx, sizeof(pfx) - 1) == 0;
+    iter = v + sizeof(pfx) - 1;
+    salt = ok ? strchr(iter, ':') : NULL;
+    hash = salt ? strchr(salt + 1, ':') : NULL;
+    errno = 0;
+    unsigned long it = ok && isdigit((unsigned char)*iter) ? strtoul(iter, &end, 10) : 0;
+    ok = hash && end == salt && errno == 0;
+    if (ok) {
+        size_t slen = (size_t)(hash - salt - 1);
+        ok = slen >= 16 && slen <= 128 && slen % 2 == 0 &&
+             hex_decode(salt + 1, slen, a->smpp_salt, slen / 2) &&
+             hex_decode(hash + 1, strlen(hash + 1), a->smpp_hash, sizeof(a->smpp_hash));
+        a->smpp_salt_len = slen / 2;
+    }
+    if (!ok) {
+        err_s(x, s, "%s must be \"pbkdf2-sha256:ITER:SALT_HEX:HASH_HEX\" (salt 8 to 64 octets, "
+              "hash 32 octets, in hex); see docs/configuration.md for how to make one", w);
+        return;
+    }
+    if (it < CONFIG_SMPP_ITER_MIN || it > CONFIG_SMPP_ITER_MAX) {
+        err_s(x, s, "%s: iterations %lu are out of range %d..%d", w, it, CONFIG_SMPP_ITER_MIN,
+              CONFIG_SMPP_ITER_MAX);
+        return;
+    }
+    a->smpp_pbkdf2_iter = (unsigned)it;
+    free(a->smpp_password);
+    a->smpp_password = xstrdup(v);
+}
+
+/* "A.B.C.D" or "A.B.C.D/N" into r; false when it is neither. */
+static bool
+parse_cidr(const char *v, struct cfg_cidr *r)
+{
+    unsigned o[4], bits = 32;
+    int n = 0;
+    char tail;
+
+    if (sscanf(v, "%3u.%3u.%3u.%3u%n", &o[0], &o[1], &o[2], &o[3], &n) != 4)
+        return false;
+    if (v[n] == '/') {
+        const char *b = v + n + 1;
+        if (!isdigit((unsigned char)*b) || strlen(b) > 2 || sscanf(b, "%u%c", &bits, &tail) != 1 ||
+            bits > 32)
+            return false;
+    } else if (v[n] != '\0') {
+        return false;
+    }
+    for (int i = 0; i < 4; i++)
+        if (o[i] > 255)
+            return false;
+    r->mask = bits ? 0xFFFFFFFFu << (32 - bits) : 0;
+    r->net = ((uint32_t)o[0] << 24 | (uint32_t)o[1] << 16 | (uint32_t)o[2] << 8 | o[3]) & r->mask;
+    return true;
+}
+
+static void
+parse_smpp_allowed_ips(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct cfg_account *a = obj;
+    char w[160];
+
+    free(a->smpp_allowed_ips);
+    a->smpp_allowed_ips = NULL;
+    a->nsmpp_allowed_ips = 0;
+    if (!s)
+        return;
+    where(w, sizeof(w), label, "smpp_allowed_ips");
+    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+        err_s(x, s, "%s must be an array of IPv4 ranges [ \"192.0.2.0/24\", ... ], not %s", w,
+              type_desc(s));
+        return;
+    }
+    if (config_setting_length(s) == 0) {
+        err_s(x, s, "%s must not be empty (leave it out to allow any address)", w);
+        return;
+    }
+    a->smpp_allowed_ips = xcalloc((size_t)config_setting_length(s), sizeof(*a->smpp_allowed_ips));
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v = config_setting_get_string(e);
+        struct cfg_cidr r;
+        if (!v || !parse_cidr(v, &r)) {
+            err_s(x, e, "%s: element %d must be an IPv4 address or range such as \"192.0.2.0/24\"",
+                  w, i + 1);
+            continue;
+        }
+        a->smpp_allowed_ips[a->nsmpp_allowed_ips++] = r;
+    }
+}
+
 static void
 add_ref(struct ctx *x, size_t route, size_t idx, const char *name, const config_setting_t *s)
 {
@@ -1333,6 +1487,25 @@ validate(struct ctx *x)
                           a->name ? a->name : "?", c->accounts[j].name ? c->accounts[j].name : "?");
                     break;
                 }
+        /* A bind names its account by system_id: it must be unambiguous. */
+        /* (present but invalid was reported where it is written) */
+        if (a->smpp_system_id && !config_setting_get_member(x->account_s[i], "smpp_password"))
+            err_s(x, member_or(x->account_s[i], "smpp_system_id"),
+                  "account \"%s\": smpp_system_id needs smpp_password", a->name ? a->name : "?");
+        if (config_setting_get_member(x->account_s[i], "smpp_password") &&
+            !config_setting_get_member(x->account_s[i], "smpp_system_id"))
+            err_s(x, member_or(x->account_s[i], "smpp_password"),
+                  "account \"%s\": smpp_password needs smpp_system_id", a->name ? a->name : "?");
+        for (size_t j = 0; a->smpp_system_id && j < i; j++)
+            if (c->accounts[j].smpp_system_id &&
+                strcmp(c->accounts[j].smpp_system_id, a->smpp_system_id) == 0) {
+                err_s(x, member_or(x->account_s[i], "smpp_system_id"),
+                      "account \"%s\": smpp_system_id \"%s\" is also used by account \"%s\" (%s:%d)",
+                      a->name ? a->name : "?", a->smpp_system_id,
+                      c->accounts[j].name ? c->accounts[j].name : "?", c->accounts[j].file,
+                      c->accounts[j].line);
+                break;
+            }
     }
 
     /* Sender -> account and account -> sender references. */
@@ -1453,6 +1626,19 @@ redis_check(struct ctx *x, const config_setting_t *root)
 }
 
 static void
+smpp_server_check(struct ctx *x, const config_setting_t *root)
+{
+    const config_setting_t *g = config_setting_get_member(root, "smpp_server");
+    struct cfg_smpp_server *ss = &x->cp->pub.smpp_server;
+
+    ss->enabled = g && config_setting_is_group(g);
+    if (ss->enabled && !ss->tls_cert_file != !ss->tls_key_file)
+        err_s(x, member_or(g, ss->tls_cert_file ? "tls_cert_file" : "tls_key_file"),
+              "smpp_server: tls_cert_file and tls_key_file go together; set both for TLS, "
+              "neither for plain TCP");
+}
+
+static void
 free_all(struct gw_config *c)
 {
     struct config_priv *cp = (struct config_priv *)c;
@@ -1467,6 +1653,9 @@ free_all(struct gw_config *c)
     free(c->redis.password);
     free(c->redis.prefix);
     free(c->http.listen);
+    free(c->smpp_server.listen);
+    free(c->smpp_server.tls_cert_file);
+    free(c->smpp_server.tls_key_file);
     for (size_t i = 0; i < c->nsmscs; i++) {
         struct cfg_smsc *m = &c->smscs[i];
         free(m->name);
@@ -1498,6 +1687,9 @@ free_all(struct gw_config *c)
         free(a->callback_url);
         free(a->mo_url);
         free(a->help_text);
+        free(a->smpp_system_id);
+        free(a->smpp_password);
+        free(a->smpp_allowed_ips);
     }
     free(c->accounts);
     strv_free(cp->files, cp->nfiles);
@@ -1546,6 +1738,7 @@ config_load(const char *path, struct gw_config **out, FILE *errs)
             const config_setting_t *root = config_root_setting(&lc);
             parse_section(&x, &top_section, root, &x.cp->pub, NULL);
             redis_check(&x, root);
+            smpp_server_check(&x, root);
             validate(&x);
             if (x.nerrs == 0)
                 finalize(&x);
@@ -1681,4 +1874,75 @@ config_route_for(const struct gw_config *c, const char *dest_digits, enum sender
         }
     }
     return best;
+}
+
+/* ------------------------------------------------------------ SMPP clients */
+
+const struct cfg_account *
+config_account_by_smpp_id(const struct gw_config *c, const char *system_id)
+{
+    for (size_t i = 0; c && system_id && i < c->naccounts; i++)
+        if (c->accounts[i].smpp_system_id && strcmp(c->accounts[i].smpp_system_id, system_id) == 0)
+            return &c->accounts[i];
+    return NULL;
+}
+
+bool
+config_smpp_password_ok(const struct cfg_account *a, const char *password)
+{
+    uint8_t got[32];
+    bool ok;
+
+    if (!a || !a->smpp_password || !password)
+        return false;
+    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), a->smpp_salt, (int)a->smpp_salt_len,
+                           (int)a->smpp_pbkdf2_iter, EVP_sha256(), sizeof(got), got))
+        return false;
+    ok = CRYPTO_memcmp(got, a->smpp_hash, sizeof(got)) == 0;
+    OPENSSL_cleanse(got, sizeof(got));
+    return ok;
+}
+
+bool
+config_smpp_ip_allowed(const struct cfg_account *a, const char *ip)
+{
+    struct cfg_cidr r;
+
+    if (!a)
+        return false;
+    if (a->nsmpp_allowed_ips == 0)
+        return true;
+    if (!ip || strchr(ip, '/') || !parse_cidr(ip, &r))
+        return false;
+    for (size_t i = 0; i < a->nsmpp_allowed_ips; i++)
+        if ((r.net & a->smpp_allowed_ips[i].mask) == a->smpp_allowed_ips[i].net)
+            return true;
+    return false;
+}
+
+int
+config_hash_smpp_password(const char *password, unsigned iterations, char *out, size_t outsz)
+{
+    static const char hexd[] = "0123456789abcdef";
+    uint8_t salt[16], hash[32];
+    char shex[33], hhex[65];
+
+    if (!password || iterations < CONFIG_SMPP_ITER_MIN || iterations > CONFIG_SMPP_ITER_MAX)
+        return -1;
+    if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+        !PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof(salt), (int)iterations,
+                           EVP_sha256(), sizeof(hash), hash))
+        return -1;
+    for (size_t i = 0; i < sizeof(salt); i++) {
+        shex[2 * i] = hexd[salt[i] >> 4];
+        shex[2 * i + 1] = hexd[salt[i] & 15];
+    }
+    shex[32] = '\0';
+    for (size_t i = 0; i < sizeof(hash); i++) {
+        hhex[2 * i] = hexd[hash[i] >> 4];
+        hhex[2 * i + 1] = hexd[hash[i] & 15];
+    }
+    hhex[64] = '\0';
+    int n = snprintf(out, outsz, "pbkdf2-sha256:%u:%s:%s", iterations, shex, hhex);
+    return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }

@@ -103,9 +103,36 @@ struct cfg_account {
     char *mo_url;               /* where MO for its numbers is POSTed; NULL: stored only */
     char *help_text;            /* the HELP reply's first sentence; NULL: a default */
     int optout_scope;           /* 0 "number": STOP covers the number texted; 1 "account": all its numbers */
-    unsigned mps;               /* 0: no cap */
+    unsigned mps;               /* 0: no cap (also the SMPP submit_sm rate cap) */
+    /* SMPP clients (core/smpp_front). No smpp_system_id: no SMPP access. */
+    char *smpp_system_id;       /* <= 15 characters, unique across accounts */
+    char *smpp_password;        /* "pbkdf2-sha256:ITER:SALT_HEX:HASH_HEX" as written */
+    unsigned smpp_pbkdf2_iter;  /* parsed from smpp_password */
+    uint8_t smpp_salt[64];
+    size_t smpp_salt_len;
+    uint8_t smpp_hash[32];
+    struct cfg_cidr *smpp_allowed_ips;  /* IPv4 ranges a bind may come from; none: any */
+    size_t nsmpp_allowed_ips;
+    unsigned smpp_max_binds;    /* concurrent binds; default 4 */
+    unsigned smpp_window;       /* submits awaiting our resp per bind; default 64 */
     const char *file;
     int line;
+};
+
+/* An IPv4 range, host byte order: ip & mask == net. */
+struct cfg_cidr {
+    uint32_t net, mask;
+};
+
+/* The SMPP listener for client ESMEs; absent from the file: no listener. */
+struct cfg_smpp_server {
+    bool enabled;               /* the group is present */
+    char *listen;               /* default "127.0.0.1" */
+    int port;                   /* default 2775; 0 = any free port */
+    unsigned bind_timeout_ms;   /* default 10000 */
+    unsigned max_pdu;           /* default 65536 */
+    char *tls_cert_file;        /* both set: TLS */
+    char *tls_key_file;
 };
 
 struct cfg_http {
@@ -133,6 +160,7 @@ struct gw_config {
     size_t nalpha_forbidden;
     struct cfg_redis redis;
     struct cfg_http http;
+    struct cfg_smpp_server smpp_server;
     struct cfg_smsc *smscs;
     size_t nsmscs;
     struct cfg_sender *senders;
@@ -164,5 +192,25 @@ const struct cfg_route *config_route(const struct gw_config *c, const char *name
 
 /* Lowercase hex SHA-256 of s into out[65]. */
 void config_sha256_hex(const char *s, char out[65]);
+
+/* The account an SMPP bind's system_id names, or NULL. */
+const struct cfg_account *config_account_by_smpp_id(const struct gw_config *c,
+                                                    const char *system_id);
+/* True when password matches the account's smpp_password (PBKDF2-HMAC-SHA256,
+ * compared in constant time). Costs the configured iterations. */
+bool config_smpp_password_ok(const struct cfg_account *a, const char *password);
+/* True when the dotted IPv4 address ip may bind as a (any address when the
+ * account lists no smpp_allowed_ips; never a non-IPv4 one when it does). */
+bool config_smpp_ip_allowed(const struct cfg_account *a, const char *ip);
+/*
+ * The smpp_password setting for password: "pbkdf2-sha256:ITER:SALT:HASH" with
+ * a random 16-octet salt, written to out (CONFIG_SMPP_HASH_MAX octets suffice).
+ * Returns 0, or -1 when iterations is out of range or out is too small.
+ */
+#define CONFIG_SMPP_HASH_MAX 192
+#define CONFIG_SMPP_ITER_MIN 1000
+#define CONFIG_SMPP_ITER_MAX 10000000
+int config_hash_smpp_password(const char *password, unsigned iterations, char *out,
+                              size_t outsz);
 
 #endif

@@ -7,8 +7,10 @@
  * Wires the pieces: config → Redis connection (store/) → HTTP API (core/api)
  * whose backend stores accepted messages in Redis → MT engine (router/) that
  * dequeues, paces and submits them to the carriers' SMSCs and correlates
- * their receipts. SIGINT/SIGTERM: stop taking messages (the API answers
- * 503), let in-flight submits finish (bounded), unbind, exit 0.
+ * their receipts. With an smpp_server group, client ESMEs bind and submit
+ * over SMPP too (core/smpp_front), into the same store path.
+ * SIGINT/SIGTERM: stop taking messages (the API answers 503, client binds
+ * are unbound), let in-flight submits finish (bounded), unbind, exit 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include "core/api.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/smpp_front.h"
 #include "core/webhook.h"
 #include "router/router_mt.h"
 #include "store/store_msg.h"
@@ -31,6 +34,7 @@ struct daemon {
     struct gw_config *cfg;
     struct store_redis *redis;
     struct api_server *api;
+    struct smpp_front *smpp;        /* NULL without an smpp_server group */
     struct mt_engine *mt;
     struct webhook *webhook;
     bool stopping;
@@ -206,6 +210,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     }
     d->stopping = true;
     log_event(LOG_INFO, "smsgwd_stopping", "signal=%d", (int)sig);
+    smpp_front_shutdown(d->smpp);
     mt_engine_stop(d->mt, stopped, d);
 }
 
@@ -282,8 +287,20 @@ main(int argc, char **argv)
                   strerror(errno));
         return 1;
     }
-    log_event(LOG_INFO, "smsgwd_started", "config=%s http_port=%d instance=%s", path,
-              api_server_port(d.api), d.cfg->instance ? d.cfg->instance : "smsgwd");
+    if (d.cfg->smpp_server.enabled) {
+        struct smpp_front_deps fd = { .base = d.base, .cfg = d.cfg, .redis = d.redis,
+                                      .mt = d.mt, .webhook = d.webhook };
+        char err[256] = "";
+        d.smpp = smpp_front_new(&fd, err, sizeof(err));
+        if (!d.smpp) {
+            log_event(LOG_ERROR, "smpp_listen_failed", "listen=%s port=%d error=\"%s\"",
+                      d.cfg->smpp_server.listen, d.cfg->smpp_server.port, err);
+            return 1;
+        }
+    }
+    log_event(LOG_INFO, "smsgwd_started", "config=%s http_port=%d smpp_port=%d instance=%s", path,
+              api_server_port(d.api), d.smpp ? smpp_front_port(d.smpp) : 0,
+              d.cfg->instance ? d.cfg->instance : "smsgwd");
     mt_engine_start(d.mt);
 
     struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
@@ -296,6 +313,7 @@ main(int argc, char **argv)
     event_free(sigint);
     event_free(sigterm);
     api_server_free(d.api);
+    smpp_front_free(d.smpp);
     mt_engine_free(d.mt);
     webhook_free(d.webhook);
     store_redis_free(d.redis);

@@ -753,6 +753,85 @@ test_tls_and_redis(void **state)
     loaded_free(&l);
 }
 
+/* SMPP clients: the listener group, the account settings and their checks,
+ * and a password hashed by config_hash_smpp_password() verifies. */
+static void
+test_smpp_server_and_accounts(void **state)
+{
+    struct loaded l;
+    char hash[CONFIG_SMPP_HASH_MAX], text[2048];
+    (void)state;
+
+    assert_int_equal(config_hash_smpp_password("s3cret", 1000, hash, sizeof(hash)), 0);
+    assert_int_equal(strncmp(hash, "pbkdf2-sha256:1000:", 19), 0);
+    assert_int_equal(config_hash_smpp_password("s3cret", 10, hash, sizeof(hash)), -1);
+    assert_int_equal(config_hash_smpp_password("s3cret", 1000, hash, 40), -1);
+    assert_int_equal(config_hash_smpp_password("s3cret", 1000, hash, sizeof(hash)), 0);
+
+    /* absent: no listener */
+    load_text(&l, "nosmpp.conf", "accounts = ( { name = \"a\"; api_keys = [\"" KEY_FOO "\"]; } );\n");
+    assert_nerrs(&l, 0);
+    assert_false(l.cfg->smpp_server.enabled);
+    assert_null(l.cfg->accounts[0].smpp_system_id);
+    assert_int_equal(l.cfg->accounts[0].smpp_max_binds, 4);
+    assert_int_equal(l.cfg->accounts[0].smpp_window, 64);
+    loaded_free(&l);
+
+    snprintf(text, sizeof(text),
+             "smpp_server = { port = 0; };\n"
+             "accounts = ( { name = \"a\"; api_keys = [\"" KEY_FOO "\"];\n"
+             "  smpp_system_id = \"client_a\"; smpp_password = \"%s\";\n"
+             "  smpp_allowed_ips = [ \"127.0.0.1\", \"10.1.0.0/16\" ]; smpp_max_binds = 2; smpp_window = 8; } );\n",
+             hash);
+    load_text(&l, "smpp.conf", text);
+    assert_nerrs(&l, 0);
+    const struct gw_config *c = l.cfg;
+    assert_true(c->smpp_server.enabled);
+    assert_string_equal(c->smpp_server.listen, "127.0.0.1");
+    assert_int_equal(c->smpp_server.port, 0);
+    assert_int_equal(c->smpp_server.bind_timeout_ms, 10000);
+    assert_int_equal(c->smpp_server.max_pdu, 65536);
+    const struct cfg_account *a = config_account_by_smpp_id(c, "client_a");
+    assert_ptr_equal(a, &c->accounts[0]);
+    assert_null(config_account_by_smpp_id(c, "client_b"));
+    assert_true(config_smpp_password_ok(a, "s3cret"));
+    assert_false(config_smpp_password_ok(a, "s3cre"));
+    assert_false(config_smpp_password_ok(a, ""));
+    assert_true(config_smpp_ip_allowed(a, "127.0.0.1"));
+    assert_true(config_smpp_ip_allowed(a, "10.1.255.3"));
+    assert_false(config_smpp_ip_allowed(a, "10.2.0.1"));
+    assert_false(config_smpp_ip_allowed(a, "::1"));
+    assert_int_equal(a->smpp_max_binds, 2);
+    assert_int_equal(a->smpp_window, 8);
+    loaded_free(&l);
+
+    load_text(&l, "smpperr.conf",
+              "smpp_server = { port = 70000; tls_cert_file = \"/etc/c.pem\"; };\n"
+              "accounts = ( { name = \"a\"; api_keys = [\"" KEY_FOO "\"];\n"
+              "  smpp_system_id = \"same\";\n"
+              "  smpp_password = \"pbkdf2-sha256:1000:0011:ab\";\n"
+              "  smpp_allowed_ips = [ \"10.0.0.0/33\", \"localhost\" ];\n"
+              "}, { name = \"b\"; api_keys = [\"" KEY_BAR "\"];\n"
+              "  smpp_system_id = \"same\";\n"
+              "  smpp_password = \"pbkdf2-sha256:10:00112233445566778899:"
+              "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\";\n"
+              "}, { name = \"c\"; api_keys = [\"sha256:"
+              "0000000000000000000000000000000000000000000000000000000000000000\"];\n"
+              "  smpp_system_id = \"sixteen-chars-xx\"; smpp_max_binds = 0;\n"
+              "} );\n");
+    assert_nerrs(&l, 9);
+    assert_err(&l, 1, "smpp_server: port 70000 is out of range 0..65535");
+    assert_err(&l, 1, "smpp_server: tls_cert_file and tls_key_file go together");
+    assert_err(&l, 4, "account \"a\": smpp_password must be \"pbkdf2-sha256:ITER:SALT_HEX:HASH_HEX\"");
+    assert_err(&l, 5, "account \"a\": smpp_allowed_ips: element 1 must be an IPv4 address or range");
+    assert_err(&l, 5, "element 2 must be an IPv4 address");
+    assert_err(&l, 7, "account \"b\": smpp_system_id \"same\" is also used by account \"a\"");
+    assert_err(&l, 8, "account \"b\": smpp_password: iterations 10 are out of range");
+    assert_err(&l, 10, "account \"c\": smpp_system_id is 16 characters long; at most 15 allowed");
+    assert_err(&l, 10, "account \"c\": smpp_max_binds 0 is out of range 1..1000");
+    loaded_free(&l);
+}
+
 /* Many errors in one file: all are reported, sorted by line, one per line. */
 static void
 test_all_errors_reported(void **state)
@@ -997,6 +1076,7 @@ main(void)
         cmocka_unit_test(test_sender_formats),
         cmocka_unit_test(test_api_key_format),
         cmocka_unit_test(test_tls_and_redis),
+        cmocka_unit_test(test_smpp_server_and_accounts),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_route_for),

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ struct gx {
     struct tl_redis redis;
     pid_t sim, node, gw, gw2;
     int sim_port, ctl_port, http_port;
+    int smpp_port;                  /* non-zero: an smpp_server group on it */
     const char *instance;
     const char *tendlc_extra;       /* extra settings of the 10DLC sender */
     const char *account_extra;      /* extra settings of account acme */
@@ -119,8 +121,11 @@ start_node_smsc(struct gx *g)
 static void
 write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *route_extra)
 {
-    char hash[65];
+    char hash[65], smpp[128] = "";
     config_sha256_hex(KEY, hash);
+    if (g->smpp_port)
+        snprintf(smpp, sizeof(smpp), "smpp_server = { listen = \"127.0.0.1\"; port = %d; "
+                 "bind_timeout_ms = 2000; };\n", g->smpp_port);
     FILE *f = fopen(g->conf, "w");
     assert_non_null(f);
     fprintf(f,
@@ -128,6 +133,7 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
             "http = { listen = \"127.0.0.1\"; port = %d; };\n"
+            "%s"
             "smsc = ( { name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\";\n"
             "           password = \"secret\"; window = 64; reconnect_min_ms = 100;\n"
             "           reconnect_max_ms = 500; %s } );\n"
@@ -140,7 +146,7 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             "routes = ( { name = \"default\"; mps = %u; smsc = [\"sim\"]; prefixes = [\"\"];\n"
             "             retry_attempts = 5; retry_backoff_ms = 200; %s } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; %s } );\n",
-            g->instance ? g->instance : "test-1", g->redis.port, g->http_port, g->sim_port, smsc_extra ? smsc_extra : "",
+            g->instance ? g->instance : "test-1", g->redis.port, g->http_port, smpp, g->sim_port, smsc_extra ? smsc_extra : "",
             g->tendlc_extra ? g->tendlc_extra : "", mps,
             route_extra ? route_extra : "", hash, g->account_extra ? g->account_extra : "");
     fclose(f);
@@ -978,12 +984,142 @@ test_mo_stop_start_help(void **state)
     tl_stop(hook, SIGTERM, 3000);
 }
 
+/* ------------------------------------------------------------ SMPP clients */
+
+#define SMPP_ID "client1"
+#define SMPP_PW "pw-12345"
+
+/* Account acme as an SMPP client (window 16), and the listener. */
+static void
+smpp_setup(struct gx *g, char *extra, size_t size)
+{
+    char hash[CONFIG_SMPP_HASH_MAX];
+    assert_int_equal(config_hash_smpp_password(SMPP_PW, 1000, hash, sizeof(hash)), 0);
+    snprintf(extra, size, "smpp_system_id = \"" SMPP_ID "\"; smpp_password = \"%s\"; "
+             "smpp_allowed_ips = [ \"127.0.0.0/8\" ]; smpp_window = 16;", hash);
+    g->account_extra = extra;
+    g->smpp_port = tl_free_port();
+}
+
+/* Run bin/smpp-load (ASan build) against smsgwd's SMPP port as a
+ * transceiver until it exits. Returns what it wrote (its JSON line and
+ * any errors; malloc'd) and its exit code in *rc. */
+static char *
+run_load(struct gx *g, const char *password, const char *from, const char *to,
+         const char *count, const char *window, int *rc)
+{
+    static int seq;
+    char port[16], out[4300];
+    int st = 0;
+    bool done = false;
+
+    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(out, sizeof(out), "%s/load-%d.log", g->dir, seq++);
+    char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
+                     "--system-id", SMPP_ID, "--password", (char *)password, "--bind-mode", "trx",
+                     "--count", (char *)count, "--window", (char *)window, "--from", (char *)from,
+                     "--to", (char *)to, "--connect-timeout-ms", "2000", "--timeout-ms", "5000",
+                     "--json-only", NULL };
+    pid_t pid = tl_spawn(argv, out);
+    for (int i = 0; i < 400 && !done; i++) {
+        done = waitpid(pid, &st, WNOHANG) == pid;
+        if (!done)
+            sleep_ms(50);
+    }
+    if (!done) {
+        tl_stop(pid, SIGKILL, 2000);
+        tl_dump_file(out);
+        fail_msg("smpp-load did not finish");
+    }
+    *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 65536);
+    size_t n = fread(text, 1, 65535, f);
+    text[n] = 0;
+    fclose(f);
+    return text;
+}
+
+/* A client binds as a transceiver and submits 50 messages, 16 at a time:
+ * 50 OK resps with our ids, and the carrier's SMSC gets 50 submit_sm. */
+static void
+test_smpp_client_submit(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+    int rc;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 200, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    char *out = run_load(g, SMPP_PW, "12345", "14155550150", "50", "16", &rc);
+    if (rc != 0 || !strstr(out, "\"messages_ok\":50") || !strstr(out, "\"ESME_ROK\":50")) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smpp-load: rc %d: %s", rc, out);
+    }
+    free(out);
+    long n = 0;
+    for (int i = 0; i < 100 && (n = jnum(sim_ctl(g, "stats\n"), "submit_sm")) < 50; i++)
+        sleep_ms(100);
+    assert_int_equal(n, 50);
+    assert_true(count_lines(g->gwlog, "smpp_client_bound", "account=acme") >= 1);
+    assert_int_equal(count_lines(g->gwlog, "msg_state", "source=smpp"), 50);
+    stop_gw_clean(g);
+}
+
+/* A wrong password is refused at bind; a source the account may not use
+ * is ESME_RINVSRCADR; an opted-out subscriber is ESME_RX_R_APPN. */
+static void
+test_smpp_client_refusals(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], *body = NULL;
+    int rc;
+
+    smpp_setup(g, extra, sizeof(extra));
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    char *out = run_load(g, "wrong", "12345", "14155550160", "1", "1", &rc);
+    if (rc == 0 || !strstr(out, "ESME_RINVPASWD"))
+        fail_msg("wrong password: rc %d: %s", rc, out);
+    free(out);
+    /* (smpp-load retries the bind until its connect timeout) */
+    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 0);
+
+    out = run_load(g, SMPP_PW, "99999", "14155550160", "3", "3", &rc);
+    if (rc != 0 || !strstr(out, "\"ESME_RINVSRCADR\":3"))
+        fail_msg("unknown source: rc %d: %s", rc, out);
+    free(out);
+
+    assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550177", KEY, NULL, &body,
+                             NULL), 200);
+    free(body);
+    out = run_load(g, SMPP_PW, "12345", "14155550177", "1", "1", &rc);
+    if (rc != 0 || !strstr(out, "\"ESME_RX_R_APPN\":1"))
+        fail_msg("opted out: rc %d: %s", rc, out);
+    free(out);
+    /* and a subscriber who did not opt out still gets through */
+    out = run_load(g, SMPP_PW, "+18885550100", "14155550178", "2", "2", &rc);
+    if (rc != 0 || !strstr(out, "\"ESME_ROK\":2"))
+        fail_msg("after refusals: rc %d: %s", rc, out);
+    free(out);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),

@@ -1,0 +1,642 @@
+#include "core/smpp_front.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "core/log.h"
+#include "router/router_mt.h"
+#include "smpp/smpp_server.h"
+#include "smpp/smpp_text.h"
+#include "smpp/smpp_tls.h"
+#include "store/store_msg.h"
+
+/* Rate cap per account: tokens refill at mps per second, up to one second's worth. */
+struct front_acct {
+    unsigned binds;
+    double tokens;
+    uint64_t last_ms;
+};
+
+/* A bound client session. */
+struct front_conn {
+    struct smpp_session *s;
+    const struct cfg_account *account;
+    unsigned pending;               /* submits waiting for Redis */
+    struct front_conn *prev, *next;
+};
+
+/* A submit waiting for store_msg_accept. */
+struct front_submit {
+    struct smpp_front *f;           /* NULL once the front is freed */
+    struct front_conn *conn;        /* NULL once the session closed */
+    struct smpp_hdr req;
+    unsigned session_id;
+    const char *callback_url;       /* the account's; valid while f is set */
+    char account[65];
+    char route[65];
+    char to[16];
+    unsigned segments;
+    struct front_submit *prev, *next;
+};
+
+struct smpp_front {
+    struct event_base *base;
+    const struct gw_config *cfg;
+    struct store_redis *redis;
+    struct mt_engine *mt;
+    struct webhook *webhook;
+    SSL_CTX *ssl;
+    struct smpp_server *srv;
+    struct front_acct *accts;       /* parallel to cfg->accounts */
+    struct front_conn *conns;
+    struct front_submit *pending;
+    bool stopping;
+};
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct front_acct *
+acct_of(struct smpp_front *f, const struct cfg_account *a)
+{
+    return &f->accts[a - f->cfg->accounts];
+}
+
+/* Linear: binds are few (sum of smpp_max_binds). The session's udata is
+ * smpp_server's own, so it cannot carry this. */
+static struct front_conn *
+conn_of(struct smpp_front *f, const struct smpp_session *s)
+{
+    for (struct front_conn *c = f->conns; c; c = c->next)
+        if (c->s == s)
+            return c;
+    return NULL;
+}
+
+/* "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:5" or "::1:5" -> the part before the port. */
+static void
+peer_ip(const struct smpp_session *s, char *buf, size_t size)
+{
+    const char *p = smpp_session_peer(s);
+    const char *colon = p ? strrchr(p, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - p) : (p ? strlen(p) : 0);
+
+    if (n >= size)
+        n = size - 1;
+    if (p)
+        memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+/* ------------------------------------------------------------------ bind */
+
+static uint32_t
+on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
+{
+    struct smpp_front *f = ctx;
+    const char *system_id, *password;
+    const struct cfg_account *a;
+    char ip[64];
+
+    /* The three bind bodies share their first fields. */
+    switch (bind->hdr.command_id) {
+    case BIND_TRANSMITTER:
+        system_id = (const char *)bind->u.bind_transmitter.system_id;
+        password = (const char *)bind->u.bind_transmitter.password;
+        break;
+    case BIND_RECEIVER:
+        system_id = (const char *)bind->u.bind_receiver.system_id;
+        password = (const char *)bind->u.bind_receiver.password;
+        break;
+    case BIND_TRANSCEIVER:
+        system_id = (const char *)bind->u.bind_transceiver.system_id;
+        password = (const char *)bind->u.bind_transceiver.password;
+        break;
+    default:
+        abort();
+    }
+    peer_ip(s, ip, sizeof(ip));
+    if (f->stopping)
+        return ESME_RBINDFAIL;
+    a = config_account_by_smpp_id(f->cfg, system_id);
+    if (!a) {
+        log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s status=ESME_RINVSYSID "
+                  "reason=\"unknown system_id\"", smpp_session_id(s), smpp_session_peer(s));
+        return ESME_RINVSYSID;
+    }
+    /* Before the password: an address that may not bind costs no PBKDF2. */
+    if (!config_smpp_ip_allowed(a, ip)) {
+        log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                  "status=ESME_RBINDFAIL reason=\"address not in smpp_allowed_ips\"",
+                  smpp_session_id(s), smpp_session_peer(s), a->name);
+        return ESME_RBINDFAIL;
+    }
+    if (!config_smpp_password_ok(a, password)) {
+        log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                  "status=ESME_RINVPASWD reason=\"wrong password\"", smpp_session_id(s),
+                  smpp_session_peer(s), a->name);
+        return ESME_RINVPASWD;
+    }
+    struct front_acct *fa = acct_of(f, a);
+    if (fa->binds >= a->smpp_max_binds) {
+        log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                  "status=ESME_RBINDFAIL reason=\"smpp_max_binds reached\" binds=%u",
+                  smpp_session_id(s), smpp_session_peer(s), a->name, fa->binds);
+        return ESME_RBINDFAIL;
+    }
+    struct front_conn *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    c->account = a;
+    c->next = f->conns;
+    if (f->conns)
+        f->conns->prev = c;
+    f->conns = c;
+    fa->binds++;
+    log_event(LOG_INFO, "smpp_client_bound", "session=%u peer=%s account=%s command=%s binds=%u",
+              smpp_session_id(s), smpp_session_peer(s), a->name,
+              smpp_command_name(bind->hdr.command_id), fa->binds);
+    return ESME_ROK;
+}
+
+static void
+on_closed(struct smpp_session *s, void *ctx)
+{
+    struct smpp_front *f = ctx;
+    struct front_conn *c = conn_of(f, s);
+
+    if (!c)
+        return;
+    for (struct front_submit *q = f->pending; q; q = q->next)
+        if (q->conn == c)
+            q->conn = NULL;
+    acct_of(f, c->account)->binds--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        f->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+/* ------------------------------------------------------------------ submit */
+
+/* One refusal: answered and logged once, here. */
+static void
+refuse(struct smpp_session *s, const struct smpp_pdu *req, const struct cfg_account *a,
+       uint32_t status, const char *reason)
+{
+    log_event(LOG_INFO, "smpp_submit_refused", "session=%u account=%s seq=%u status=%s "
+              "reason=\"%s\"", smpp_session_id(s), a ? a->name : "-", req->hdr.sequence_number,
+              smpp_status_name(status), reason);
+    smpp_session_respond_status(s, &req->hdr, status);
+}
+
+static bool
+all_digits(const char *p)
+{
+    if (!*p)
+        return false;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+/*
+ * The configured sender a source_addr names, if the account may use it:
+ * exactly as configured ("+18885550100", "12345", "ACME"), or an E.164
+ * sender written in digits without '+' (how most ESMEs send TON 1).
+ */
+static const struct cfg_sender *
+map_source(const struct gw_config *cfg, const struct cfg_account *a, const char *src)
+{
+    const struct cfg_sender *snd = config_sender(cfg, src);
+    char plus[32];
+
+    if (!snd && all_digits(src) && strlen(src) < sizeof(plus) - 1) {
+        snprintf(plus, sizeof(plus), "+%s", src);
+        snd = config_sender(cfg, plus);
+    }
+    return snd && config_account_may_use(a, snd) ? snd : NULL;
+}
+
+/* "+14155550100" or "14155550100" -> digits (8 to 15, the first not 0). */
+static bool
+dest_digits(const char *d, char out[16])
+{
+    size_t n;
+
+    if (*d == '+')
+        d++;
+    n = strlen(d);
+    if (n < 8 || n > 15 || d[0] == '0' || !all_digits(d))
+        return false;
+    memcpy(out, d, n + 1);
+    return true;
+}
+
+static bool
+take_token(struct smpp_front *f, const struct cfg_account *a)
+{
+    struct front_acct *fa = acct_of(f, a);
+    uint64_t t = now_ms();
+
+    if (!a->mps)
+        return true;
+    if (fa->last_ms == 0)
+        fa->tokens = a->mps;
+    else
+        fa->tokens += (double)(t - fa->last_ms) * a->mps / 1000.0;
+    if (fa->tokens > a->mps)
+        fa->tokens = a->mps;
+    fa->last_ms = t;
+    if (fa->tokens < 1.0)
+        return false;
+    fa->tokens -= 1.0;
+    return true;
+}
+
+static void
+respond_id(struct smpp_session *s, const struct smpp_hdr *req, const char *id)
+{
+    struct smpp_pdu p;
+
+    if (req->command_id == DATA_SM) {
+        smpp_pdu_init(&p, DATA_SM_RESP, ESME_ROK, req->sequence_number);
+        snprintf((char *)p.u.data_sm_resp.message_id, sizeof(p.u.data_sm_resp.message_id), "%s", id);
+    } else {
+        smpp_pdu_init(&p, SUBMIT_SM_RESP, ESME_ROK, req->sequence_number);
+        snprintf((char *)p.u.submit_sm_resp.message_id, sizeof(p.u.submit_sm_resp.message_id),
+                 "%s", id);
+    }
+    smpp_session_respond(s, &p);
+}
+
+static void
+accepted(void *arg, int rc, const char *id)
+{
+    struct front_submit *q = arg;
+    struct smpp_front *f = q->f;
+    uint32_t status = ESME_ROK;
+
+    if (f) {
+        if (q->prev)
+            q->prev->next = q->next;
+        else
+            f->pending = q->next;
+        if (q->next)
+            q->next->prev = q->prev;
+    }
+    if (rc == 0 && f) {
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp session=%u", id,
+                  q->session_id);
+        mt_engine_wake(f->mt, q->route);
+        mt_notify(f->webhook, q->callback_url, id, "queued", NULL, NULL, q->to, q->segments);
+    } else if (rc == 2) {
+        status = ESME_RX_R_APPN;
+    } else if (rc != 0 && rc != 1) {
+        status = ESME_RSUBMITFAIL;
+    }
+    if (q->conn) {
+        q->conn->pending--;
+        if (status == ESME_ROK) {
+            respond_id(q->conn->s, &q->req, id);
+        } else {
+            log_event(LOG_INFO, "smpp_submit_refused", "session=%u account=%s seq=%u status=%s "
+                      "reason=\"%s\"", q->session_id, q->account, q->req.sequence_number,
+                      smpp_status_name(status), rc == 2 ? "the subscriber opted out"
+                      : "the message store is unavailable");
+            smpp_session_respond_status(q->conn->s, &q->req, status);
+        }
+    }
+    free(q);
+}
+
+static void
+handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req)
+{
+    struct smpp_session *s = c->s;
+    const struct cfg_account *a = c->account;
+    const struct gw_config *cfg = f->cfg;
+    const char *src, *dst;
+    const uint8_t *sm;
+    size_t smlen;
+    uint8_t esm, dc;
+    char to[16], why[200];
+    char text[SMPP_TEXT_DECODE_MAX(SMPP_PAYLOAD_MAX)];
+    size_t text_len = 0;
+
+    if (req->hdr.command_id == SUBMIT_SM) {
+        const submit_sm_t *b = &req->u.submit_sm;
+        src = (const char *)b->source_addr;
+        dst = (const char *)b->destination_addr;
+        esm = b->esm_class;
+        dc = b->data_coding;
+        sm = b->short_message;
+        smlen = b->sm_length;
+        if (b->schedule_delivery_time[0]) {
+            refuse(s, req, a, ESME_RINVSCHED, "scheduled delivery is not supported yet");
+            return;
+        }
+    } else {
+        const data_sm_t *b = &req->u.data_sm;
+        src = (const char *)b->source_addr;
+        dst = (const char *)b->destination_addr;
+        esm = b->esm_class;
+        dc = b->data_coding;
+        sm = NULL;
+        smlen = 0;
+    }
+    if (smlen == 0 && (req->tlv.present & SMPP_TLV_MESSAGE_PAYLOAD)) {
+        sm = req->tlv.message_payload;
+        smlen = req->tlv.message_payload_len;
+    }
+
+    if (f->stopping) {
+        refuse(s, req, a, ESME_RSUBMITFAIL, "shutting down");
+        return;
+    }
+    if (c->pending >= a->smpp_window) {
+        refuse(s, req, a, ESME_RTHROTTLED, "smpp_window of submits waiting for the store");
+        return;
+    }
+    if (!take_token(f, a)) {
+        refuse(s, req, a, ESME_RTHROTTLED, "above the account's mps");
+        return;
+    }
+
+    /* Sender and destination, as api_validate checks them. */
+    const struct cfg_sender *snd = map_source(cfg, a, src);
+    if (!snd) {
+        snprintf(why, sizeof(why), "source_addr %.21s is not one of the account's senders", src);
+        refuse(s, req, a, ESME_RINVSRCADR, why);
+        return;
+    }
+    if (!dest_digits(dst, to)) {
+        refuse(s, req, a, ESME_RINVDSTADR, "destination_addr is not E.164 (8 to 15 digits)");
+        return;
+    }
+    if (snd->type == SENDER_ALPHANUMERIC) {
+        for (size_t i = 0; i < cfg->nalpha_forbidden; i++) {
+            const char *cc = cfg->alpha_forbidden[i];
+            if (*cc && strncmp(to, cc, strlen(cc)) == 0) {
+                snprintf(why, sizeof(why), "country code +%s does not accept alphanumeric "
+                         "senders such as %s", cc, snd->address);
+                refuse(s, req, a, ESME_RINVDSTADR, why);
+                return;
+            }
+        }
+    }
+    const struct cfg_route *route = config_route_for(cfg, to, snd->type);
+    if (!route) {
+        snprintf(why, sizeof(why), "no route carries %s senders to +%s",
+                 sender_type_name(snd->type), to);
+        refuse(s, req, a, ESME_RSUBMITFAIL, why);
+        return;
+    }
+
+    /* The text. */
+    if (dc != 0 && dc != 1 && dc != 3 && dc != 8) {
+        snprintf(why, sizeof(why), "data_coding %u is not supported (0, 1, 3 or 8)", dc);
+        refuse(s, req, a, ESME_RSUBMITFAIL, why);
+        return;
+    }
+    struct smpp_text_udh udh;
+    if (smpp_text_udh_parse(sm, smlen, esm, &udh) != SMPP_TEXT_OK) {
+        refuse(s, req, a, ESME_RINVESMCLASS, "UDHI set but the UDH is malformed");
+        return;
+    }
+    /* Re-segmenting a client's own parts into one message is the next step. */
+    if (udh.concat && udh.total > 1) {
+        refuse(s, req, a, ESME_RINVESMCLASS, "concatenated parts (UDH) are not supported yet; "
+               "send the whole text in message_payload");
+        return;
+    }
+    if ((req->tlv.present & SMPP_TLV_SAR_TOTAL_SEGMENTS) && req->tlv.sar_total_segments > 1) {
+        refuse(s, req, a, ESME_RINVOPTPARAMVAL, "concatenated parts (SAR) are not supported yet; "
+               "send the whole text in message_payload");
+        return;
+    }
+    int trc = smpp_text_decode(dc, SMPP_TEXT_ENC_GSM7, sm, smlen, udh.text_off, 0, text,
+                               sizeof(text), &text_len);
+    if (trc != SMPP_TEXT_OK) {
+        snprintf(why, sizeof(why), "the text does not decode (%s)", smpp_text_strerror(trc));
+        refuse(s, req, a, ESME_RSUBMITFAIL, why);
+        return;
+    }
+    if (text_len == 0) {
+        refuse(s, req, a, ESME_RINVMSGLEN, "the text is empty");
+        return;
+    }
+    if (memchr(text, '\0', text_len)) {
+        refuse(s, req, a, ESME_RSUBMITFAIL, "the text contains U+0000");
+        return;
+    }
+    if (text_len >= STORE_JOB_TEXT_MAX) {
+        refuse(s, req, a, ESME_RINVMSGLEN, "the text is too long");
+        return;
+    }
+    enum smpp_text_concat concat = route->nsmscs ? route->smscs[0].smsc->concat
+                                                 : SMPP_TEXT_CONCAT_UDH8;
+    struct smpp_text_info info;
+    memset(&info, 0, sizeof(info));
+    trc = smpp_text_measure(text, text_len, SMPP_TEXT_ENC_AUTO, concat, &info, NULL);
+    if (trc == SMPP_TEXT_E_TOOLONG || (trc == SMPP_TEXT_OK && info.segments > cfg->max_segments)) {
+        snprintf(why, sizeof(why), "the text needs %u segments as %s; the maximum is %u",
+                 info.segments, smpp_text_enc_name(info.enc), cfg->max_segments);
+        refuse(s, req, a, ESME_RINVMSGLEN, why);
+        return;
+    }
+    if (trc != SMPP_TEXT_OK) {
+        snprintf(why, sizeof(why), "the text cannot be encoded (%s)", smpp_text_strerror(trc));
+        refuse(s, req, a, ESME_RSUBMITFAIL, why);
+        return;
+    }
+    if (!store_redis_ready(f->redis)) {
+        refuse(s, req, a, ESME_RSUBMITFAIL, "the message store is unavailable");
+        return;
+    }
+
+    struct front_submit *q = xcalloc(1, sizeof(*q));
+    q->f = f;
+    q->conn = c;
+    q->req = req->hdr;
+    q->session_id = smpp_session_id(s);
+    q->callback_url = a->callback_url;
+    snprintf(q->account, sizeof(q->account), "%s", a->name);
+    snprintf(q->route, sizeof(q->route), "%s", route->name);
+    snprintf(q->to, sizeof(q->to), "%s", to);
+    q->segments = info.pdus;
+    q->next = f->pending;
+    if (f->pending)
+        f->pending->prev = q;
+    f->pending = q;
+    c->pending++;
+    struct store_msg_new n = {
+        .account = a->name,
+        .from = snd->address,
+        .ton = snd->ton,
+        .npi = snd->npi,
+        .to = to,
+        .text = text,
+        .text_len = text_len,
+        .encoding = info.enc == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7",
+        .segments = info.pdus,
+        .route = route->name,
+        .msg_class = "transactional",
+        .callback_url = a->callback_url,
+        .client_ref = NULL,
+        .validity_s = route->validity_s,
+    };
+    store_msg_accept(f->redis, &n, accepted, q);
+    /* q may be gone already */
+}
+
+static void
+on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
+{
+    struct smpp_front *f = ctx;
+    struct front_conn *c = conn_of(f, s);
+
+    if (!c) {
+        /* Requests reach us only on bound sessions, which all have a conn. */
+        if (smpp_resp_id(req->hdr.command_id))
+            smpp_session_respond_status(s, &req->hdr, ESME_RSYSERR);
+        return;
+    }
+    switch (req->hdr.command_id) {
+    case SUBMIT_SM:
+    case DATA_SM:
+        handle_submit(f, c, req);
+        break;
+    case QUERY_SM:
+        refuse(s, req, c->account, ESME_RQUERYFAIL, "query_sm is not supported yet");
+        break;
+    case CANCEL_SM:
+        refuse(s, req, c->account, ESME_RCANCELFAIL, "cancel_sm is not supported yet");
+        break;
+    case REPLACE_SM:
+        refuse(s, req, c->account, ESME_RREPLACEFAIL, "replace_sm is not supported yet");
+        break;
+    default:
+        if (smpp_resp_id(req->hdr.command_id))
+            refuse(s, req, c->account, ESME_RINVCMDID, "command not supported");
+        break;
+    }
+}
+
+static const struct smpp_session_ops front_ops = {
+    .on_bind = on_bind,
+    .on_request = on_request,
+    .on_closed = on_closed,
+};
+
+/* ------------------------------------------------------------------ lifetime */
+
+struct smpp_front *
+smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
+{
+    const struct cfg_smpp_server *sc = &deps->cfg->smpp_server;
+    struct smpp_front *f = xcalloc(1, sizeof(*f));
+    struct smpp_server_cfg scfg;
+    unsigned window = 1;
+
+    f->base = deps->base;
+    f->cfg = deps->cfg;
+    f->redis = deps->redis;
+    f->mt = deps->mt;
+    f->webhook = deps->webhook;
+    f->accts = xcalloc(deps->cfg->naccounts, sizeof(*f->accts));
+    if (sc->tls_cert_file) {
+        struct smpp_tls_server_cfg tc = { .cert_file = sc->tls_cert_file,
+                                          .key_file = sc->tls_key_file };
+        f->ssl = smpp_tls_server_ctx(&tc, err, errsz);
+        if (!f->ssl) {
+            free(f->accts);
+            free(f);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < deps->cfg->naccounts; i++)
+        if (deps->cfg->accounts[i].smpp_window > window)
+            window = deps->cfg->accounts[i].smpp_window;
+    memset(&scfg, 0, sizeof(scfg));
+    scfg.addr = sc->listen;
+    scfg.port = sc->port;
+    scfg.ssl_ctx = f->ssl;
+    scfg.system_id = "smsgw";
+    smpp_session_cfg_defaults(&scfg.session);
+    scfg.session.bind_timeout_ms = sc->bind_timeout_ms;
+    scfg.session.max_pdu = sc->max_pdu;
+    /* Our own per-account smpp_window answers first (ESME_RTHROTTLED with a
+     * log line); the session's flood limit stays just above it. */
+    scfg.session.peer_window = window + 1;
+    f->srv = smpp_server_new(f->base, &scfg, &front_ops, f);
+    if (!f->srv) {
+        snprintf(err, errsz, "cannot listen on %s port %d: %s", sc->listen, sc->port,
+                 strerror(errno));
+        if (f->ssl)
+            SSL_CTX_free(f->ssl);
+        free(f->accts);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+int
+smpp_front_port(const struct smpp_front *f)
+{
+    return smpp_server_port(f->srv);
+}
+
+void
+smpp_front_shutdown(struct smpp_front *f)
+{
+    if (!f || f->stopping)
+        return;
+    f->stopping = true;
+    log_event(LOG_INFO, "smpp_server_stopping", "sessions=%u", smpp_server_sessions(f->srv));
+    smpp_server_shutdown(f->srv);
+}
+
+void
+smpp_front_free(struct smpp_front *f)
+{
+    if (!f)
+        return;
+    /* Frees every session through on_closed, which detaches their submits. */
+    smpp_server_free(f->srv);
+    for (struct front_submit *q = f->pending, *next; q; q = next) {
+        next = q->next;
+        q->f = NULL;
+        q->conn = NULL;
+        q->prev = q->next = NULL;
+    }
+    if (f->ssl)
+        SSL_CTX_free(f->ssl);
+    free(f->accts);
+    free(f);
+}

@@ -1,0 +1,58 @@
+/*
+ * The SMPP server for client ESMEs: accounts bind to smsgwd with their
+ * smpp_system_id / smpp_password and submit messages over SMPP 3.4, as
+ * they would POST them to the HTTP API.
+ *
+ *   bind_*      account by system_id (ESME_RINVSYSID), password
+ *               (ESME_RINVPASWD), source address in smpp_allowed_ips and
+ *               binds below smpp_max_binds (ESME_RBINDFAIL)
+ *   submit_sm,  text decoded to UTF-8, sender and destination checked as
+ *   data_sm     api_validate does, stored by store_msg_accept like an HTTP
+ *               message; the resp carries our message id and is sent only
+ *               once Redis has the message (ESME_RSUBMITFAIL when it cannot,
+ *               ESME_RX_R_APPN when the subscriber opted out)
+ *   query_sm,   ESME_RQUERYFAIL / ESME_RCANCELFAIL / ESME_RREPLACEFAIL
+ *   cancel_sm,  for now
+ *   replace_sm
+ *
+ * Not yet: receipts and MO to the client's binds (deliver_sm), the client's
+ * own concatenated parts (refused with ESME_RINVESMCLASS unless total is 1),
+ * scheduled delivery (ESME_RINVSCHED). docs/smpp-server.md has the details.
+ *
+ * Ownership: the front owns its smpp_server and every session in it; cfg,
+ * redis, mt and webhook are borrowed and must outlive smpp_front_free().
+ * A submit still waiting for Redis when the front is freed completes into
+ * nothing (its resp is not sent; the message, if stored, is sent anyway).
+ */
+#ifndef CORE_SMPP_FRONT_H
+#define CORE_SMPP_FRONT_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+
+struct event_base;
+struct store_redis;
+struct mt_engine;
+struct webhook;
+struct smpp_front;
+
+struct smpp_front_deps {
+    struct event_base *base;
+    const struct gw_config *cfg;    /* cfg->smpp_server.enabled */
+    struct store_redis *redis;
+    struct mt_engine *mt;
+    struct webhook *webhook;        /* may be NULL */
+};
+
+/* Listen as cfg->smpp_server says. NULL on error, with the reason in err
+ * (cannot listen, TLS certificate or key unusable). */
+struct smpp_front *smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz);
+/* The port actually bound (port 0 picks a free one). */
+int smpp_front_port(const struct smpp_front *f);
+/* Stop accepting binds and submits; unbind every client. */
+void smpp_front_shutdown(struct smpp_front *f);
+/* Close every session now and free. */
+void smpp_front_free(struct smpp_front *f);
+
+#endif
