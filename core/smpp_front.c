@@ -9,19 +9,54 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 
 #include "core/log.h"
 #include "router/router_mt.h"
+#include "smpp/smpp_dlr.h"
 #include "smpp/smpp_server.h"
 #include "smpp/smpp_text.h"
 #include "smpp/smpp_tls.h"
 #include "store/store_msg.h"
 
-/* Rate cap per account: tokens refill at mps per second, up to one second's worth. */
+/* The client queue is polled this often while an account has a receiver. */
+#define DELIVER_POLL_MS 100
+/* After a refused or lost deliver_sm, wait this long before trying again. */
+#define DELIVER_RETRY_MS 1000
+/* deliver_sm in flight per bind, at most. */
+#define DELIVER_WINDOW 32
+
+/* An item of P clientq:ACCOUNT taken into this instance's inflight list. */
+struct front_item {
+    struct smpp_front *f;
+    size_t ai;                      /* account index */
+    char *raw;                      /* the JSON as stored (LREM needs it exactly) */
+    size_t len;
+    struct front_item *next;
+};
+
+/* A Redis call of the deliverer; f is NULL once the front is freed. */
+struct front_op {
+    struct smpp_front *f;
+    size_t ai;
+    struct front_op *prev, *next;
+};
+
+/*
+ * Per account: the rate cap (tokens refill at mps per second, up to one
+ * second's worth) and the deliverer of its client queue.
+ */
 struct front_acct {
     unsigned binds;
     double tokens;
     uint64_t last_ms;
+    unsigned rx_binds;              /* receiver and transceiver binds */
+    unsigned sending;               /* deliver_sm awaiting their resp */
+    struct front_item *buf_head, *buf_tail;  /* taken, not yet sent */
+    bool taking, requeueing;
+    bool recovered;                 /* this instance's old inflight list requeued */
+    bool dirty;                     /* an item failed: requeue the inflight list first */
+    uint64_t resume_ms;             /* no requeue before this (after a failure) */
 };
 
 /* A bound client session. */
@@ -29,6 +64,7 @@ struct front_conn {
     struct smpp_session *s;
     const struct cfg_account *account;
     unsigned pending;               /* submits waiting for Redis */
+    bool rx;                        /* may receive deliver_sm (RX or TRX bind) */
     struct front_conn *prev, *next;
 };
 
@@ -57,6 +93,9 @@ struct smpp_front {
     struct front_acct *accts;       /* parallel to cfg->accounts */
     struct front_conn *conns;
     struct front_submit *pending;
+    struct front_op *ops;           /* deliverer calls waiting for Redis */
+    struct event *poll_ev, *kick_ev;
+    const char *instance;
     bool stopping;
 };
 
@@ -173,6 +212,11 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
         f->conns->prev = c;
     f->conns = c;
     fa->binds++;
+    if (bind->hdr.command_id != BIND_TRANSMITTER) {
+        c->rx = true;
+        fa->rx_binds++;
+        event_active(f->kick_ev, EV_TIMEOUT, 0);
+    }
     log_event(LOG_INFO, "smpp_client_bound", "session=%u peer=%s account=%s command=%s binds=%u",
               smpp_session_id(s), smpp_session_peer(s), a->name,
               smpp_command_name(bind->hdr.command_id), fa->binds);
@@ -191,6 +235,10 @@ on_closed(struct smpp_session *s, void *ctx)
         if (q->conn == c)
             q->conn = NULL;
     acct_of(f, c->account)->binds--;
+    if (c->rx) {
+        acct_of(f, c->account)->rx_binds--;
+        event_active(f->kick_ev, EV_TIMEOUT, 0);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -343,7 +391,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     const char *src, *dst;
     const uint8_t *sm;
     size_t smlen;
-    uint8_t esm, dc;
+    uint8_t esm, dc, rd;
     char to[16], why[200];
     char text[SMPP_TEXT_DECODE_MAX(SMPP_PAYLOAD_MAX)];
     size_t text_len = 0;
@@ -354,6 +402,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         dst = (const char *)b->destination_addr;
         esm = b->esm_class;
         dc = b->data_coding;
+        rd = b->registered_delivery;
         sm = b->short_message;
         smlen = b->sm_length;
         if (b->schedule_delivery_time[0]) {
@@ -366,6 +415,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         dst = (const char *)b->destination_addr;
         esm = b->esm_class;
         dc = b->data_coding;
+        rd = b->registered_delivery;
         sm = NULL;
         smlen = 0;
     }
@@ -509,6 +559,8 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         .callback_url = a->callback_url,
         .client_ref = NULL,
         .validity_s = route->validity_s,
+        .source = "smpp",
+        .registered_delivery = rd,
     };
     store_msg_accept(f->redis, &n, accepted, q);
     /* q may be gone already */
@@ -547,10 +599,410 @@ on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
     }
 }
 
+/* ------------------------------------------------------------------ deliver
+ *
+ * Receipts and MO go back to the client from P clientq:ACCOUNT (filled by
+ * the store scripts). Per account, while it has a receiver bind: take items
+ * into this instance's inflight list, send each as a deliver_sm, and remove
+ * it from the inflight list on deliver_sm_resp ESME_ROK. A refused, timed
+ * out or lost deliver_sm marks the account dirty: nothing more is sent until
+ * every deliver_sm in flight has ended, then the whole inflight list (the
+ * failed items and those taken but not sent) goes back to the head of the
+ * queue in order, and delivery resumes after DELIVER_RETRY_MS.
+ */
+
+static void deliver_all(struct smpp_front *f);
+
+static void
+kick(struct smpp_front *f)
+{
+    event_active(f->kick_ev, EV_TIMEOUT, 0);
+}
+
+static struct front_op *
+op_new(struct smpp_front *f, size_t ai)
+{
+    struct front_op *o = xcalloc(1, sizeof(*o));
+    o->f = f;
+    o->ai = ai;
+    o->next = f->ops;
+    if (f->ops)
+        f->ops->prev = o;
+    f->ops = o;
+    return o;
+}
+
+/* The front behind o (NULL if freed); o is unlinked and freed. */
+static struct smpp_front *
+op_end(struct front_op *o, size_t *ai)
+{
+    struct smpp_front *f = o->f;
+    *ai = o->ai;
+    if (f) {
+        if (o->prev)
+            o->prev->next = o->next;
+        else
+            f->ops = o->next;
+        if (o->next)
+            o->next->prev = o->prev;
+    }
+    free(o);
+    return f;
+}
+
+static void
+item_free(struct front_item *it)
+{
+    free(it->raw);
+    free(it);
+}
+
+static void
+buf_drop(struct front_acct *fa)
+{
+    for (struct front_item *it = fa->buf_head, *next; it; it = next) {
+        next = it->next;
+        item_free(it);
+    }
+    fa->buf_head = fa->buf_tail = NULL;
+}
+
+/* Address as stored ("+14155550100", "12345", "ACME") to SMPP. */
+static void
+smpp_addr(const char *a, uint8_t *ton, uint8_t *npi, uint8_t *out, size_t size)
+{
+    if (a[0] == '+') {
+        *ton = 1;
+        *npi = 1;
+        a++;
+    } else if (all_digits(a)) {
+        *ton = strlen(a) > 8 ? 1 : 3;
+        *npi = 1;
+    } else {
+        *ton = 5;
+        *npi = 0;
+    }
+    snprintf((char *)out, size, "%s", a);
+}
+
+static void
+dlr_time(uint64_t ms, struct smpp_dlr_time *t)
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    memset(t, 0, sizeof(*t));
+    t->year = tm.tm_year + 1900;
+    t->mon = tm.tm_mon + 1;
+    t->mday = tm.tm_mday;
+    t->hour = tm.tm_hour;
+    t->min = tm.tm_min;
+    if (t->year < 2000 || t->year > 2099)
+        t->year = 2000;
+}
+
+static const char *
+jget(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+           ? json_object_get_string(v) : "";
+}
+
+static uint64_t
+jms(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+/* The deliver_sm for an item; false when the item is unusable. */
+static bool
+item_pdu(const struct front_item *it, struct smpp_pdu *p, char *what, size_t wsz)
+{
+    json_object *o = json_tokener_parse(it->raw);
+    deliver_sm_t *d = &p->u.deliver_sm;
+    bool ok = false;
+
+    smpp_pdu_init(p, DELIVER_SM, ESME_ROK, 0);
+    if (!o || !json_object_is_type(o, json_type_object))
+        goto out;
+    const char *type = jget(o, "type");
+    if (strcmp(type, "receipt") == 0) {
+        const char *id = jget(o, "id"), *stat = jget(o, "stat"), *err = jget(o, "err");
+        struct smpp_dlr r;
+        smpp_dlr_init(&r);
+        snprintf(r.id, sizeof(r.id), "%s", id);
+        r.id_error = 0;
+        r.stat = smpp_dlr_stat_from_name(stat, strlen(stat));
+        r.stat_error = 0;
+        if (!*id || r.stat == SMPP_DLR_STAT_NONE)
+            goto out;
+        r.present = SMPP_DLR_F_ID | SMPP_DLR_F_SUB | SMPP_DLR_F_DLVRD | SMPP_DLR_F_SUBMIT_DATE |
+                    SMPP_DLR_F_DONE_DATE | SMPP_DLR_F_STAT | SMPP_DLR_F_ERR | SMPP_DLR_F_TEXT;
+        r.sub = 1;
+        r.dlvrd = r.stat == SMPP_DLR_STAT_DELIVRD;
+        dlr_time(jms(o, "submit_ms"), &r.submit_date);
+        dlr_time(jms(o, "done_ms"), &r.done_date);
+        size_t el = strlen(err);
+        if (el >= 1 && el <= 9 && all_digits(err)) {
+            r.err = atoi(err);
+        } else if (el >= 1 && el <= SMPP_DLR_ERR_MAX && !strpbrk(err, " \t")) {
+            r.err = -1;
+            memcpy(r.err_raw, err, el + 1);
+        } else {
+            r.err = 0;
+        }
+        /* The receipt travels back: from the recipient to the sender. */
+        smpp_addr(jget(o, "to"), &d->source_addr_ton, &d->source_addr_npi, d->source_addr,
+                  sizeof(d->source_addr));
+        smpp_addr(jget(o, "from"), &d->dest_addr_ton, &d->dest_addr_npi, d->destination_addr,
+                  sizeof(d->destination_addr));
+        d->esm_class = 0x04;
+        d->data_coding = 0;
+        int n = smpp_dlr_format(&r, (char *)d->short_message, sizeof(d->short_message));
+        if (n < 0)
+            goto out;
+        d->sm_length = (uint8_t)n;
+        p->tlv.present = SMPP_TLV_RECEIPTED_MESSAGE_ID | SMPP_TLV_MESSAGE_STATE;
+        snprintf(p->tlv.receipted_message_id, sizeof(p->tlv.receipted_message_id), "%s", id);
+        p->tlv.message_state = smpp_dlr_stat_to_state(r.stat);
+        snprintf(what, wsz, "receipt msg_id=%s stat=%s", id, stat);
+        ok = true;
+    } else if (strcmp(type, "mo") == 0) {
+        const char *text = jget(o, "text");
+        size_t tl = strlen(text), n = 0;
+        uint8_t buf[SMPP_PAYLOAD_MAX];
+        smpp_addr(jget(o, "from"), &d->source_addr_ton, &d->source_addr_npi, d->source_addr,
+                  sizeof(d->source_addr));
+        smpp_addr(jget(o, "to"), &d->dest_addr_ton, &d->dest_addr_npi, d->destination_addr,
+                  sizeof(d->destination_addr));
+        d->esm_class = 0;
+        if (smpp_text_gsm7_encode(text, tl, buf, sizeof(buf), &n, NULL) == SMPP_TEXT_OK) {
+            d->data_coding = 0;
+        } else if (smpp_text_ucs2_encode(text, tl, buf, sizeof(buf), &n, NULL) == SMPP_TEXT_OK) {
+            d->data_coding = 8;
+        } else {
+            goto out;
+        }
+        if (n <= sizeof(d->short_message) && n <= 254) {
+            memcpy(d->short_message, buf, n);
+            d->sm_length = (uint8_t)n;
+        } else {
+            d->sm_length = 0;
+            p->tlv.present = SMPP_TLV_MESSAGE_PAYLOAD;
+            memcpy(p->tlv.message_payload, buf, n);
+            p->tlv.message_payload_len = (uint16_t)n;
+        }
+        snprintf(what, wsz, "mo from=%s", (const char *)d->source_addr);
+        ok = true;
+    }
+out:
+    if (o)
+        json_object_put(o);
+    return ok;
+}
+
+static void
+item_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pdu *resp,
+          void *arg)
+{
+    struct front_item *it = arg;
+    struct smpp_front *f = it->f;
+    struct front_acct *fa = &f->accts[it->ai];
+    const char *acct = f->cfg->accounts[it->ai].name;
+
+    fa->sending--;
+    if (res == SMPP_REQ_RESP && resp->hdr.command_status == ESME_ROK) {
+        store_clientq_ack(f->redis, acct, f->instance, it->raw, it->len);
+    } else {
+        log_event(LOG_WARN, "smpp_deliver_failed", "session=%u account=%s result=%s",
+                  smpp_session_id(s), acct,
+                  res == SMPP_REQ_RESP ? smpp_status_name(resp->hdr.command_status)
+                  : res == SMPP_REQ_TIMEOUT ? "timeout" : "connection lost");
+        fa->dirty = true;
+        fa->resume_ms = now_ms() + DELIVER_RETRY_MS;
+    }
+    item_free(it);
+    kick(f);
+}
+
+/* A receiver bind of account ai with room for one more deliver_sm. */
+static struct front_conn *
+pick_rx(struct smpp_front *f, size_t ai, unsigned *room)
+{
+    struct front_conn *best = NULL;
+    unsigned best_room = 0, total = 0;
+
+    for (struct front_conn *c = f->conns; c; c = c->next) {
+        if (!c->rx || (size_t)(c->account - f->cfg->accounts) != ai ||
+            !smpp_session_is_bound(c->s))
+            continue;
+        unsigned w = smpp_session_window(c->s), out = smpp_session_outstanding(c->s);
+        if (w > DELIVER_WINDOW)
+            w = DELIVER_WINDOW;
+        unsigned r = out < w ? w - out : 0;
+        total += r;
+        if (r > best_room) {
+            best_room = r;
+            best = c;
+        }
+    }
+    if (room)
+        *room = total;
+    return best;
+}
+
+static void
+requeued(void *arg, int rc)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    struct front_acct *fa = &f->accts[ai];
+    fa->requeueing = false;
+    if (rc == 0) {
+        fa->dirty = false;
+        fa->recovered = true;
+    }
+    kick(f);
+}
+
+static void
+taken(void *arg, int n, const char *const *items, const size_t *lens)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    struct front_acct *fa = &f->accts[ai];
+    fa->taking = false;
+    if (n < 0) {
+        /* The script may have run: whatever it moved goes back first. */
+        fa->dirty = true;
+        fa->resume_ms = now_ms() + DELIVER_RETRY_MS;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        struct front_item *it = xcalloc(1, sizeof(*it));
+        it->f = f;
+        it->ai = ai;
+        it->raw = malloc(lens[i] + 1);
+        if (!it->raw)
+            abort();
+        memcpy(it->raw, items[i], lens[i]);
+        it->raw[lens[i]] = '\0';
+        it->len = lens[i];
+        if (fa->buf_tail)
+            fa->buf_tail->next = it;
+        else
+            fa->buf_head = it;
+        fa->buf_tail = it;
+    }
+    if (n > 0)
+        kick(f);
+}
+
+static void
+deliver_run(struct smpp_front *f, size_t ai)
+{
+    struct front_acct *fa = &f->accts[ai];
+    const struct cfg_account *a = &f->cfg->accounts[ai];
+    unsigned room = 0;
+
+    if (fa->taking || fa->requeueing || !store_redis_ready(f->redis))
+        return;
+    if (fa->buf_head && !fa->rx_binds)
+        fa->dirty = true;               /* taken but no receiver left */
+    if (fa->dirty || (!fa->recovered && fa->rx_binds)) {
+        if (fa->sending)
+            return;                     /* wait until every deliver_sm has ended */
+        buf_drop(fa);                   /* they are in the inflight list too */
+        if (fa->dirty && now_ms() < fa->resume_ms)
+            return;
+        fa->requeueing = true;
+        store_clientq_requeue(f->redis, a->name, f->instance, requeued, op_new(f, ai));
+        return;
+    }
+    if (!fa->rx_binds || f->stopping)
+        return;
+    while (fa->buf_head) {
+        struct front_conn *c = pick_rx(f, ai, NULL);
+        if (!c)
+            return;
+        struct front_item *it = fa->buf_head;
+        struct smpp_pdu p;
+        char what[120];
+        if (!item_pdu(it, &p, what, sizeof(what))) {
+            /* Nothing a client could use: logged and dropped, not retried. */
+            log_event(LOG_ERROR, "smpp_deliver_dropped", "account=%s item=\"%.200s\"", a->name,
+                      it->raw);
+            fa->buf_head = it->next;
+            if (!fa->buf_head)
+                fa->buf_tail = NULL;
+            store_clientq_ack(f->redis, a->name, f->instance, it->raw, it->len);
+            item_free(it);
+            continue;
+        }
+        enum smpp_rc rc = smpp_session_send(c->s, &p, item_resp, it, NULL);
+        if (rc == SMPP_AGAIN)
+            return;                     /* on_window kicks */
+        fa->buf_head = it->next;
+        if (!fa->buf_head)
+            fa->buf_tail = NULL;
+        it->next = NULL;
+        if (rc != SMPP_OK) {
+            log_event(LOG_WARN, "smpp_deliver_failed", "session=%u account=%s result=\"not sent\"",
+                      smpp_session_id(c->s), a->name);
+            item_free(it);
+            fa->dirty = true;
+            fa->resume_ms = now_ms() + DELIVER_RETRY_MS;
+            return;
+        }
+        fa->sending++;
+        log_event(LOG_DEBUG, "smpp_deliver", "session=%u account=%s %s", smpp_session_id(c->s),
+                  a->name, what);
+    }
+    pick_rx(f, ai, &room);
+    if (room > 0) {
+        fa->taking = true;
+        store_clientq_take(f->redis, a->name, f->instance, room, taken, op_new(f, ai));
+    }
+}
+
+static void
+deliver_all(struct smpp_front *f)
+{
+    for (size_t i = 0; i < f->cfg->naccounts; i++) {
+        const struct front_acct *fa = &f->accts[i];
+        if (fa->rx_binds || fa->dirty || fa->buf_head)
+            deliver_run(f, i);
+    }
+}
+
+static void
+deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    deliver_all(arg);
+}
+
+static void
+on_window(struct smpp_session *s, void *ctx)
+{
+    (void)s;
+    kick(ctx);
+}
+
 static const struct smpp_session_ops front_ops = {
     .on_bind = on_bind,
     .on_request = on_request,
     .on_closed = on_closed,
+    .on_window = on_window,
 };
 
 /* ------------------------------------------------------------------ lifetime */
@@ -593,8 +1045,17 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     /* Our own per-account smpp_window answers first (ESME_RTHROTTLED with a
      * log line); the session's flood limit stays just above it. */
     scfg.session.peer_window = window + 1;
+    f->instance = deps->cfg->instance ? deps->cfg->instance : "smsgwd";
+    f->kick_ev = event_new(f->base, -1, 0, deliver_cb, f);
+    f->poll_ev = event_new(f->base, -1, EV_PERSIST, deliver_cb, f);
+    struct timeval tv = { 0, DELIVER_POLL_MS * 1000 };
+    if (!f->kick_ev || !f->poll_ev)
+        abort();
+    event_add(f->poll_ev, &tv);
     f->srv = smpp_server_new(f->base, &scfg, &front_ops, f);
     if (!f->srv) {
+        event_free(f->kick_ev);
+        event_free(f->poll_ev);
         snprintf(err, errsz, "cannot listen on %s port %d: %s", sc->listen, sc->port,
                  strerror(errno));
         if (f->ssl)
@@ -635,6 +1096,12 @@ smpp_front_free(struct smpp_front *f)
         q->conn = NULL;
         q->prev = q->next = NULL;
     }
+    for (struct front_op *o = f->ops; o; o = o->next)
+        o->f = NULL;
+    for (size_t i = 0; i < f->cfg->naccounts; i++)
+        buf_drop(&f->accts[i]);
+    event_free(f->kick_ev);
+    event_free(f->poll_ev);
     if (f->ssl)
         SSL_CTX_free(f->ssl);
     free(f->accts);

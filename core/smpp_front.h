@@ -15,7 +15,12 @@
  *   cancel_sm,  for now
  *   replace_sm
  *
- * Not yet: receipts and MO to the client's binds (deliver_sm), the client's
+ *   deliver_sm  receipts (for registered_delivery) and MO (accounts without
+ *               mo_url) from P clientq:ACCOUNT to the account's RX/TRX
+ *               binds, in order, at least once: an item leaves Redis only
+ *               on deliver_sm_resp ESME_ROK
+ *
+ * Not yet: the client's
  * own concatenated parts (refused with ESME_RINVESMCLASS unless total is 1),
  * scheduled delivery (ESME_RINVSCHED). docs/smpp-server.md has the details.
  *

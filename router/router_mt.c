@@ -392,7 +392,24 @@ mo_complete(struct mo_ctx *c, const char *text, size_t len)
     json_object_put(o);
     if (!c->json)
         abort();
-    store_mo_record(c->e->redis, c->acct ? c->acct->name : NULL, c->json, mo_recorded, c);
+    /* An account without mo_url that binds over SMPP gets its MO as
+     * deliver_sm (core/smpp_front), queued in the same script. */
+    char *item = NULL;
+    if (c->acct && !c->acct->mo_url && c->acct->smpp_system_id) {
+        json_object *q = json_object_new_object();
+        json_object_object_add(q, "type", json_object_new_string("mo"));
+        json_object_object_add(q, "from", json_object_new_string(from));
+        json_object_object_add(q, "to", json_object_new_string(c->sender ? c->sender->address
+                                                                         : c->to));
+        json_object_object_add(q, "text", json_object_new_string_len(text, (int)len));
+        json_object_object_add(q, "received", json_object_new_int64((int64_t)c->received_ms));
+        item = strdup(json_object_to_json_string_ext(q, JSON_C_TO_STRING_PLAIN));
+        json_object_put(q);
+        if (!item)
+            abort();
+    }
+    store_mo_record(c->e->redis, c->acct ? c->acct->name : NULL, c->json, item, mo_recorded, c);
+    free(item);
 }
 
 static void
@@ -832,10 +849,13 @@ request_grant(struct mt_pace *pc, uint64_t now, unsigned backlog, bool eval)
     unsigned want = router_pacer_grant_want(pc->p, now, pc->backlog ? pc->backlog : 1);
     if (!want && eval)
         want = 1;
-    if (want && router_pacer_grant_cmd(pc->p, &pc->cmd, pc->key, want, now, eval) == 0 &&
-        store_redis_argv(pc->eng->redis, grant_reply, pc, pc->cmd.argc, pc->cmd.argv,
-                         pc->cmd.argvlen) == 0)
-        pc->granting = true;
+    if (want && router_pacer_grant_cmd(pc->p, &pc->cmd, pc->key, want, now, eval) == 0) {
+        if (store_redis_argv(pc->eng->redis, grant_reply, pc, pc->cmd.argc, pc->cmd.argv,
+                             pc->cmd.argvlen) == 0)
+            pc->granting = true;
+        else    /* not sent: clear the pacer's request-in-flight mark */
+            router_pacer_apply_grant(pc->p, NULL, now);
+    }
     if (log_enabled(LOG_DEBUG))
         log_event(LOG_DEBUG, "pacer_grant_request", "limit=%s want=%u backlog=%u sent=%s", pc->name,
                   want, pc->backlog, pc->granting ? "yes" : "no");
@@ -845,7 +865,10 @@ static void
 grant_reply(struct store_redis *r, redisReply *reply, void *arg)
 {
     struct mt_pace *pc = arg;
-    int rc = reply ? router_pacer_apply_grant(pc->p, reply, mono_us()) : ROUTER_PACER_ERROR;
+    /* A NULL reply (connection lost or timed out) must reach the pacer
+     * too, or it keeps waiting for this grant and never asks again: a
+     * route stalled this way after a Redis timeout (pacing bench). */
+    int rc = router_pacer_apply_grant(pc->p, reply, mono_us());
 
     (void)r;
     pc->granting = false;

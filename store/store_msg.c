@@ -93,7 +93,27 @@ static struct store_script retry_lua = { "retry",
     "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' retrying ' .. ARGV[4])\n"
     "return 1\n", "" };
 
-/* KEYS: msg hist q. ARGV: stream_id now state detail retention */
+/*
+ * An SMPP client's receipt for a message that just took its final state:
+ * pushed onto P clientq:ACCOUNT when the record says source smpp and its
+ * registered_delivery (bits 1-0) asks: 01 always, 10 on failure only.
+ * A Lua fragment shared by the final and receipt scripts; expects mk
+ * (record key), prefix, state, stat, err, now in scope.
+ */
+#define CLIENT_RECEIPT_LUA \
+    "local c = redis.call('HMGET', mk, 'source', 'registered_delivery', 'account', 'from',\n" \
+    "  'to', 'created')\n" \
+    "if c[1] == 'smpp' and c[3] then\n" \
+    "  local rd = (tonumber(c[2]) or 0) % 4\n" \
+    "  if rd == 1 or (rd == 2 and state ~= 'delivered') then\n" \
+    "    redis.call('RPUSH', prefix .. 'clientq:' .. c[3], cjson.encode({type = 'receipt',\n" \
+    "      id = string.sub(mk, #prefix + 5), state = state, stat = stat, err = err,\n" \
+    "      from = c[4] or '', to = c[5] or '', submit_ms = tonumber(c[6]) or 0,\n" \
+    "      done_ms = tonumber(now)}))\n" \
+    "  end\n" \
+    "end\n"
+
+/* KEYS: msg hist q. ARGV: stream_id now state detail retention prefix */
 static struct store_script final_lua = { "final",
     "redis.call('XACK', KEYS[3], 'smsgw', ARGV[1])\n"
     "redis.call('XDEL', KEYS[3], ARGV[1])\n"
@@ -101,6 +121,9 @@ static struct store_script final_lua = { "final",
     "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
+    "local mk, prefix, state, err, now = KEYS[1], ARGV[6], ARGV[3], '', ARGV[2]\n"
+    "local stat = ({rejected = 'REJECTD', expired = 'EXPIRED'})[state] or 'UNDELIV'\n"
+    CLIENT_RECEIPT_LUA
     "return 1\n", "" };
 
 /* KEYS: sched. ARGV: now max prefix */
@@ -146,6 +169,8 @@ static struct store_script dlr_lua = { "receipt",
     "redis.call('RPUSH', hk, ARGV[4] .. ' ' .. state)\n"
     "redis.call('EXPIRE', mk, ARGV[5])\n"
     "redis.call('EXPIRE', hk, ARGV[5])\n"
+    "local prefix, stat, err, now = ARGV[1], worst or 'DELIVRD', ARGV[3], ARGV[4]\n"
+    CLIENT_RECEIPT_LUA
     "local h = redis.call('HMGET', mk, 'callback_url', 'client_ref')\n"
     "return {1, id, state, h[1] or '', h[2] or ''}\n", "" };
 
@@ -229,6 +254,12 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     A("state"); A("queued");
     if (m->callback_url) { A("callback_url"); A(m->callback_url); }
     if (m->client_ref) { A("client_ref"); A(m->client_ref); }
+    char rd[8];
+    if (m->source) {
+        snprintf(rd, sizeof(rd), "%u", m->registered_delivery);
+        A("source"); A(m->source);
+        A("registered_delivery"); A(rd);
+    }
     char nh[8];
     snprintf(nh, sizeof(nh), "%d", (n - h0) / 2);
     argv[nh_at] = nh;
@@ -286,7 +317,8 @@ static bool
 numeric_field(const char *k)
 {
     return !strcmp(k, "segments") || !strcmp(k, "validity") || !strcmp(k, "created") ||
-           !strcmp(k, "updated") || !strcmp(k, "attempts");
+           !strcmp(k, "updated") || !strcmp(k, "attempts") ||
+           !strcmp(k, "registered_delivery");
 }
 
 static void
@@ -661,8 +693,9 @@ store_job_final(struct store_redis *r, const char *route, const struct store_job
     key(kq, sizeof(kq), r, "q", route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
     snprintf(ret, sizeof(ret), "%u", RETENTION_S);
-    const char *argv[] = { kmsg, khist, kq, job->stream_id, now, state, detail, ret };
-    run_script(r, &final_lua, 3, 5, argv, NULL, cb, arg);
+    const char *argv[] = { kmsg, khist, kq, job->stream_id, now, state, detail, ret,
+                           store_redis_prefix(r) };
+    run_script(r, &final_lua, 3, 6, argv, NULL, cb, arg);
 }
 
 void
@@ -854,26 +887,132 @@ store_mo_expire(struct store_redis *r)
     store_redis_eval(r, &mo_expire_lua, mo_expire_reply, NULL, 2, 1, argv, NULL);
 }
 
-void
-store_mo_record(struct store_redis *r, const char *account, const char *json, store_done_cb cb,
-                void *arg)
-{
-    char k[160], ks[160];
-    struct done_ctx *d = malloc(sizeof(*d));
+/* KEYS: mo clientq. ARGV: json client_item ('' for none) */
+static struct store_script mo_record_lua = { "mo_record",
+    "redis.call('RPUSH', KEYS[1], ARGV[1])\n"
+    "if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end\n"
+    "return 1\n", "" };
 
-    if (!d)
-        abort();
-    d->cb = cb;
-    d->arg = arg;
+void
+store_mo_record(struct store_redis *r, const char *account, const char *json,
+                const char *client_item, store_done_cb cb, void *arg)
+{
+    char k[160], ks[160], kc[160];
+
     key(k, sizeof(k), r, "mo", account ? account : "unrouted", NULL);
     key(ks, sizeof(ks), r, "stats", NULL, NULL);
+    key(kc, sizeof(kc), r, "clientq", account ? account : "-", NULL);
     if (!account)
         store_redis_cmd(r, NULL, NULL, "HINCRBY %s mo_unrouted 1", ks);
-    if (store_redis_cmd(r, done_reply, d, "RPUSH %s %s", k, json) != 0) {
-        free(d);
-        if (cb)
-            cb(arg, -1);
+    const char *argv[] = { k, kc, json, account && client_item ? client_item : "" };
+    run_script(r, &mo_record_lua, 2, 2, argv, NULL, cb, arg);
+}
+
+/* ---------------------------------------------------------------- client queue */
+
+/* KEYS: queue inflight. ARGV: max */
+static struct store_script clientq_take_lua = { "clientq_take",
+    "local out = {}\n"
+    "for i = 1, tonumber(ARGV[1]) do\n"
+    "  local v = redis.call('LPOP', KEYS[1])\n"
+    "  if not v then break end\n"
+    "  redis.call('RPUSH', KEYS[2], v)\n"
+    "  out[#out + 1] = v\n"
+    "end\n"
+    "return out\n", "" };
+
+/* KEYS: inflight queue. The inflight tail goes first to the queue head, so
+ * the order is kept. */
+static struct store_script clientq_requeue_lua = { "clientq_requeue",
+    "local n = 0\n"
+    "local v = redis.call('RPOP', KEYS[1])\n"
+    "while v do\n"
+    "  redis.call('LPUSH', KEYS[2], v)\n"
+    "  n = n + 1\n"
+    "  v = redis.call('RPOP', KEYS[1])\n"
+    "end\n"
+    "return n\n", "" };
+
+static void
+clientq_keys(struct store_redis *r, const char *account, const char *instance, char *kq,
+             size_t kqsz, char *ki, size_t kisz)
+{
+    key(kq, kqsz, r, "clientq", account, NULL);
+    snprintf(ki, kisz, "%s:inflight:%s", kq, instance);
+}
+
+struct take_ctx {
+    store_clientq_take_cb cb;
+    void *arg;
+};
+
+static void
+take_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct take_ctx *c = arg;
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_event(LOG_ERROR, "redis_error", "op=clientq_take error=\"%s\"", reply->str);
+        c->cb(c->arg, -1, NULL, NULL);
+    } else {
+        const char *items[64];
+        size_t lens[64];
+        int n = 0;
+        for (size_t i = 0; i < reply->elements && n < 64; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING)
+                continue;
+            items[n] = reply->element[i]->str;
+            lens[n] = reply->element[i]->len;
+            n++;
+        }
+        c->cb(c->arg, n, items, lens);
     }
+    free(c);
+}
+
+void
+store_clientq_take(struct store_redis *r, const char *account, const char *instance,
+                   unsigned max, store_clientq_take_cb cb, void *arg)
+{
+    char kq[200], ki[300], mx[12];
+    struct take_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    clientq_keys(r, account, instance, kq, sizeof(kq), ki, sizeof(ki));
+    snprintf(mx, sizeof(mx), "%u", max > 64 ? 64 : max);
+    const char *argv[] = { kq, ki, mx };
+    if (store_redis_eval(r, &clientq_take_lua, take_reply, c, 2, 1, argv, NULL) != 0) {
+        free(c);
+        cb(arg, -1, NULL, NULL);
+    }
+}
+
+void
+store_clientq_ack(struct store_redis *r, const char *account, const char *instance,
+                  const char *item, size_t len)
+{
+    char kq[200], ki[300];
+
+    clientq_keys(r, account, instance, kq, sizeof(kq), ki, sizeof(ki));
+    const char *argv[] = { "LREM", ki, "1", item };
+    size_t lens[] = { 4, strlen(ki), 1, len };
+    store_redis_argv(r, ignore_reply, NULL, 4, argv, lens);
+}
+
+void
+store_clientq_requeue(struct store_redis *r, const char *account, const char *instance,
+                      store_done_cb cb, void *arg)
+{
+    char kq[200], ki[300];
+
+    clientq_keys(r, account, instance, kq, sizeof(kq), ki, sizeof(ki));
+    const char *argv[] = { ki, kq };
+    run_script(r, &clientq_requeue_lua, 2, 0, argv, NULL, cb, arg);
 }
 
 /* KEYS: target acct. ARGV: op numbers... */

@@ -11,6 +11,11 @@
  *   P idem:ACCT:REF our id for a client_ref, TTL = validity + 1 day
  *   P smscid:SMSC:NORMID  "ID:PART" for receipts, TTL = validity + 1 day
  *   P stats         hash of counters (receipts_unmatched, ...)
+ *   P clientq:ACCT  list: JSON items (receipts, MO) for the account's SMPP
+ *                   receiver binds, oldest first (RPUSH by the scripts that
+ *                   set a final state or record an MO)
+ *   P clientq:ACCT:inflight:INSTANCE  list: items this instance took and
+ *                   has not yet had a deliver_sm_resp OK for
  * Single-instance Redis layout: keys of one script do not share a hash tag
  * yet, so it is not Redis Cluster ready.
  */
@@ -39,6 +44,11 @@ struct store_msg_new {
     const char *client_ref;     /* may be NULL */
     unsigned validity_s;
     bool system;                /* our own reply (STOP/HELP confirmation): no opt-out check */
+    /* Submitted over SMPP: the record gets source "smpp" and the client's
+     * registered_delivery (receipts for it go to P clientq:ACCT). NULL:
+     * neither field is written (HTTP). */
+    const char *source;
+    uint8_t registered_delivery;
 };
 
 /* rc: 0 stored, 1 client_ref seen before (id is the original), 2 the
@@ -163,9 +173,31 @@ void store_mo_part(struct store_redis *r, const char *from, const char *to, unsi
 void store_mo_expire(struct store_redis *r);
 
 /* Keep an MO (a JSON object) in P mo:ACCOUNT, or P mo:unrouted when account
- * is NULL (counted in stats). cb rc 0 or -1. */
+ * is NULL (counted in stats). client_item (may be NULL; account must be set)
+ * is pushed onto P clientq:ACCOUNT in the same script. cb rc 0 or -1. */
 void store_mo_record(struct store_redis *r, const char *account, const char *json,
-                     store_done_cb cb, void *arg);
+                     const char *client_item, store_done_cb cb, void *arg);
+
+/*
+ * The queue of items going back to an account's SMPP binds (receipts, MO),
+ * delivered at least once:
+ *   take     moves up to max items from the head of P clientq:ACCOUNT to the
+ *            tail of this instance's P clientq:ACCOUNT:inflight:INSTANCE;
+ *            cb gets them in order (n = -1 when Redis failed). items are
+ *            valid only during the callback.
+ *   ack      removes one item from the inflight list (after deliver_sm_resp OK).
+ *   requeue  moves every inflight item back to the head of the queue, in
+ *            order (after a failed delivery, and at start for what a previous
+ *            run of this instance left in flight).
+ */
+typedef void (*store_clientq_take_cb)(void *arg, int n, const char *const *items,
+                                      const size_t *lens);
+void store_clientq_take(struct store_redis *r, const char *account, const char *instance,
+                        unsigned max, store_clientq_take_cb cb, void *arg);
+void store_clientq_ack(struct store_redis *r, const char *account, const char *instance,
+                       const char *item, size_t len);
+void store_clientq_requeue(struct store_redis *r, const char *account, const char *instance,
+                           store_done_cb cb, void *arg);
 
 /* "m" + 12 hex digits of ms + 8 random hex: sortable, unguessable enough. */
 void store_new_id(char out[24]);

@@ -20,7 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "core/config.h"
+#include "smpp/smpp_dlr.h"
+#include "smpp/smpp_session.h"
 #include "tests/testlib.h"
 
 #define KEY "test-key-0123"
@@ -1004,9 +1008,22 @@ smpp_setup(struct gx *g, char *extra, size_t size)
 /* Run bin/smpp-load (ASan build) against smsgwd's SMPP port as a
  * transceiver until it exits. Returns what it wrote (its JSON line and
  * any errors; malloc'd) and its exit code in *rc. */
+static char *run_load_ex(struct gx *g, const char *password, const char *from, const char *to,
+                         const char *count, const char *window, const char *mode,
+                         const char *rd, int *rc);
+
 static char *
 run_load(struct gx *g, const char *password, const char *from, const char *to,
          const char *count, const char *window, int *rc)
+{
+    return run_load_ex(g, password, from, to, count, window, "trx", "0", rc);
+}
+
+/* The same with a bind mode and registered_delivery (receipts are waited
+ * for up to 10 s after the last resp when rd is not 0 and mode not tx). */
+static char *
+run_load_ex(struct gx *g, const char *password, const char *from, const char *to,
+            const char *count, const char *window, const char *mode, const char *rd, int *rc)
 {
     static int seq;
     char port[16], out[4300];
@@ -1016,12 +1033,13 @@ run_load(struct gx *g, const char *password, const char *from, const char *to,
     snprintf(port, sizeof(port), "%d", g->smpp_port);
     snprintf(out, sizeof(out), "%s/load-%d.log", g->dir, seq++);
     char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
-                     "--system-id", SMPP_ID, "--password", (char *)password, "--bind-mode", "trx",
-                     "--count", (char *)count, "--window", (char *)window, "--from", (char *)from,
-                     "--to", (char *)to, "--connect-timeout-ms", "2000", "--timeout-ms", "5000",
-                     "--json-only", NULL };
+                     "--system-id", SMPP_ID, "--password", (char *)password, "--bind-mode",
+                     (char *)mode, "--count", (char *)count, "--window", (char *)window,
+                     "--from", (char *)from, "--to", (char *)to, "--connect-timeout-ms", "2000",
+                     "--timeout-ms", "5000", "--registered-delivery", (char *)rd,
+                     "--dlr-wait-ms", "10000", "--json-only", NULL };
     pid_t pid = tl_spawn(argv, out);
-    for (int i = 0; i < 400 && !done; i++) {
+    for (int i = 0; i < 600 && !done; i++) {
         done = waitpid(pid, &st, WNOHANG) == pid;
         if (!done)
             sleep_ms(50);
@@ -1112,6 +1130,147 @@ test_smpp_client_refusals(void **state)
     stop_gw_clean(g);
 }
 
+/* A client asks for receipts (registered_delivery 1) on a transceiver:
+ * smsc-sim's receipts come back to it as deliver_sm with our ids. */
+static void
+test_smpp_client_receipts(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+    int rc;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 200, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    char *out = run_load_ex(g, SMPP_PW, "12345", "14155550151", "20", "8", "trx", "1", &rc);
+    if (rc != 0 || !strstr(out, "\"ESME_ROK\":20") || !strstr(out, "\"receipts_matched\":20")) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smpp-load: rc %d: %s", rc, out);
+    }
+    free(out);
+    stop_gw_clean(g);
+}
+
+/* The output of redis-cli against the test Redis (one line per element). */
+static char *
+rcli(struct gx *g, const char *args)
+{
+    char cmd[512];
+    static char buf[16384];
+    snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s", g->redis.port, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+    buf[n] = 0;
+    pclose(p);
+    return buf;
+}
+
+/* A receiver bind of our own, collecting the receipts it is sent. */
+struct rx {
+    enum smpp_state state;
+    unsigned n, esm_ok, tlv_ok;
+    char ids[16][66];
+};
+
+static void
+rx_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const char *reason,
+            void *ctx)
+{
+    (void)s;
+    (void)from;
+    (void)reason;
+    ((struct rx *)ctx)->state = to;
+}
+
+static void
+rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
+{
+    struct rx *x = ctx;
+    if (req->hdr.command_id == DELIVER_SM && x->n < 16) {
+        struct smpp_dlr d;
+        smpp_dlr_parse(req->u.deliver_sm.short_message, req->u.deliver_sm.sm_length, &d);
+        snprintf(x->ids[x->n], sizeof(x->ids[0]), "%s", d.id);
+        if (req->u.deliver_sm.esm_class == 0x04 && d.stat == SMPP_DLR_STAT_DELIVRD)
+            x->esm_ok++;
+        if ((req->tlv.present & SMPP_TLV_RECEIPTED_MESSAGE_ID) &&
+            strcmp(req->tlv.receipted_message_id, d.id) == 0 &&
+            req->tlv.message_state == 2)
+            x->tlv_ok++;
+        x->n++;
+    }
+    smpp_session_respond_status(s, &req->hdr, ESME_ROK);
+}
+
+/* Receipts for a client bound only as a transmitter wait in Redis
+ * (P clientq:acme) and arrive, in order, when it binds a receiver. */
+static void
+test_smpp_client_receipts_queued(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+    int rc;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 200, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    char *out = run_load_ex(g, SMPP_PW, "12345", "14155550152", "5", "1", "tx", "1", &rc);
+    if (rc != 0 || !strstr(out, "\"ESME_ROK\":5")) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smpp-load: rc %d: %s", rc, out);
+    }
+    free(out);
+    for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:clientq:acme")) < 5; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 5);
+    /* The queue's order, by id. */
+    char want[5][66];
+    char *list = rcli(g, "LRANGE t:clientq:acme 0 -1");
+    for (int i = 0; i < 5; i++) {
+        snprintf(want[i], sizeof(want[i]), "%s", jstr(list, "id"));
+        assert_true(strstr(list, "\"type\":\"receipt\"") != NULL);
+        list = strchr(list, '\n');
+        assert_non_null(list);
+        list++;
+    }
+
+    struct event_base *base = event_base_new();
+    struct rx x = { 0 };
+    struct smpp_session_cfg sc;
+    smpp_session_cfg_defaults(&sc);
+    static const struct smpp_session_ops ops = { .on_state = rx_on_state,
+                                                 .on_request = rx_on_request };
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &x);
+    assert_non_null(s);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_RX, .system_id = SMPP_ID,
+                                   .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x.n >= 5, 5000);
+    TL_RUN_UNTIL(base, 0, 300);      /* nothing more comes */
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+    event_base_free(base);
+    if (x.n != 5) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("received %u receipts", x.n);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(x.ids[i], want[i]);
+    assert_int_equal(x.esm_ok, 5);
+    assert_int_equal(x.tlv_ok, 5);
+    for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -1120,6 +1279,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_receipts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_receipts_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
