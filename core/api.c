@@ -809,6 +809,26 @@ bearer_key(struct evhttp_request *req, char *buf, size_t bufsz)
     return buf;
 }
 
+/* The account whose API key the request carries, or NULL after answering
+ * 401 (the key is wiped from the stack either way). */
+static const struct cfg_account *
+authenticate(struct evhttp_request *req, const struct gw_config *cfg, const char *method,
+             const char *path, const struct timespec *t0)
+{
+    char keybuf[512];
+    const char *key = bearer_key(req, keybuf, sizeof(keybuf));
+    const struct cfg_account *account = key ? config_account_by_key(cfg, key) : NULL;
+
+    explicit_bzero(keybuf, sizeof(keybuf));
+    if (!account) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        send_error(req, 401, "unauthorized", key ? "the API key is not valid"
+                   : "send your API key as `Authorization: Bearer <key>`");
+        log_request(method, path, 401, NULL, t0, NULL, "unauthorized");
+    }
+    return account;
+}
+
 /* ------------------------------------------------------------ opt-outs */
 
 /* "+14155550100" or "14155550100" → digits; false if not E.164. */
@@ -979,8 +999,8 @@ handle(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const struct cfg_account *account;
-    const char *id = NULL, *key;
-    char msg[512], keybuf[512];
+    const char *id = NULL;
+    char msg[512];
     struct timespec t0;
     bool post_route;
 
@@ -990,17 +1010,9 @@ handle(struct evhttp_request *req, void *arg)
 
     if (strcmp(path, OPTOUTS_PATH) == 0 ||
         strncmp(path, OPTOUTS_PATH "/", sizeof(OPTOUTS_PATH)) == 0) {
-        key = bearer_key(req, keybuf, sizeof(keybuf));
-        account = key ? config_account_by_key(cfg, key) : NULL;
-        explicit_bzero(keybuf, sizeof(keybuf));
-        if (!account) {
-            evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-            send_error(req, 401, "unauthorized", key ? "the API key is not valid"
-                       : "send your API key as `Authorization: Bearer <key>`");
-            log_request(method, path, 401, NULL, &t0, NULL, "unauthorized");
-            return;
-        }
-        handle_optouts(s, req, method, path, account, &t0);
+        account = authenticate(req, cfg, method, path, &t0);
+        if (account)
+            handle_optouts(s, req, method, path, account, &t0);
         return;
     }
     post_route = strcmp(path, MESSAGES_PATH) == 0;
@@ -1023,16 +1035,9 @@ handle(struct evhttp_request *req, void *arg)
         return;
     }
 
-    key = bearer_key(req, keybuf, sizeof(keybuf));
-    account = key ? config_account_by_key(cfg, key) : NULL;
-    explicit_bzero(keybuf, sizeof(keybuf));
-    if (!account) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-        send_error(req, 401, "unauthorized", key ? "the API key is not valid"
-                   : "send your API key as `Authorization: Bearer <key>`");
-        log_request(method, path, 401, NULL, &t0, NULL, "unauthorized");
+    account = authenticate(req, cfg, method, path, &t0);
+    if (!account)
         return;
-    }
 
     if (id) {
         struct api_call *c = call_new(s, req, method, path, account, &t0);
