@@ -79,6 +79,7 @@ struct front_submit {
     char route[65];
     char to[16];
     unsigned segments;
+    char msg_id[40];                /* query_sm, cancel_sm (our_id: < 40) */
     struct front_submit *prev, *next;
 };
 
@@ -566,6 +567,153 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     /* q may be gone already */
 }
 
+/* ------------------------------------------------------------------ query, cancel */
+
+/* Our ids: "m" and hex digits (store_new_id); anything else cannot be ours. */
+static bool
+our_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n < 2 || n > 39 || id[0] != 'm')
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Our state as an SMPP message_state; *final when it will not change. */
+static uint8_t
+smpp_state_of(const char *st, bool *final)
+{
+    *final = true;
+    if (!strcmp(st, "delivered")) return 2;             /* DELIVERED */
+    if (!strcmp(st, "expired")) return 3;               /* EXPIRED */
+    if (!strcmp(st, "deleted") || !strcmp(st, "cancelled")) return 4;   /* DELETED */
+    if (!strcmp(st, "undelivered") || !strcmp(st, "failed")) return 5;  /* UNDELIVERABLE */
+    if (!strcmp(st, "rejected")) return 8;              /* REJECTED */
+    if (!strcmp(st, "unknown")) return 7;               /* UNKNOWN */
+    *final = false;
+    return 1;   /* ENROUTE: queued, retrying, submitted (with the carrier) */
+}
+
+static struct front_submit *
+op_pending(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req, const char *id)
+{
+    struct front_submit *q = xcalloc(1, sizeof(*q));
+    q->f = f;
+    q->conn = c;
+    q->req = req->hdr;
+    q->session_id = smpp_session_id(c->s);
+    snprintf(q->account, sizeof(q->account), "%s", c->account->name);
+    snprintf(q->msg_id, sizeof(q->msg_id), "%.39s", id);
+    q->next = f->pending;
+    if (f->pending)
+        f->pending->prev = q;
+    f->pending = q;
+    return q;
+}
+
+static void
+op_pending_end(struct front_submit *q)
+{
+    struct smpp_front *f = q->f;
+    if (!f)
+        return;
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        f->pending = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+}
+
+static void
+queried(void *arg, int rc, const char *state, uint64_t updated_ms)
+{
+    struct front_submit *q = arg;
+
+    op_pending_end(q);
+    if (q->conn && rc != 0) {
+        log_event(LOG_INFO, "smpp_query_refused", "session=%u account=%s seq=%u msg_id=%s "
+                  "status=ESME_RQUERYFAIL reason=\"%s\"", q->session_id, q->account,
+                  q->req.sequence_number, q->msg_id,
+                  rc == 1 ? "no such message for the account" : "the message store is unavailable");
+        smpp_session_respond_status(q->conn->s, &q->req, ESME_RQUERYFAIL);
+    } else if (q->conn) {
+        struct smpp_pdu p;
+        query_sm_resp_t *b = &p.u.query_sm_resp;
+        bool final;
+        smpp_pdu_init(&p, QUERY_SM_RESP, ESME_ROK, q->req.sequence_number);
+        snprintf((char *)b->message_id, sizeof(b->message_id), "%.64s", q->msg_id);
+        b->message_state = smpp_state_of(state, &final);
+        b->error_code = 0;
+        if (final && updated_ms) {
+            /* SMPP absolute time in UTC: YYMMDDhhmmsstnnp, t=0 nn=00 p='+'. */
+            time_t sec = (time_t)(updated_ms / 1000);
+            struct tm tm;
+            gmtime_r(&sec, &tm);
+            char fd[64];
+            snprintf(fd, sizeof(fd), "%02d%02d%02d%02d%02d%02d000+", tm.tm_year % 100,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+            memcpy(b->final_date, fd, 16);
+            b->final_date[16] = '\0';
+        }
+        log_event(LOG_DEBUG, "smpp_query", "session=%u account=%s msg_id=%s state=%s "
+                  "message_state=%u", q->session_id, q->account, q->msg_id, state,
+                  b->message_state);
+        smpp_session_respond(q->conn->s, &p);
+    }
+    free(q);
+}
+
+static void
+cancelled(void *arg, int rc)
+{
+    struct front_submit *q = arg;
+
+    op_pending_end(q);
+    if (rc == 0)
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=cancelled source=smpp session=%u",
+                  q->msg_id, q->session_id);
+    if (q->conn && rc != 0) {
+        log_event(LOG_INFO, "smpp_cancel_refused", "session=%u account=%s seq=%u msg_id=%s "
+                  "status=ESME_RCANCELFAIL reason=\"%s\"", q->session_id, q->account,
+                  q->req.sequence_number, q->msg_id,
+                  rc == 1 ? "no such message for the account"
+                  : rc == 2 ? "the message is with the carrier, being sent, or final"
+                  : "the message store is unavailable");
+        smpp_session_respond_status(q->conn->s, &q->req, ESME_RCANCELFAIL);
+    } else if (q->conn) {
+        smpp_session_respond_status(q->conn->s, &q->req, ESME_ROK);
+    }
+    free(q);
+}
+
+static void
+handle_query_cancel(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req)
+{
+    bool query = req->hdr.command_id == QUERY_SM;
+    const char *id = query ? (const char *)req->u.query_sm.message_id
+                           : (const char *)req->u.cancel_sm.message_id;
+    uint32_t fail = query ? ESME_RQUERYFAIL : ESME_RCANCELFAIL;
+
+    if (!our_id(id)) {
+        refuse(c->s, req, c->account, fail, *id ? "not one of our message ids"
+               : "no message_id (cancel by address is not supported)");
+        return;
+    }
+    if (!store_redis_ready(f->redis)) {
+        refuse(c->s, req, c->account, fail, "the message store is unavailable");
+        return;
+    }
+    struct front_submit *q = op_pending(f, c, req, id);
+    if (query)
+        store_msg_query(f->redis, c->account->name, id, queried, q);
+    else
+        store_msg_cancel(f->redis, c->account->name, id, cancelled, q);
+}
+
 static void
 on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
 {
@@ -584,10 +732,8 @@ on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
         handle_submit(f, c, req);
         break;
     case QUERY_SM:
-        refuse(s, req, c->account, ESME_RQUERYFAIL, "query_sm is not supported yet");
-        break;
     case CANCEL_SM:
-        refuse(s, req, c->account, ESME_RCANCELFAIL, "cancel_sm is not supported yet");
+        handle_query_cancel(f, c, req);
         break;
     case REPLACE_SM:
         refuse(s, req, c->account, ESME_RREPLACEFAIL, "replace_sm is not supported yet");

@@ -11,9 +11,12 @@
  *               message; the resp carries our message id and is sent only
  *               once Redis has the message (ESME_RSUBMITFAIL when it cannot,
  *               ESME_RX_R_APPN when the subscriber opted out)
- *   query_sm,   ESME_RQUERYFAIL / ESME_RCANCELFAIL / ESME_RREPLACEFAIL
- *   cancel_sm,  for now
- *   replace_sm
+ *   query_sm    the account's message record: state as message_state,
+ *               final_date once final (ESME_RQUERYFAIL: unknown id or
+ *               another account's)
+ *   cancel_sm   state "cancelled" while queued or retrying and not yet
+ *               claimed by a dequeuer (ESME_RCANCELFAIL otherwise)
+ *   replace_sm  ESME_RREPLACEFAIL for now
  *
  *   deliver_sm  receipts (for registered_delivery) and MO (accounts without
  *               mo_url) from P clientq:ACCOUNT to the account's RX/TRX

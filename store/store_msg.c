@@ -90,6 +90,7 @@ static struct store_script retry_lua = { "retry",
     "for i = 1, n * 2 do f[i] = ARGV[7 + i] end\n"
     "redis.call('ZADD', KEYS[4], ARGV[3], cjson.encode({r = ARGV[5], f = f}))\n"
     "redis.call('HSET', KEYS[1], 'state', 'retrying', 'attempts', ARGV[6], 'updated', ARGV[2])\n"
+    "redis.call('HDEL', KEYS[1], 'claimed')\n"
     "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' retrying ' .. ARGV[4])\n"
     "return 1\n", "" };
 
@@ -113,10 +114,13 @@ static struct store_script retry_lua = { "retry",
     "  end\n" \
     "end\n"
 
-/* KEYS: msg hist q. ARGV: stream_id now state detail retention prefix */
+/* KEYS: msg hist q. ARGV: stream_id now state detail retention prefix.
+ * A message cancelled (cancel_sm) meanwhile keeps its state: only its queue
+ * entry goes. */
 static struct store_script final_lua = { "final",
     "redis.call('XACK', KEYS[3], 'smsgw', ARGV[1])\n"
     "redis.call('XDEL', KEYS[3], ARGV[1])\n"
+    "if redis.call('HGET', KEYS[1], 'state') == 'cancelled' then return 1 end\n"
     "redis.call('HSET', KEYS[1], 'state', ARGV[3], 'error', ARGV[4], 'updated', ARGV[2])\n"
     "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
@@ -342,6 +346,8 @@ get_hash_reply(struct store_redis *r, redisReply *reply, void *arg)
         const char *k = reply->element[i]->str, *v = reply->element[i + 1]->str;
         if (!strcmp(k, "account"))
             acct = v;
+        if (!strcmp(k, "claimed"))
+            continue;               /* the dequeuer's mark (store_jobs_claim) */
         if (k[0] == 'p' && k[1] >= '0' && k[1] <= '9') {
             json_object_object_add(parts, k + 1, json_object_new_string(v));
             continue;
@@ -1082,4 +1088,171 @@ store_optout_op(struct store_redis *r, const char *sender, const char *account,
         cb(arg, -1, false, 0);
     }
     free(argv);
+}
+
+/* ---------------------------------------------------------------- query, cancel */
+
+struct query_ctx {
+    store_query_cb cb;
+    void *arg;
+    char account[64];
+};
+
+static void
+query_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct query_ctx *q = arg;
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        q->cb(q->arg, -1, NULL, 0);
+    } else if (reply->element[0]->type != REDIS_REPLY_STRING ||
+               strcmp(reply->element[0]->str, q->account) != 0 ||
+               reply->element[1]->type != REDIS_REPLY_STRING) {
+        q->cb(q->arg, 1, NULL, 0);
+    } else {
+        uint64_t upd = reply->element[2]->type == REDIS_REPLY_STRING
+                       ? strtoull(reply->element[2]->str, NULL, 10) : 0;
+        q->cb(q->arg, 0, reply->element[1]->str, upd);
+    }
+    free(q);
+}
+
+void
+store_msg_query(struct store_redis *r, const char *account, const char *id, store_query_cb cb,
+                void *arg)
+{
+    char kmsg[160];
+    struct query_ctx *q = calloc(1, sizeof(*q));
+
+    if (!q)
+        abort();
+    q->cb = cb;
+    q->arg = arg;
+    snprintf(q->account, sizeof(q->account), "%s", account);
+    key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
+    if (store_redis_cmd(r, query_reply, q, "HMGET %s account state updated", kmsg) != 0) {
+        free(q);
+        cb(arg, -1, NULL, 0);
+    }
+}
+
+/*
+ * KEYS: msg hist. ARGV: account now retention.
+ * Only a message not yet with the carrier: queued or retrying, and not
+ * claimed by a dequeuer about to send it (store_jobs_claim).
+ */
+static struct store_script cancel_lua = { "cancel",
+    "local h = redis.call('HMGET', KEYS[1], 'account', 'state', 'claimed')\n"
+    "if h[1] ~= ARGV[1] then return 1 end\n"
+    "if (h[2] ~= 'queued' and h[2] ~= 'retrying') or h[3] then return 2 end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'cancelled', 'updated', ARGV[2])\n"
+    "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' cancelled cancel_sm')\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+    "return 0\n", "" };
+
+struct cancel_ctx {
+    store_done_cb cb;
+    void *arg;
+};
+
+static void
+cancel_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct cancel_ctx *c = arg;
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_INTEGER) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_event(LOG_ERROR, "redis_error", "op=cancel error=\"%s\"", reply->str);
+        c->cb(c->arg, -1);
+    } else {
+        c->cb(c->arg, (int)reply->integer);
+    }
+    free(c);
+}
+
+void
+store_msg_cancel(struct store_redis *r, const char *account, const char *id, store_done_cb cb,
+                 void *arg)
+{
+    char kmsg[160], khist[160], now[24], ret[16];
+    struct cancel_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
+    key(khist, sizeof(khist), r, "hist", id, NULL);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    snprintf(ret, sizeof(ret), "%u", RETENTION_S);
+    const char *argv[] = { kmsg, khist, account, now, ret };
+    if (store_redis_eval(r, &cancel_lua, cancel_reply, c, 2, 3, argv, NULL) != 0) {
+        free(c);
+        cb(arg, -1);
+    }
+}
+
+/* ARGV: prefix id... Per id: 1 cancelled, else 0 and the record marked
+ * claimed (cancel_sm refuses it from now on). */
+static struct store_script claim_lua = { "claim",
+    "local out = {}\n"
+    "for i = 2, #ARGV do\n"
+    "  local k = ARGV[1] .. 'msg:' .. ARGV[i]\n"
+    "  local st = redis.call('HGET', k, 'state')\n"
+    "  if st == 'cancelled' then\n"
+    "    out[#out + 1] = 1\n"
+    "  else\n"
+    "    if st then redis.call('HSET', k, 'claimed', '1') end\n"
+    "    out[#out + 1] = 0\n"
+    "  end\n"
+    "end\n"
+    "return out\n", "" };
+
+struct claim_ctx {
+    store_claim_cb cb;
+    void *arg;
+    unsigned n;
+};
+
+static void
+claim_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct claim_ctx *c = arg;
+    bool cancelled[256];
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != c->n) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_event(LOG_ERROR, "redis_error", "op=claim error=\"%s\"", reply->str);
+        c->cb(c->arg, -1, NULL);
+    } else {
+        for (unsigned i = 0; i < c->n; i++)
+            cancelled[i] = reply->element[i]->integer == 1;
+        c->cb(c->arg, 0, cancelled);
+    }
+    free(c);
+}
+
+void
+store_jobs_claim(struct store_redis *r, const char *const *ids, unsigned n, store_claim_cb cb,
+                 void *arg)
+{
+    const char *argv[257];
+    struct claim_ctx *c = malloc(sizeof(*c));
+
+    if (!c || n > 256)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    c->n = n;
+    argv[0] = store_redis_prefix(r);
+    for (unsigned i = 0; i < n; i++)
+        argv[1 + i] = ids[i];
+    if (store_redis_eval(r, &claim_lua, claim_reply, c, 0, (int)n + 1, argv, NULL) != 0) {
+        free(c);
+        cb(arg, -1, NULL);
+    }
 }

@@ -63,6 +63,26 @@ typedef void (*store_get_cb)(void *arg, int rc, const char *json);
 void store_msg_get(struct store_redis *r, const char *account, const char *id,
                    store_get_cb cb, void *arg);
 
+typedef void (*store_done_cb)(void *arg, int rc);
+
+/*
+ * query_sm: the record's state and when it last changed (epoch ms).
+ * rc: 0 found, 1 not found or not this account's, -1 unavailable.
+ */
+typedef void (*store_query_cb)(void *arg, int rc, const char *state, uint64_t updated_ms);
+void store_msg_query(struct store_redis *r, const char *account, const char *id,
+                     store_query_cb cb, void *arg);
+
+/*
+ * cancel_sm: state "cancelled" (final, history entry, retention TTL) when
+ * the message is still queued or retrying and no dequeuer has claimed it.
+ * Its queue entry (or retry) is dropped when a dequeuer reads it
+ * (store_jobs_claim). rc: 0 cancelled, 1 not found or not this account's,
+ * 2 not cancellable (with the carrier, being sent, or final), -1 unavailable.
+ */
+void store_msg_cancel(struct store_redis *r, const char *account, const char *id,
+                      store_done_cb cb, void *arg);
+
 /* A queued message as the dequeuer reads it. */
 #define STORE_JOB_TEXT_MAX 2048
 struct store_job {
@@ -109,7 +129,6 @@ void store_part_submitted(struct store_redis *r, const char *smsc, const char *n
                           unsigned ttl_s);
 
 /* Every part of the job is with the SMSC: state submitted, entry acked. */
-typedef void (*store_done_cb)(void *arg, int rc);
 void store_job_submitted(struct store_redis *r, const char *route, const struct store_job *job,
                          const char *smsc, store_done_cb cb, void *arg);
 
@@ -121,6 +140,17 @@ void store_job_retry(struct store_redis *r, const char *route, const struct stor
 /* Terminal without a receipt: "rejected", "failed", "expired". */
 void store_job_final(struct store_redis *r, const char *route, const struct store_job *job,
                      const char *state, const char *detail, store_done_cb cb, void *arg);
+
+/*
+ * Before a job's first submit_sm of an attempt: for up to 256 ids, in one
+ * script, whether cancel_sm cancelled it (cancelled[i]; finish it with
+ * store_job_final "cancelled", which then only drops the queue entry), and
+ * otherwise mark the record claimed so that cancel_sm refuses it from now
+ * on (store_job_retry clears the mark). cb rc 0, or -1 (cancelled NULL).
+ */
+typedef void (*store_claim_cb)(void *arg, int rc, const bool *cancelled);
+void store_jobs_claim(struct store_redis *r, const char *const *ids, unsigned n,
+                      store_claim_cb cb, void *arg);
 
 /* Move due retries back into their queues (call a few times a second). */
 void store_sched_promote(struct store_redis *r, unsigned max);

@@ -1271,6 +1271,218 @@ test_smpp_client_receipts_queued(void **state)
     stop_gw_clean(g);
 }
 
+/* One request on our own client session, waiting for its resp. */
+struct req_wait {
+    bool done;
+    uint32_t status;
+    char id[66], final_date[17];
+    uint8_t state;
+};
+
+static void
+req_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pdu *resp, void *arg)
+{
+    struct req_wait *w = arg;
+    (void)s;
+    w->done = true;
+    w->status = res == SMPP_REQ_RESP ? resp->hdr.command_status : 0xFFFFFFFFu;
+    if (res != SMPP_REQ_RESP || resp->hdr.command_status != ESME_ROK || !resp->has_body)
+        return;
+    if (resp->hdr.command_id == SUBMIT_SM_RESP) {
+        snprintf(w->id, sizeof(w->id), "%s", (const char *)resp->u.submit_sm_resp.message_id);
+    } else if (resp->hdr.command_id == QUERY_SM_RESP) {
+        snprintf(w->id, sizeof(w->id), "%s", (const char *)resp->u.query_sm_resp.message_id);
+        snprintf(w->final_date, sizeof(w->final_date), "%s",
+                 (const char *)resp->u.query_sm_resp.final_date);
+        w->state = resp->u.query_sm_resp.message_state;
+    }
+}
+
+static void
+req_run(struct event_base *base, struct smpp_session *s, struct smpp_pdu *p, struct req_wait *w)
+{
+    memset(w, 0, sizeof(*w));
+    assert_int_equal(smpp_session_send(s, p, req_resp, w, NULL), SMPP_OK);
+    TL_RUN_UNTIL(base, w->done, 5000);
+    assert_true(w->done);
+}
+
+static void
+req_submit(struct event_base *base, struct smpp_session *s, const char *to, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    smpp_pdu_init(&p, SUBMIT_SM, 0, 0);
+    snprintf((char *)p.u.submit_sm.source_addr, 21, "12345");
+    snprintf((char *)p.u.submit_sm.destination_addr, 21, "%s", to);
+    p.u.submit_sm.dest_addr_ton = 1;
+    p.u.submit_sm.dest_addr_npi = 1;
+    memcpy(p.u.submit_sm.short_message, "cancel me?", 10);
+    p.u.submit_sm.sm_length = 10;
+    req_run(base, s, &p, w);
+    assert_int_equal(w->status, ESME_ROK);
+    assert_true(w->id[0] == 'm');
+}
+
+static void
+req_query(struct event_base *base, struct smpp_session *s, const char *id, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    smpp_pdu_init(&p, QUERY_SM, 0, 0);
+    snprintf((char *)p.u.query_sm.message_id, 65, "%s", id);
+    snprintf((char *)p.u.query_sm.source_addr, 21, "12345");
+    req_run(base, s, &p, w);
+}
+
+static void
+req_cancel(struct event_base *base, struct smpp_session *s, const char *id, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    smpp_pdu_init(&p, CANCEL_SM, 0, 0);
+    snprintf((char *)p.u.cancel_sm.message_id, 65, "%s", id);
+    snprintf((char *)p.u.cancel_sm.source_addr, 21, "12345");
+    req_run(base, s, &p, w);
+}
+
+/* query_sm and cancel_sm: with the carrier's SMSC down both messages stay
+ * queued (ENROUTE); one is cancelled (then DELETED, final_date set, not
+ * cancellable again). Once the SMSC is up only the other is submitted. */
+static void
+test_smpp_client_query_cancel(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+    struct req_wait w;
+
+    smpp_setup(g, extra, sizeof(extra));
+    write_config(g, 100, NULL, NULL);       /* smsc-sim not started yet */
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    struct event_base *base = event_base_new();
+    struct rx x = { 0 };
+    struct smpp_session_cfg sc;
+    smpp_session_cfg_defaults(&sc);
+    static const struct smpp_session_ops ops = { .on_state = rx_on_state,
+                                                 .on_request = rx_on_request };
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &x);
+    assert_non_null(s);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
+                                   .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x.state == SMPP_BOUND_TX, 5000);
+    assert_int_equal(x.state, SMPP_BOUND_TX);
+
+    char keep[66], drop[66];
+    req_submit(base, s, "14155550190", &w);
+    snprintf(keep, sizeof(keep), "%s", w.id);
+    req_submit(base, s, "14155550191", &w);
+    snprintf(drop, sizeof(drop), "%s", w.id);
+
+    req_query(base, s, drop, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    assert_string_equal(w.id, drop);
+    assert_int_equal(w.state, 1);           /* ENROUTE (queued) */
+    assert_string_equal(w.final_date, "");
+
+    req_cancel(base, s, drop, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    req_cancel(base, s, drop, &w);          /* final now: not again */
+    assert_int_equal(w.status, ESME_RCANCELFAIL);
+    req_query(base, s, drop, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    assert_int_equal(w.state, 4);           /* DELETED (cancelled) */
+    assert_int_equal(strlen(w.final_date), 16);
+    assert_int_equal(w.final_date[15], '+');
+
+    /* unknown ids */
+    req_query(base, s, "m0000000000000000000000", &w);
+    assert_int_equal(w.status, ESME_RQUERYFAIL);
+    req_query(base, s, "not-ours", &w);
+    assert_int_equal(w.status, ESME_RQUERYFAIL);
+    req_cancel(base, s, "m0000000000000000000000", &w);
+    assert_int_equal(w.status, ESME_RCANCELFAIL);
+
+    start_sim(g, NULL, NULL, NULL, NULL);
+    free(wait_state(g, keep, "delivered", 10000));
+    req_query(base, s, keep, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    assert_int_equal(w.state, 2);           /* DELIVERED */
+    req_cancel(base, s, keep, &w);          /* too late */
+    assert_int_equal(w.status, ESME_RCANCELFAIL);
+    sleep_ms(500);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    char *body = wait_state(g, drop, "cancelled", 2000);
+    free(body);
+    assert_int_equal(count_lines(g->gwlog, "msg_cancelled_dropped", drop), 1);
+
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+    event_base_free(base);
+    stop_gw_clean(g);
+}
+
+/* node-smpp's client (tests/interop/client.js) binds as a transceiver to
+ * smsgwd with the account's SMPP credentials, submits 3 messages with
+ * registered_delivery 1 and gets 3 receipts whose receipted_message_id are
+ * the ids of its submit_sm_resp. */
+static void
+test_node_smpp_client_binds_to_smsgwd(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], port[16], script[4200], log[4300];
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(script, sizeof(script), "%s/tests/interop/client.js", tl_top());
+    snprintf(log, sizeof(log), "%s/node-gw-client.log", g->dir);
+    char *argv[] = { "/usr/bin/env", "node", script, port, SMPP_ID, SMPP_PW, "3", NULL };
+    pid_t pid = tl_spawn(argv, log);
+    int st = tl_stop(pid, 0, 20000);        /* wait for it to exit */
+    (void)st;
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char out[8192];
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = 0;
+    fclose(f);
+    if (!strstr(out, "\"bound\":true") || !strstr(out, "\"resp_ok\":3") ||
+        !strstr(out, "\"receipts\":3") || !strstr(out, "\"unbound\":true")) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("node-smpp client against smsgwd: %s", out);
+    }
+    if (!strstr(out, "\"stats\":[\"DELIVRD\",\"DELIVRD\",\"DELIVRD\"]"))
+        fail_msg("receipts were not DELIVRD: %s", out);
+    /* "ids":["m…","m…","m…"] each in "receipt_ids":[…] */
+    char *ids = strstr(out, "\"ids\":["), *rids = strstr(out, "\"receipt_ids\":[");
+    assert_non_null(ids);
+    assert_non_null(rids);
+    char *end = strchr(rids, ']');
+    assert_non_null(end);
+    *end = 0;
+    unsigned matched = 0;
+    for (char *p = strchr(ids + 7, '"'); p && p < rids; ) {
+        char *q = strchr(p + 1, '"');
+        assert_non_null(q);
+        char id[66];
+        snprintf(id, sizeof(id), "\"%.*s\"", (int)(q - p - 1), p + 1);
+        assert_true(id[1] == 'm');
+        if (strstr(rids, id))
+            matched++;
+        p = strchr(q + 1, '"');
+        if (p && p > strchr(ids, ']'))
+            break;
+    }
+    if (matched != 3)
+        fail_msg("receipts matched %u of 3: %s", matched, out);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -1281,6 +1493,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_query_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
