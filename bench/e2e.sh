@@ -113,33 +113,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
-        port_busy "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port"
-}
-wait_port() {   # port pid seconds
-    local i
-    for i in $(seq 1 $(($3 * 20))); do
-        port_busy "$1" && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
-stop_pid() {    # pid seconds
-    local p=$1 i
-    [ -n "$p" ] || return 0
-    kill -TERM "$p" 2>/dev/null || return 0
-    for i in $(seq 1 $(($2 * 10))); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-}
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh    # the script runs from the repository root
 now_s() { date +%s.%N; }
 
 # ------------------------------------------------------------------ stack
