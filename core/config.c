@@ -488,6 +488,7 @@ static void parse_route_smscs(struct ctx *, const config_setting_t *, void *, co
 static void parse_prefixes(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_sender_types(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_api_keys(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_keywords(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_smpp_password(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_smpp_allowed_ips(struct ctx *, const config_setting_t *, void *, const char *);
 
@@ -555,6 +556,7 @@ static const struct key sender_keys[] = {
     KFN("type", parse_sender_type, F_REQUIRED),
     KSTRS("accounts", struct cfg_sender, accounts, naccounts, 0),
     KNUM(K_UINT, "mps", struct cfg_sender, mps, 1, MPS_MAX, 0, 0),      /* 0: no limit */
+    KFN("keywords", parse_keywords, 0),
     /* defaults: by type (finalize) */
     KNUM(K_U8, "ton", struct cfg_sender, ton, 0, TON_MAX, 0, 0),
     KNUM(K_U8, "npi", struct cfg_sender, npi, 0, NPI_MAX, 0, 0),
@@ -907,6 +909,45 @@ parse_prefixes(struct ctx *x, const config_setting_t *s, void *obj, const char *
             continue;
         }
         strv_push(&r->prefixes, &r->nprefixes, v);
+    }
+}
+
+/* keywords = { JOIN = "Welcome to ACME alerts! ..."; DEALS = "..."; };
+ * auto-responders: an MO that is just the word gets the reply. */
+static void
+parse_keywords(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct cfg_sender *snd = obj;
+    char w[160];
+    size_t nreplies = 0;
+
+    if (!s)
+        return;
+    where(w, sizeof(w), label, "keywords");
+    if (!config_setting_is_group(s)) {
+        err_s(x, s, "%s must be a group { WORD = \"reply\"; ... }, not %s", w, type_desc(s));
+        return;
+    }
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *word = config_setting_name(e), *reply = config_setting_get_string(e);
+        static const char *const reserved[] = { "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
+                                                "QUIT", "START", "UNSTOP", "YES", "HELP", "INFO" };
+        bool bad = false;
+        for (size_t k = 0; k < sizeof(reserved) / sizeof(reserved[0]); k++)
+            if (strcasecmp(word, reserved[k]) == 0)
+                bad = true;
+        if (bad) {
+            err_s(x, e, "%s: %s is a compliance keyword smsgw answers itself (STOP, START, HELP "
+                  "and their synonyms); use help_text on the account for HELP", w, word);
+            continue;
+        }
+        if (!reply || !*reply || strlen(reply) > 640) {
+            err_s(x, e, "%s: %s must be a reply text of 1 to 640 characters", w, word);
+            continue;
+        }
+        strv_push(&snd->kw_words, &snd->nkw, word);
+        strv_push(&snd->kw_replies, &nreplies, reply);
     }
 }
 
@@ -1671,6 +1712,8 @@ free_all(struct gw_config *c)
     for (size_t i = 0; i < c->nsenders; i++) {
         free(c->senders[i].address);
         strv_free(c->senders[i].accounts, c->senders[i].naccounts);
+        strv_free(c->senders[i].kw_words, c->senders[i].nkw);
+        strv_free(c->senders[i].kw_replies, c->senders[i].nkw);
     }
     free(c->senders);
     for (size_t i = 0; i < c->nroutes; i++) {

@@ -67,6 +67,9 @@ struct cfg_sender {
     char **accounts;            /* account names allowed to send from it */
     size_t naccounts;
     unsigned mps;               /* 0: no per-sender limit */
+    char **kw_words;            /* auto-responder keywords (e.g. "JOIN") ... */
+    char **kw_replies;          /* ... and the reply sent to each */
+    size_t nkw;
     const char *file;
     int line;
 };

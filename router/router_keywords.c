@@ -42,13 +42,27 @@ skip_edge(const unsigned char *s, size_t len, size_t i, int dir)
     }
 }
 
+bool
+mo_keyword_is(const char *text, size_t len, const char *word)
+{
+    const unsigned char *s = (const unsigned char *)text;
+
+    if (!text || !word)
+        return false;
+    size_t a = skip_edge(s, len, 0, +1), b = skip_edge(s, len, len, -1);
+    return b > a && strlen(word) == b - a && strncasecmp(text + a, word, b - a) == 0;
+}
+
 enum mo_keyword
 mo_keyword_of(const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *)text;
+
+    if (!text)
+        return MO_KW_NONE;
     size_t a = skip_edge(s, len, 0, +1), b = skip_edge(s, len, len, -1);
 
-    if (!text || b <= a || b - a > 16)
+    if (b <= a || b - a > 16)
         return MO_KW_NONE;
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strlen(words[i].word) == b - a && strncasecmp(text + a, words[i].word, b - a) == 0)

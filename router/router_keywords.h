@@ -8,9 +8,13 @@
 #ifndef ROUTER_KEYWORDS_H
 #define ROUTER_KEYWORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum mo_keyword { MO_KW_NONE = 0, MO_KW_STOP, MO_KW_START, MO_KW_HELP };
+
+/* True when text, trimmed like the compliance keywords, is word (any case). */
+bool mo_keyword_is(const char *text, size_t len, const char *word);
 
 /* Classify UTF-8 text. */
 enum mo_keyword mo_keyword_of(const char *text, size_t len);

@@ -250,6 +250,8 @@ struct mo_ctx {
     const struct cfg_sender *sender;
     const struct cfg_account *acct;
     enum mo_keyword kw;
+    const char *auto_word;          /* a configured auto-responder keyword, or NULL */
+    const char *auto_reply;
     char *json;
 };
 
@@ -298,21 +300,36 @@ reply_queued(void *arg, int rc, const char *id)
 static void
 mo_send_reply(struct mo_ctx *c)
 {
-    char text[200];
+    char text[700];
     const struct cfg_route *rt = config_route_for(c->e->cfg, c->from, c->sender->type);
 
-    mo_keyword_reply(c->kw, c->acct ? c->acct->help_text : NULL, text, sizeof(text));
+    if (c->auto_reply)
+        snprintf(text, sizeof(text), "%s", c->auto_reply);
+    else
+        mo_keyword_reply(c->kw, c->acct ? c->acct->help_text : NULL, text, sizeof(text));
     if (!rt) {
         log_event(LOG_ERROR, "keyword_reply_no_route", "to=%s keyword=%s", c->from,
                   mo_keyword_name(c->kw));
         return;
     }
+    struct smpp_text_info info = { .enc = SMPP_TEXT_ENC_GSM7, .segments = 1 };
+    size_t erroff = 0;
+    if (smpp_text_measure(text, strlen(text), SMPP_TEXT_ENC_AUTO,
+                          rt->nsmscs ? rt->smscs[0].smsc->concat : SMPP_TEXT_CONCAT_UDH8, &info,
+                          &erroff) != SMPP_TEXT_OK) {
+        log_event(LOG_ERROR, "keyword_reply_unencodable", "number=%s", c->sender->address);
+        return;
+    }
     struct store_msg_new n = {
         .account = c->acct ? c->acct->name : "-",
         .from = c->sender->address, .ton = c->sender->ton, .npi = c->sender->npi,
-        .to = c->from, .text = text, .text_len = strlen(text), .encoding = "gsm7",
-        .segments = 1, .route = rt->name, .msg_class = "transactional",
-        .validity_s = rt->validity_s, .system = true,
+        .to = c->from, .text = text, .text_len = strlen(text),
+        .encoding = info.enc == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7",
+        .segments = info.pdus ? info.pdus : 1, .route = rt->name, .msg_class = "transactional",
+        .validity_s = rt->validity_s,
+        /* compliance confirmations go even to an opted-out subscriber; an
+         * auto-responder's reply respects the opt-out like any MT */
+        .system = c->auto_reply == NULL,
     };
     store_msg_accept(c->e->redis, &n, reply_queued, c->e);
 }
@@ -362,7 +379,7 @@ mo_recorded(void *arg, int rc)
                          mo_optout_done, c);
         return;
     }
-    if (c->sender && c->kw == MO_KW_HELP)
+    if (c->sender && (c->kw == MO_KW_HELP || c->auto_reply))
         mo_send_reply(c);
     mo_free(c);
 }
@@ -377,6 +394,14 @@ mo_complete(struct mo_ctx *c, const char *text, size_t len)
     if (c->sender && c->sender->naccounts)
         c->acct = account_named(cfg, c->sender->accounts[0]);
     c->kw = mo_keyword_of(text, len);
+    c->auto_reply = NULL;
+    if (c->kw == MO_KW_NONE && c->sender) {
+        for (size_t i = 0; i < c->sender->nkw; i++)
+            if (mo_keyword_is(text, len, c->sender->kw_words[i])) {
+                c->auto_word = c->sender->kw_words[i];
+                c->auto_reply = c->sender->kw_replies[i];
+            }
+    }
     json_object *o = json_object_new_object();
     char from[32];
     snprintf(from, sizeof(from), "+%s", c->from);
@@ -386,10 +411,13 @@ mo_complete(struct mo_ctx *c, const char *text, size_t len)
     json_object_object_add(o, "received", json_object_new_int64((int64_t)c->received_ms));
     json_object_object_add(o, "carrier", json_object_new_string(c->smsc));
     json_object_object_add(o, "keyword", c->kw ? json_object_new_string(mo_keyword_name(c->kw))
-                                               : NULL);
-    /* STOP/START/HELP are answered by smsgw itself: the client sees them
-     * marked handled and must not answer them again. */
-    json_object_object_add(o, "handled", json_object_new_boolean(c->kw != MO_KW_NONE && c->sender));
+                                         : c->auto_reply ? json_object_new_string(c->auto_word)
+                                         : NULL);
+    /* STOP/START/HELP and configured auto-responders are answered by smsgw
+     * itself: the client sees them marked handled and must not answer them
+     * again. */
+    json_object_object_add(o, "handled", json_object_new_boolean(
+                               (c->kw != MO_KW_NONE && c->sender) || c->auto_reply));
     c->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     if (!c->json)

@@ -142,7 +142,8 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             "           password = \"secret\"; window = 64; reconnect_min_ms = 100;\n"
             "           reconnect_max_ms = 500; %s } );\n"
             "senders = (\n"
-            "  { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; },\n"
+            "  { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"];\n"
+            "    keywords = { JOIN = \"Welcome to ACME alerts! Reply STOP to opt out.\"; }; },\n"
             "  { address = \"+18885550100\"; type = \"tollfree\"; accounts = [\"acme\"]; },\n"
             "  { address = \"+12125550100\"; type = \"10dlc\"; accounts = [\"acme\"]; %s },\n"
             "  { address = \"ACME\"; type = \"alphanumeric\"; accounts = [\"acme\"]; }\n"
@@ -969,6 +970,18 @@ test_mo_stop_start_help(void **state)
     free(id);
     assert_int_equal(tl_http(g->http_port, "GET", "/v1/optouts/12", KEY, NULL, &hb, NULL), 400);
     free(hb);
+
+    /* a configured auto-responder: JOIN gets its welcome text, and the
+     * client sees the MO marked handled */
+    int replies = count_lines(g->gwlog, "reason=keyword_reply", NULL);
+    assert_int_equal(replies, 3);      /* STOP, START, HELP */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550196 12345 join!\n"), "OK"));
+    for (int i = 0; i < 100 && count_lines(g->gwlog, "reason=keyword_reply", NULL) < 4; i++)
+        sleep_ms(100);
+    assert_int_equal(count_lines(g->gwlog, "reason=keyword_reply", NULL), 4);
+    for (int i = 0; i < 50 && !count_lines(hooklog, "join!", NULL); i++)
+        sleep_ms(100);
+    assert_int_equal(count_lines(hooklog, "join!", "handled\\\":true"), 1);
 
     /* a long MO in parts arrives whole */
     char cmd[600] = "mo 14155550197 12345 ";
