@@ -1058,11 +1058,38 @@ test_sender_type_names(void **state)
     assert_false(sender_type_parse(NULL, &t));
 }
 
+/* Auto-responder keywords on a sender: loaded, and compliance words refused. */
+static void
+test_sender_keywords(void **state)
+{
+    struct loaded l;
+    (void)state;
+
+    load_text(&l, "kw.conf",
+              "senders = ( { address = \"12345\"; type = \"shortcode\";\n"
+              "  keywords = { JOIN = \"Welcome!\"; DEALS = \"Today: 2 for 1\"; }; } );\n");
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.cfg->senders[0].nkw, 2);
+    assert_string_equal(l.cfg->senders[0].kw_words[0], "JOIN");
+    assert_string_equal(l.cfg->senders[0].kw_replies[1], "Today: 2 for 1");
+    loaded_free(&l);
+
+    load_text(&l, "kw2.conf",
+              "senders = ( { address = \"12345\"; type = \"shortcode\";\n"
+              "  keywords = { stop = \"no\";\n"
+              "               JOIN = \"\"; }; } );\n");
+    assert_int_equal(l.n, 2);
+    assert_true(has_err(l.errs, l.path, 2, "compliance keyword"));
+    assert_true(has_err(l.errs, l.path, 3, "JOIN must be a reply text"));
+    loaded_free(&l);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_demo),
+        cmocka_unit_test(test_sender_keywords),
         cmocka_unit_test(test_shipped_example),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_int64),
