@@ -168,7 +168,7 @@ struct ctx {
     size_t nerrs;
     struct srcfile *src;        /* parallel to cp->files */
     /* libconfig settings of each list item, parallel to the cfg arrays */
-    const config_setting_t **smsc_s, **sender_s, **route_s, **account_s;
+    const config_setting_t **smsc_s, **sender_s, **route_s, **account_s, **mo_route_s;
     struct smsc_ref *refs;
     size_t nrefs;
     char *incdir;               /* directory of the main file, for @include */
@@ -483,6 +483,7 @@ static void parse_smsc_list(struct ctx *, const config_setting_t *, void *, cons
 static void parse_sender_list(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_route_list(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_account_list(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_mo_route_list(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_sender_type(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_route_smscs(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_prefixes(struct ctx *, const config_setting_t *, void *, const char *);
@@ -595,6 +596,13 @@ static const struct key account_keys[] = {
 };
 static const struct section account_section = SECTION("account", account_keys);
 
+static const struct key mo_route_keys[] = {
+    KSTR("number", struct cfg_mo_route, number, 1, 32, NULL, F_REQUIRED),
+    KSTR("keyword", struct cfg_mo_route, keyword, 1, 32, NULL, 0),
+    KSTR("account", struct cfg_mo_route, account, 1, 64, NULL, F_REQUIRED),
+};
+static const struct section mo_route_section = SECTION("mo_route", mo_route_keys);
+
 static const struct key top_keys[] = {
     KSTR("instance", struct gw_config, instance, 1, 64, NULL, 0),  /* default hostname-pid (finalize) */
     KSTRIN("log_level", struct gw_config, log_level, "info", log_levels),
@@ -608,6 +616,7 @@ static const struct key top_keys[] = {
     KFN("senders", parse_sender_list, 0),
     KFN("routes", parse_route_list, 0),
     KFN("accounts", parse_account_list, 0),
+    KFN("mo_routes", parse_mo_route_list, 0),
 };
 static const struct section top_section = SECTION(NULL, top_keys);
 
@@ -1343,6 +1352,22 @@ parse_account_list(struct ctx *x, const config_setting_t *s, void *obj, const ch
     (void)label;
 }
 
+static void
+parse_mo_route_list(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct gw_config *c = obj;
+    void *arr = c->mo_routes;
+
+    parse_list(x, s, "mo_routes", &mo_route_section, "number", &arr, &c->nmo_routes,
+               sizeof(*c->mo_routes), &x->mo_route_s);
+    c->mo_routes = arr;
+    for (size_t i = 0; s && i < c->nmo_routes; i++) {
+        c->mo_routes[i].file = file_of(x, x->mo_route_s[i]);
+        c->mo_routes[i].line = config_setting_source_line(x->mo_route_s[i]);
+    }
+    (void)label;
+}
+
 /* ----------------------------------------------------------- validation */
 
 static const config_setting_t *
@@ -1428,6 +1453,28 @@ validate(struct ctx *x)
 {
     struct gw_config *c = &x->cp->pub;
     char sug[96];
+
+    for (size_t i = 0; i < c->nmo_routes; i++) {
+        const struct cfg_mo_route *r = &c->mo_routes[i];
+        if (r->number && !config_sender(c, r->number))
+            err_s(x, member_or(x->mo_route_s[i], "number"),
+                  "mo_route: number \"%s\" is not one of the senders", r->number);
+        bool known = false;
+        for (size_t j = 0; r->account && j < c->naccounts && !known; j++)
+            known = c->accounts[j].name && strcmp(c->accounts[j].name, r->account) == 0;
+        if (r->account && !known)
+            err_s(x, member_or(x->mo_route_s[i], "account"),
+                  "mo_route: unknown account \"%s\"", r->account);
+        for (size_t j = 0; j < i; j++) {
+            const struct cfg_mo_route *o = &c->mo_routes[j];
+            if (r->number && o->number && strcmp(r->number, o->number) == 0 &&
+                ((!r->keyword && !o->keyword) ||
+                 (r->keyword && o->keyword && strcasecmp(r->keyword, o->keyword) == 0)))
+                err_s(x, x->mo_route_s[i], "mo_route: number \"%s\"%s%s%s is routed twice (line %d)",
+                      r->number, r->keyword ? " keyword \"" : "", r->keyword ? r->keyword : "",
+                      r->keyword ? "\"" : "", o->line);
+        }
+    }
 
     for (size_t i = 0; i < c->nsmscs; i++) {
         const struct cfg_smsc *m = &c->smscs[i];
@@ -1735,6 +1782,12 @@ free_all(struct gw_config *c)
         free(a->smpp_allowed_ips);
     }
     free(c->accounts);
+    for (size_t i = 0; i < c->nmo_routes; i++) {
+        free(c->mo_routes[i].number);
+        free(c->mo_routes[i].keyword);
+        free(c->mo_routes[i].account);
+    }
+    free(c->mo_routes);
     strv_free(cp->files, cp->nfiles);
     free(cp);
 }
@@ -1809,6 +1862,7 @@ config_load(const char *path, struct gw_config **out, FILE *errs)
     free(x.sender_s);
     free(x.route_s);
     free(x.account_s);
+    free(x.mo_route_s);
     free(x.incdir);
     config_destroy(&lc);
 
@@ -1988,4 +2042,42 @@ config_hash_smpp_password(const char *password, unsigned iterations, char *out, 
     hhex[64] = '\0';
     int n = snprintf(out, outsz, "pbkdf2-sha256:%u:%s:%s", iterations, shex, hhex);
     return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+/* The first word of an MO: letters and digits after leading spaces and
+ * punctuation. */
+static bool
+first_word_is(const char *text, size_t len, const char *word)
+{
+    size_t i = 0, n = strlen(word);
+
+    while (i < len && !isalnum((unsigned char)text[i]))
+        i++;
+    if (len - i < n || strncasecmp(text + i, word, n) != 0)
+        return false;
+    return i + n == len || !isalnum((unsigned char)text[i + n]);
+}
+
+const struct cfg_account *
+config_mo_account(const struct gw_config *c, const struct cfg_sender *sender, const char *text,
+                  size_t len)
+{
+    const char *any = NULL, *kw = NULL;
+
+    if (!sender)
+        return NULL;
+    for (size_t i = 0; i < c->nmo_routes; i++) {
+        const struct cfg_mo_route *r = &c->mo_routes[i];
+        if (strcmp(r->number, sender->address) != 0)
+            continue;
+        if (r->keyword && !kw && first_word_is(text, len, r->keyword))
+            kw = r->account;
+        else if (!r->keyword && !any)
+            any = r->account;
+    }
+    const char *name = kw ? kw : any ? any : sender->naccounts ? sender->accounts[0] : NULL;
+    for (size_t i = 0; name && i < c->naccounts; i++)
+        if (strcmp(c->accounts[i].name, name) == 0)
+            return &c->accounts[i];
+    return NULL;
 }

@@ -138,6 +138,17 @@ struct cfg_smpp_server {
     char *tls_key_file;
 };
 
+/* Where MO to one of our numbers goes: to account, for every MO to number
+ * or only those whose first word is keyword. Without a matching mo_route an
+ * MO goes to the first account allowed to use the number. */
+struct cfg_mo_route {
+    char *number;               /* a sender address, as configured */
+    char *keyword;              /* NULL: any */
+    char *account;
+    const char *file;
+    int line;
+};
+
 struct cfg_http {
     char *listen;               /* address, default "127.0.0.1" */
     int port;                   /* default 8080 */
@@ -172,6 +183,8 @@ struct gw_config {
     size_t nroutes;
     struct cfg_account *accounts;
     size_t naccounts;
+    struct cfg_mo_route *mo_routes;
+    size_t nmo_routes;
 };
 
 /*
@@ -192,6 +205,12 @@ bool config_account_may_use(const struct cfg_account *a, const struct cfg_sender
 const struct cfg_route *config_route_for(const struct gw_config *c, const char *dest_digits,
                                          enum sender_type t);
 const struct cfg_route *config_route(const struct gw_config *c, const char *name);
+/* The account an MO to sender with this text goes to (mo_routes: a keyword
+ * match on the first word first, then a route without keyword; else the
+ * first account allowed to use the sender). NULL when none. */
+const struct cfg_account *config_mo_account(const struct gw_config *c,
+                                            const struct cfg_sender *sender,
+                                            const char *text, size_t len);
 
 /* Lowercase hex SHA-256 of s into out[65]. */
 void config_sha256_hex(const char *s, char out[65]);

@@ -274,14 +274,6 @@ sender_by_digits(const struct gw_config *cfg, const char *digits)
     return NULL;
 }
 
-static const struct cfg_account *
-account_named(const struct gw_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->naccounts; i++)
-        if (strcmp(cfg->accounts[i].name, name) == 0)
-            return &cfg->accounts[i];
-    return NULL;
-}
 
 static void
 reply_queued(void *arg, int rc, const char *id)
@@ -391,8 +383,7 @@ mo_complete(struct mo_ctx *c, const char *text, size_t len)
     const struct gw_config *cfg = c->e->cfg;
 
     c->sender = sender_by_digits(cfg, c->to);
-    if (c->sender && c->sender->naccounts)
-        c->acct = account_named(cfg, c->sender->accounts[0]);
+    c->acct = config_mo_account(cfg, c->sender, text, len);
     c->kw = mo_keyword_of(text, len);
     c->auto_reply = NULL;
     if (c->kw == MO_KW_NONE && c->sender) {

@@ -1084,12 +1084,44 @@ test_sender_keywords(void **state)
     loaded_free(&l);
 }
 
+/* mo_routes: parsed, validated at file:line, and the account an MO goes to. */
+static void
+test_mo_routes(void **state)
+{
+    struct loaded l;
+    (void)state;
+
+    load_text(&l, "mo.conf",
+              "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"a\", \"b\"]; } );\n"
+              "accounts = ( { name = \"a\"; api_keys = [\"sha256:" "0000000000000000000000000000000000000000000000000000000000000001\"]; },\n"
+              "             { name = \"b\"; api_keys = [\"sha256:" "0000000000000000000000000000000000000000000000000000000000000002\"]; } );\n"
+              "mo_routes = ( { number = \"12345\"; keyword = \"PIZZA\"; account = \"b\"; } );\n");
+    assert_int_equal(l.n, 0);
+    const struct cfg_sender *snd = config_sender(l.cfg, "12345");
+    assert_non_null(snd);
+    assert_string_equal(config_mo_account(l.cfg, snd, "pizza please", 12)->name, "b");
+    assert_string_equal(config_mo_account(l.cfg, snd, "  Pizza!", 8)->name, "b");
+    assert_string_equal(config_mo_account(l.cfg, snd, "pizzas", 6)->name, "a");
+    assert_string_equal(config_mo_account(l.cfg, snd, "hello", 5)->name, "a");
+    assert_null(config_mo_account(l.cfg, NULL, "hello", 5));
+    loaded_free(&l);
+
+    load_text(&l, "mo2.conf",
+              "senders = ( { address = \"12345\"; type = \"shortcode\"; } );\n"
+              "mo_routes = ( { number = \"99999\"; account = \"nobody\"; } );\n");
+    assert_int_equal(l.n, 2);
+    assert_true(has_err(l.errs, l.path, 2, "not one of the senders"));
+    assert_true(has_err(l.errs, l.path, 2, "unknown account \"nobody\""));
+    loaded_free(&l);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_demo),
         cmocka_unit_test(test_sender_keywords),
+        cmocka_unit_test(test_mo_routes),
         cmocka_unit_test(test_shipped_example),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_int64),

@@ -38,6 +38,8 @@ struct gx {
     const char *instance;
     const char *tendlc_extra;       /* extra settings of the 10DLC sender */
     const char *account_extra;      /* extra settings of account acme */
+    const char *tail_extra;         /* more accounts: ", { ... }" */
+    const char *tail_top;           /* more top-level settings */
     char conf[4200], gwlog[4200], simlog[4200], nodelog[4200];
 };
 
@@ -150,10 +152,12 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             ");\n"
             "routes = ( { name = \"default\"; mps = %u; smsc = [\"sim\"]; prefixes = [\"\"];\n"
             "             retry_attempts = 5; retry_backoff_ms = 200; %s } );\n"
-            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; %s } );\n",
+            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; %s } %s );\n"
+            "%s\n",
             g->instance ? g->instance : "test-1", g->redis.port, g->http_port, smpp, g->sim_port, smsc_extra ? smsc_extra : "",
             g->tendlc_extra ? g->tendlc_extra : "", mps,
-            route_extra ? route_extra : "", hash, g->account_extra ? g->account_extra : "");
+            route_extra ? route_extra : "", hash, g->account_extra ? g->account_extra : "",
+            g->tail_extra ? g->tail_extra : "", g->tail_top ? g->tail_top : "");
     fclose(f);
 }
 
@@ -896,6 +900,12 @@ test_mo_stop_start_help(void **state)
     snprintf(port, sizeof(port), "%d", hp);
     snprintf(extra, sizeof(extra), "mo_url = \"http://127.0.0.1:%d/mo\"; help_text = \"ACME alerts.\";", hp);
     g->account_extra = extra;
+    /* a second account gets the MO that starts with PIZZA on the same number */
+    char beta[400];
+    snprintf(beta, sizeof(beta), ", { name = \"beta\"; api_keys = [\"sha256:%064d\"]; "
+             "senders = [\"12345\"]; mo_url = \"http://127.0.0.1:%d/beta\"; }", 7, hp);
+    g->tail_extra = beta;
+    g->tail_top = "mo_routes = ( { number = \"12345\"; keyword = \"PIZZA\"; account = \"beta\"; } );";
     start_sim(g, NULL, NULL, NULL, NULL);
     write_config(g, 100, NULL, NULL);
     start_gw(g);
@@ -982,6 +992,12 @@ test_mo_stop_start_help(void **state)
     for (int i = 0; i < 50 && !count_lines(hooklog, "join!", NULL); i++)
         sleep_ms(100);
     assert_int_equal(count_lines(hooklog, "join!", "handled\\\":true"), 1);
+
+    /* mo_routes: the first word decides the account */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550195 12345 Pizza tonight?\n"), "OK"));
+    for (int i = 0; i < 100 && !count_lines(hooklog, "Pizza tonight", NULL); i++)
+        sleep_ms(100);
+    assert_int_equal(count_lines(hooklog, "Pizza tonight", "\"path\":\"/beta\""), 1);
 
     /* a long MO in parts arrives whole */
     char cmd[600] = "mo 14155550197 12345 ";
