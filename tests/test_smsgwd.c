@@ -1512,6 +1512,71 @@ test_node_smpp_client_binds_to_smsgwd(void **state)
     stop_gw_clean(g);
 }
 
+/* One client sends garbage (an oversized command_length, then bytes that
+ * are no PDU) while another submits: the garbage connection is answered and
+ * closed, the other client's messages all go through. Above the account's
+ * max binds a bind is refused; above its mps cap submits get
+ * ESME_RTHROTTLED, never silence. */
+static void
+test_smpp_client_misbehaving(void **state)
+{
+    struct gx *g = *state;
+    char extra[700], base[512];
+    int rc;
+
+    smpp_setup(g, base, sizeof(base));
+    snprintf(extra, sizeof(extra), "%s smpp_max_binds = 1; mps = 20;", base);
+    g->account_extra = extra;
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 1000, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    /* the garbage client: a raw socket */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->smpp_port) };
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    unsigned char junk[64];
+    memset(junk, 0xA5, sizeof(junk));
+    junk[0] = 0x7F;     /* command_length ~2 GB: over any max_pdu */
+    assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+
+    /* meanwhile a proper client; 60 submits against a 20 mps cap */
+    char *out = run_load(g, SMPP_PW, "12345", "14155550180", "60", "8", &rc);
+    if (!strstr(out, "\"ESME_ROK\":") || !strstr(out, "\"ESME_RTHROTTLED\":"))
+        fail_msg("throttle cap: rc %d: %s", rc, out);
+    if (strstr(out, "\"timeouts\":0") == NULL)
+        fail_msg("some submits were never answered: %s", out);
+    free(out);
+
+    /* the garbage connection got a generic_nack and was closed */
+    unsigned char buf[256];
+    ssize_t n, total = 0;
+    struct timeval tv = { 2, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while ((n = read(fd, buf + total, sizeof(buf) - (size_t)total)) > 0)
+        total += n;
+    close(fd);
+    assert_true(total >= 16);
+    assert_int_equal(buf[4], 0x80);     /* generic_nack */
+    assert_int_equal(buf[11], 0x02);    /* ESME_RINVCMDLEN */
+    assert_int_equal(n, 0);             /* then EOF */
+
+    /* max binds 1: a second concurrent bind is refused */
+    char port[16], log[4300];
+    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(log, sizeof(log), "%s/binds.log", g->dir);
+    char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
+                     "--system-id", SMPP_ID, "--password", SMPP_PW, "--binds", "2",
+                     "--count", "4", "--from", "12345", "--to", "14155550181",
+                     "--connect-timeout-ms", "1500", "--json-only", NULL };
+    int st = tl_stop(tl_spawn(argv, log), 0, 20000);
+    (void)st;
+    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "smpp_max_binds reached") >= 1);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -1520,6 +1585,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_misbehaving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_query_cancel, setup, teardown),
