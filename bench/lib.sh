@@ -1,5 +1,6 @@
 # bench/lib.sh: process and port helpers shared by the bench scripts (sourced;
-# they expect die() to be defined).
+# they expect die() to be defined). Sourcing it sets the traps that stop
+# every pid in PIDS when the script ends.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p
@@ -27,3 +28,14 @@ stop_pid() {    # pid seconds
     wait "$p" 2>/dev/null || true
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM

@@ -60,16 +60,6 @@ put machine "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2
 put software "$(redis-server --version | awk '{print $3}' | sed 's/v=/redis /'), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), gcc $(gcc -dumpversion) -O2"
 
 # ------------------------------------------------------------------ processes
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh    # the script runs from the repository root

@@ -292,45 +292,38 @@ struct tlv_rule {
 };
 
 #define R(tag, bit, mn, mx) { tag, bit, mn, mx }
+/* What the three message PDUs share (libsmpp34 types them alike), and what
+ * receipts add. */
+#define MESSAGE_TLVS \
+    R(TLVID_user_message_reference, SMPP_TLV_USER_MESSAGE_REFERENCE, 2, 2), \
+    R(TLVID_source_port, SMPP_TLV_SOURCE_PORT, 2, 2), \
+    R(TLVID_destination_port, SMPP_TLV_DESTINATION_PORT, 2, 2), \
+    R(TLVID_sar_msg_ref_num, SMPP_TLV_SAR_MSG_REF_NUM, 2, 2), \
+    R(TLVID_sar_total_segments, SMPP_TLV_SAR_TOTAL_SEGMENTS, 1, 1), \
+    R(TLVID_sar_segment_seqnum, SMPP_TLV_SAR_SEGMENT_SEQNUM, 1, 1), \
+    R(TLVID_payload_type, SMPP_TLV_PAYLOAD_TYPE, 1, 1)
+#define RECEIPT_TLVS \
+    R(TLVID_receipted_message_id, SMPP_TLV_RECEIPTED_MESSAGE_ID, 1, 65), \
+    R(TLVID_message_state, SMPP_TLV_MESSAGE_STATE, 1, 1), \
+    R(TLVID_network_error_code, SMPP_TLV_NETWORK_ERROR_CODE, 3, 3)
+
 static const struct tlv_rule t_sm[] = {           /* submit_sm */
-    R(TLVID_user_message_reference, SMPP_TLV_USER_MESSAGE_REFERENCE, 2, 2),
-    R(TLVID_source_port, SMPP_TLV_SOURCE_PORT, 2, 2),
-    R(TLVID_destination_port, SMPP_TLV_DESTINATION_PORT, 2, 2),
-    R(TLVID_sar_msg_ref_num, SMPP_TLV_SAR_MSG_REF_NUM, 2, 2),
-    R(TLVID_sar_total_segments, SMPP_TLV_SAR_TOTAL_SEGMENTS, 1, 1),
-    R(TLVID_sar_segment_seqnum, SMPP_TLV_SAR_SEGMENT_SEQNUM, 1, 1),
-    R(TLVID_payload_type, SMPP_TLV_PAYLOAD_TYPE, 1, 1),
+    MESSAGE_TLVS,
     R(TLVID_more_messages_to_send, SMPP_TLV_MORE_MESSAGES_TO_SEND, 1, 1),
     R(TLVID_message_payload, SMPP_TLV_MESSAGE_PAYLOAD, 0, SMPP_PAYLOAD_MAX),
     { 0, 0, 0, 0 }
 };
 static const struct tlv_rule t_deliver[] = {      /* deliver_sm */
-    R(TLVID_user_message_reference, SMPP_TLV_USER_MESSAGE_REFERENCE, 2, 2),
-    R(TLVID_source_port, SMPP_TLV_SOURCE_PORT, 2, 2),
-    R(TLVID_destination_port, SMPP_TLV_DESTINATION_PORT, 2, 2),
-    R(TLVID_sar_msg_ref_num, SMPP_TLV_SAR_MSG_REF_NUM, 2, 2),
-    R(TLVID_sar_total_segments, SMPP_TLV_SAR_TOTAL_SEGMENTS, 1, 1),
-    R(TLVID_sar_segment_seqnum, SMPP_TLV_SAR_SEGMENT_SEQNUM, 1, 1),
-    R(TLVID_payload_type, SMPP_TLV_PAYLOAD_TYPE, 1, 1),
+    MESSAGE_TLVS,
     R(TLVID_message_payload, SMPP_TLV_MESSAGE_PAYLOAD, 0, SMPP_PAYLOAD_MAX),
-    R(TLVID_receipted_message_id, SMPP_TLV_RECEIPTED_MESSAGE_ID, 1, 65),
-    R(TLVID_message_state, SMPP_TLV_MESSAGE_STATE, 1, 1),
-    R(TLVID_network_error_code, SMPP_TLV_NETWORK_ERROR_CODE, 3, 3),
+    RECEIPT_TLVS,
     { 0, 0, 0, 0 }
 };
 static const struct tlv_rule t_data[] = {         /* data_sm */
-    R(TLVID_user_message_reference, SMPP_TLV_USER_MESSAGE_REFERENCE, 2, 2),
-    R(TLVID_source_port, SMPP_TLV_SOURCE_PORT, 2, 2),
-    R(TLVID_destination_port, SMPP_TLV_DESTINATION_PORT, 2, 2),
-    R(TLVID_sar_msg_ref_num, SMPP_TLV_SAR_MSG_REF_NUM, 2, 2),
-    R(TLVID_sar_total_segments, SMPP_TLV_SAR_TOTAL_SEGMENTS, 1, 1),
-    R(TLVID_sar_segment_seqnum, SMPP_TLV_SAR_SEGMENT_SEQNUM, 1, 1),
-    R(TLVID_payload_type, SMPP_TLV_PAYLOAD_TYPE, 1, 1),
+    MESSAGE_TLVS,
     R(TLVID_more_messages_to_send, SMPP_TLV_MORE_MESSAGES_TO_SEND, 1, 1),
     R(TLVID_message_payload, SMPP_TLV_MESSAGE_PAYLOAD, 0, SMPP_PAYLOAD_MAX),
-    R(TLVID_receipted_message_id, SMPP_TLV_RECEIPTED_MESSAGE_ID, 1, 65),
-    R(TLVID_message_state, SMPP_TLV_MESSAGE_STATE, 1, 1),
-    R(TLVID_network_error_code, SMPP_TLV_NETWORK_ERROR_CODE, 3, 3),
+    RECEIPT_TLVS,
     { 0, 0, 0, 0 }
 };
 /* libsmpp34's data_sm_resp has no TLV part: its TLVs are walked, checked and
@@ -345,6 +338,8 @@ static const struct tlv_rule t_alert[] = {
     { 0, 0, 0, 0 }
 };
 #undef R
+#undef MESSAGE_TLVS
+#undef RECEIPT_TLVS
 
 struct layout {
     const struct field *fields;
