@@ -2,13 +2,22 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 static enum log_level min_level = LOG_INFO;
 static FILE *out;
 static const char *prog;
+
+/* log_buffer(): lines collect here and go out in one write. */
+static char lbuf[64 * 1024];
+static size_t llen;
+static bool buffered;
+static struct event *flush_ev;
 
 static const char *const names[] = { "debug", "info", "warn", "error" };
 
@@ -84,7 +93,62 @@ log_event(enum log_level level, const char *event, const char *fields, ...)
     if (n > sizeof(line) - 2)
         n = sizeof(line) - 2;
     line[n++] = '\n';
-    fwrite(line, 1, n, out ? out : stderr);
+    if (!buffered || min_level == LOG_DEBUG) {
+        if (llen)
+            log_flush();
+        fwrite(line, 1, n, out ? out : stderr);
+        return;
+    }
+    if (llen + n > sizeof(lbuf))
+        log_flush();
+    memcpy(lbuf + llen, line, n);
+    llen += n;
+    if (level >= LOG_WARN)
+        log_flush();
+}
+
+void
+log_flush(void)
+{
+    if (llen) {
+        fwrite(lbuf, 1, llen, out ? out : stderr);
+        llen = 0;
+    }
+    fflush(out ? out : stderr);
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
+void
+log_buffer(struct event_base *base, unsigned ms)
+{
+    struct timeval tv = { ms / 1000, (suseconds_t)(ms % 1000) * 1000 };
+
+    if (flush_ev)
+        return;
+    flush_ev = event_new(base, -1, EV_PERSIST, flush_cb, NULL);
+    if (!flush_ev)
+        return;
+    event_add(flush_ev, &tv);
+    if (!buffered)
+        atexit(log_flush);
+    buffered = true;
+}
+
+void
+log_unbuffer(void)
+{
+    log_flush();
+    if (flush_ev)
+        event_free(flush_ev);
+    flush_ev = NULL;
 }
 
 const char *

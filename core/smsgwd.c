@@ -274,6 +274,7 @@ main(int argc, char **argv)
     event_config_free(ec);
     if (!d.base)
         abort();
+    log_buffer(d.base, 100);
     d.redis = store_redis_new(d.base, &d.cfg->redis, "main");
     d.mt = mt_engine_new(d.base, d.cfg, d.redis);
     struct webhook_cfg wc;
@@ -318,6 +319,7 @@ main(int argc, char **argv)
     webhook_free(d.webhook);
     store_redis_free(d.redis);
     config_free(d.cfg);
+    log_unbuffer();
     event_base_free(d.base);
     return 0;
 }
