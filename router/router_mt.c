@@ -57,7 +57,6 @@ struct mt_job {
     uint32_t perm_status;
     bool throttled;
     bool finishing;
-    bool checked;                   /* claimed in Redis (not cancelled): may be sent */
     const char *outcome;            /* state to report once Redis has it, or NULL */
     struct mt_pace *paces[3];       /* route, sender, account limits that apply */
     unsigned npaces;
@@ -89,7 +88,6 @@ struct mt_route {
     unsigned nready;
     unsigned inflight;              /* jobs read and not yet finished in Redis */
     bool reading;
-    bool claiming;                  /* a store_jobs_claim is out */
     bool idle;                      /* the last read found nothing: wait for the poll */
     bool recovered;                 /* own pending entries re-read after start */
     struct event *tick;
@@ -1068,105 +1066,6 @@ ready_pop(struct mt_route *rt)
     rt->nready--;
 }
 
-/* Unlink job from the ready list (wherever it is). */
-static void
-ready_remove(struct mt_route *rt, struct mt_job *job)
-{
-    struct mt_job *prev = NULL;
-    for (struct mt_job *j = rt->ready_head; j; prev = j, j = j->next_job) {
-        if (j != job)
-            continue;
-        if (prev)
-            prev->next_job = j->next_job;
-        else
-            rt->ready_head = j->next_job;
-        if (rt->ready_tail == j)
-            rt->ready_tail = prev;
-        rt->nready--;
-        return;
-    }
-}
-
-/*
- * cancel_sm (docs/smpp-server.md): before a job is first sent, one script
- * per batch asks whether it was cancelled and otherwise marks it claimed
- * so that a cancel can no longer succeed. The unchecked jobs are always a
- * suffix of the ready list (reads append, a claim covers every unchecked
- * job, nothing leaves the list before it is checked); claim_ctx remembers
- * the first of them and how many.
- */
-struct claim_ctx {
-    struct mt_route *rt;
-    struct mt_job *first;
-    unsigned n;
-};
-
-static void
-jobs_claimed(void *arg, int rc, const bool *cancelled)
-{
-    struct claim_ctx *c = arg;
-    struct mt_route *rt = c->rt;
-    struct mt_engine *e = rt->eng;
-    struct mt_job *j = rt->ready_head;
-
-    rt->claiming = false;
-    while (j && j != c->first)
-        j = j->next_job;
-    if (rc < 0 || !j) {
-        free(c);
-        /* Try again shortly (route_tick_cb runs route_run). */
-        if (!evtimer_pending(rt->tick, NULL)) {
-            struct timeval tv = { 0, 200000 };
-            evtimer_add(rt->tick, &tv);
-        }
-        return;
-    }
-    for (unsigned i = 0; i < c->n && j; i++) {
-        struct mt_job *next = j->next_job;
-        j->checked = true;
-        if (cancelled[i]) {
-            ready_remove(rt, j);
-            log_event(LOG_INFO, "msg_cancelled_dropped", "msg_id=%s route=%s stream_id=%s",
-                      j->j.id, rt->cfg->name, j->j.stream_id);
-            j->finishing = true;
-            store_job_final(e->redis, rt->cfg->name, &j->j, "cancelled", "cancel_sm", job_stored, j);
-        }
-        j = next;
-    }
-    free(c);
-    route_kick(rt);
-}
-
-static void
-route_claim(struct mt_route *rt)
-{
-    struct mt_job *first = NULL;
-    const char *ids[256];
-    unsigned n = 0;
-
-    if (rt->claiming)
-        return;
-    for (struct mt_job *j = rt->ready_head; j; j = j->next_job) {
-        if (j->checked)
-            continue;
-        if (!first)
-            first = j;
-        if (n == 256)
-            break;
-        ids[n++] = j->j.id;
-    }
-    if (!n)
-        return;
-    struct claim_ctx *c = malloc(sizeof(*c));
-    if (!c)
-        abort();
-    c->rt = rt;
-    c->first = first;
-    c->n = n;
-    rt->claiming = true;
-    store_jobs_claim(rt->eng->redis, ids, n, jobs_claimed, c);
-}
-
 static void
 jobs_read(void *arg, int n, struct store_job *jobs)
 {
@@ -1220,15 +1119,6 @@ route_run(struct mt_route *rt)
 
     if (e->stopping || !store_redis_ready(e->redis))
         return;
-    /* Claim what was read as soon as a bind is up, before it reaches the
-     * head, so that the claim's round trip overlaps the sending. */
-    if (!rt->claiming && rt->ready_tail && !rt->ready_tail->checked) {
-        struct mt_smsc *m = NULL;
-        bool any = false;
-        pick_session(rt, NULL, &m, &any);
-        if (any)
-            route_claim(rt);
-    }
     /* Send from jobs already in memory, oldest first. Slots are asked for
      * only once a session can take the PDUs (pace_wait): slots drawn while
      * every bind is down would be wasted for the other instances too. */
@@ -1246,10 +1136,6 @@ route_run(struct mt_route *rt)
                 return;
             }
             rt->warned_down = false;
-            if (!job->checked) {
-                route_claim(rt);
-                break;  /* jobs_claimed kicks */
-            }
             if (!job_prepare(job, m)) {
                 ready_pop(rt);
                 job->finishing = true;
@@ -1267,7 +1153,15 @@ route_run(struct mt_route *rt)
     /* Read ahead while half a batch or less is left, whether or not this
      * run sent everything: refilling only an empty list left the route
      * idle for two Redis round trips every batch. */
-    if (!rt->reading && !rt->idle && rt->nready <= rt->read_batch / 2 &&
+    /* Nothing is read while the route has no bound session: an entry read
+     * is this instance's (pending in the group) and no longer cancellable,
+     * and another instance with a live bind could send it instead. A bind
+     * coming up kicks the route. */
+    struct mt_smsc *bm = NULL;
+    bool bound = false;
+    if (!rt->reading && !rt->idle && rt->nready <= rt->read_batch / 2)
+        pick_session(rt, NULL, &bm, &bound);
+    if (bound && !rt->reading && !rt->idle && rt->nready <= rt->read_batch / 2 &&
         rt->inflight < 4 * READ_BATCH_MAX + 4096) {
         rt->reading = true;
         store_queue_read(e->redis, rt->cfg->name, e->consumer, rt->read_batch, !rt->recovered,

@@ -22,15 +22,33 @@ store_now_ms(void)
     return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+/* Ids and concatenation references need to differ, not to be secret (a
+ * record is only shown to its own account): a xorshift64* stream seeded
+ * once from OpenSSL instead of RAND_bytes per message. */
+static uint64_t
+next_rand(void)
+{
+    static uint64_t x;
+
+    if (!x) {
+        if (RAND_bytes((unsigned char *)&x, sizeof(x)) != 1 || !x)
+            x = (uint64_t)store_now_ms() ^ ((uint64_t)random() << 20) ^ 0x9E3779B97F4A7C15ull;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
 void
 store_new_id(char out[24])
 {
-    uint32_t rnd = 0;
-
-    if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
-        rnd = (uint32_t)random();
-    snprintf(out, 24, "m%012llx%08x", (unsigned long long)store_now_ms(), rnd);
+    snprintf(out, 24, "m%012llx%08x", (unsigned long long)store_now_ms(),
+             (unsigned)(next_rand() >> 32));
 }
+
+static size_t pack_pairs(char *buf, size_t size, const char *const *kv, const size_t *lens,
+                         int n);
 
 static void
 key(char *buf, size_t size, struct store_redis *r, const char *kind, const char *a, const char *b)
@@ -45,53 +63,113 @@ key(char *buf, size_t size, struct store_redis *r, const char *kind, const char 
 
 /* ---------------------------------------------------------------- scripts */
 
-/* KEYS: msg hist q idem optnum optacct stats.
- * ARGV: id now idem_ttl has_idem nh h... ns s... then check_optout subscriber */
+/*
+ * Batched scripts (store_redis_batch): ARGV is "n a1..an n b1..bn ...";
+ * the loop hands each item's base offset to its function, which reads its
+ * k-th argument as ARGV[b + k]. Ranks: accepts, then submit progress, then
+ * receipts, so a receipt never reaches Redis before the SMSC id it needs.
+ */
+#define BATCH_LOOP(fn) \
+    "local out, i = {}, 1\n" \
+    "while i <= #ARGV do\n" \
+    "  out[#out + 1] = " fn "(i)\n" \
+    "  i = i + tonumber(ARGV[i]) + 1\n" \
+    "end\n"
+
+enum { RANK_ACCEPT = 0, RANK_PROGRESS = 1, RANK_RECEIPT = 2 };
+
+/*
+ * A record's history lives in its hash: field "h:TS:EVENT" (TS epoch ms,
+ * EVENT the state or "receipt:PART"), value the detail. Writing it costs
+ * no command of its own (it rides on the HSET that changes the state) and
+ * no key; GET sorts the fields back into a list.
+ */
+
+/* Item: msg q idem optnum optacct stats id now idem_ttl has_idem
+ * nh h... ns s... check_optout subscriber. The record (h pairs, plus its
+ * queue entry's id as sid, for cancel_sm) and the queue entry (s pairs).
+ * Answers {0, id} stored, {1, first_id} for a client_ref seen before,
+ * {2, ''} opted out. */
 static struct store_script accept_lua = { "accept",
-    "if ARGV[4] == '1' then\n"
-    "  local e = redis.call('GET', KEYS[4])\n"
-    "  if e then return {1, e} end\n"
+    "local function accept(b)\n"
+    "  local n = tonumber(ARGV[b])\n"
+    "  if ARGV[b + 10] == '1' then\n"
+    "    local e = redis.call('GET', ARGV[b + 3])\n"
+    "    if e then return {1, e} end\n"
+    "  end\n"
+    "  if ARGV[b + n - 1] == '1' and (redis.call('SISMEMBER', ARGV[b + 4], ARGV[b + n]) == 1 or\n"
+    "      redis.call('SISMEMBER', ARGV[b + 5], ARGV[b + n]) == 1) then\n"
+    "    redis.call('HINCRBY', ARGV[b + 6], 'refused_opted_out', 1)\n"
+    "    return {2, ''}\n"
+    "  end\n"
+    "  local nh = tonumber(ARGV[b + 11])\n"
+    "  local off = b + 12 + nh * 2\n"
+    "  local ns = tonumber(ARGV[off])\n"
+    "  local f = {}\n"
+    "  for k = 1, ns * 2 do f[k] = ARGV[off + k] end\n"
+    "  local sid = redis.call('XADD', ARGV[b + 2], '*', unpack(f))\n"
+    "  local h = {'sid', sid}\n"
+    "  for k = 1, nh * 2 do h[k + 2] = ARGV[b + 11 + k] end\n"
+    "  redis.call('HSET', ARGV[b + 1], unpack(h))\n"
+    "  if ARGV[b + 10] == '1' then redis.call('SET', ARGV[b + 3], ARGV[b + 7], 'EX', ARGV[b + 9]) end\n"
+    "  return {0, ARGV[b + 7]}\n"
     "end\n"
-    "if ARGV[#ARGV - 1] == '1' and (redis.call('SISMEMBER', KEYS[5], ARGV[#ARGV]) == 1 or\n"
-    "    redis.call('SISMEMBER', KEYS[6], ARGV[#ARGV]) == 1) then\n"
-    "  redis.call('HINCRBY', KEYS[7], 'refused_opted_out', 1)\n"
-    "  return {2, ''}\n"
-    "end\n"
-    "local nh = tonumber(ARGV[5])\n"
-    "local h = {}\n"
-    "for i = 1, nh * 2 do h[i] = ARGV[5 + i] end\n"
-    "redis.call('HSET', KEYS[1], unpack(h))\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' queued')\n"
-    "local off = 6 + nh * 2\n"
-    "local ns = tonumber(ARGV[off])\n"
-    "local s = {}\n"
-    "for i = 1, ns * 2 do s[i] = ARGV[off + i] end\n"
-    "redis.call('XADD', KEYS[3], '*', unpack(s))\n"
-    "if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end\n"
-    "return {0, ARGV[1]}\n", "" };
+    BATCH_LOOP("accept")
+    "return out\n", "" };
 
-/* KEYS: msg hist q. ARGV: stream_id now smsc */
-static struct store_script submitted_lua = { "submitted",
-    "redis.call('XACK', KEYS[3], 'smsgw', ARGV[1])\n"
-    "redis.call('XDEL', KEYS[3], ARGV[1])\n"
-    "local st = redis.call('HGET', KEYS[1], 'state')\n"
-    "if st == 'queued' or st == 'retrying' then\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'submitted', 'smsc', ARGV[3], 'updated', ARGV[2])\n"
+/*
+ * Submit progress, two kinds of item:
+ *   p smscid value ttl msg field raw   a part's submit_sm_resp: the SMSC id
+ *                                      maps to "id:part" for its receipt
+ *   j msg q stream_id now smsc         every part submitted: the stream
+ *                                      entry goes, the state follows
+ * A record's fields from all the items of a batch go in one HSET; the
+ * stream entries are acknowledged and deleted per stream in one XACK and
+ * one XDEL.
+ */
+static struct store_script progress_lua = { "progress",
+    "local acks, sets, order = {}, {}, {}\n"
+    "local function put(mk, ...)\n"
+    "  local t = sets[mk]\n"
+    "  if not t then t = {} sets[mk] = t order[#order + 1] = mk end\n"
+    "  for _, v in ipairs({...}) do t[#t + 1] = v end\n"
     "end\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' submitted smsc=' .. ARGV[3])\n"
-    "return 1\n", "" };
+    "local function progress(b)\n"
+    "  if ARGV[b + 1] == 'p' then\n"
+    "    redis.call('SET', ARGV[b + 2], ARGV[b + 3], 'EX', ARGV[b + 4])\n"
+    "    put(ARGV[b + 5], ARGV[b + 6], ARGV[b + 7])\n"
+    "    return 1\n"
+    "  end\n"
+    "  local mk, q, now, smsc = ARGV[b + 2], ARGV[b + 3], ARGV[b + 5], ARGV[b + 6]\n"
+    "  acks[q] = acks[q] or {}\n"
+    "  table.insert(acks[q], ARGV[b + 4])\n"
+    "  local st = redis.call('HGET', mk, 'state')\n"
+    "  if st == 'queued' or st == 'retrying' then\n"
+    "    put(mk, 'state', 'submitted', 'smsc', smsc, 'updated', now)\n"
+    "  end\n"
+    "  put(mk, 'h:' .. now .. ':submitted', 'smsc=' .. smsc)\n"
+    "  return 1\n"
+    "end\n"
+    BATCH_LOOP("progress")
+    "for _, mk in ipairs(order) do redis.call('HSET', mk, unpack(sets[mk])) end\n"
+    "for q, ids in pairs(acks) do\n"
+    "  redis.call('XACK', q, 'smsgw', unpack(ids))\n"
+    "  redis.call('XDEL', q, unpack(ids))\n"
+    "end\n"
+    "return out\n", "" };
 
-/* KEYS: msg hist q sched. ARGV: stream_id now due reason route attempt n f/v... */
+/* KEYS: msg q sched. ARGV: stream_id now due reason route attempt n f/v...
+ * The sched entry names the record (k) so that promote can skip a message
+ * cancelled meanwhile and note its new queue entry. */
 static struct store_script retry_lua = { "retry",
-    "redis.call('XACK', KEYS[3], 'smsgw', ARGV[1])\n"
-    "redis.call('XDEL', KEYS[3], ARGV[1])\n"
+    "redis.call('XACK', KEYS[2], 'smsgw', ARGV[1])\n"
+    "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "local n = tonumber(ARGV[7])\n"
     "local f = {}\n"
     "for i = 1, n * 2 do f[i] = ARGV[7 + i] end\n"
-    "redis.call('ZADD', KEYS[4], ARGV[3], cjson.encode({r = ARGV[5], f = f}))\n"
-    "redis.call('HSET', KEYS[1], 'state', 'retrying', 'attempts', ARGV[6], 'updated', ARGV[2])\n"
-    "redis.call('HDEL', KEYS[1], 'claimed')\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' retrying ' .. ARGV[4])\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], cjson.encode({r = ARGV[5], f = f, k = KEYS[1]}))\n"
+    "redis.call('HSET', KEYS[1], 'state', 'retrying', 'attempts', ARGV[6], 'updated', ARGV[2],\n"
+    "  'h:' .. ARGV[2] .. ':retrying', ARGV[4])\n"
     "return 1\n", "" };
 
 /*
@@ -99,11 +177,12 @@ static struct store_script retry_lua = { "retry",
  * pushed onto P clientq:ACCOUNT when the record says source smpp and its
  * registered_delivery (bits 1-0) asks: 01 always, 10 on failure only.
  * A Lua fragment shared by the final and receipt scripts; expects mk
- * (record key), prefix, state, stat, err, now in scope.
+ * (record key), prefix, state, stat, err, now in scope, and c = the
+ * record's source, registered_delivery, account, from, to, created
+ * (CLIENT_RECEIPT_FIELDS, in that order).
  */
+#define CLIENT_RECEIPT_FIELDS "'source', 'registered_delivery', 'account', 'from', 'to', 'created'"
 #define CLIENT_RECEIPT_LUA \
-    "local c = redis.call('HMGET', mk, 'source', 'registered_delivery', 'account', 'from',\n" \
-    "  'to', 'created')\n" \
     "if c[1] == 'smpp' and c[3] then\n" \
     "  local rd = (tonumber(c[2]) or 0) % 4\n" \
     "  if rd == 1 or (rd == 2 and state ~= 'delivered') then\n" \
@@ -114,69 +193,94 @@ static struct store_script retry_lua = { "retry",
     "  end\n" \
     "end\n"
 
-/* KEYS: msg hist q. ARGV: stream_id now state detail retention prefix.
+/* KEYS: msg q. ARGV: stream_id now state detail retention prefix.
  * A message cancelled (cancel_sm) meanwhile keeps its state: only its queue
  * entry goes. */
 static struct store_script final_lua = { "final",
-    "redis.call('XACK', KEYS[3], 'smsgw', ARGV[1])\n"
-    "redis.call('XDEL', KEYS[3], ARGV[1])\n"
+    "redis.call('XACK', KEYS[2], 'smsgw', ARGV[1])\n"
+    "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "if redis.call('HGET', KEYS[1], 'state') == 'cancelled' then return 1 end\n"
-    "redis.call('HSET', KEYS[1], 'state', ARGV[3], 'error', ARGV[4], 'updated', ARGV[2])\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[3], 'error', ARGV[4], 'updated', ARGV[2],\n"
+    "  'h:' .. ARGV[2] .. ':' .. ARGV[3], ARGV[4])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
     "local mk, prefix, state, err, now = KEYS[1], ARGV[6], ARGV[3], '', ARGV[2]\n"
     "local stat = ({rejected = 'REJECTD', expired = 'EXPIRED'})[state] or 'UNDELIV'\n"
+    "local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ")\n"
     CLIENT_RECEIPT_LUA
     "return 1\n", "" };
 
-/* KEYS: sched. ARGV: now max prefix */
+/* KEYS: sched. ARGV: now max prefix. A due retry goes back on its route's
+ * queue, unless its message was cancelled while it waited. */
 static struct store_script promote_lua = { "promote",
     "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
     "for _, m in ipairs(due) do\n"
     "  local j = cjson.decode(m)\n"
-    "  redis.call('XADD', ARGV[3] .. 'q:' .. j.r, '*', unpack(j.f))\n"
+    "  if not j.k or redis.call('HGET', j.k, 'state') ~= 'cancelled' then\n"
+    "    local sid = redis.call('XADD', ARGV[3] .. 'q:' .. j.r, '*', unpack(j.f))\n"
+    "    if j.k then redis.call('HSET', j.k, 'sid', sid) end\n"
+    "  end\n"
     "  redis.call('ZREM', KEYS[1], m)\n"
     "end\n"
     "return #due\n", "" };
 
 /*
- * KEYS: smscid. ARGV: prefix stat err now retention.
+ * Receipts, batched. Item: smscid prefix stat err now retention.
  * A part's receipt sets p<part>; when every part has a final one, the
  * message takes its state: delivered when all parts were, else the first
- * part's failure.
+ * failed part's. Answers {0} unknown SMSC id, {2, id, ''} a repeat,
+ * {1, id, ''} recorded, {1, id, state, callback_url, client_ref} when the
+ * message took a new final state.
  */
 static struct store_script dlr_lua = { "receipt",
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if not v then redis.call('HINCRBY', ARGV[1] .. 'stats', 'receipts_unmatched', 1) return {0} end\n"
-    "local id, part = string.match(v, '^(.*):(%d+)$')\n"
-    "local mk = ARGV[1] .. 'msg:' .. id\n"
-    "local hk = ARGV[1] .. 'hist:' .. id\n"
     "local finals = {DELIVRD='delivered', UNDELIV='undelivered', EXPIRED='expired',\n"
     "  REJECTD='rejected', DELETED='deleted', UNKNOWN='unknown'}\n"
-    "if redis.call('HGET', mk, 'p' .. part) == ARGV[2] then return {2, id, ''} end\n"
-    "redis.call('HSET', mk, 'p' .. part, ARGV[2])\n"
-    "redis.call('RPUSH', hk, ARGV[4] .. ' receipt part=' .. part .. ' stat=' .. ARGV[2] .. ' err=' .. ARGV[3])\n"
-    "redis.call('HINCRBY', ARGV[1] .. 'stats', 'receipts_matched', 1)\n"
-    "if not finals[ARGV[2]] then return {1, id, ''} end\n"
-    "local segs = tonumber(redis.call('HGET', mk, 'segments') or '1')\n"
-    "local worst = nil\n"
-    "for i = 0, segs - 1 do\n"
-    "  local s = redis.call('HGET', mk, 'p' .. i)\n"
-    "  if not s or not finals[s] then return {1, id, ''} end\n"
-    "  if s ~= 'DELIVRD' and not worst then worst = s end\n"
+    "local matched, unmatched, prefix = 0, 0, ARGV[3]\n"
+    "local function receipt(b)\n"
+    "  local v = redis.call('GET', ARGV[b + 1])\n"
+    "  if not v then unmatched = unmatched + 1 return {0} end\n"
+    "  local id, part = string.match(v, '^(.*):(%d+)$')\n"
+    "  local mk = prefix .. 'msg:' .. id\n"
+    "  local stat, err, now = ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]\n"
+    "  local pf = 'p' .. part\n"
+    "  local m = redis.call('HMGET', mk, pf, 'segments', 'state', 'callback_url', 'client_ref',\n"
+    "    " CLIENT_RECEIPT_FIELDS ")\n"
+    "  if m[1] == stat then return {2, id, ''} end\n"
+    "  matched = matched + 1\n"
+    "  local hf, hv = 'h:' .. now .. ':receipt:' .. part, 'stat=' .. stat .. ' err=' .. err\n"
+    "  local state, worst = nil, nil\n"
+    "  if finals[stat] then\n"
+    "    local segs = tonumber(m[2] or '1')\n"
+    "    local ps = {stat}\n"
+    "    if segs > 1 then\n"
+    "      local names = {}\n"
+    "      for k = 0, segs - 1 do names[k + 1] = 'p' .. k end\n"
+    "      ps = redis.call('HMGET', mk, unpack(names))\n"
+    "      ps[tonumber(part) + 1] = stat\n"
+    "    end\n"
+    "    state = 'x'\n"
+    "    for k = 1, segs do\n"
+    "      local s = ps[k]\n"
+    "      if not s or not finals[s] then state = nil break end\n"
+    "      if s ~= 'DELIVRD' and not worst then worst = s end\n"
+    "    end\n"
+    "    if state then state = finals[worst or 'DELIVRD'] end\n"
+    "  end\n"
+    "  if not state or state == m[3] then\n"
+    "    redis.call('HSET', mk, pf, stat, hf, hv)\n"
+    "    return {1, id, ''}\n"
+    "  end\n"
+    "  redis.call('HSET', mk, pf, stat, hf, hv, 'state', state, 'updated', now, 'error', err,\n"
+    "    'h:' .. now .. ':' .. state, '')\n"
+    "  redis.call('EXPIRE', mk, ARGV[b + 6])\n"
+    "  stat = worst or 'DELIVRD'\n"
+    "  local c = {m[6], m[7], m[8], m[9], m[10], m[11]}\n"
+    "  " CLIENT_RECEIPT_LUA
+    "  return {1, id, state, m[4] or '', m[5] or ''}\n"
     "end\n"
-    "local state = finals[worst or 'DELIVRD']\n"
-    "local cur = redis.call('HGET', mk, 'state')\n"
-    "if cur == state then return {1, id, ''} end\n"
-    "redis.call('HSET', mk, 'state', state, 'updated', ARGV[4], 'error', ARGV[3])\n"
-    "redis.call('RPUSH', hk, ARGV[4] .. ' ' .. state)\n"
-    "redis.call('EXPIRE', mk, ARGV[5])\n"
-    "redis.call('EXPIRE', hk, ARGV[5])\n"
-    "local prefix, stat, err, now = ARGV[1], worst or 'DELIVRD', ARGV[3], ARGV[4]\n"
-    CLIENT_RECEIPT_LUA
-    "local h = redis.call('HMGET', mk, 'callback_url', 'client_ref')\n"
-    "return {1, id, state, h[1] or '', h[2] or ''}\n", "" };
+    BATCH_LOOP("receipt")
+    "if matched > 0 then redis.call('HINCRBY', prefix .. 'stats', 'receipts_matched', matched) end\n"
+    "if unmatched > 0 then redis.call('HINCRBY', prefix .. 'stats', 'receipts_unmatched', unmatched) end\n"
+    "return out\n", "" };
 
 /* ------------------------------------------------------------- accept */
 
@@ -205,16 +309,15 @@ void
 store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_accept_cb cb,
                  void *arg)
 {
-    char id[24], now[24], ttl[24], kmsg[160], khist[160], kq[200], kidem[300], seg[16], val[16],
+    char id[24], now[24], ttl[24], kmsg[160], kq[200], kidem[300], seg[16], val[16], hq[48],
         ton[8], npi[8], ref[16], deadline[24];
     const char *argv[96];
     size_t lens[96];
     int n = 0;
     uint64_t t = store_now_ms();
-    uint16_t rref = 0;
+    uint16_t rref = (uint16_t)(next_rand() >> 48);
 
     store_new_id(id);
-    RAND_bytes((unsigned char *)&rref, sizeof(rref));
     snprintf(now, sizeof(now), "%llu", (unsigned long long)t);
     snprintf(ttl, sizeof(ttl), "%u", m->validity_s + EXTRA_TTL_S);
     snprintf(seg, sizeof(seg), "%u", m->segments);
@@ -225,7 +328,6 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     snprintf(deadline, sizeof(deadline), "%llu",
              (unsigned long long)(t + (uint64_t)m->validity_s * 1000u));
     key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
-    key(khist, sizeof(khist), r, "hist", id, NULL);
     key(kq, sizeof(kq), r, "q", m->route, NULL);
     if (m->client_ref)
         key(kidem, sizeof(kidem), r, "idem", m->account, m->client_ref);
@@ -238,7 +340,7 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
 
 #define A(s) do { argv[n] = (s); lens[n] = strlen(argv[n]); n++; } while (0)
 #define AL(s, l) do { argv[n] = (s); lens[n] = (l); n++; } while (0)
-    A(kmsg); A(khist); A(kq); A(kidem); A(koptn); A(kopta); A(kstats);
+    A(kmsg); A(kq); A(kidem); A(koptn); A(kopta); A(kstats);
     A(id); A(now); A(ttl); A(m->client_ref ? "1" : "0");
     int nh_at = n;
     A("0");
@@ -256,6 +358,8 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     A("created"); A(now);
     A("updated"); A(now);
     A("state"); A("queued");
+    snprintf(hq, sizeof(hq), "h:%s:queued", now);
+    A(hq); A("");
     if (m->callback_url) { A("callback_url"); A(m->callback_url); }
     if (m->client_ref) { A("client_ref"); A(m->client_ref); }
     char rd[8];
@@ -268,28 +372,37 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     snprintf(nh, sizeof(nh), "%d", (n - h0) / 2);
     argv[nh_at] = nh;
     lens[nh_at] = strlen(nh);
-    int ns_at = n;
-    A("0");
-    int s0 = n;
-    A("id"); A(id);
-    A("acct"); A(m->account);
-    A("from"); A(m->from);
-    A("ton"); A(ton);
-    A("npi"); A(npi);
-    A("to"); A(m->to);
-    A("enc"); A(m->encoding);
-    A("segs"); A(seg);
-    A("ref"); A(ref);
-    A("deadline"); A(deadline);
-    A("attempt"); A("0");
-    A("parts"); A("0");
-    A("cb"); A(m->callback_url ? m->callback_url : "");
-    A("cref"); A(m->client_ref ? m->client_ref : "");
-    A("text"); AL(m->text, m->text_len);
-    char ns[8];
-    snprintf(ns, sizeof(ns), "%d", (n - s0) / 2);
-    argv[ns_at] = ns;
-    lens[ns_at] = strlen(ns);
+    /* The queue entry: the job's pairs packed into one field. */
+    const char *kv[30];
+    size_t kvl[30];
+    int nk = 0;
+#define P(s) do { kv[nk] = (s); kvl[nk] = strlen(kv[nk]); nk++; } while (0)
+    P("id"); P(id);
+    P("acct"); P(m->account);
+    P("from"); P(m->from);
+    P("ton"); P(ton);
+    P("npi"); P(npi);
+    P("to"); P(m->to);
+    P("enc"); P(m->encoding);
+    P("segs"); P(seg);
+    P("ref"); P(ref);
+    P("deadline"); P(deadline);
+    P("attempt"); P("0");
+    P("parts"); P("0");
+    P("cb"); P(m->callback_url ? m->callback_url : "");
+    P("cref"); P(m->client_ref ? m->client_ref : "");
+    P("text"); kv[nk] = m->text; kvl[nk] = m->text_len; nk++;
+#undef P
+    size_t bsize = 256;
+    for (int i = 0; i < nk; i++)
+        bsize += kvl[i] + 24;
+    char *blob = malloc(bsize);
+    if (!blob)
+        abort();
+    size_t blen = pack_pairs(blob, bsize, kv, kvl, nk);
+    A("1");
+    A("d");
+    AL(blob, blen);
     A(m->system ? "0" : "1");
     A(m->to);
 #undef A
@@ -300,7 +413,9 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
         abort();
     a->cb = cb;
     a->arg = arg;
-    if (store_redis_eval(r, &accept_lua, accept_reply, a, 7, n - 7, argv, lens) != 0) {
+    int rc = store_redis_batch(r, &accept_lua, RANK_ACCEPT, accept_reply, a, n, argv, lens);
+    free(blob);         /* the batch copied it */
+    if (rc != 0) {
         free(a);
         cb(arg, -1, NULL);
     }
@@ -312,9 +427,6 @@ struct get_ctx {
     store_get_cb cb;
     void *arg;
     char account[64];
-    json_object *obj;
-    bool failed;
-    bool missing;
 };
 
 static bool
@@ -325,29 +437,102 @@ numeric_field(const char *k)
            !strcmp(k, "registered_delivery");
 }
 
+/* History entries in the order they happened; at the same millisecond, in
+ * the order a message's life runs. */
+struct hist_ev {
+    long long ts;
+    int rank;
+    const char *event, *detail;
+    size_t event_len;
+};
+
+static int
+event_rank(const char *e, size_t len)
+{
+    static const char *const order[] = { "queued", "retrying", "submitted", "receipt" };
+    for (int i = 0; i < 4; i++)
+        if (len >= strlen(order[i]) && strncmp(e, order[i], strlen(order[i])) == 0)
+            return i;
+    return 4;       /* a final state */
+}
+
+static int
+cmp_hist(const void *a, const void *b)
+{
+    const struct hist_ev *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->rank - y->rank;
+}
+
+static json_object *
+history_json(const redisReply *reply)
+{
+    struct hist_ev *ev = calloc(reply->elements / 2 + 1, sizeof(*ev));
+    size_t n = 0;
+
+    if (!ev)
+        abort();
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const char *k = reply->element[i]->str;
+        if (strncmp(k, "h:", 2) != 0)
+            continue;
+        char *end;
+        long long ts = strtoll(k + 2, &end, 10);
+        if (*end != ':')
+            continue;
+        ev[n].ts = ts;
+        ev[n].event = end + 1;
+        ev[n].event_len = strlen(end + 1);
+        ev[n].rank = event_rank(ev[n].event, ev[n].event_len);
+        ev[n].detail = reply->element[i + 1]->str;
+        n++;
+    }
+    qsort(ev, n, sizeof(*ev), cmp_hist);
+    json_object *h = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        char state[64], detail[512];
+        const char *colon = memchr(ev[i].event, ':', ev[i].event_len);
+        /* "receipt:PART" is shown as state receipt, detail "part=N ..." */
+        if (colon) {
+            snprintf(state, sizeof(state), "%.*s", (int)(colon - ev[i].event), ev[i].event);
+            snprintf(detail, sizeof(detail), "part=%s%s%s", colon + 1, ev[i].detail[0] ? " " : "",
+                     ev[i].detail);
+        } else {
+            snprintf(state, sizeof(state), "%s", ev[i].event);
+            snprintf(detail, sizeof(detail), "%s", ev[i].detail);
+        }
+        json_object_object_add(o, "ts", json_object_new_int64(ev[i].ts));
+        json_object_object_add(o, "state", json_object_new_string(state));
+        if (detail[0])
+            json_object_object_add(o, "detail", json_object_new_string(detail));
+        json_object_array_add(h, o);
+    }
+    free(ev);
+    return h;
+}
+
 static void
-get_hash_reply(struct store_redis *r, redisReply *reply, void *arg)
+get_reply(struct store_redis *r, redisReply *reply, void *arg)
 {
     struct get_ctx *g = arg;
     (void)r;
 
     if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
-        g->failed = true;
-        return;
-    }
-    if (reply->elements == 0) {
-        g->missing = true;
+        g->cb(g->arg, -1, NULL);
+        free(g);
         return;
     }
     json_object *o = json_object_new_object(), *parts = json_object_new_object(),
                 *sids = json_object_new_object();
-    const char *acct = "";
+    const char *acct = NULL;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *k = reply->element[i]->str, *v = reply->element[i + 1]->str;
         if (!strcmp(k, "account"))
             acct = v;
-        if (!strcmp(k, "claimed"))
-            continue;               /* the dequeuer's mark (store_jobs_claim) */
+        if (!strcmp(k, "sid") || !strncmp(k, "h:", 2))
+            continue;               /* queue entry id; history (below) */
         if (k[0] == 'p' && k[1] >= '0' && k[1] <= '9') {
             json_object_object_add(parts, k + 1, json_object_new_string(v));
             continue;
@@ -356,25 +541,17 @@ get_hash_reply(struct store_redis *r, redisReply *reply, void *arg)
             json_object_object_add(sids, k + 1, json_object_new_string(v));
             continue;
         }
-        if (!strcmp(k, "smsc_ids")) {
-            json_object *ids = json_object_new_array();
-            char buf[2048];
-            snprintf(buf, sizeof(buf), "%s", v);
-            for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-                json_object_array_add(ids, json_object_new_string(t));
-            json_object_object_add(o, "smsc_message_ids", ids);
-            continue;
-        }
         if (numeric_field(k))
             json_object_object_add(o, k, json_object_new_int64(strtoll(v, NULL, 10)));
         else
             json_object_object_add(o, k, json_object_new_string_len(v, (int)reply->element[i + 1]->len));
     }
-    if (strcmp(acct, g->account) != 0) {
+    if (!acct || strcmp(acct, g->account) != 0) {
         json_object_put(o);
         json_object_put(parts);
         json_object_put(sids);
-        g->missing = true;
+        g->cb(g->arg, 1, NULL);
+        free(g);
         return;
     }
     if (json_object_object_length(parts) > 0)
@@ -385,45 +562,9 @@ get_hash_reply(struct store_redis *r, redisReply *reply, void *arg)
         json_object_object_add(o, "smsc_message_ids", sids);
     else
         json_object_put(sids);
-    g->obj = o;
-}
-
-static void
-get_hist_reply(struct store_redis *r, redisReply *reply, void *arg)
-{
-    struct get_ctx *g = arg;
-    (void)r;
-
-    if (store_reply_failed(reply))
-        g->failed = true;
-    if (g->failed) {
-        g->cb(g->arg, -1, NULL);
-    } else if (g->missing || !g->obj) {
-        g->cb(g->arg, 1, NULL);
-    } else {
-        json_object *h = json_object_new_array();
-        for (size_t i = 0; i < reply->elements; i++) {
-            const char *e = reply->element[i]->str;
-            char *sp = strchr(e, ' ');
-            json_object *ev = json_object_new_object();
-            json_object_object_add(ev, "ts", json_object_new_int64(strtoll(e, NULL, 10)));
-            if (sp) {
-                char *sp2 = strchr(sp + 1, ' ');
-                if (sp2) {
-                    json_object_object_add(ev, "state",
-                                           json_object_new_string_len(sp + 1, (int)(sp2 - sp - 1)));
-                    json_object_object_add(ev, "detail", json_object_new_string(sp2 + 1));
-                } else {
-                    json_object_object_add(ev, "state", json_object_new_string(sp + 1));
-                }
-            }
-            json_object_array_add(h, ev);
-        }
-        json_object_object_add(g->obj, "history", h);
-        g->cb(g->arg, 0, json_object_to_json_string_ext(g->obj, JSON_C_TO_STRING_PLAIN));
-    }
-    if (g->obj)
-        json_object_put(g->obj);
+    json_object_object_add(o, "history", history_json(reply));
+    g->cb(g->arg, 0, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
     free(g);
 }
 
@@ -431,7 +572,7 @@ void
 store_msg_get(struct store_redis *r, const char *account, const char *id, store_get_cb cb,
               void *arg)
 {
-    char kmsg[160], khist[160];
+    char kmsg[160];
     struct get_ctx *g = calloc(1, sizeof(*g));
 
     if (!g)
@@ -440,19 +581,9 @@ store_msg_get(struct store_redis *r, const char *account, const char *id, store_
     g->arg = arg;
     snprintf(g->account, sizeof(g->account), "%s", account);
     key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
-    key(khist, sizeof(khist), r, "hist", id, NULL);
-    /* Both commands go out back to back; replies come in order. */
-    if (store_redis_cmd(r, get_hash_reply, g, "HGETALL %s", kmsg) != 0) {
+    if (store_redis_cmd(r, get_reply, g, "HGETALL %s", kmsg) != 0) {
         free(g);
         cb(arg, -1, NULL);
-        return;
-    }
-    if (store_redis_cmd(r, get_hist_reply, g, "LRANGE %s 0 -1", khist) != 0) {
-        /* The HGETALL callback will still run (with NULL) and g would leak
-         * or be used after free; avoid that by marking and letting a
-         * no-op finish: this only happens if the connection dropped
-         * between the two calls, which cannot happen synchronously. */
-        abort();
     }
 }
 
@@ -491,6 +622,82 @@ struct read_ctx {
 };
 
 static void
+job_field(struct store_job *j, const char *k, size_t klen, const char *v, size_t vlen)
+{
+    char num[32];
+    int nl = (int)(vlen < sizeof(num) - 1 ? vlen : sizeof(num) - 1);
+    int vl = (int)(vlen > 4096 ? 4096 : vlen);
+
+    memcpy(num, v, (size_t)nl);
+    num[nl] = 0;
+#define IS(name) (klen == sizeof(name) - 1 && memcmp(k, name, klen) == 0)
+    if (IS("id")) snprintf(j->id, sizeof(j->id), "%.*s", vl, v);
+    else if (IS("acct")) snprintf(j->account, sizeof(j->account), "%.*s", vl, v);
+    else if (IS("from")) snprintf(j->from, sizeof(j->from), "%.*s", vl, v);
+    else if (IS("to")) snprintf(j->to, sizeof(j->to), "%.*s", vl, v);
+    else if (IS("enc")) snprintf(j->encoding, sizeof(j->encoding), "%.*s", vl, v);
+    else if (IS("ton")) j->ton = (uint8_t)atoi(num);
+    else if (IS("npi")) j->npi = (uint8_t)atoi(num);
+    else if (IS("segs")) j->segments = (unsigned)atoi(num);
+    else if (IS("ref")) j->ref = (unsigned)atoi(num);
+    else if (IS("deadline")) j->deadline_ms = strtoull(num, NULL, 10);
+    else if (IS("attempt")) j->attempt = (unsigned)atoi(num);
+    else if (IS("parts")) j->parts_mask = (uint32_t)strtoul(num, NULL, 10);
+    else if (IS("cb")) snprintf(j->callback_url, sizeof(j->callback_url), "%.*s", vl, v);
+    else if (IS("cref")) snprintf(j->client_ref, sizeof(j->client_ref), "%.*s", vl, v);
+    else if (IS("text")) {
+        size_t l = vlen < sizeof(j->text) - 1 ? vlen : sizeof(j->text) - 1;
+        memcpy(j->text, v, l);
+        j->text[l] = 0;
+        j->text_len = l;
+    }
+#undef IS
+}
+
+/*
+ * A queue entry is one field, d, holding the job's field/value pairs as
+ * netstrings ("2:id,21:m0196...,"): one argument instead of thirty for
+ * XADD and for the scripts that carry it, which was most of the Lua work
+ * per message. Entries written field by field (before this format) are
+ * still read.
+ */
+static size_t
+pack_pairs(char *buf, size_t size, const char *const *kv, const size_t *lens, int n)
+{
+    size_t o = 0;
+
+    for (int i = 0; i < n; i++) {
+        size_t l = lens ? lens[i] : strlen(kv[i]);
+        int h = snprintf(buf + o, size - o, "%zu:", l);
+        if (h < 0 || o + (size_t)h + l + 1 >= size)
+            abort();        /* sized by the caller for the largest job */
+        o += (size_t)h;
+        memcpy(buf + o, kv[i], l);
+        o += l;
+        buf[o++] = ',';
+    }
+    return o;
+}
+
+/* Next netstring of p[0..len) at *off; false at the end or when malformed. */
+static bool
+next_netstring(const char *p, size_t len, size_t *off, const char **s, size_t *slen)
+{
+    size_t o = *off, l = 0;
+
+    if (o >= len || p[o] < '0' || p[o] > '9')
+        return false;
+    while (o < len && p[o] >= '0' && p[o] <= '9' && l < 1000000)
+        l = l * 10 + (size_t)(p[o++] - '0');
+    if (o >= len || p[o] != ':' || l > len - o - 1 || o + 1 + l >= len || p[o + 1 + l] != ',')
+        return false;
+    *s = p + o + 1;
+    *slen = l;
+    *off = o + 1 + l + 1;
+    return true;
+}
+
+static void
 parse_job(const redisReply *e, struct store_job *j)
 {
     memset(j, 0, offsetof(struct store_job, text));
@@ -499,30 +706,16 @@ parse_job(const redisReply *e, struct store_job *j)
     const redisReply *f = e->element[1];
     if (f->type != REDIS_REPLY_ARRAY)
         return;
-    for (size_t i = 0; i + 1 < f->elements; i += 2) {
-        const char *k = f->element[i]->str;
-        const redisReply *v = f->element[i + 1];
-        if (!strcmp(k, "id")) snprintf(j->id, sizeof(j->id), "%s", v->str);
-        else if (!strcmp(k, "acct")) snprintf(j->account, sizeof(j->account), "%s", v->str);
-        else if (!strcmp(k, "from")) snprintf(j->from, sizeof(j->from), "%s", v->str);
-        else if (!strcmp(k, "to")) snprintf(j->to, sizeof(j->to), "%s", v->str);
-        else if (!strcmp(k, "enc")) snprintf(j->encoding, sizeof(j->encoding), "%s", v->str);
-        else if (!strcmp(k, "ton")) j->ton = (uint8_t)atoi(v->str);
-        else if (!strcmp(k, "npi")) j->npi = (uint8_t)atoi(v->str);
-        else if (!strcmp(k, "segs")) j->segments = (unsigned)atoi(v->str);
-        else if (!strcmp(k, "ref")) j->ref = (unsigned)atoi(v->str);
-        else if (!strcmp(k, "deadline")) j->deadline_ms = strtoull(v->str, NULL, 10);
-        else if (!strcmp(k, "attempt")) j->attempt = (unsigned)atoi(v->str);
-        else if (!strcmp(k, "parts")) j->parts_mask = (uint32_t)strtoul(v->str, NULL, 10);
-        else if (!strcmp(k, "cb")) snprintf(j->callback_url, sizeof(j->callback_url), "%s", v->str);
-        else if (!strcmp(k, "cref")) snprintf(j->client_ref, sizeof(j->client_ref), "%s", v->str);
-        else if (!strcmp(k, "text")) {
-            size_t l = v->len < sizeof(j->text) - 1 ? v->len : sizeof(j->text) - 1;
-            memcpy(j->text, v->str, l);
-            j->text[l] = 0;
-            j->text_len = l;
-        }
+    if (f->elements == 2 && strcmp(f->element[0]->str, "d") == 0) {
+        const char *p = f->element[1]->str, *k, *v;
+        size_t len = f->element[1]->len, off = 0, kl, vl;
+        while (next_netstring(p, len, &off, &k, &kl) && next_netstring(p, len, &off, &v, &vl))
+            job_field(j, k, kl, v, vl);
+        return;
     }
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        job_field(j, f->element[i]->str, f->element[i]->len, f->element[i + 1]->str,
+                  f->element[i + 1]->len);
 }
 
 static void
@@ -587,13 +780,15 @@ void
 store_part_submitted(struct store_redis *r, const char *smsc, const char *normid, const char *raw,
                      const struct store_job *job, unsigned part, unsigned ttl_s)
 {
-    char k[300], v[64], kmsg[160];
+    char k[300], v[64], kmsg[160], ttl[16], field[16];
 
     key(k, sizeof(k), r, "smscid", smsc, normid);
     snprintf(v, sizeof(v), "%s:%u", job->id, part);
-    store_redis_cmd(r, ignore_reply, NULL, "SET %s %s EX %u", k, v, ttl_s);
+    snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    snprintf(field, sizeof(field), "s%u", part);
     key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
-    store_redis_cmd(r, ignore_reply, NULL, "HSET %s s%u %s", kmsg, part, raw);
+    const char *argv[] = { "p", k, v, ttl, kmsg, field, raw };
+    store_redis_batch(r, &progress_lua, RANK_PROGRESS, ignore_reply, NULL, 7, argv, NULL);
 }
 
 struct done_ctx {
@@ -622,6 +817,9 @@ run_script(struct store_redis *r, struct store_script *s, int nkeys, int nargs, 
         abort();
     d->cb = cb;
     d->arg = arg;
+    /* A message's retry or final state must not overtake its batched
+     * progress (e.g. a part's SMSC id) queued in this loop pass. */
+    store_redis_flush(r);
     if (store_redis_eval(r, s, done_reply, d, nkeys, nargs, argv, lens) != 0) {
         free(d);
         if (cb)
@@ -633,28 +831,35 @@ void
 store_job_submitted(struct store_redis *r, const char *route, const struct store_job *job,
                     const char *smsc, store_done_cb cb, void *arg)
 {
-    char kmsg[160], khist[160], kq[200], now[24];
+    char kmsg[160], kq[200], now[24];
 
     key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
-    key(khist, sizeof(khist), r, "hist", job->id, NULL);
     key(kq, sizeof(kq), r, "q", route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    const char *argv[] = { kmsg, khist, kq, job->stream_id, now, smsc };
-    run_script(r, &submitted_lua, 3, 3, argv, NULL, cb, arg);
+    const char *argv[] = { "j", kmsg, kq, job->stream_id, now, smsc };
+    struct done_ctx *d = malloc(sizeof(*d));
+    if (!d)
+        abort();
+    d->cb = cb;
+    d->arg = arg;
+    if (store_redis_batch(r, &progress_lua, RANK_PROGRESS, done_reply, d, 6, argv, NULL) != 0) {
+        free(d);
+        if (cb)
+            cb(arg, -1);
+    }
 }
 
 void
 store_job_retry(struct store_redis *r, const char *route, const struct store_job *job,
                 uint64_t due_ms, const char *reason, store_done_cb cb, void *arg)
 {
-    char kmsg[160], khist[160], kq[200], ksched[160], now[24], due[24], ton[8], npi[8], segs[12],
+    char kmsg[160], kq[200], ksched[160], now[24], due[24], ton[8], npi[8], segs[12],
         ref[12], deadline[24], attempt[12], parts[16];
     const char *argv[48];
     size_t lens[48];
     int n = 0;
 
     key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
-    key(khist, sizeof(khist), r, "hist", job->id, NULL);
     key(kq, sizeof(kq), r, "q", route, NULL);
     key(ksched, sizeof(ksched), r, "sched", NULL, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
@@ -667,41 +872,43 @@ store_job_retry(struct store_redis *r, const char *route, const struct store_job
     snprintf(attempt, sizeof(attempt), "%u", job->attempt);
     snprintf(parts, sizeof(parts), "%u", job->parts_mask);
 #define A(s) do { argv[n] = (s); lens[n] = strlen(argv[n]); n++; } while (0)
-    A(kmsg); A(khist); A(kq); A(ksched);
-    A(job->stream_id); A(now); A(due); A(reason); A(route); A(attempt); A("15");
-    A("id"); A(job->id);
-    A("acct"); A(job->account);
-    A("from"); A(job->from);
-    A("ton"); A(ton);
-    A("npi"); A(npi);
-    A("to"); A(job->to);
-    A("enc"); A(job->encoding);
-    A("segs"); A(segs);
-    A("ref"); A(ref);
-    A("deadline"); A(deadline);
-    A("attempt"); A(attempt);
-    A("parts"); A(parts);
-    A("cb"); A(job->callback_url);
-    A("cref"); A(job->client_ref);
-    A("text"); argv[n] = job->text; lens[n] = job->text_len; n++;
+    A(kmsg); A(kq); A(ksched);
+    A(job->stream_id); A(now); A(due); A(reason); A(route); A(attempt); A("1");
 #undef A
-    run_script(r, &retry_lua, 4, n - 4, argv, lens, cb, arg);
+    const char *kv[] = { "id", job->id, "acct", job->account, "from", job->from, "ton", ton,
+                         "npi", npi, "to", job->to, "enc", job->encoding, "segs", segs,
+                         "ref", ref, "deadline", deadline, "attempt", attempt, "parts", parts,
+                         "cb", job->callback_url, "cref", job->client_ref, "text", job->text };
+    size_t kvl[30];
+    size_t bsize = 256;
+    for (int i = 0; i < 30; i++) {
+        kvl[i] = i == 29 ? job->text_len : strlen(kv[i]);
+        bsize += kvl[i] + 24;
+    }
+    char *blob = malloc(bsize);
+    if (!blob)
+        abort();
+    argv[n] = "d";
+    lens[n++] = 1;
+    argv[n] = blob;
+    lens[n++] = pack_pairs(blob, bsize, kv, kvl, 30);
+    run_script(r, &retry_lua, 3, n - 3, argv, lens, cb, arg);
+    free(blob);
 }
 
 void
 store_job_final(struct store_redis *r, const char *route, const struct store_job *job,
                 const char *state, const char *detail, store_done_cb cb, void *arg)
 {
-    char kmsg[160], khist[160], kq[200], now[24], ret[16];
+    char kmsg[160], kq[200], now[24], ret[16];
 
     key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
-    key(khist, sizeof(khist), r, "hist", job->id, NULL);
     key(kq, sizeof(kq), r, "q", route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
     snprintf(ret, sizeof(ret), "%u", RETENTION_S);
-    const char *argv[] = { kmsg, khist, kq, job->stream_id, now, state, detail, ret,
+    const char *argv[] = { kmsg, kq, job->stream_id, now, state, detail, ret,
                            store_redis_prefix(r) };
-    run_script(r, &final_lua, 3, 6, argv, NULL, cb, arg);
+    run_script(r, &final_lua, 2, 6, argv, NULL, cb, arg);
 }
 
 void
@@ -760,7 +967,7 @@ store_receipt(struct store_redis *r, const char *smsc, const char *normid, const
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
     snprintf(ret, sizeof(ret), "%u", RETENTION_S);
     const char *argv[] = { k, store_redis_prefix(r), stat, err ? err : "", now, ret };
-    if (store_redis_eval(r, &dlr_lua, dlr_reply, d, 1, 5, argv, NULL) != 0) {
+    if (store_redis_batch(r, &dlr_lua, RANK_RECEIPT, dlr_reply, d, 6, argv, NULL) != 0) {
         free(d);
         cb(arg, -1, NULL);
     }
@@ -1138,18 +1345,28 @@ store_msg_query(struct store_redis *r, const char *account, const char *id, stor
 }
 
 /*
- * KEYS: msg hist. ARGV: account now retention.
- * Only a message not yet with the carrier: queued or retrying, and not
- * claimed by a dequeuer about to send it (store_jobs_claim).
+ * KEYS: msg. ARGV: account now retention prefix.
+ * Only a message not yet with the carrier: queued with its queue entry not
+ * yet read by any dequeuer (a read entry is in the group's pending list
+ * until it is submitted, so it may be on the wire already), or retrying
+ * (promote then drops its retry). The queue entry is deleted here, in the
+ * same atomic step, so no dequeuer can read it afterwards.
  */
 static struct store_script cancel_lua = { "cancel",
-    "local h = redis.call('HMGET', KEYS[1], 'account', 'state', 'claimed')\n"
+    "local h = redis.call('HMGET', KEYS[1], 'account', 'state', 'sid', 'route')\n"
     "if h[1] ~= ARGV[1] then return 1 end\n"
-    "if (h[2] ~= 'queued' and h[2] ~= 'retrying') or h[3] then return 2 end\n"
-    "redis.call('HSET', KEYS[1], 'state', 'cancelled', 'updated', ARGV[2])\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2] .. ' cancelled cancel_sm')\n"
+    "if h[2] == 'queued' then\n"
+    "  if not h[3] or not h[4] then return 2 end\n"
+    "  local q = ARGV[4] .. 'q:' .. h[4]\n"
+    "  local ok, p = pcall(redis.call, 'XPENDING', q, 'smsgw', h[3], h[3], 1)\n"
+    "  if not ok or #p > 0 then return 2 end\n"
+    "  if redis.call('XDEL', q, h[3]) == 0 then return 2 end\n"
+    "elseif h[2] ~= 'retrying' then\n"
+    "  return 2\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'cancelled', 'updated', ARGV[2],\n"
+    "  'h:' .. ARGV[2] .. ':cancelled', 'cancel_sm')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
     "return 0\n", "" };
 
 struct cancel_ctx {
@@ -1177,7 +1394,7 @@ void
 store_msg_cancel(struct store_redis *r, const char *account, const char *id, store_done_cb cb,
                  void *arg)
 {
-    char kmsg[160], khist[160], now[24], ret[16];
+    char kmsg[160], now[24], ret[16];
     struct cancel_ctx *c = malloc(sizeof(*c));
 
     if (!c)
@@ -1185,74 +1402,15 @@ store_msg_cancel(struct store_redis *r, const char *account, const char *id, sto
     c->cb = cb;
     c->arg = arg;
     key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
-    key(khist, sizeof(khist), r, "hist", id, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
     snprintf(ret, sizeof(ret), "%u", RETENTION_S);
-    const char *argv[] = { kmsg, khist, account, now, ret };
-    if (store_redis_eval(r, &cancel_lua, cancel_reply, c, 2, 3, argv, NULL) != 0) {
+    const char *argv[] = { kmsg, account, now, ret, store_redis_prefix(r) };
+    /* After anything batched in this pass (an accept of the same id
+     * cannot be among them: the client has no id before its answer). */
+    store_redis_flush(r);
+    if (store_redis_eval(r, &cancel_lua, cancel_reply, c, 1, 4, argv, NULL) != 0) {
         free(c);
         cb(arg, -1);
     }
 }
 
-/* ARGV: prefix id... Per id: 1 cancelled, else 0 and the record marked
- * claimed (cancel_sm refuses it from now on). */
-static struct store_script claim_lua = { "claim",
-    "local out = {}\n"
-    "for i = 2, #ARGV do\n"
-    "  local k = ARGV[1] .. 'msg:' .. ARGV[i]\n"
-    "  local st = redis.call('HGET', k, 'state')\n"
-    "  if st == 'cancelled' then\n"
-    "    out[#out + 1] = 1\n"
-    "  else\n"
-    "    if st then redis.call('HSET', k, 'claimed', '1') end\n"
-    "    out[#out + 1] = 0\n"
-    "  end\n"
-    "end\n"
-    "return out\n", "" };
-
-struct claim_ctx {
-    store_claim_cb cb;
-    void *arg;
-    unsigned n;
-};
-
-static void
-claim_reply(struct store_redis *r, redisReply *reply, void *arg)
-{
-    struct claim_ctx *c = arg;
-    bool cancelled[256];
-    (void)r;
-
-    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != c->n) {
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-            log_event(LOG_ERROR, "redis_error", "op=claim error=\"%s\"", reply->str);
-        c->cb(c->arg, -1, NULL);
-    } else {
-        for (unsigned i = 0; i < c->n; i++)
-            cancelled[i] = reply->element[i]->integer == 1;
-        c->cb(c->arg, 0, cancelled);
-    }
-    free(c);
-}
-
-void
-store_jobs_claim(struct store_redis *r, const char *const *ids, unsigned n, store_claim_cb cb,
-                 void *arg)
-{
-    const char *argv[257];
-    struct claim_ctx *c = malloc(sizeof(*c));
-
-    if (!c || n > 256)
-        abort();
-    c->cb = cb;
-    c->arg = arg;
-    c->n = n;
-    argv[0] = store_redis_prefix(r);
-    for (unsigned i = 0; i < n; i++)
-        argv[1 + i] = ids[i];
-    if (store_redis_eval(r, &claim_lua, claim_reply, c, 0, (int)n + 1, argv, NULL) != 0) {
-        free(c);
-        cb(arg, -1, NULL);
-    }
-}

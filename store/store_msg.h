@@ -2,11 +2,15 @@
  * A message's life in Redis: accept, queue, submit, retry, receipts, final
  * state, and the record the API shows. Every transition is one Lua script,
  * so a crash between two Redis writes cannot leave a message half moved.
+ * The hot ones (accept, submit progress, receipts) are batched: all of a
+ * loop pass's go in one script call (store_redis_batch).
  *
  * Layout (P = the configured prefix):
- *   P msg:ID        hash: the record (fields below), plus p0..pN per-part receipt state
- *   P hist:ID       list: "ms state detail" for every transition
- *   P q:ROUTE       stream, consumer group "smsgw": messages waiting to be sent
+ *   P msg:ID        hash: the record (fields below), p0..pN per-part receipt
+ *                   state, s0..sN the SMSC's ids, sid its queue entry, and
+ *                   its history: "h:MS:EVENT" = detail for every transition
+ *   P q:ROUTE       stream, consumer group "smsgw": messages waiting to be
+ *                   sent, one field d (the job's pairs as netstrings)
  *   P sched         sorted set by due ms: retries waiting (JSON of the stream entry)
  *   P idem:ACCT:REF our id for a client_ref, TTL = validity + 1 day
  *   P smscid:SMSC:NORMID  "ID:PART" for receipts, TTL = validity + 1 day
@@ -75,9 +79,9 @@ void store_msg_query(struct store_redis *r, const char *account, const char *id,
 
 /*
  * cancel_sm: state "cancelled" (final, history entry, retention TTL) when
- * the message is still queued or retrying and no dequeuer has claimed it.
- * Its queue entry (or retry) is dropped when a dequeuer reads it
- * (store_jobs_claim). rc: 0 cancelled, 1 not found or not this account's,
+ * the message is still queued and no dequeuer has read its queue entry
+ * (the entry is deleted in the same step), or retrying (the retry is
+ * dropped when due). rc: 0 cancelled, 1 not found or not this account's,
  * 2 not cancellable (with the carrier, being sent, or final), -1 unavailable.
  */
 void store_msg_cancel(struct store_redis *r, const char *account, const char *id,
@@ -140,17 +144,6 @@ void store_job_retry(struct store_redis *r, const char *route, const struct stor
 /* Terminal without a receipt: "rejected", "failed", "expired". */
 void store_job_final(struct store_redis *r, const char *route, const struct store_job *job,
                      const char *state, const char *detail, store_done_cb cb, void *arg);
-
-/*
- * Before a job's first submit_sm of an attempt: for up to 256 ids, in one
- * script, whether cancel_sm cancelled it (cancelled[i]; finish it with
- * store_job_final "cancelled", which then only drops the queue entry), and
- * otherwise mark the record claimed so that cancel_sm refuses it from now
- * on (store_job_retry clears the mark). cb rc 0, or -1 (cancelled NULL).
- */
-typedef void (*store_claim_cb)(void *arg, int rc, const bool *cancelled);
-void store_jobs_claim(struct store_redis *r, const char *const *ids, unsigned n,
-                      store_claim_cb cb, void *arg);
 
 /* Move due retries back into their queues (call a few times a second). */
 void store_sched_promote(struct store_redis *r, unsigned max);

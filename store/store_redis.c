@@ -21,6 +21,23 @@ struct pending {
     struct pending *prev, *next;
 };
 
+struct batch_item {
+    store_reply_cb cb;
+    void *arg;
+};
+
+struct store_batch {
+    struct store_script *s;
+    unsigned rank;
+    char *buf;                  /* argument bytes, NUL after each */
+    size_t len, cap;
+    size_t *off, *alen;         /* argument spans in buf */
+    unsigned nargs, cap_args;
+    struct batch_item *items;
+    unsigned nitems, cap_items;
+    struct store_batch *next;   /* by rank */
+};
+
 struct store_redis {
     struct event_base *base;
     char *name;
@@ -40,6 +57,8 @@ struct store_redis {
     void *on_ready_arg;
     unsigned long sent, failures;
     bool was_ready;             /* log "lost" once per outage */
+    struct store_batch *batches;    /* batched scripts, by rank */
+    struct event *flush_ev;         /* sends them at the end of a loop pass */
 };
 
 static uint64_t
@@ -247,6 +266,8 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
     lost(r, "command timeout");
 }
 
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+
 struct store_redis *
 store_redis_new(struct event_base *base, const struct cfg_redis *cfg, const char *name)
 {
@@ -266,6 +287,9 @@ store_redis_new(struct event_base *base, const struct cfg_redis *cfg, const char
     r->backoff_ms = 100;
     r->retry_ev = evtimer_new(base, retry_cb, r);
     r->watchdog_ev = event_new(base, -1, EV_PERSIST, watchdog_cb, r);
+    r->flush_ev = event_new(base, -1, 0, flush_cb, r);
+    if (!r->retry_ev || !r->watchdog_ev || !r->flush_ev)
+        abort();
     evtimer_add(r->watchdog_ev, &tick);
     connect_now(r);
     return r;
@@ -276,6 +300,16 @@ store_redis_free(struct store_redis *r)
 {
     if (!r)
         return;
+    store_redis_flush(r);       /* queued items get their answer (NULL below) */
+    for (struct store_batch *b = r->batches, *next; b; b = next) {
+        next = b->next;
+        free(b->buf);
+        free(b->off);
+        free(b->alen);
+        free(b->items);
+        free(b);
+    }
+    r->batches = NULL;
     if (r->ac) {
         redisAsyncContext *ac = r->ac;
         r->ac = NULL;
@@ -283,6 +317,7 @@ store_redis_free(struct store_redis *r)
     }
     event_free(r->retry_ev);
     event_free(r->watchdog_ev);
+    event_free(r->flush_ev);
     free(r->name);
     free(r->host);
     free(r->unix_socket);
@@ -474,5 +509,205 @@ store_redis_eval(struct store_redis *r, struct store_script *s, store_reply_cb c
         eval_retry_free(e);
         return -1;
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------- batches */
+
+/*
+ * Items added to a batch during one pass of the event loop go to Redis as
+ * one EVALSHA at the end of that pass (or earlier, when a batch is full):
+ * ARGV is "n1 a1..an1 n2 b1..bn2 ...", each item its argument count then
+ * its arguments, and the script answers an array with one element per
+ * item. Every batched script runs in order of its rank, so a lower rank's
+ * items always reach Redis before a higher rank's items of the same pass.
+ */
+/* A batch sent and waiting for its reply (owns the argument buffer so a
+ * NOSCRIPT answer can be resent as EVAL). */
+struct batch_flight {
+    struct store_script *s;
+    char *buf;
+    const char **argv;
+    size_t *alen;
+    unsigned argc;
+    struct batch_item *items;
+    unsigned nitems;
+    bool retried;
+};
+
+#define BATCH_MAX_ITEMS 256
+
+static void *
+xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q)
+        abort();
+    return q;
+}
+
+static void
+batch_put(struct store_batch *b, const char *s, size_t l)
+{
+    if (b->nargs == b->cap_args) {
+        b->cap_args = b->cap_args ? b->cap_args * 2 : 256;
+        b->off = xrealloc(b->off, b->cap_args * sizeof(*b->off));
+        b->alen = xrealloc(b->alen, b->cap_args * sizeof(*b->alen));
+    }
+    if (b->len + l + 1 > b->cap) {
+        while (b->len + l + 1 > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 8192;
+        b->buf = xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->len, s, l);
+    b->buf[b->len + l] = 0;
+    b->off[b->nargs] = b->len;
+    b->alen[b->nargs] = l;
+    b->nargs++;
+    b->len += l + 1;
+}
+
+static void
+flight_free(struct batch_flight *f)
+{
+    free(f->buf);
+    free(f->argv);
+    free(f->alen);
+    free(f->items);
+    free(f);
+}
+
+static void
+batch_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct batch_flight *f = arg;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && !f->retried &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        f->retried = true;
+        f->argv[0] = "EVAL";
+        f->alen[0] = 4;
+        f->argv[1] = f->s->source;
+        f->alen[1] = strlen(f->s->source);
+        if (store_redis_argv(r, batch_reply, f, (int)f->argc, f->argv, f->alen) == 0)
+            return;
+        reply = NULL;
+    }
+    bool whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == f->nitems;
+    if (!whole && reply && reply->type != REDIS_REPLY_ERROR)
+        log_event(LOG_ERROR, "redis_batch_reply", "script=%s items=%u type=%d elements=%zu",
+                  f->s->name, f->nitems, reply->type,
+                  reply->type == REDIS_REPLY_ARRAY ? reply->elements : (size_t)0);
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_event(LOG_ERROR, "redis_batch_failed", "script=%s items=%u error=\"%s\"", f->s->name,
+                  f->nitems, reply->str);
+    for (unsigned i = 0; i < f->nitems; i++) {
+        if (!f->items[i].cb)
+            continue;
+        f->items[i].cb(r, whole ? reply->element[i] : (reply && reply->type == REDIS_REPLY_ERROR)
+                                                          ? reply : NULL,
+                       f->items[i].arg);
+    }
+    flight_free(f);
+}
+
+static void
+batch_send(struct store_redis *r, struct store_batch *b)
+{
+    if (!b->nitems)
+        return;
+    struct batch_flight *f = calloc(1, sizeof(*f));
+    if (!f)
+        abort();
+    script_sha(b->s);
+    f->s = b->s;
+    f->argc = 3 + b->nargs;
+    f->argv = malloc(f->argc * sizeof(*f->argv));
+    f->alen = malloc(f->argc * sizeof(*f->alen));
+    if (!f->argv || !f->alen)
+        abort();
+    f->argv[0] = "EVALSHA";
+    f->alen[0] = 7;
+    f->argv[1] = b->s->sha;
+    f->alen[1] = 40;
+    f->argv[2] = "0";
+    f->alen[2] = 1;
+    for (unsigned i = 0; i < b->nargs; i++) {
+        f->argv[3 + i] = b->buf + b->off[i];
+        f->alen[3 + i] = b->alen[i];
+    }
+    /* The flight takes the buffers; the batch starts empty. */
+    f->buf = b->buf;
+    f->items = b->items;
+    f->nitems = b->nitems;
+    b->buf = NULL;
+    b->len = b->cap = 0;
+    b->nargs = 0;
+    b->items = NULL;
+    b->nitems = b->cap_items = 0;
+    if (store_redis_argv(r, batch_reply, f, (int)f->argc, f->argv, f->alen) != 0)
+        batch_reply(r, NULL, f);
+}
+
+void
+store_redis_flush(struct store_redis *r)
+{
+    for (struct store_batch *b = r->batches; b; b = b->next)
+        batch_send(r, b);
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    store_redis_flush(arg);
+}
+
+static struct store_batch *
+batch_for(struct store_redis *r, struct store_script *s, unsigned rank)
+{
+    struct store_batch **pp = &r->batches, *b;
+
+    for (b = r->batches; b; b = b->next)
+        if (b->s == s)
+            return b;
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        abort();
+    b->s = s;
+    b->rank = rank;
+    while (*pp && (*pp)->rank <= rank)
+        pp = &(*pp)->next;
+    b->next = *pp;
+    *pp = b;
+    return b;
+}
+
+int
+store_redis_batch(struct store_redis *r, struct store_script *s, unsigned rank,
+                  store_reply_cb cb, void *arg, int nargs, const char **argv,
+                  const size_t *argvlen)
+{
+    char n[16];
+
+    if (!store_redis_ready(r))
+        return -1;
+    struct store_batch *b = batch_for(r, s, rank);
+    if (b->nitems == b->cap_items) {
+        b->cap_items = b->cap_items ? b->cap_items * 2 : 64;
+        b->items = xrealloc(b->items, b->cap_items * sizeof(*b->items));
+    }
+    b->items[b->nitems].cb = cb;
+    b->items[b->nitems].arg = arg;
+    b->nitems++;
+    int l = snprintf(n, sizeof(n), "%d", nargs);
+    batch_put(b, n, (size_t)l);
+    for (int i = 0; i < nargs; i++)
+        batch_put(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+    if (b->nitems >= BATCH_MAX_ITEMS)
+        store_redis_flush(r);
+    else
+        event_active(r->flush_ev, EV_TIMEOUT, 1);
     return 0;
 }

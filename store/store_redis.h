@@ -51,6 +51,20 @@ int store_redis_argv(struct store_redis *r, store_reply_cb cb, void *arg, int ar
 int store_redis_eval(struct store_redis *r, struct store_script *s, store_reply_cb cb, void *arg,
                      int nkeys, int nargs, const char **argv, const size_t *argvlen);
 
+/*
+ * Batched scripts: add one item (its own arguments, no KEYS) to the next
+ * EVALSHA of script s; items added during one pass of the event loop go
+ * together at its end, batches of a lower rank first. The script reads
+ * ARGV as "n a1..an n b1..bn ..." and returns one array element per item,
+ * which is what cb gets (or NULL / the error reply when the whole batch
+ * failed). Returns -1 (cb not called) when not connected.
+ */
+int store_redis_batch(struct store_redis *r, struct store_script *s, unsigned rank,
+                      store_reply_cb cb, void *arg, int nargs, const char **argv,
+                      const size_t *argvlen);
+/* Send every batched item now (before a command that must follow them). */
+void store_redis_flush(struct store_redis *r);
+
 /* Commands sent / failed, for metrics and tests. */
 unsigned long store_redis_sent(const struct store_redis *r);
 unsigned long store_redis_failures(const struct store_redis *r);
