@@ -83,6 +83,8 @@ struct router_pacer {
     uint32_t req_Q;
     bool have_bounds;
     int64_t best_u, best_l;   /* bounds on (local clock - Redis clock) */
+    uint64_t rtt_us;          /* smoothed grant round trip (lead = 2 x) */
+    uint64_t req_j;           /* lateness budget J the request in flight was spaced for */
     uint64_t bounds_at;
 
     struct router_pacer_stats st;
@@ -398,10 +400,30 @@ shared_due(const struct router_pacer *p, uint64_t now)
 
 /* Slot spacing for grants, as P/Q µs: the widest of T at the current rate
  * and the two window limits widened by lateness J and drift d. */
+/*
+ * The lateness budget J for the next grant: late_us, or twice the current
+ * clock-mapping error when that is larger (a busy or distant Redis), at
+ * most the horizon. Grants are spaced for the J they were asked with, so a
+ * slot used up to J late still keeps both windows (docs/pacing.md). With a
+ * fixed J, a Redis that answered every grant in more than J (seen: 13 ms
+ * round trips under a flood of accepts) made every grant unusable and
+ * the route sent nothing at all; now it sends a little below its rate.
+ */
+static uint64_t
+shared_j(const struct router_pacer *p, uint64_t now)
+{
+    if (!p->have_bounds)
+        return p->late_us;
+    uint64_t drift = (now > p->bounds_at ? (now - p->bounds_at) / DRIFT_DIV : 0) + 1;
+    uint64_t err = (uint64_t)(p->best_u - p->best_l) + 2 * drift;
+    uint64_t j = max_u64(p->late_us, 2 * err + 100);
+    return min_u64(j, max_u64(p->late_us, p->horizon_us));
+}
+
 static void
 shared_spacing(const struct router_pacer *p, uint64_t now, uint64_t *P, uint32_t *Q)
 {
-    uint64_t jd = p->late_us + p->horizon_us / DRIFT_DIV + 1;
+    uint64_t jd = shared_j(p, now) + p->horizon_us / DRIFT_DIV + 1;
     uint64_t cand_P[3] = { US_PER_S, US_PER_S + jd, GUARD2_WINDOW + jd };
     uint32_t cand_Q[3] = { rate_at(p, now), p->mps, cap100(p->mps) };
 
@@ -611,9 +633,13 @@ router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *
 
 /*
  * Slot j of a grant is at first + ceil(j*P/Q) (Redis µs). The script grants
- * the slots that fall before now + horizon, at most want, starting no
- * earlier than now, and stores where the next grant starts (rounded up, so
- * grants never overlap and never come closer than P/Q). Numbers stay below
+ * the slots that fall before now + lead + horizon, at most want, starting no
+ * earlier than now + lead, and stores where the next grant starts (rounded
+ * up, so grants never overlap and never come closer than P/Q). lead (ARGV[5],
+ * 0 when absent) is about two round trips: slots that start at Redis's now
+ * are already past their time + slack when the reply arrives late (a busy
+ * Redis answers in ms, slots at 100k mps are 10 µs apart), and a route whose
+ * every grant came back stale sent nothing at all. Numbers stay below
  * 2^53 (Lua doubles): times ~1.8e15, products <= ~1e11.
  */
 static const char pacer_lua[] =
@@ -623,9 +649,10 @@ static const char pacer_lua[] =
     "local Q = tonumber(ARGV[2])\n"
     "local want = tonumber(ARGV[3])\n"
     "local horizon = tonumber(ARGV[4])\n"
+    "local lead = tonumber(ARGV[5] or '0')\n"
     "local first = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "if first < now then first = now end\n"
-    "local room = now + horizon - first\n"
+    "if first < now + lead then first = now + lead end\n"
+    "local room = now + lead + horizon - first\n"
     "local k = 0\n"
     "if room >= 1 then k = math.floor((room - 1) * Q / P) + 1 end\n"
     "if k > want then k = want end\n"
@@ -637,7 +664,7 @@ static const char pacer_lua[] =
     "return { k, first, now }\n";
 
 /* SHA1 of pacer_lua; test_pacer compares it with SCRIPT LOAD's answer. */
-static const char pacer_lua_sha[] = "84bd8655e8d0dd3c716d7acaae17974d7f8bcee1";
+static const char pacer_lua_sha[] = "9e1a22baed194cdf2443cabef16f47bc12aec779";
 
 const char *
 router_pacer_lua(void)
@@ -722,10 +749,15 @@ router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd, con
     i++;
     cmd->argv[i] = put_u64(cmd->num[3], p->horizon_us, &cmd->argvlen[i]);
     i++;
+    /* Two smoothed round trips ahead, at most half the horizon. */
+    cmd->argv[i] = put_u64(cmd->num[4], min_u64(2 * p->rtt_us, p->horizon_us / 2),
+                           &cmd->argvlen[i]);
+    i++;
     cmd->argc = i;
 
     p->inflight = true;
     p->req_stale = false;
+    p->req_j = shared_j(p, now_us);
     p->req_sent = now_us;
     p->req_P = P;
     p->req_Q = Q;
@@ -783,11 +815,13 @@ router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64
 
     p->st.grants++;
     p->st.granted += (uint64_t)k;
+    uint64_t rtt = local_now_us - p->req_sent;
+    p->rtt_us = p->rtt_us ? (7 * p->rtt_us + rtt) / 8 : rtt;
     update_bounds(p, (int64_t)local_now_us - rn, (int64_t)p->req_sent - rn, local_now_us);
     uint64_t err = (uint64_t)(p->best_u - p->best_l);
     if (k == 0)
         return 0;
-    if (p->req_stale || err >= p->late_us || p->nblocks == MAX_BLOCKS) {
+    if (p->req_stale || err >= p->req_j || p->nblocks == MAX_BLOCKS) {
         p->st.dropped += (uint64_t)k;
         return 0;
     }
@@ -798,6 +832,6 @@ router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64
     b->Q = p->req_Q;
     b->next = 0;
     b->count = (uint32_t)k;
-    b->slack = p->late_us - err;
+    b->slack = p->req_j - err;
     return (int)min_u64((uint64_t)k, INT32_MAX);
 }

@@ -165,12 +165,12 @@ unsigned router_pacer_grant_want(const struct router_pacer *p, uint64_t now_us,
  * eval = false: EVALSHA; true: EVAL with the source (after NOSCRIPT).
  * Returns 0, or -1 if want is 0 or the pacer is not shared.
  */
-#define ROUTER_PACER_CMD_ARGS 8
+#define ROUTER_PACER_CMD_ARGS 10
 struct router_pacer_cmd {
     int argc;
     const char *argv[ROUTER_PACER_CMD_ARGS];
     size_t argvlen[ROUTER_PACER_CMD_ARGS];
-    char num[4][24];
+    char num[5][24];
 };
 int router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd,
                            const char *key, unsigned want, uint64_t now_us, bool eval);
