@@ -112,6 +112,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
 
+# bench/store_cost.c: Redis's cost per message, step by step (bench/store_cost.sh)
+build/bench/store_cost: $(OBJ)/bench/store_cost.o build/libsmsgw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 clean:
 	rm -rf build bin
 

@@ -30,6 +30,8 @@
 #   QUEUE_N=1000000                    phase 5's message count
 #   PERF=1                             0 skips the profile
 #   PHASES="raw sweep main paced queue"
+#   E2E_BATCH=N                        wrk posts N messages per request to
+#                                      /v1/messages/batch (0: one per POST)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -47,6 +49,13 @@ WRK_CONNS=${WRK_CONNS:-64}
 QUEUE_N=${QUEUE_N:-1000000}
 PERF=${PERF:-1}
 PHASES=${PHASES:-raw sweep main paced queue}
+E2E_BATCH=${E2E_BATCH:-0}      # N > 0: POST /v1/messages/batch with N messages per request
+if [ "$E2E_BATCH" -gt 0 ]; then
+    WRK_SCRIPT=http_post_batch.lua WRK_PATH=/v1/messages/batch
+    export BATCH=$E2E_BATCH
+else
+    WRK_SCRIPT=http_post.lua WRK_PATH=/v1/messages
+fi
 KEY=demo-key-change-me
 KEY_HASH=sha256:090d1548c9d65f413a1a2c828a0bee3a7ae02d2137caf51e6029e6c3cb1f1fa4
 DLR_DELAY_MS=200
@@ -139,10 +148,10 @@ stack_start() {
 # bench/e2e.sh: conf/smsgw.conf's structure, the route unlimited (mps 100000),
 # SMSC window 512, $sessions session(s). Generated; see bench/e2e.sh.
 instance  = "bench";
-log_level = "info";
+log_level = "${E2E_LOG_LEVEL:-info}";
 max_segments = 10;
 redis = { host = "127.0.0.1"; port = $RP; prefix = "smsgw:"; timeout_ms = 2000; };
-http = { listen = "127.0.0.1"; port = $HP; max_body = 65536; };
+http = { listen = "127.0.0.1"; port = $HP; max_body = 1048576; };
 smsc = (
   { name = "sim"; host = "127.0.0.1"; port = $smsc_port; tls = false;
     system_id = "bench"; password = "bench"; bind = "trx";
@@ -185,8 +194,8 @@ run_wrk() {
     shift 5
     env "$@" COUNTS_FILE="$dir/$name.counts" IDS_FILE="$dir/$name.ids" SMSGW_KEY="$KEY" \
         timeout --signal=INT --kill-after=10 $((secs + 30)) \
-        wrk -t"$th" -c"$co" -d"${secs}s" --timeout 10s -s "$ROOT/bench/http_post.lua" \
-        "http://127.0.0.1:$HP/v1/messages" >"$dir/$name.wrk" 2>&1 &
+        wrk -t"$th" -c"$co" -d"${secs}s" --timeout 10s -s "$ROOT/bench/$WRK_SCRIPT" \
+        "http://127.0.0.1:$HP$WRK_PATH" >"$dir/$name.wrk" 2>&1 &
     WRK=$!; PIDS+=("$WRK")
 }
 count_field() { sed -n "s/.*\b$2=\([0-9]*\).*/\1/p" "$1" 2>/dev/null | head -1; }
@@ -198,10 +207,11 @@ local out = {}
 for _, id in ipairs(ARGV) do
   local m = redis.call('HMGET', 'smsgw:msg:' .. id, 'created', 'state')
   local sub, del = '-', '-'
-  for _, e in ipairs(redis.call('LRANGE', 'smsgw:hist:' .. id, 0, -1)) do
-    local ts, st = string.match(e, '^(%d+) (%S+)')
-    if st == 'submitted' and sub == '-' then sub = ts end
-    if st == 'delivered' and del == '-' then del = ts end
+  local h = redis.call('HGETALL', 'smsgw:msg:' .. id)
+  for i = 1, #h, 2 do
+    local ts, st = string.match(h[i], '^h:(%d+):(%a+)$')
+    if st == 'submitted' and (sub == '-' or tonumber(ts) < tonumber(sub)) then sub = ts end
+    if st == 'delivered' and (del == '-' or tonumber(ts) < tonumber(del)) then del = ts end
   end
   out[#out + 1] = id .. ' ' .. (m[1] or '-') .. ' ' .. sub .. ' ' .. del .. ' ' .. (m[2] or 'missing')
 end
@@ -239,7 +249,7 @@ acc, sub, dlv = collections.Counter(), collections.Counter(), collections.Counte
 for line in open(sys.argv[1], errors='replace'):
     if not line.startswith('ts='): continue
     ts = line[3:22]
-    if 'status=202' in line and 'event=http' in line: c = acc
+    if 'event=msg_state' in line and 'state=queued' in line: c = acc
     elif 'event=msg_state' in line and 'state=submitted' in line: c = sub
     elif 'event=msg_state' in line and 'state=delivered' in line: c = dlv
     else: continue

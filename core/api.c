@@ -33,6 +33,8 @@
 #define API_ECHO_MAX        40      /* client strings quoted back in messages */
 
 #define MESSAGES_PATH       "/v1/messages"
+#define BATCH_PATH          "/v1/messages/batch"
+#define API_BATCH_MAX       1000    /* messages in one batch request */
 #define OPTOUTS_PATH        "/v1/optouts"
 
 /*
@@ -61,6 +63,8 @@ struct api_call {
     char id[API_ID_MAX + 1];            /* GET */
     char number[24];                    /* opt-out calls */
     char sender[40];
+    struct batch_item *items;           /* POST /v1/messages/batch */
+    unsigned nitems, pending;
     char **numbers;                     /* bulk import */
     size_t nnumbers;
     unsigned invalid;
@@ -69,6 +73,17 @@ struct api_call {
     const char *method;
     struct timespec t0;
     struct api_call *prev, *next;       /* srv->calls */
+};
+
+/* One message of a batch request: validated, then stored or refused. */
+struct batch_item {
+    struct api_call *call;
+    struct api_msg msg;
+    int status;                         /* 202 / 200 stored, else the refusal */
+    const char *code;
+    char *message;                      /* what to fix (malloc'd), when refused */
+    char id[API_ID_MAX + 1];
+    unsigned air_segments;
 };
 
 struct api_server {
@@ -239,26 +254,19 @@ utf8_seq_len(unsigned char c)
 
 /* ------------------------------------------------------------------ validation */
 
-int
-api_validate(const struct gw_config *cfg, const struct cfg_account *account,
-             const char *body, size_t len, struct api_msg *m, void **owner,
-             const char **code, char *message, size_t msgsz)
+/* The body as JSON (any type), or a 400 with what is wrong and where. */
+static int
+parse_body(const char *body, size_t len, struct json_object **out, const struct verr *ep)
 {
-    const struct verr e = { code, message, msgsz };
+    const struct verr e = *ep;
     struct json_tokener *tok;
-    struct json_object *obj, *v;
+    struct json_object *obj;
     enum json_tokener_error jerr;
-    char *copy, buf[API_ECHO_MAX + 8];
+    char *copy;
     const char *s;
-    size_t slen, end;
-    int rc;
+    size_t end;
 
-    *owner = NULL;
-    *code = NULL;
-    if (msgsz)
-        message[0] = '\0';
-    memset(m, 0, sizeof(*m));
-    m->account = account;
+    *out = NULL;
 
     if (len == 0)
         return fail(&e, 400, "bad_json", "the body is empty; send a JSON object such as "
@@ -301,23 +309,40 @@ api_validate(const struct gw_config *cfg, const struct cfg_account *account,
         }
     }
     free(copy);
-    if (!json_object_is_type(obj, json_type_object)) {
-        rc = fail(&e, 400, "bad_json", "the body must be a JSON object, not %s",
-                  json_type_word(json_object_get_type(obj)));
-        json_object_put(obj);
-        return rc;
-    }
+    *out = obj;
+    return 0;
+}
 
+/*
+ * One message object: fields checked, message filled (strings point into
+ * obj, which the caller keeps and frees). 0 or the 4xx status; on error
+ * *e names the code and what to fix, prefixed with where when `where` is
+ * set ("messages[3]: ").
+ */
+static int
+validate_object(const struct gw_config *cfg, const struct cfg_account *account,
+                struct json_object *obj, struct api_msg *m, const struct verr *ep,
+                const char *where)
+{
+    const struct verr e = *ep;
+    struct json_object *v;
+    char buf[API_ECHO_MAX + 8];
+    const char *s;
+    size_t slen;
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    m->account = account;
+    if (!json_object_is_type(obj, json_type_object))
+        return fail(&e, 400, "bad_json", "%sthe message must be a JSON object, not %s",
+                    where ? where : "", json_type_word(json_object_get_type(obj)));
     {
         json_object_object_foreach(obj, key, val) {
             (void)val;
-            if (!is_known_field(key)) {
-                rc = fail(&e, 400, "unknown_field", "unknown field `%s`; fields are from, to, "
-                          "text, callback_url, client_ref, validity, class, encoding",
-                          echo(key, strlen(key), buf, sizeof(buf)));
-                json_object_put(obj);
-                return rc;
-            }
+            if (!is_known_field(key))
+                return fail(&e, 400, "unknown_field", "%sunknown field `%s`; fields are from, "
+                            "to, text, callback_url, client_ref, validity, class, encoding",
+                            where ? where : "", echo(key, strlen(key), buf, sizeof(buf)));
         }
     }
 
@@ -514,17 +539,49 @@ api_validate(const struct gw_config *cfg, const struct cfg_account *account,
         m->segments = info.pdus;
     }
 
-    *owner = obj;
     return 0;
 
 out:
-    json_object_put(obj);
-    {
-        const struct cfg_account *a = m->account;
-        memset(m, 0, sizeof(*m));
-        m->account = a;
+    if (where && e.msgsz) {
+        /* "messages[3]: " before what the field check said */
+        char tmp[512];
+        snprintf(tmp, sizeof(tmp), "%s%s", where, e.msg);
+        snprintf(e.msg, e.msgsz, "%s", tmp);
     }
+    memset(m, 0, sizeof(*m));
+    m->account = account;
     return rc;
+}
+
+int
+api_validate(const struct gw_config *cfg, const struct cfg_account *account,
+             const char *body, size_t len, struct api_msg *m, void **owner,
+             const char **code, char *message, size_t msgsz)
+{
+    const struct verr e = { code, message, msgsz };
+    struct json_object *obj;
+    int rc;
+
+    *owner = NULL;
+    *code = NULL;
+    if (msgsz)
+        message[0] = '\0';
+    memset(m, 0, sizeof(*m));
+    m->account = account;
+    if ((rc = parse_body(body, len, &obj, &e)) != 0)
+        return rc;
+    if (!json_object_is_type(obj, json_type_object)) {
+        rc = fail(&e, 400, "bad_json", "the body must be a JSON object, not %s",
+                  json_type_word(json_object_get_type(obj)));
+        json_object_put(obj);
+        return rc;
+    }
+    if ((rc = validate_object(cfg, account, obj, m, &e, NULL)) != 0) {
+        json_object_put(obj);
+        return rc;
+    }
+    *owner = obj;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -694,6 +751,9 @@ call_finish(struct api_call *c)
 static void
 call_free(struct api_call *c)
 {
+    for (unsigned i = 0; i < c->nitems; i++)
+        free(c->items[i].message);
+    free(c->items);
     json_object_put(c->owner);
     for (size_t i = 0; i < c->nnumbers; i++)
         free(c->numbers[i]);
@@ -989,6 +1049,181 @@ handle_optouts(struct api_server *s, struct evhttp_request *req, const char *met
                       (const char *const *)c->numbers, c->nnumbers, API_OPTOUT_PUT, optout_done, c);
 }
 
+/* What the client is billed for: SMS on the air. m->segments counts
+ * submit_sm PDUs, which differ only for message_payload routes. */
+static unsigned
+air_segments(const struct api_msg *m)
+{
+    struct smpp_text_info info;
+    const struct cfg_route *r = m->route;
+    enum smpp_text_concat concat = r->nsmscs ? r->smscs[0].smsc->concat : SMPP_TEXT_CONCAT_UDH8;
+
+    if (smpp_text_measure(m->text, m->text_len, m->encoding, concat, &info, NULL) == SMPP_TEXT_OK)
+        return info.segments;
+    return m->segments;
+}
+
+/* ------------------------------------------------------------------ batch */
+
+static void
+batch_reply(struct api_call *c)
+{
+    struct evhttp_request *req = call_finish(c);
+    unsigned ok = 0, refused = 0;
+
+    if (!req) {
+        call_free(c);
+        return;
+    }
+    struct json_object *root = json_object_new_object(), *res = json_object_new_array();
+    for (unsigned i = 0; i < c->nitems; i++) {
+        struct batch_item *it = &c->items[i];
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "status", json_object_new_int(it->status));
+        if (it->status == 202 || it->status == 200) {
+            ok++;
+            json_object_object_add(o, "id", json_object_new_string(it->id));
+            json_object_object_add(o, "state", json_object_new_string("queued"));
+            json_object_object_add(o, "segments", json_object_new_int64(it->air_segments));
+            json_object_object_add(o, "encoding",
+                                   json_object_new_string(smpp_text_enc_name(it->msg.encoding)));
+            if (it->status == 200)
+                json_object_object_add(o, "existing", json_object_new_boolean(1));
+        } else {
+            refused++;
+            struct json_object *err = json_object_new_object();
+            json_object_object_add(err, "code", json_object_new_string(it->code));
+            json_object_object_add(err, "message",
+                                   json_object_new_string(it->message ? it->message : ""));
+            json_object_object_add(o, "error", err);
+        }
+        json_object_array_add(res, o);
+    }
+    json_object_object_add(root, "accepted", json_object_new_int64(ok));
+    json_object_object_add(root, "refused", json_object_new_int64(refused));
+    json_object_object_add(root, "results", res);
+    int status = refused ? 207 : 202;
+    send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+    {
+        char qp[160], qa[80];
+        log_event(LOG_INFO, "http", "method=%s path=%s status=%d account=%s ms=%ld "
+                  "messages=%u accepted=%u refused=%u", c->method,
+                  log_quote(c->path, qp, sizeof(qp)), status, log_quote(c->account, qa, sizeof(qa)),
+                  elapsed_ms(&c->t0), c->nitems, ok, refused);
+    }
+    call_free(c);
+}
+
+static void
+item_refuse(struct batch_item *it, int status, const char *code, const char *message)
+{
+    it->status = status;
+    it->code = code;
+    free(it->message);
+    it->message = strdup(message);
+}
+
+static void
+item_done(void *arg, enum api_rc rc, const char *id)
+{
+    struct batch_item *it = arg;
+    struct api_call *c = it->call;
+
+    if ((rc == API_OK || rc == API_EXISTING) && id && *id) {
+        it->status = rc == API_OK ? 202 : 200;
+        snprintf(it->id, sizeof(it->id), "%s", id);
+    } else if (rc == API_EOPTEDOUT) {
+        item_refuse(it, 403, "opted_out", "the recipient has opted out of messages from this "
+                    "sender (they texted STOP)");
+    } else if (rc == API_EUNAVAILABLE) {
+        item_refuse(it, 503, "unavailable", "the message store is unavailable; not accepted: "
+                    "send it again (with its client_ref)");
+    } else {
+        log_event(LOG_ERROR, "api_backend", "op=submit rc=%d id=%s", (int)rc, id ? "set" : "null");
+        item_refuse(it, 500, "internal", "internal error; the message may not have been "
+                    "accepted: retry with the same client_ref");
+    }
+    if (--c->pending == 0)
+        batch_reply(c);
+}
+
+/*
+ * POST /v1/messages/batch {"messages":[{...}, ...]}: each message is
+ * validated and stored on its own, exactly as by POST /v1/messages; one
+ * answer lists every message's outcome in order. 202 when all were
+ * accepted, 207 when some were not; a body that is not such a list is 400.
+ */
+static void
+handle_batch(struct api_server *s, struct evhttp_request *req, const char *method,
+             const char *path, const struct cfg_account *account, const struct timespec *t0)
+{
+    const struct gw_config *cfg = s->cfg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    const char *code = NULL;
+    char msg[512];
+    const struct verr e = { &code, msg, sizeof(msg) };
+    struct json_object *root, *list = NULL;
+    int status;
+
+    if ((status = parse_body(body, len, &root, &e)) != 0) {
+        send_error(req, status, code, msg);
+        log_request(method, path, status, account->name, t0, NULL, code);
+        return;
+    }
+    if (!json_object_is_type(root, json_type_object) ||
+        !json_object_object_get_ex(root, "messages", &list) ||
+        !json_object_is_type(list, json_type_array) || json_object_object_length(root) != 1) {
+        json_object_put(root);
+        send_error(req, 400, "bad_batch", "send {\"messages\": [ {message}, ... ]}: an object "
+                   "whose only field is `messages`, an array of the objects POST /v1/messages "
+                   "takes");
+        log_request(method, path, 400, account->name, t0, NULL, "bad_batch");
+        return;
+    }
+    size_t n = json_object_array_length(list);
+    if (n == 0 || n > API_BATCH_MAX) {
+        json_object_put(root);
+        snprintf(msg, sizeof(msg), "`messages` has %zu messages; send 1 to %d per request", n,
+                 API_BATCH_MAX);
+        send_error(req, n ? 413 : 400, "bad_batch", msg);
+        log_request(method, path, n ? 413 : 400, account->name, t0, NULL, "bad_batch");
+        return;
+    }
+    if (!s->backend.ready(s->bctx)) {
+        json_object_put(root);
+        send_error(req, 503, "unavailable", "the message store is unavailable; "
+                   "retry after the Retry-After delay");
+        log_request(method, path, 503, account->name, t0, NULL, "unavailable");
+        return;
+    }
+    struct api_call *c = call_new(s, req, method, path, account, t0);
+    c->owner = root;
+    c->items = xcalloc(n, sizeof(*c->items));
+    c->nitems = (unsigned)n;
+    c->pending = c->nitems + 1;     /* + 1 until every message went out */
+    for (size_t i = 0; i < n; i++) {
+        struct batch_item *it = &c->items[i];
+        char where[32];
+        it->call = c;
+        snprintf(where, sizeof(where), "messages[%zu]: ", i);
+        status = validate_object(cfg, account, json_object_array_get_idx(list, i), &it->msg, &e,
+                                 where);
+        if (status) {
+            item_refuse(it, status, code, msg);
+            c->pending--;
+            continue;
+        }
+        it->air_segments = air_segments(&it->msg);
+        s->backend.submit(s->bctx, &it->msg, item_done, it);
+    }
+    if (--c->pending == 0)
+        batch_reply(c);
+}
+
 static void
 handle(struct evhttp_request *req, void *arg)
 {
@@ -1015,13 +1250,26 @@ handle(struct evhttp_request *req, void *arg)
             handle_optouts(s, req, method, path, account, &t0);
         return;
     }
+    if (strcmp(path, BATCH_PATH) == 0) {
+        if (cmd != EVHTTP_REQ_POST) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+            snprintf(msg, sizeof(msg), "%s is not allowed here; use POST " BATCH_PATH, method);
+            send_error(req, 405, "method_not_allowed", msg);
+            log_request(method, path, 405, NULL, &t0, NULL, "method_not_allowed");
+            return;
+        }
+        account = authenticate(req, cfg, method, path, &t0);
+        if (account)
+            handle_batch(s, req, method, path, account, &t0);
+        return;
+    }
     post_route = strcmp(path, MESSAGES_PATH) == 0;
     if (!post_route && strncmp(path, MESSAGES_PATH "/", sizeof(MESSAGES_PATH)) == 0 &&
         valid_id(path + sizeof(MESSAGES_PATH)))
         id = path + sizeof(MESSAGES_PATH);
     if (!post_route && !id) {
-        send_error(req, 404, "not_found", "no such endpoint; the API has POST /v1/messages "
-                   "and GET /v1/messages/{id} (id: 1 to 64 of A-Z a-z 0-9 _ -)");
+        send_error(req, 404, "not_found", "no such endpoint; the API has POST /v1/messages, "
+                   "POST /v1/messages/batch and GET /v1/messages/{id} (id: 1 to 64 of A-Z a-z 0-9 _ -)");
         log_request(method, path, 404, NULL, &t0, NULL, "not_found");
         return;
     }
@@ -1072,19 +1320,7 @@ handle(struct evhttp_request *req, void *arg)
     struct api_call *c = call_new(s, req, method, path, account, &t0);
     c->msg = m;
     c->owner = owner;
-    /* What the client is billed for: SMS on the air. m.segments counts
-     * submit_sm PDUs, which differ only for message_payload routes. */
-    {
-        struct smpp_text_info info;
-        const struct cfg_route *r = m.route;
-        enum smpp_text_concat concat = r->nsmscs ? r->smscs[0].smsc->concat
-                                                 : SMPP_TEXT_CONCAT_UDH8;
-        if (smpp_text_measure(m.text, m.text_len, m.encoding, concat, &info, NULL)
-            == SMPP_TEXT_OK)
-            c->air_segments = info.segments;
-        else
-            c->air_segments = m.segments;
-    }
+    c->air_segments = air_segments(&m);
     s->backend.submit(s->bctx, &c->msg, submit_done, c);
     /* c may be gone already */
 }

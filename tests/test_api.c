@@ -918,6 +918,91 @@ test_http_existing_and_unavailable(void **state)
     assert_true(s->rec.nready >= 3);
 }
 
+/* A batch: each message validated and submitted on its own, one answer in
+ * order; 202 when all were accepted, 207 when some were not. */
+static void
+test_http_batch(void **state)
+{
+    struct srv *s = *state;
+    struct resp r;
+    struct json_object *res, *it;
+
+    s->rec.submit_rc = API_OK;
+    s->rec.submit_id = "msg_b";
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME,
+            "{\"messages\":[{\"from\":\"ACME\",\"to\":\"+447700900123\",\"text\":\"one\"},"
+            "{\"from\":\"ACME\",\"to\":\"12\",\"text\":\"two\"},"
+            "{\"from\":\"ACME\",\"to\":\"+447700900125\",\"text\":\"three\"}]}", &r);
+    assert_int_equal(r.status, 207);
+    expect_json_ct(&r);
+    assert_string_equal(jstr(r.json, "accepted", NULL), "2");
+    assert_string_equal(jstr(r.json, "refused", NULL), "1");
+    assert_true(json_object_object_get_ex(r.json, "results", &res));
+    assert_int_equal(json_object_array_length(res), 3);
+    it = json_object_array_get_idx(res, 0);
+    assert_string_equal(jstr(it, "status", NULL), "202");
+    assert_string_equal(jstr(it, "id", NULL), "msg_b");
+    assert_string_equal(jstr(it, "segments", NULL), "1");
+    it = json_object_array_get_idx(res, 1);
+    assert_string_equal(jstr(it, "status", NULL), "400");
+    assert_string_equal(jstr(it, "error", "code"), "invalid_to");
+    assert_true(strncmp(jstr(it, "error", "message"), "messages[1]: `to` must be E.164", 31) == 0);
+    it = json_object_array_get_idx(res, 2);
+    assert_string_equal(jstr(it, "status", NULL), "202");
+    assert_int_equal(s->rec.nsubmit, 2);                /* the invalid one never was */
+    assert_string_equal(s->rec.to, "447700900125");     /* in order */
+    assert_string_equal(s->rec.text, "three");
+    resp_free(&r);
+
+    /* All accepted: 202. Opted out per message: 207 with 403 inside. */
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME,
+            "{\"messages\":[{\"from\":\"ACME\",\"to\":\"+447700900123\",\"text\":\"x\"}]}", &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    s->rec.submit_rc = API_EOPTEDOUT;
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME,
+            "{\"messages\":[{\"from\":\"ACME\",\"to\":\"+447700900123\",\"text\":\"x\"}]}", &r);
+    assert_int_equal(r.status, 207);
+    assert_true(json_object_object_get_ex(r.json, "results", &res));
+    assert_string_equal(jstr(json_object_array_get_idx(res, 0), "error", "code"), "opted_out");
+    resp_free(&r);
+
+    /* The body itself wrong: 400, nothing submitted. */
+    int before = s->rec.nsubmit;
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME, "[1,2]", &r);
+    expect_error(&r, 400, "bad_batch");
+    resp_free(&r);
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME, "{\"messages\":[]}", &r);
+    expect_error(&r, 400, "bad_batch");
+    resp_free(&r);
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME, "{\"messages\":[], \"x\":1}", &r);
+    expect_error(&r, 400, "bad_batch");
+    resp_free(&r);
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME, "{\"messages\":", &r);
+    expect_error(&r, 400, "bad_json");
+    resp_free(&r);
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME, "{\"messages\":[7]}", &r);
+    assert_int_equal(r.status, 207);
+    assert_true(json_object_object_get_ex(r.json, "results", &res));
+    assert_string_equal(jstr(json_object_array_get_idx(res, 0), "error", "code"), "bad_json");
+    resp_free(&r);
+    http_do(s, "GET", "/v1/messages/batch", KEY_ACME, NULL, &r);
+    expect_error(&r, 405, "method_not_allowed");
+    resp_free(&r);
+    http_do(s, "POST", "/v1/messages/batch", NULL, "{\"messages\":[{}]}", &r);
+    expect_error(&r, 401, "unauthorized");
+    resp_free(&r);
+    assert_int_equal(s->rec.nsubmit, before);
+
+    /* Store unavailable before: 503 for the whole request. */
+    s->rec.ready = false;
+    http_do(s, "POST", "/v1/messages/batch", KEY_ACME,
+            "{\"messages\":[{\"from\":\"ACME\",\"to\":\"+447700900123\",\"text\":\"x\"}]}", &r);
+    expect_error(&r, 503, "unavailable");
+    resp_free(&r);
+    assert_int_equal(s->rec.nsubmit, before);
+}
+
 static void
 test_http_auth(void **state)
 {
@@ -1259,7 +1344,7 @@ test_log_lines(void **state)
     fclose(f);
     assert_true(http >= 30);
     assert_true(accepted >= 1);
-    assert_int_equal(unauth, 3);
+    assert_int_equal(unauth, 4);     /* test_http_auth 3, test_http_batch 1 */
 }
 
 int
@@ -1279,6 +1364,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_http_post_accepted, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_payload_segments, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_existing_and_unavailable, srv_setup, srv_teardown),
+        cmocka_unit_test_setup_teardown(test_http_batch, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_auth, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_invalid_not_submitted, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_routes_and_methods, srv_setup, srv_teardown),
