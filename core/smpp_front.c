@@ -240,6 +240,9 @@ on_closed(struct smpp_session *s, void *ctx)
         acct_of(f, c->account)->rx_binds--;
         event_active(f->kick_ev, EV_TIMEOUT, 0);
     }
+    log_event(LOG_INFO, "smpp_client_unbound", "session=%u account=%s binds=%u rx_binds=%u",
+              smpp_session_id(s), c->account->name, acct_of(f, c->account)->binds,
+              acct_of(f, c->account)->rx_binds);
     if (c->prev)
         c->prev->next = c->next;
     else

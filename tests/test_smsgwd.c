@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_session.h"
+#include "smpp/smpp_text.h"
 #include "tests/testlib.h"
 
 #define KEY "test-key-0123"
@@ -1300,6 +1301,182 @@ test_smpp_client_receipts_queued(void **state)
     stop_gw_clean(g);
 }
 
+/* A receiver bind of our own that keeps every MO deliver_sm it is sent. */
+struct mo_rx {
+    enum smpp_state state;
+    unsigned n, bad;
+    char from[32][24], to[32][24], text[32][1200];
+    uint8_t from_ton[32];
+};
+
+static void
+mo_rx_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to,
+               const char *reason, void *ctx)
+{
+    (void)s;
+    (void)from;
+    (void)reason;
+    ((struct mo_rx *)ctx)->state = to;
+}
+
+static void
+mo_rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
+{
+    struct mo_rx *x = ctx;
+    if (req->hdr.command_id == DELIVER_SM && x->n < 32) {
+        const deliver_sm_t *d = &req->u.deliver_sm;
+        const uint8_t *sm = d->short_message;
+        size_t smlen = d->sm_length, tl = 0;
+        if (smlen == 0 && (req->tlv.present & SMPP_TLV_MESSAGE_PAYLOAD)) {
+            sm = req->tlv.message_payload;
+            smlen = req->tlv.message_payload_len;
+        }
+        if (d->esm_class != 0 ||
+            smpp_text_decode(d->data_coding, SMPP_TEXT_ENC_GSM7, sm, smlen, 0, 0,
+                             x->text[x->n], sizeof(x->text[0]) - 1, &tl) != SMPP_TEXT_OK)
+            x->bad++;
+        x->text[x->n][tl] = 0;
+        snprintf(x->from[x->n], sizeof(x->from[0]), "%s", (const char *)d->source_addr);
+        snprintf(x->to[x->n], sizeof(x->to[0]), "%s", (const char *)d->destination_addr);
+        x->from_ton[x->n] = d->source_addr_ton;
+        x->n++;
+    }
+    smpp_session_respond_status(s, &req->hdr, ESME_ROK);
+}
+
+/* Connect and bind a receiver (mode SMPP_BIND_RX or _TRX) that fills x. */
+static struct smpp_session *
+mo_rx_bind(struct gx *g, struct event_base *base, struct mo_rx *x, enum smpp_bind_mode mode)
+{
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = mo_rx_on_state,
+                                                 .on_request = mo_rx_on_request };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, x);
+    assert_non_null(s);
+    struct smpp_bind_params bp = { .mode = mode, .system_id = SMPP_ID, .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x->state == SMPP_BOUND_RX || x->state == SMPP_BOUND_TRX, 5000);
+    assert_true(x->state == SMPP_BOUND_RX || x->state == SMPP_BOUND_TRX);
+    return s;
+}
+
+static void
+mo_rx_close(struct event_base *base, struct smpp_session *s)
+{
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+}
+
+/*
+ * MO to an SMPP client: mo_routes sends number 12345 to acme (an SMPP
+ * account without mo_url) and the keyword OTHER to beta. An MO injected at
+ * smsc-sim reaches acme's receiver bind as a deliver_sm with the
+ * subscriber as source, our number as destination and the text; beta's MO
+ * does not. A long MO whose parts smsc-sim sends in reverse order arrives
+ * once, whole. MOs sent while the client is away wait in Redis and arrive
+ * in their order when it binds again (as a transceiver).
+ */
+static void
+test_smpp_client_gets_mo(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+
+    smpp_setup(g, extra, sizeof(extra));
+    g->tail_extra = ", { name = \"beta\"; api_keys = [\"sha256:"
+                    "0000000000000000000000000000000000000000000000000000000000000007\"]; "
+                    "senders = [\"12345\"]; }";
+    g->tail_top = "mo_routes = ( { number = \"12345\"; account = \"acme\"; },\n"
+                  "              { number = \"12345\"; keyword = \"OTHER\"; account = \"beta\"; } );";
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "binds_now") < 1; i++)
+        sleep_ms(50);
+
+    struct event_base *base = event_base_new();
+    struct mo_rx *x = calloc(1, sizeof(*x));
+    struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_RX);
+
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 hello client\n"), "OK"));
+    TL_RUN_UNTIL(base, x->n >= 1, 5000);
+    if (x->n != 1) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("the MO did not reach the client (%u deliver_sm)", x->n);
+    }
+    assert_string_equal(x->from[0], "14155550199");
+    assert_int_equal(x->from_ton[0], 1);
+    assert_string_equal(x->to[0], "12345");
+    assert_string_equal(x->text[0], "hello client");
+
+    /* beta's keyword: stored for beta, not sent to acme's client */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 OTHER thing\n"), "OK"));
+    for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:mo:beta")) < 1; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:mo:beta")), 1);
+
+    /* a long MO, parts sent last first */
+    char cmd[700] = "mo_parts 3,2,1 14155550197 12345 ", want[600] = "";
+    for (int i = 0; i < 330; i++)
+        strcat(want, i % 10 == 9 ? " " : "y");
+    strcat(want, "END-OF-LONG");
+    strcat(cmd, want);
+    strcat(cmd, "\n");
+    char *reply = sim_ctl(g, cmd);
+    if (!strstr(reply, "OK parts=3"))
+        fail_msg("smsc-sim did not send 3 parts: %s", reply);
+    TL_RUN_UNTIL(base, x->n >= 2, 5000);
+    TL_RUN_UNTIL(base, 0, 300);         /* nothing more (OTHER, or parts) */
+    if (x->n != 2) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("expected 2 deliver_sm, got %u (last: %s)", x->n, x->text[x->n - 1]);
+    }
+    assert_string_equal(x->from[1], "14155550197");
+    assert_string_equal(x->text[1], want);
+    mo_rx_close(base, s);
+
+    /* the client is away: three MOs wait in Redis */
+    for (int i = 0; i < 100 && !count_lines(g->gwlog, "smpp_client_unbound", NULL); i++)
+        sleep_ms(50);
+    for (int i = 1; i <= 3; i++) {
+        char c[80];
+        snprintf(c, sizeof(c), "mo 1415555019%d 12345 away %d\n", i, i);
+        assert_non_null(strstr(sim_ctl(g, c), "OK"));
+    }
+    for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:clientq:acme")) < 3; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 3);
+
+    memset(x, 0, sizeof(*x));
+    s = mo_rx_bind(g, base, x, SMPP_BIND_TRX);
+    TL_RUN_UNTIL(base, x->n >= 3, 5000);
+    TL_RUN_UNTIL(base, 0, 300);
+    mo_rx_close(base, s);
+    event_base_free(base);
+    if (x->n != 3) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("after the rebind: %u deliver_sm", x->n);
+    }
+    for (int i = 0; i < 3; i++) {
+        char t[32], fr[32];
+        snprintf(t, sizeof(t), "away %d", i + 1);
+        snprintf(fr, sizeof(fr), "1415555019%d", i + 1);
+        assert_string_equal(x->text[i], t);
+        assert_string_equal(x->from[i], fr);
+    }
+    assert_int_equal(x->bad, 0);
+    free(x);
+    for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
+    stop_gw_clean(g);
+}
+
 /* One request on our own client session, waiting for its resp. */
 struct req_wait {
     bool done;
@@ -1589,6 +1766,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_query_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_gets_mo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
@@ -1604,5 +1782,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sender_mps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_instances_share_route, setup, teardown),
     };
+    /* SMSGWD_TEST=test_smpp_client_* runs only the tests that match. */
+    if (getenv("SMSGWD_TEST"))
+        cmocka_set_test_filter(getenv("SMSGWD_TEST"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
