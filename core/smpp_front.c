@@ -19,12 +19,14 @@
 #include "smpp/smpp_tls.h"
 #include "store/store_msg.h"
 
-/* The client queue is polled this often while an account has a receiver. */
+/* The client queue is polled this often while an account has a receiver: a
+ * fallback for items pushed by other instances (this instance's own pushes
+ * wake the deliverer through mt_engine_on_clientq). */
 #define DELIVER_POLL_MS 100
 /* After a refused or lost deliver_sm, wait this long before trying again. */
 #define DELIVER_RETRY_MS 1000
-/* deliver_sm in flight per bind, at most. */
-#define DELIVER_WINDOW 32
+/* deliver_sm in flight per bind: the account's smpp_window, at most this. */
+#define DELIVER_WINDOW_MAX 1024
 
 /* An item of P clientq:ACCOUNT taken into this instance's inflight list. */
 struct front_item {
@@ -53,7 +55,9 @@ struct front_acct {
     unsigned rx_binds;              /* receiver and transceiver binds */
     unsigned sending;               /* deliver_sm awaiting their resp */
     struct front_item *buf_head, *buf_tail;  /* taken, not yet sent */
+    unsigned buffered;              /* items in buf_head..buf_tail */
     bool taking, requeueing;
+    bool pushed;                    /* a push was announced while taking */
     bool recovered;                 /* this instance's old inflight list requeued */
     bool dirty;                     /* an item failed: requeue the inflight list first */
     uint64_t resume_ms;             /* no requeue before this (after a failure) */
@@ -814,6 +818,7 @@ buf_drop(struct front_acct *fa)
         item_free(it);
     }
     fa->buf_head = fa->buf_tail = NULL;
+    fa->buffered = 0;
 }
 
 /* Address as stored ("+14155550100", "12345", "ACME") to SMPP. */
@@ -976,22 +981,34 @@ item_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
     kick(f);
 }
 
-/* A receiver bind of account ai with room for one more deliver_sm. */
+/* deliver_sm a bind may have in flight: the account's smpp_window (the
+ * window the client uses for its own submits), bounded by the session's. */
+static unsigned
+deliver_window(const struct front_conn *c)
+{
+    unsigned w = smpp_session_window(c->s);
+    if (w > c->account->smpp_window)
+        w = c->account->smpp_window;
+    return w > DELIVER_WINDOW_MAX ? DELIVER_WINDOW_MAX : w;
+}
+
+/* The receiver bind of account ai with the most room for deliver_sm (NULL:
+ * none has room); *room the free room of all of them, *window their
+ * windows' sum. */
 static struct front_conn *
-pick_rx(struct smpp_front *f, size_t ai, unsigned *room)
+pick_rx(struct smpp_front *f, size_t ai, unsigned *room, unsigned *window)
 {
     struct front_conn *best = NULL;
-    unsigned best_room = 0, total = 0;
+    unsigned best_room = 0, total = 0, wsum = 0;
 
     for (struct front_conn *c = f->conns; c; c = c->next) {
         if (!c->rx || (size_t)(c->account - f->cfg->accounts) != ai ||
             !smpp_session_is_bound(c->s))
             continue;
-        unsigned w = smpp_session_window(c->s), out = smpp_session_outstanding(c->s);
-        if (w > DELIVER_WINDOW)
-            w = DELIVER_WINDOW;
+        unsigned w = deliver_window(c), out = smpp_session_outstanding(c->s);
         unsigned r = out < w ? w - out : 0;
         total += r;
+        wsum += deliver_window(c);
         if (r > best_room) {
             best_room = r;
             best = c;
@@ -999,6 +1016,8 @@ pick_rx(struct smpp_front *f, size_t ai, unsigned *room)
     }
     if (room)
         *room = total;
+    if (window)
+        *window = wsum;
     return best;
 }
 
@@ -1050,9 +1069,12 @@ taken(void *arg, int n, const char *const *items, const size_t *lens)
         else
             fa->buf_head = it;
         fa->buf_tail = it;
+        fa->buffered++;
     }
-    if (n > 0)
+    /* More may be waiting: a full batch, or a push announced meanwhile. */
+    if (n > 0 || fa->pushed)
         kick(f);
+    fa->pushed = false;
 }
 
 static void
@@ -1079,9 +1101,9 @@ deliver_run(struct smpp_front *f, size_t ai)
     if (!fa->rx_binds || f->stopping)
         return;
     while (fa->buf_head) {
-        struct front_conn *c = pick_rx(f, ai, NULL);
+        struct front_conn *c = pick_rx(f, ai, NULL, NULL);
         if (!c)
-            return;
+            break;
         struct front_item *it = fa->buf_head;
         struct smpp_pdu p;
         char what[120];
@@ -1092,6 +1114,7 @@ deliver_run(struct smpp_front *f, size_t ai)
             fa->buf_head = it->next;
             if (!fa->buf_head)
                 fa->buf_tail = NULL;
+            fa->buffered--;
             store_clientq_ack(f->redis, a->name, f->instance, it->raw, it->len);
             item_free(it);
             continue;
@@ -1102,6 +1125,7 @@ deliver_run(struct smpp_front *f, size_t ai)
         fa->buf_head = it->next;
         if (!fa->buf_head)
             fa->buf_tail = NULL;
+        fa->buffered--;
         it->next = NULL;
         if (rc != SMPP_OK) {
             log_event(LOG_WARN, "smpp_deliver_failed", "session=%u account=%s result=\"not sent\"",
@@ -1115,10 +1139,19 @@ deliver_run(struct smpp_front *f, size_t ai)
         log_event(LOG_DEBUG, "smpp_deliver", "session=%u account=%s %s", smpp_session_id(c->s),
                   a->name, what);
     }
-    pick_rx(f, ai, &room);
-    if (room > 0) {
+    /*
+     * Keep one window taken ahead of what is in flight, so an ack is
+     * followed by the next deliver_sm at once, not after a Redis round
+     * trip; one take at a time keeps the queue's order.
+     */
+    unsigned window = 0;
+    pick_rx(f, ai, &room, &window);
+    unsigned have = fa->buffered + fa->sending;
+    if (window > 0 && have < 2 * window) {
         fa->taking = true;
-        store_clientq_take(f->redis, a->name, f->instance, room, taken, op_new(f, ai));
+        fa->pushed = false;
+        store_clientq_take(f->redis, a->name, f->instance, 2 * window - have, taken,
+                           op_new(f, ai));
     }
 }
 
@@ -1138,6 +1171,24 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     deliver_all(arg);
+}
+
+/* mt_engine_on_clientq: this instance pushed an item for account (NULL: for
+ * some account). Deliver now; a take already on its way takes again when it
+ * returns, since it may have missed the item. */
+static void
+clientq_pushed(void *arg, const char *account)
+{
+    struct smpp_front *f = arg;
+
+    for (size_t i = 0; i < f->cfg->naccounts; i++) {
+        struct front_acct *fa = &f->accts[i];
+        if (!fa->rx_binds || (account && strcmp(account, f->cfg->accounts[i].name) != 0))
+            continue;
+        if (fa->taking)
+            fa->pushed = true;
+        kick(f);
+    }
 }
 
 static void
@@ -1192,8 +1243,10 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     scfg.session.bind_timeout_ms = sc->bind_timeout_ms;
     scfg.session.max_pdu = sc->max_pdu;
     /* Our own per-account smpp_window answers first (ESME_RTHROTTLED with a
-     * log line); the session's flood limit stays just above it. */
+     * log line); the session's flood limit stays just above it. The same
+     * window bounds our deliver_sm in flight to the client. */
     scfg.session.peer_window = window + 1;
+    scfg.session.window = window > DELIVER_WINDOW_MAX ? DELIVER_WINDOW_MAX : window;
     f->instance = deps->cfg->instance ? deps->cfg->instance : "smsgwd";
     f->kick_ev = event_new(f->base, -1, 0, deliver_cb, f);
     f->poll_ev = event_new(f->base, -1, EV_PERSIST, deliver_cb, f);
@@ -1202,6 +1255,8 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
         abort();
     event_add(f->poll_ev, &tv);
     f->srv = smpp_server_new(f->base, &scfg, &front_ops, f);
+    if (f->srv && f->mt)
+        mt_engine_on_clientq(f->mt, clientq_pushed, f);
     if (!f->srv) {
         event_free(f->kick_ev);
         event_free(f->poll_ev);
@@ -1237,6 +1292,8 @@ smpp_front_free(struct smpp_front *f)
 {
     if (!f)
         return;
+    if (f->mt)
+        mt_engine_on_clientq(f->mt, NULL, NULL);
     /* Frees every session through on_closed, which detaches their submits. */
     smpp_server_free(f->srv);
     for (struct front_submit *q = f->pending, *next; q; q = next) {

@@ -1302,11 +1302,15 @@ test_smpp_client_receipts_queued(void **state)
 }
 
 /* A receiver bind of our own that keeps every MO deliver_sm it is sent. */
+#define MO_RX_MAX 128
 struct mo_rx {
     enum smpp_state state;
     unsigned n, bad;
-    char from[32][24], to[32][24], text[32][1200];
-    uint8_t from_ton[32];
+    char from[MO_RX_MAX][24], to[MO_RX_MAX][24], text[MO_RX_MAX][1200];
+    uint8_t from_ton[MO_RX_MAX];
+    bool hold;                      /* keep the resps in hdr[] instead of answering */
+    unsigned held;
+    struct smpp_hdr hdr[MO_RX_MAX];
 };
 
 static void
@@ -1323,7 +1327,7 @@ static void
 mo_rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
 {
     struct mo_rx *x = ctx;
-    if (req->hdr.command_id == DELIVER_SM && x->n < 32) {
+    if (req->hdr.command_id == DELIVER_SM && x->n < MO_RX_MAX) {
         const deliver_sm_t *d = &req->u.deliver_sm;
         const uint8_t *sm = d->short_message;
         size_t smlen = d->sm_length, tl = 0;
@@ -1340,6 +1344,10 @@ mo_rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
         snprintf(x->to[x->n], sizeof(x->to[0]), "%s", (const char *)d->destination_addr);
         x->from_ton[x->n] = d->source_addr_ton;
         x->n++;
+        if (x->hold) {
+            x->hdr[x->held++] = req->hdr;
+            return;
+        }
     }
     smpp_session_respond_status(s, &req->hdr, ESME_ROK);
 }
@@ -1467,6 +1475,66 @@ test_smpp_client_gets_mo(void **state)
         snprintf(fr, sizeof(fr), "1415555019%d", i + 1);
         assert_string_equal(x->text[i], t);
         assert_string_equal(x->from[i], fr);
+    }
+    assert_int_equal(x->bad, 0);
+    free(x);
+    for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
+    stop_gw_clean(g);
+}
+
+/*
+ * Delivery to a client is bounded by its window, not by a fixed 32: with
+ * smpp_window 40, 100 MO items waiting in P clientq:acme reach a receiver
+ * that does not answer as exactly 40 deliver_sm; once it answers, the rest
+ * follow in order, each removed from Redis after its resp.
+ */
+static void
+test_smpp_client_deliver_window(void **state)
+{
+    struct gx *g = *state;
+    char base_extra[512], extra[700], cmd[400];
+
+    smpp_setup(g, base_extra, sizeof(base_extra));
+    snprintf(extra, sizeof(extra), "%s", base_extra);
+    char *w = strstr(extra, "smpp_window = 16;");
+    assert_non_null(w);
+    memcpy(w, "smpp_window = 40;", 17);
+    g->account_extra = extra;
+    for (int i = 0; i < 100; i++) {
+        snprintf(cmd, sizeof(cmd), "RPUSH t:clientq:acme '{\"type\":\"mo\","
+                 "\"from\":\"+14155550100\",\"to\":\"12345\",\"text\":\"item %03d\","
+                 "\"received\":1}'", i);
+        assert_int_equal(atoi(rcli(g, cmd)), i + 1);
+    }
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    struct event_base *base = event_base_new();
+    struct mo_rx *x = calloc(1, sizeof(*x));
+    x->hold = true;
+    struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_RX);
+    TL_RUN_UNTIL(base, x->n >= 40, 5000);
+    TL_RUN_UNTIL(base, 0, 500);         /* no more while none is answered */
+    if (x->n != 40) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("%u deliver_sm in flight, the window is 40", x->n);
+    }
+    x->hold = false;
+    for (unsigned i = 0; i < x->held; i++)
+        smpp_session_respond_status(s, &x->hdr[i], ESME_ROK);
+    TL_RUN_UNTIL(base, x->n >= 100, 10000);
+    TL_RUN_UNTIL(base, 0, 300);
+    mo_rx_close(base, s);
+    event_base_free(base);
+    assert_int_equal(x->n, 100);
+    for (int i = 0; i < 100; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "item %03d", i);
+        assert_string_equal(x->text[i], want);
     }
     assert_int_equal(x->bad, 0);
     free(x);
@@ -1767,6 +1835,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_query_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_gets_mo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_deliver_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
