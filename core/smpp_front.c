@@ -17,6 +17,7 @@
 #include "smpp/smpp_server.h"
 #include "smpp/smpp_text.h"
 #include "smpp/smpp_tls.h"
+#include "store/store_clientq.h"
 #include "store/store_msg.h"
 
 /* The client queue is polled this often while an account has a receiver: a
@@ -27,6 +28,12 @@
 #define DELIVER_RETRY_MS 1000
 /* deliver_sm in flight per bind: the account's smpp_window, at most this. */
 #define DELIVER_WINDOW_MAX 1024
+/* This instance's liveness key P alive:INSTANCE lives this long and is
+ * refreshed this often; every SWEEP_MS the inflight lists of instances whose
+ * key is gone are moved back to their queues (store/store_clientq.h). */
+#define ALIVE_TTL_MS 30000
+#define ALIVE_REFRESH_MS 5000
+#define SWEEP_MS 30000
 
 /* An item of P clientq:ACCOUNT taken into this instance's inflight list. */
 struct front_item {
@@ -102,6 +109,10 @@ struct smpp_front {
     struct event *poll_ev, *kick_ev;
     const char *instance;
     bool stopping;
+    bool alive_ok;                  /* P alive:INSTANCE is set: we may take */
+    bool alive_busy, sweeping;
+    bool swept_once;                /* dead instances' items are back first */
+    uint64_t alive_due_ms, sweep_due_ms;
 };
 
 static void *
@@ -1084,7 +1095,7 @@ deliver_run(struct smpp_front *f, size_t ai)
     const struct cfg_account *a = &f->cfg->accounts[ai];
     unsigned room = 0;
 
-    if (fa->taking || fa->requeueing || !store_redis_ready(f->redis))
+    if (fa->taking || fa->requeueing || !store_redis_ready(f->redis) || !f->swept_once)
         return;
     if (fa->buf_head && !fa->rx_binds)
         fa->dirty = true;               /* taken but no receiver left */
@@ -1191,6 +1202,84 @@ clientq_pushed(void *arg, const char *account)
     }
 }
 
+/* ------------------------------------------------------------------ liveness, takeover */
+
+static void housekeep(struct smpp_front *f);
+
+static void
+alive_done(void *arg, int rc)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    f->alive_busy = false;
+    if (rc < 0) {
+        f->alive_due_ms = now_ms() + DELIVER_RETRY_MS;
+        return;
+    }
+    if (rc == 0 && f->alive_ok) {
+        /* Our key ran out (Redis unreachable or this process stalled for a
+         * whole TTL): another instance may have moved our inflight lists
+         * back to their queues. Start over from the queues. */
+        log_event(LOG_WARN, "clientq_alive_lapsed", "instance=%s", f->instance);
+        for (size_t i = 0; i < f->cfg->naccounts; i++) {
+            f->accts[i].dirty = true;
+            f->accts[i].resume_ms = now_ms();
+        }
+    }
+    if (!f->alive_ok)
+        f->sweep_due_ms = now_ms();     /* first sweep right away */
+    f->alive_ok = true;
+    f->alive_due_ms = now_ms() + ALIVE_REFRESH_MS;
+    housekeep(f);
+    kick(f);
+}
+
+static void
+swept(void *arg, int rc, unsigned long moved)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    f->sweeping = false;
+    f->sweep_due_ms = now_ms() + (rc < 0 ? ALIVE_REFRESH_MS : SWEEP_MS);
+    /* Delivery starts after the first sweep, so what a dead instance had in
+     * flight (older than anything queued since) goes first. */
+    f->swept_once = true;
+    kick(f);
+}
+
+/* From the poll timer: keep P alive:INSTANCE set, sweep now and then. */
+static void
+housekeep(struct smpp_front *f)
+{
+    uint64_t t = now_ms();
+
+    if (!store_redis_ready(f->redis))
+        return;
+    if (!f->alive_busy && t >= f->alive_due_ms) {
+        f->alive_busy = true;
+        store_clientq_alive(f->redis, f->instance, ALIVE_TTL_MS, alive_done, op_new(f, 0));
+    }
+    if (f->alive_ok && !f->sweeping && t >= f->sweep_due_ms) {
+        f->sweeping = true;
+        store_clientq_sweep(f->redis, f->instance, swept, op_new(f, 0));
+    }
+}
+
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    housekeep(arg);
+    deliver_all(arg);
+}
+
 static void
 on_window(struct smpp_session *s, void *ctx)
 {
@@ -1249,7 +1338,7 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     scfg.session.window = window > DELIVER_WINDOW_MAX ? DELIVER_WINDOW_MAX : window;
     f->instance = deps->cfg->instance ? deps->cfg->instance : "smsgwd";
     f->kick_ev = event_new(f->base, -1, 0, deliver_cb, f);
-    f->poll_ev = event_new(f->base, -1, EV_PERSIST, deliver_cb, f);
+    f->poll_ev = event_new(f->base, -1, EV_PERSIST, poll_cb, f);
     struct timeval tv = { 0, DELIVER_POLL_MS * 1000 };
     if (!f->kick_ev || !f->poll_ev)
         abort();

@@ -1545,6 +1545,63 @@ test_smpp_client_deliver_window(void **state)
     stop_gw_clean(g);
 }
 
+static void
+push_mo_item(struct gx *g, const char *list, const char *text)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "RPUSH %s '{\"type\":\"mo\",\"from\":\"+14155550100\","
+             "\"to\":\"12345\",\"text\":\"%s\",\"received\":1}'", list, text);
+    assert_true(atoi(rcli(g, cmd)) > 0);
+}
+
+/*
+ * Taking over a dead instance's inflight list: Redis holds what instance
+ * "dead-1" had in flight to acme's client (3 items, no liveness key) and
+ * what the live "live-2" has (its P alive:live-2 is set), plus one item
+ * queued. When a client binds to smsgwd (instance test-1) it gets the dead
+ * instance's items first, in their order, then the queued one; live-2's
+ * item stays where it is, and test-1 has set its own liveness key.
+ */
+static void
+test_smpp_client_takeover_dead_inflight(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+
+    smpp_setup(g, extra, sizeof(extra));
+    push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 1");
+    push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 2");
+    push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 3");
+    push_mo_item(g, "t:clientq:acme:inflight:live-2", "live 1");
+    push_mo_item(g, "t:clientq:acme", "queued 1");
+    assert_non_null(strstr(rcli(g, "SET t:alive:live-2 1 PX 600000"), "OK"));
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    struct event_base *base = event_base_new();
+    struct mo_rx *x = calloc(1, sizeof(*x));
+    struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_TRX);
+    TL_RUN_UNTIL(base, x->n >= 4, 8000);
+    TL_RUN_UNTIL(base, 0, 500);
+    mo_rx_close(base, s);
+    event_base_free(base);
+    if (x->n != 4) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("%u deliver_sm (want the 3 dead items and the queued one)", x->n);
+    }
+    assert_string_equal(x->text[0], "dead 1");
+    assert_string_equal(x->text[1], "dead 2");
+    assert_string_equal(x->text[2], "dead 3");
+    assert_string_equal(x->text[3], "queued 1");
+    free(x);
+    assert_int_equal(atoi(rcli(g, "EXISTS t:clientq:acme:inflight:dead-1")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:live-2")), 1);
+    assert_true(atoi(rcli(g, "PTTL t:alive:test-1")) > 0);
+    assert_int_equal(count_lines(g->gwlog, "clientq_taken_over", "dead_instance=dead-1"), 1);
+    stop_gw_clean(g);
+}
+
 /* One request on our own client session, waiting for its resp. */
 struct req_wait {
     bool done;
@@ -1836,6 +1893,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_query_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_gets_mo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_deliver_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_takeover_dead_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
