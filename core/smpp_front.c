@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "core/log.h"
+#include "core/smpp_bindguard.h"
 #include "router/router_mt.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_server.h"
@@ -108,6 +109,7 @@ struct smpp_front {
     struct front_op *ops;           /* deliverer calls waiting for Redis */
     struct event *poll_ev, *kick_ev;
     const char *instance;
+    struct bindguard *guard;        /* failed-bind limits, verified-password cache */
     bool stopping;
     bool alive_ok;                  /* P alive:INSTANCE is set: we may take */
     bool alive_busy, sweeping;
@@ -196,6 +198,7 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
         return ESME_RBINDFAIL;
     a = config_account_by_smpp_id(f->cfg, system_id);
     if (!a) {
+        bindguard_failed(f->guard, ip, NULL, now_ms());
         log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s status=ESME_RINVSYSID "
                   "reason=\"unknown system_id\"", smpp_session_id(s), smpp_session_peer(s));
         return ESME_RINVSYSID;
@@ -207,11 +210,26 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
                   smpp_session_id(s), smpp_session_peer(s), a->name);
         return ESME_RBINDFAIL;
     }
-    if (!config_smpp_password_ok(a, password)) {
-        log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
-                  "status=ESME_RINVPASWD reason=\"wrong password\"", smpp_session_id(s),
-                  smpp_session_peer(s), a->name);
-        return ESME_RINVPASWD;
+    /* PBKDF2 runs on the event loop (20-30 ms): a password verified before
+     * skips it, and after too many failures from this address or for this
+     * system_id the bind is refused without it (core/smpp_bindguard.h). */
+    bool cached = bindguard_cached(f->guard, system_id, password, a->smpp_password);
+    if (!cached) {
+        const char *why = bindguard_blocked(f->guard, ip, system_id, now_ms());
+        if (why) {
+            log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                      "status=ESME_RBINDFAIL reason=\"too many failed binds for this %s\"",
+                      smpp_session_id(s), smpp_session_peer(s), a->name, why);
+            return ESME_RBINDFAIL;
+        }
+        if (!config_smpp_password_ok(a, password)) {
+            bindguard_failed(f->guard, ip, system_id, now_ms());
+            log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                      "status=ESME_RINVPASWD reason=\"wrong password\"", smpp_session_id(s),
+                      smpp_session_peer(s), a->name);
+            return ESME_RINVPASWD;
+        }
+        bindguard_remember(f->guard, system_id, password, a->smpp_password);
     }
     struct front_acct *fa = acct_of(f, a);
     if (fa->binds >= a->smpp_max_binds) {
@@ -233,9 +251,9 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
         fa->rx_binds++;
         event_active(f->kick_ev, EV_TIMEOUT, 0);
     }
-    log_event(LOG_INFO, "smpp_client_bound", "session=%u peer=%s account=%s command=%s binds=%u",
-              smpp_session_id(s), smpp_session_peer(s), a->name,
-              smpp_command_name(bind->hdr.command_id), fa->binds);
+    log_event(LOG_INFO, "smpp_client_bound", "session=%u peer=%s account=%s command=%s binds=%u "
+              "password=%s", smpp_session_id(s), smpp_session_peer(s), a->name,
+              smpp_command_name(bind->hdr.command_id), fa->binds, cached ? "cached" : "verified");
     return ESME_ROK;
 }
 
@@ -1310,11 +1328,13 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     f->mt = deps->mt;
     f->webhook = deps->webhook;
     f->accts = xcalloc(deps->cfg->naccounts, sizeof(*f->accts));
+    f->guard = bindguard_new();
     if (sc->tls_cert_file) {
         struct smpp_tls_server_cfg tc = { .cert_file = sc->tls_cert_file,
                                           .key_file = sc->tls_key_file };
         f->ssl = smpp_tls_server_ctx(&tc, err, errsz);
         if (!f->ssl) {
+            bindguard_free(f->guard);
             free(f->accts);
             free(f);
             return NULL;
@@ -1353,6 +1373,7 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
                  strerror(errno));
         if (f->ssl)
             SSL_CTX_free(f->ssl);
+        bindguard_free(f->guard);
         free(f->accts);
         free(f);
         return NULL;
@@ -1399,6 +1420,7 @@ smpp_front_free(struct smpp_front *f)
     event_free(f->poll_ev);
     if (f->ssl)
         SSL_CTX_free(f->ssl);
+    bindguard_free(f->guard);
     free(f->accts);
     free(f);
 }

@@ -1132,18 +1132,21 @@ test_smpp_client_refusals(void **state)
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
 
-    char *out = run_load(g, "wrong", "12345", "14155550160", "1", "1", &rc);
-    if (rc == 0 || !strstr(out, "ESME_RINVPASWD"))
-        fail_msg("wrong password: rc %d: %s", rc, out);
-    free(out);
-    /* (smpp-load retries the bind until its connect timeout) */
-    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
-    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 0);
-
-    out = run_load(g, SMPP_PW, "99999", "14155550160", "3", "3", &rc);
+    char *out = run_load(g, SMPP_PW, "99999", "14155550160", "3", "3", &rc);
     if (rc != 0 || !strstr(out, "\"ESME_RINVSRCADR\":3"))
         fail_msg("unknown source: rc %d: %s", rc, out);
     free(out);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 1);
+
+    /* (smpp-load retries the bind until its connect timeout; after 5
+     * failures they are refused without PBKDF2, and the right password,
+     * verified above, still binds from the same address) */
+    out = run_load(g, "wrong", "12345", "14155550160", "1", "1", &rc);
+    if (rc == 0 || !strstr(out, "ESME_RINVPASWD"))
+        fail_msg("wrong password: rc %d: %s", rc, out);
+    free(out);
+    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 1);
 
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550177", KEY, NULL, &body,
                              NULL), 200);
@@ -1602,6 +1605,92 @@ test_smpp_client_takeover_dead_inflight(void **state)
     stop_gw_clean(g);
 }
 
+/* One bind attempt of our own; the bind_resp status (0xFFFFFFFF: none). */
+struct bind_try {
+    enum smpp_state state;
+    char reason[128];
+};
+
+static void
+bt_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const char *reason,
+            void *ctx)
+{
+    struct bind_try *b = ctx;
+    (void)s;
+    (void)from;
+    b->state = to;
+    if (reason && !strncmp(reason, "bind_resp ", 10))
+        snprintf(b->reason, sizeof(b->reason), "%s", reason + 10);
+    else if (reason && !strncmp(reason, "bind refused: ", 14))
+        snprintf(b->reason, sizeof(b->reason), "%s", reason + 14);
+}
+
+/* "ESME_ROK", "ESME_RINVPASWD", ... as the client saw it. */
+static const char *
+try_bind(struct gx *g, struct event_base *base, const char *password, char *out, size_t size)
+{
+    struct bind_try b = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = bt_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &b);
+    assert_non_null(s);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TRX, .system_id = SMPP_ID,
+                                   .password = password };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, b.reason[0], 5000);
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 20);
+    smpp_session_free(s);
+    snprintf(out, size, "%s", b.reason[0] ? b.reason : "no bind_resp");
+    return out;
+}
+
+/*
+ * Failed binds are cheap to refuse: the client binds once (its password is
+ * verified and remembered), then a burst of 8 wrong-password binds from the
+ * same address: the first 5 are checked (ESME_RINVPASWD), the rest refused
+ * at once (ESME_RBINDFAIL, logged as too many failed binds). The right
+ * password still binds, from the cache; a wrong one is still refused.
+ */
+static void
+test_smpp_client_bind_limits(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], st[128];
+
+    smpp_setup(g, extra, sizeof(extra));
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    struct event_base *base = event_base_new();
+
+    assert_string_equal(try_bind(g, base, SMPP_PW, st, sizeof(st)), "ESME_ROK");
+    unsigned paswd = 0, bindfail = 0;
+    for (int i = 0; i < 8; i++) {
+        try_bind(g, base, "wrong-pw", st, sizeof(st));
+        if (!strcmp(st, "ESME_RINVPASWD"))
+            paswd++;
+        else if (!strcmp(st, "ESME_RBINDFAIL"))
+            bindfail++;
+        else
+            fail_msg("wrong password bind %d: %s", i, st);
+    }
+    assert_int_equal(paswd, 5);
+    assert_int_equal(bindfail, 3);
+    assert_int_equal(count_lines(g->gwlog, "smpp_bind_refused", "too many failed binds"), 3);
+    /* the right password, verified before, binds without PBKDF2 */
+    assert_string_equal(try_bind(g, base, SMPP_PW, st, sizeof(st)), "ESME_ROK");
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", "password=verified"), 1);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", "password=cached"), 1);
+    /* a wrong password is still refused, not let through by the cache */
+    try_bind(g, base, "pw-12346", st, sizeof(st));
+    assert_string_equal(st, "ESME_RBINDFAIL");
+    event_base_free(base);
+    stop_gw_clean(g);
+}
+
 /* One request on our own client session, waiting for its resp. */
 struct req_wait {
     bool done;
@@ -1894,6 +1983,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_gets_mo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_deliver_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_takeover_dead_inflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_bind_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
