@@ -20,6 +20,7 @@
 #include "smpp/smpp_tls.h"
 #include "store/store_clientq.h"
 #include "store/store_msg.h"
+#include "store/store_parts.h"
 
 /* The client queue is polled this often while an account has a receiver: a
  * fallback for items pushed by other instances (this instance's own pushes
@@ -27,6 +28,8 @@
 #define DELIVER_POLL_MS 100
 /* After a refused or lost deliver_sm, wait this long before trying again. */
 #define DELIVER_RETRY_MS 1000
+/* A client's concatenated parts wait this long for the rest of their set. */
+#define PARTS_TTL_S 600
 /* deliver_sm in flight per bind: the account's smpp_window, at most this. */
 #define DELIVER_WINDOW_MAX 1024
 /* This instance's liveness key P alive:INSTANCE lives this long and is
@@ -92,6 +95,11 @@ struct front_submit {
     char to[16];
     unsigned segments;
     char msg_id[40];                /* query_sm, cancel_sm (our_id: < 40) */
+    /* A concatenated part: what storing the whole message needs. */
+    char group[120];                /* "" unless a part */
+    const struct cfg_sender *snd;
+    const struct cfg_route *route_cfg;
+    uint8_t rd;
     struct front_submit *prev, *next;
 };
 
@@ -380,11 +388,9 @@ respond_id(struct smpp_session *s, const struct smpp_hdr *req, const char *id)
 }
 
 static void
-accepted(void *arg, int rc, const char *id)
+submit_unlink(struct front_submit *q)
 {
-    struct front_submit *q = arg;
     struct smpp_front *f = q->f;
-    uint32_t status = ESME_ROK;
 
     if (f) {
         if (q->prev)
@@ -394,16 +400,48 @@ accepted(void *arg, int rc, const char *id)
         if (q->next)
             q->next->prev = q->prev;
     }
+}
+
+/* A part's submit ends here (the whole message's last part ends in
+ * accepted()): answered with the set's id, or refused with status. */
+static void
+part_done(struct front_submit *q, uint32_t status, const char *id, const char *reason)
+{
+    submit_unlink(q);
+    if (q->conn) {
+        q->conn->pending--;
+        if (status == ESME_ROK) {
+            respond_id(q->conn->s, &q->req, id);
+        } else {
+            log_event(LOG_INFO, "smpp_submit_refused", "session=%u account=%s seq=%u status=%s "
+                      "reason=\"%s\"", q->session_id, q->account, q->req.sequence_number,
+                      smpp_status_name(status), reason);
+            smpp_session_respond_status(q->conn->s, &q->req, status);
+        }
+    }
+    free(q);
+}
+
+static void
+accepted(void *arg, int rc, const char *id)
+{
+    struct front_submit *q = arg;
+    struct smpp_front *f = q->f;
+    uint32_t status = ESME_ROK;
+
+    submit_unlink(q);
     if (rc == 0 && f) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp session=%u", id,
                   q->session_id);
         mt_engine_wake(f->mt, q->route);
         mt_notify(f->webhook, q->callback_url, id, "queued", NULL, NULL, q->to, q->segments);
-    } else if (rc == 2) {
-        status = ESME_RX_R_APPN;
-    } else if (rc != 0 && rc != 1) {
-        status = ESME_RSUBMITFAIL;
     }
+    if ((rc == 0 || rc == 1) && f && q->group[0])
+        store_parts_done(f->redis, q->account, q->group);
+    if (rc == 2)
+        status = ESME_RX_R_APPN;
+    else if (rc != 0 && rc != 1)
+        status = ESME_RSUBMITFAIL;
     if (q->conn) {
         q->conn->pending--;
         if (status == ESME_ROK) {
@@ -417,6 +455,94 @@ accepted(void *arg, int rc, const char *id)
         }
     }
     free(q);
+}
+
+/* A submit waiting for Redis, linked into f->pending. */
+static struct front_submit *
+submit_new(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req,
+           const struct cfg_account *a, const struct cfg_route *route, const char *to)
+{
+    struct front_submit *q = xcalloc(1, sizeof(*q));
+    q->f = f;
+    q->conn = c;
+    q->req = req->hdr;
+    q->session_id = smpp_session_id(c->s);
+    q->callback_url = a->callback_url;
+    snprintf(q->account, sizeof(q->account), "%s", a->name);
+    snprintf(q->route, sizeof(q->route), "%s", route->name);
+    snprintf(q->to, sizeof(q->to), "%s", to);
+    q->next = f->pending;
+    if (f->pending)
+        f->pending->prev = q;
+    f->pending = q;
+    c->pending++;
+    return q;
+}
+
+/* store_parts_add: the part is in Redis, and maybe the whole message is. */
+static void
+part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
+{
+    struct front_submit *q = arg;
+    struct smpp_front *f = q->f;
+    char why[200];
+
+    if (rc < 0) {
+        part_done(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
+        return;
+    }
+    if (rc != 1 || !f) {
+        /* kept, waiting for the other parts (or stored already) */
+        log_event(LOG_DEBUG, "smpp_part_kept", "session=%u account=%s msg_id=%s group=\"%s\" "
+                  "complete=%s", q->session_id, q->account, id, q->group,
+                  rc == 2 ? "earlier" : "no");
+        part_done(q, ESME_ROK, id, NULL);
+        return;
+    }
+    /* The last part: the whole text, measured for the route as any text. */
+    const struct cfg_route *route = q->route_cfg;
+    enum smpp_text_concat concat = route->nsmscs ? route->smscs[0].smsc->concat
+                                                 : SMPP_TEXT_CONCAT_UDH8;
+    struct smpp_text_info info;
+    memset(&info, 0, sizeof(info));
+    int trc = len < STORE_JOB_TEXT_MAX ? smpp_text_measure(text, len, SMPP_TEXT_ENC_AUTO, concat,
+                                                           &info, NULL)
+                                       : SMPP_TEXT_E_TOOLONG;
+    if (trc != SMPP_TEXT_OK || info.segments > f->cfg->max_segments) {
+        snprintf(why, sizeof(why), "the parts together need %u segments as %s; the maximum is %u",
+                 info.segments, smpp_text_enc_name(info.enc), f->cfg->max_segments);
+        part_done(q, ESME_RINVMSGLEN, NULL, trc == SMPP_TEXT_OK || trc == SMPP_TEXT_E_TOOLONG
+                  ? why : smpp_text_strerror(trc));
+        return;
+    }
+    q->segments = info.pdus;
+    /* The set's id as client_ref makes storing it idempotent: a part sent
+     * again while the whole is being stored gets the same message, not a
+     * second one (the accept script finds idem:ACCOUNT:smpp-parts:ID). */
+    char cref[64];
+    snprintf(cref, sizeof(cref), "smpp-parts:%s", id);
+    struct store_msg_new n = {
+        .account = q->account,
+        .from = q->snd->address,
+        .ton = q->snd->ton,
+        .npi = q->snd->npi,
+        .to = q->to,
+        .text = text,
+        .text_len = len,
+        .encoding = info.enc == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7",
+        .segments = info.pdus,
+        .route = route->name,
+        .msg_class = "transactional",
+        .callback_url = q->callback_url,
+        .client_ref = cref,
+        .validity_s = route->validity_s,
+        .source = "smpp",
+        .registered_delivery = q->rd,
+        .id = id,
+    };
+    log_event(LOG_INFO, "smpp_parts_complete", "session=%u account=%s msg_id=%s "
+              "group=\"%s\" segments=%u", q->session_id, q->account, id, q->group, info.pdus);
+    store_msg_accept(f->redis, &n, accepted, q);
 }
 
 static void
@@ -515,15 +641,38 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         refuse(s, req, a, ESME_RINVESMCLASS, "UDHI set but the UDH is malformed");
         return;
     }
-    /* Re-segmenting a client's own parts into one message is the next step. */
+    /* A part of a concatenated message (UDH concat IE or SAR TLVs): kept in
+     * Redis until the set is complete, then stored as one message. */
+    bool sar = (req->tlv.present & SMPP_TLV_SAR_TOTAL_SEGMENTS) && req->tlv.sar_total_segments > 1;
+    unsigned p_total = 0, p_seq = 0;
+    char group[120] = "";
     if (udh.concat && udh.total > 1) {
-        refuse(s, req, a, ESME_RINVESMCLASS, "concatenated parts (UDH) are not supported yet; "
-               "send the whole text in message_payload");
-        return;
+        if (sar) {
+            refuse(s, req, a, ESME_RINVESMCLASS, "both a UDH concatenation and SAR TLVs");
+            return;
+        }
+        p_total = udh.total;
+        p_seq = udh.seq;
+        snprintf(group, sizeof(group), "%s:%s:%s:%u:%u", udh.ref16 ? "u16" : "u8", src, to,
+                 udh.ref, p_total);
+    } else if (sar) {
+        const uint32_t all = SMPP_TLV_SAR_MSG_REF_NUM | SMPP_TLV_SAR_TOTAL_SEGMENTS |
+                             SMPP_TLV_SAR_SEGMENT_SEQNUM;
+        if ((req->tlv.present & all) != all || req->tlv.sar_segment_seqnum < 1 ||
+            req->tlv.sar_segment_seqnum > req->tlv.sar_total_segments) {
+            refuse(s, req, a, ESME_RINVOPTPARAMVAL, "SAR TLVs incomplete or seqnum not in "
+                   "1..sar_total_segments");
+            return;
+        }
+        p_total = req->tlv.sar_total_segments;
+        p_seq = req->tlv.sar_segment_seqnum;
+        snprintf(group, sizeof(group), "sar:%s:%s:%u:%u", src, to, req->tlv.sar_msg_ref_num,
+                 p_total);
     }
-    if ((req->tlv.present & SMPP_TLV_SAR_TOTAL_SEGMENTS) && req->tlv.sar_total_segments > 1) {
-        refuse(s, req, a, ESME_RINVOPTPARAMVAL, "concatenated parts (SAR) are not supported yet; "
-               "send the whole text in message_payload");
+    if (p_total > cfg->max_segments) {
+        snprintf(why, sizeof(why), "a message of %u parts; the maximum is %u segments", p_total,
+                 cfg->max_segments);
+        refuse(s, req, a, ESME_RINVMSGLEN, why);
         return;
     }
     int trc = smpp_text_decode(dc, SMPP_TEXT_ENC_GSM7, sm, smlen, udh.text_off, 0, text,
@@ -543,6 +692,22 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     }
     if (text_len >= STORE_JOB_TEXT_MAX) {
         refuse(s, req, a, ESME_RINVMSGLEN, "the text is too long");
+        return;
+    }
+    if (group[0]) {
+        if (!store_redis_ready(f->redis)) {
+            refuse(s, req, a, ESME_RSUBMITFAIL, "the message store is unavailable");
+            return;
+        }
+        struct front_submit *q = submit_new(f, c, req, a, route, to);
+        snprintf(q->group, sizeof(q->group), "%s", group);
+        q->snd = snd;
+        q->route_cfg = route;
+        q->rd = rd;
+        char id[24];
+        store_new_id(id);
+        store_parts_add(f->redis, a->name, group, p_total, p_seq, id, text, text_len,
+                        PARTS_TTL_S, part_stored, q);
         return;
     }
     enum smpp_text_concat concat = route->nsmscs ? route->smscs[0].smsc->concat
@@ -566,21 +731,8 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         return;
     }
 
-    struct front_submit *q = xcalloc(1, sizeof(*q));
-    q->f = f;
-    q->conn = c;
-    q->req = req->hdr;
-    q->session_id = smpp_session_id(s);
-    q->callback_url = a->callback_url;
-    snprintf(q->account, sizeof(q->account), "%s", a->name);
-    snprintf(q->route, sizeof(q->route), "%s", route->name);
-    snprintf(q->to, sizeof(q->to), "%s", to);
+    struct front_submit *q = submit_new(f, c, req, a, route, to);
     q->segments = info.pdus;
-    q->next = f->pending;
-    if (f->pending)
-        f->pending->prev = q;
-    f->pending = q;
-    c->pending++;
     struct store_msg_new n = {
         .account = a->name,
         .from = snd->address,

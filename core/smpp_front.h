@@ -23,9 +23,13 @@
  *               binds, in order, at least once: an item leaves Redis only
  *               on deliver_sm_resp ESME_ROK
  *
- * Not yet: the client's
- * own concatenated parts (refused with ESME_RINVESMCLASS unless total is 1),
- * scheduled delivery (ESME_RINVSCHED). docs/smpp-server.md has the details.
+ *   parts      UDH or SAR parts kept in Redis (store/store_parts.h) and
+ *               stored as one message when the last arrives; every part's
+ *               resp carries that message's id
+ *
+ * Binds: failed binds are limited and verified passwords cached
+ * (core/smpp_bindguard.h). Not yet: scheduled delivery (ESME_RINVSCHED).
+ * docs/smpp-server.md has the details.
  *
  * Ownership: the front owns its smpp_server and every session in it; cfg,
  * redis, mt and webhook are borrowed and must outlive smpp_front_free().

@@ -213,7 +213,10 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     uint64_t t = store_now_ms();
     uint16_t rref = 0;
 
-    store_new_id(id);
+    if (m->id)
+        snprintf(id, sizeof(id), "%s", m->id);
+    else
+        store_new_id(id);
     RAND_bytes((unsigned char *)&rref, sizeof(rref));
     snprintf(now, sizeof(now), "%llu", (unsigned long long)t);
     snprintf(ttl, sizeof(ttl), "%u", m->validity_s + EXTRA_TTL_S);

@@ -1763,6 +1763,165 @@ req_cancel(struct event_base *base, struct smpp_session *s, const char *id, stru
     req_run(base, s, &p, w);
 }
 
+/* A submit_sm part of a concatenated message: UDH (8-bit reference) when
+ * sar is false, else SAR TLVs. */
+static void
+req_part(struct event_base *base, struct smpp_session *s, bool sar, unsigned ref, unsigned total,
+         unsigned seq, const char *text, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    submit_sm_t *b = &p.u.submit_sm;
+    size_t n = strlen(text), off = 0;
+    smpp_pdu_init(&p, SUBMIT_SM, 0, 0);
+    snprintf((char *)b->source_addr, 21, "12345");
+    snprintf((char *)b->destination_addr, 21, "14155550170");
+    b->dest_addr_ton = 1;
+    b->dest_addr_npi = 1;
+    b->registered_delivery = 1;
+    if (sar) {
+        p.tlv.present |= SMPP_TLV_SAR_MSG_REF_NUM | SMPP_TLV_SAR_TOTAL_SEGMENTS |
+                         SMPP_TLV_SAR_SEGMENT_SEQNUM;
+        p.tlv.sar_msg_ref_num = (uint16_t)ref;
+        p.tlv.sar_total_segments = (uint8_t)total;
+        p.tlv.sar_segment_seqnum = (uint8_t)seq;
+    } else {
+        const uint8_t udh[6] = { 5, 0, 3, (uint8_t)ref, (uint8_t)total, (uint8_t)seq };
+        memcpy(b->short_message, udh, 6);
+        b->esm_class = 0x40;
+        off = 6;
+    }
+    assert_true(off + n < 254);
+    memcpy(b->short_message + off, text, n);
+    b->sm_length = (uint8_t)(off + n);
+    req_run(base, s, &p, w);
+}
+
+/*
+ * A client's concatenated submits, to a route whose SMSC wants concat
+ * (udh8, sar, payload): three UDH parts sent 3, 1, 2 each get ESME_ROK with
+ * one and the same id; so do two SAR parts of another message. Each message
+ * is stored whole (the record's text) and reaches smsc-sim once: the long
+ * one segmented again the SMSC's way (smsc-sim counts how its parts were
+ * marked), the short one as one submit_sm, both delivered. A part sent
+ * again afterwards gets the same id and sends nothing more. Parts beyond
+ * max_segments are refused.
+ */
+static void
+concat_parts_case(struct gx *g, const char *concat)
+{
+    char extra[512], p1[200], p2[200], p3[40], whole[500], smsc[64];
+    struct req_wait w;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    snprintf(smsc, sizeof(smsc), "concat = \"%s\";", concat);
+    write_config(g, 100, smsc, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    memset(p1, 'a', 153);
+    p1[153] = 0;
+    memset(p2, 'b', 153);
+    p2[153] = 0;
+    snprintf(p3, sizeof(p3), "the end");
+    snprintf(whole, sizeof(whole), "%s%s%s", p1, p2, p3);
+
+    struct event_base *base = event_base_new();
+    struct bind_try x = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = bt_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &x);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
+                                   .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x.state == SMPP_BOUND_TX, 5000);
+    assert_int_equal(x.state, SMPP_BOUND_TX);
+
+    char id[3][66];
+    req_part(base, s, false, 0x42, 3, 3, p3, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(id[0], sizeof(id[0]), "%s", w.id);
+    req_part(base, s, false, 0x42, 3, 1, p1, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(id[1], sizeof(id[1]), "%s", w.id);
+    req_part(base, s, false, 0x42, 3, 2, p2, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(id[2], sizeof(id[2]), "%s", w.id);
+    assert_true(id[0][0] == 'm');
+    assert_string_equal(id[0], id[1]);
+    assert_string_equal(id[0], id[2]);
+
+    char sid[2][66];
+    req_part(base, s, true, 0x1234, 2, 1, "first half, ", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(sid[0], sizeof(sid[0]), "%s", w.id);
+    req_part(base, s, true, 0x1234, 2, 2, "second half", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(sid[1], sizeof(sid[1]), "%s", w.id);
+    assert_string_equal(sid[0], sid[1]);
+    assert_string_not_equal(sid[0], id[0]);
+
+    free(wait_state(g, id[0], "delivered", 10000));
+    free(wait_state(g, sid[0], "delivered", 10000));
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "HGET t:msg:%s text", id[0]);
+    char *t = rcli(g, cmd);
+    t[strcspn(t, "\n")] = 0;
+    assert_string_equal(t, whole);
+    snprintf(cmd, sizeof(cmd), "HGET t:msg:%s text", sid[0]);
+    t = rcli(g, cmd);
+    t[strcspn(t, "\n")] = 0;
+    assert_string_equal(t, "first half, second half");
+    /* 313 characters: 3 parts of 153 + 153 + 7 again with UDH (the client's
+     * own parts), 3 SAR parts, or one message_payload */
+    bool payload = !strcmp(concat, "payload"), sar = !strcmp(concat, "sar");
+    unsigned pdus = payload ? 2 : 4;
+    char *st = sim_ctl(g, "stats\n");
+    assert_int_equal(jnum(st, "segments_reassembled"), payload ? 0 : 1);
+    assert_int_equal(jnum(st, "concatenated_parts"), payload ? 0 : 3);
+    assert_int_equal(jnum(st, "concat_parts_sar"), sar ? 3 : 0);
+    assert_int_equal(jnum(st, "concat_parts_udh"), sar || payload ? 0 : 3);
+    assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
+
+    /* a part sent again: the same id, nothing new sent */
+    req_part(base, s, false, 0x42, 3, 2, p2, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    assert_string_equal(w.id, id[0]);
+    TL_RUN_UNTIL(base, 0, 500);
+    st = sim_ctl(g, "stats\n");
+    assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
+
+    /* more parts than max_segments (default 10) */
+    req_part(base, s, false, 0x43, 11, 1, "x", &w);
+    assert_int_equal(w.status, ESME_RINVMSGLEN);
+
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+    event_base_free(base);
+    stop_gw_clean(g);
+}
+
+static void
+test_smpp_client_concat_parts_sar(void **state)
+{
+    concat_parts_case(*state, "sar");
+}
+
+/* The SMSC takes 8-bit UDH like the client: the same three parts go out. */
+static void
+test_smpp_client_concat_parts_udh8(void **state)
+{
+    concat_parts_case(*state, "udh8");
+}
+
+static void
+test_smpp_client_concat_parts_payload(void **state)
+{
+    concat_parts_case(*state, "payload");
+}
+
 /* query_sm and cancel_sm: with the carrier's SMSC down both messages stay
  * queued (ENROUTE); one is cancelled (then DELETED, final_date set, not
  * cancellable again). Once the SMSC is up only the other is submitted. */
@@ -1984,6 +2143,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_deliver_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_takeover_dead_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_bind_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_sar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_udh8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),

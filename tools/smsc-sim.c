@@ -161,6 +161,7 @@ struct stats {
     uint64_t query_sm, query_sm_failed, cancel_sm, cancel_sm_failed;
     uint64_t replace_sm, replace_sm_failed;
     uint64_t bad_udh;
+    uint64_t concat_parts_udh, concat_parts_sar;   /* parts by how they were marked */
 };
 
 struct sim {
@@ -1120,14 +1121,17 @@ concat_track(struct sim *sim, const struct rec *r, const struct smpp_pdu *req,
     struct smpp_text_udh u;
 
     if ((t->present & sar) == sar) {
+        sim->st.concat_parts_sar++;
         concat_part(&sim->concat, r->acct, r->src, r->dst, t->sar_msg_ref_num,
                     t->sar_total_segments, t->sar_segment_seqnum, (uint32_t)(now / 1000));
     } else if ((v->esm & SMPP_TEXT_ESM_UDHI) && v->sm) {
         if (smpp_text_udh_parse(v->sm, v->smlen, v->esm, &u) != 0)
             sim->st.bad_udh++;
-        else if (u.concat)
+        else if (u.concat) {
+            sim->st.concat_parts_udh++;
             concat_part(&sim->concat, r->acct, r->src, r->dst, u.ref, u.total, u.seq,
                         (uint32_t)(now / 1000));
+        }
     }
 }
 
@@ -1610,6 +1614,8 @@ stats_json(struct sim *sim, char *out, size_t size)
     U("concat_expired", sim->concat.expired);
     U("concat_duplicates", sim->concat.duplicates);
     U("bad_udh", st->bad_udh);
+    U("concat_parts_udh", st->concat_parts_udh);
+    U("concat_parts_sar", st->concat_parts_sar);
     U("receipts_sent", st->receipts_sent);
     U("receipts_acked", st->receipts_acked);
     U("receipts_retried", st->receipts_retried);
