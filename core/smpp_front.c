@@ -17,10 +17,12 @@
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_server.h"
 #include "smpp/smpp_text.h"
+#include "smpp/smpp_time.h"
 #include "smpp/smpp_tls.h"
 #include "store/store_clientq.h"
 #include "store/store_msg.h"
 #include "store/store_parts.h"
+#include "store/store_sched.h"
 
 /* The client queue is polled this often while an account has a receiver: a
  * fallback for items pushed by other instances (this instance's own pushes
@@ -28,6 +30,11 @@
 #define DELIVER_POLL_MS 100
 /* After a refused or lost deliver_sm, wait this long before trying again. */
 #define DELIVER_RETRY_MS 1000
+/* schedule_delivery_time at most this far ahead. */
+#define SCHED_MAX_S (30 * 86400)
+/* Due scheduled messages are looked for this often (and at once after a
+ * full batch). */
+#define SCHED_POLL_MS 1000
 /* A client's concatenated parts wait this long for the rest of their set. */
 #define PARTS_TTL_S 600
 /* deliver_sm in flight per bind: the account's smpp_window, at most this. */
@@ -100,6 +107,8 @@ struct front_submit {
     const struct cfg_sender *snd;
     const struct cfg_route *route_cfg;
     uint8_t rd;
+    time_t expires;                 /* the client's validity_period (0: the route's) */
+    time_t sched;                   /* schedule_delivery_time (0: now) */
     struct front_submit *prev, *next;
 };
 
@@ -122,6 +131,9 @@ struct smpp_front {
     bool alive_ok;                  /* P alive:INSTANCE is set: we may take */
     bool alive_busy, sweeping;
     bool swept_once;                /* dead instances' items are back first */
+    bool sched_busy, sched_full;    /* a batch of due scheduled messages in hand */
+    unsigned sched_waiting;         /* their accepts not yet answered */
+    uint64_t sched_due_ms;
     uint64_t alive_due_ms, sweep_due_ms;
 };
 
@@ -457,6 +469,18 @@ accepted(void *arg, int rc, const char *id)
     free(q);
 }
 
+/* Seconds the message may wait: the route's validity, or less when the
+ * client's validity_period (expires, epoch seconds) ends sooner. */
+static unsigned
+validity_of(const struct cfg_route *route, time_t expires)
+{
+    time_t now = time(NULL);
+
+    if (expires && expires - now < (time_t)route->validity_s)
+        return expires > now ? (unsigned)(expires - now) : 1;
+    return route->validity_s;
+}
+
 /* A submit waiting for Redis, linked into f->pending. */
 static struct front_submit *
 submit_new(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req,
@@ -535,7 +559,7 @@ part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
         .msg_class = "transactional",
         .callback_url = q->callback_url,
         .client_ref = cref,
-        .validity_s = route->validity_s,
+        .validity_s = validity_of(route, q->expires),
         .source = "smpp",
         .registered_delivery = q->rd,
         .id = id,
@@ -543,6 +567,56 @@ part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
     log_event(LOG_INFO, "smpp_parts_complete", "session=%u account=%s msg_id=%s "
               "group=\"%s\" segments=%u", q->session_id, q->account, id, q->group, info.pdus);
     store_msg_accept(f->redis, &n, accepted, q);
+}
+
+static void
+sched_added(void *arg, int rc)
+{
+    struct front_submit *q = arg;
+
+    if (rc == 0)
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=scheduled source=smpp session=%u",
+                  q->msg_id, q->session_id);
+    part_done(q, rc == 0 ? ESME_ROK : ESME_RSUBMITFAIL, q->msg_id,
+              "the message store is unavailable");
+}
+
+/*
+ * A submit with schedule_delivery_time in the future: kept whole in
+ * P smppsched (store/store_sched.h) with the id it will have, answered once
+ * there; sched_release() stores it as any message when it is due.
+ */
+static void
+schedule(struct smpp_front *f, struct front_submit *q, const struct cfg_sender *snd,
+         const struct cfg_route *route, uint8_t rd, time_t expires, time_t sched,
+         const char *text, size_t text_len, const struct smpp_text_info *info)
+{
+    char id[24];
+    time_t now = time(NULL);
+
+    store_new_id(id);
+    snprintf(q->msg_id, sizeof(q->msg_id), "%s", id);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(id));
+    json_object_object_add(o, "account", json_object_new_string(q->account));
+    json_object_object_add(o, "from", json_object_new_string(snd->address));
+    json_object_object_add(o, "to", json_object_new_string(q->to));
+    json_object_object_add(o, "text", json_object_new_string_len(text, (int)text_len));
+    json_object_object_add(o, "encoding", json_object_new_string(
+                               info->enc == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7"));
+    json_object_object_add(o, "segments", json_object_new_int((int)info->pdus));
+    json_object_object_add(o, "route", json_object_new_string(route->name));
+    json_object_object_add(o, "rd", json_object_new_int(rd));
+    json_object_object_add(o, "expires", json_object_new_int64((int64_t)expires));
+    json_object_object_add(o, "due", json_object_new_int64((int64_t)sched));
+    struct store_sched_new n = {
+        .id = id, .account = q->account, .from = snd->address, .to = q->to,
+        .due_ms = (uint64_t)sched * 1000u,
+        .json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+        .ttl_s = (unsigned)(sched - now) + route->validity_s + 86400u,
+    };
+    store_sched_add(f->redis, &n, sched_added, q);
+    json_object_put(o);
 }
 
 static void
@@ -558,6 +632,8 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     char to[16], why[200];
     char text[SMPP_TEXT_DECODE_MAX(SMPP_PAYLOAD_MAX)];
     size_t text_len = 0;
+    time_t expires = 0;             /* the client's validity_period, if any */
+    time_t sched = 0;               /* schedule_delivery_time in the future, if any */
 
     if (req->hdr.command_id == SUBMIT_SM) {
         const submit_sm_t *b = &req->u.submit_sm;
@@ -568,8 +644,28 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         rd = b->registered_delivery;
         sm = b->short_message;
         smlen = b->sm_length;
-        if (b->schedule_delivery_time[0]) {
-            refuse(s, req, a, ESME_RINVSCHED, "scheduled delivery is not supported yet");
+        time_t now = time(NULL);
+        int srct = smpp_time_parse((const char *)b->schedule_delivery_time, now, &sched);
+        if (srct < 0 || (srct == 1 && sched - now > SCHED_MAX_S)) {
+            snprintf(why, sizeof(why), "schedule_delivery_time \"%.16s\" is %s",
+                     (const char *)b->schedule_delivery_time,
+                     srct < 0 ? "not an SMPP absolute or relative time" : "more than 30 days ahead");
+            refuse(s, req, a, ESME_RINVSCHED, why);
+            return;
+        }
+        if (sched <= now)
+            sched = 0;                  /* due already: sent now */
+        int vrc = smpp_time_parse((const char *)b->validity_period, now, &expires);
+        if (vrc < 0 || (vrc == 1 && expires <= now)) {
+            snprintf(why, sizeof(why), "validity_period \"%.16s\" is %s",
+                     (const char *)b->validity_period,
+                     vrc < 0 ? "not an SMPP absolute or relative time" : "in the past");
+            refuse(s, req, a, ESME_RINVEXPIRY, why);
+            return;
+        }
+        if (sched && expires && expires <= sched) {
+            refuse(s, req, a, ESME_RINVEXPIRY, "validity_period ends before "
+                   "schedule_delivery_time");
             return;
         }
     } else {
@@ -694,6 +790,11 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         refuse(s, req, a, ESME_RINVMSGLEN, "the text is too long");
         return;
     }
+    if (group[0] && sched) {
+        refuse(s, req, a, ESME_RINVSCHED, "scheduled delivery of concatenated parts is not "
+               "supported; send the whole text in message_payload");
+        return;
+    }
     if (group[0]) {
         if (!store_redis_ready(f->redis)) {
             refuse(s, req, a, ESME_RSUBMITFAIL, "the message store is unavailable");
@@ -704,6 +805,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         q->snd = snd;
         q->route_cfg = route;
         q->rd = rd;
+        q->expires = expires;
         char id[24];
         store_new_id(id);
         store_parts_add(f->redis, a->name, group, p_total, p_seq, id, text, text_len,
@@ -733,6 +835,10 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
 
     struct front_submit *q = submit_new(f, c, req, a, route, to);
     q->segments = info.pdus;
+    if (sched) {
+        schedule(f, q, snd, route, rd, expires, sched, text, text_len, &info);
+        return;
+    }
     struct store_msg_new n = {
         .account = a->name,
         .from = snd->address,
@@ -747,7 +853,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         .msg_class = "transactional",
         .callback_url = a->callback_url,
         .client_ref = NULL,
-        .validity_s = route->validity_s,
+        .validity_s = validity_of(route, expires),
         .source = "smpp",
         .registered_delivery = rd,
     };
@@ -1441,12 +1547,169 @@ housekeep(struct smpp_front *f)
     }
 }
 
+/* ------------------------------------------------------------------ scheduled messages */
+
+/* One due scheduled message on its way to store_msg_accept. */
+struct sched_job {
+    struct front_op *op;
+    char *raw;                      /* the member of P smppsched, to remove */
+    size_t len;
+    char route[65], to[16], id[40];
+    const char *callback_url;
+    unsigned segments;
+};
+
+static void
+sched_batch_end(struct smpp_front *f)
+{
+    if (f->sched_waiting)
+        return;
+    f->sched_busy = false;
+    f->sched_due_ms = now_ms() + (f->sched_full ? 0 : SCHED_POLL_MS);
+}
+
+static void
+sched_accepted(void *arg, int rc, const char *id)
+{
+    struct sched_job *j = arg;
+    size_t ai;
+    struct smpp_front *f = op_end(j->op, &ai);
+
+    if (f) {
+        f->sched_waiting--;
+        if (rc == 0) {
+            log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp scheduled=yes",
+                      id);
+            mt_engine_wake(f->mt, j->route);
+            mt_notify(f->webhook, j->callback_url, id, "queued", NULL, NULL, j->to, j->segments);
+        } else if (rc == 2) {
+            log_event(LOG_WARN, "msg_scheduled_dropped", "msg_id=%s reason=\"the subscriber "
+                      "opted out\"", j->id);
+        }
+        /* stored, stored before (client_ref), or refused for good: done */
+        if (rc >= 0)
+            store_sched_remove(f->redis, j->raw, j->len);
+        sched_batch_end(f);
+    }
+    free(j->raw);
+    free(j);
+}
+
+static const struct cfg_route *
+route_named(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (strcmp(cfg->routes[i].name, name) == 0)
+            return &cfg->routes[i];
+    return NULL;
+}
+
+static const struct cfg_account *
+account_named(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i].name, name) == 0)
+            return &cfg->accounts[i];
+    return NULL;
+}
+
+/* A scheduled message is due: store it as any message, with its id. */
+static void
+sched_release(struct smpp_front *f, const char *raw, size_t len)
+{
+    json_object *o = json_tokener_parse(raw);
+    const struct cfg_route *route = NULL;
+    const struct cfg_account *a = NULL;
+    const struct cfg_sender *snd = NULL;
+
+    if (o && json_object_is_type(o, json_type_object)) {
+        route = route_named(f->cfg, jget(o, "route"));
+        a = account_named(f->cfg, jget(o, "account"));
+        snd = config_sender(f->cfg, jget(o, "from"));
+    }
+    const char *id = o ? jget(o, "id") : "";
+    if (!route || !a || !snd || !*id || strlen(id) >= 40 || strlen(jget(o, "to")) >= 16) {
+        /* The config no longer has its route, account or sender. */
+        log_event(LOG_ERROR, "msg_scheduled_dropped", "item=\"%.200s\" reason=\"route, "
+                  "account or sender not in the config\"", raw);
+        store_sched_remove(f->redis, raw, len);
+        if (o)
+            json_object_put(o);
+        return;
+    }
+    struct sched_job *j = xcalloc(1, sizeof(*j));
+    j->op = op_new(f, 0);
+    j->raw = xcalloc(1, len + 1);
+    memcpy(j->raw, raw, len);
+    j->len = len;
+    snprintf(j->route, sizeof(j->route), "%s", route->name);
+    snprintf(j->to, sizeof(j->to), "%s", jget(o, "to"));
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    j->callback_url = a->callback_url;
+    j->segments = (unsigned)jms(o, "segments");
+    const char *text = jget(o, "text");
+    char cref[64];
+    snprintf(cref, sizeof(cref), "smpp-sched:%s", id);
+    struct store_msg_new n = {
+        .account = a->name,
+        .from = snd->address,
+        .ton = snd->ton,
+        .npi = snd->npi,
+        .to = j->to,
+        .text = text,
+        .text_len = strlen(text),
+        .encoding = jget(o, "encoding"),
+        .segments = j->segments,
+        .route = route->name,
+        .msg_class = "transactional",
+        .callback_url = a->callback_url,
+        /* idempotent: two instances releasing it, or a crash before the
+         * ZREM, store it once */
+        .client_ref = cref,
+        .validity_s = validity_of(route, (time_t)jms(o, "expires")),
+        .source = "smpp",
+        .registered_delivery = (uint8_t)jms(o, "rd"),
+        .id = j->id,
+    };
+    f->sched_waiting++;
+    store_msg_accept(f->redis, &n, sched_accepted, j);
+    json_object_put(o);
+}
+
+static void
+sched_due_items(void *arg, int n, const char *const *items, const size_t *lens)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    f->sched_full = n >= 64;
+    for (int i = 0; i < n; i++)
+        sched_release(f, items[i], lens[i]);
+    sched_batch_end(f);
+}
+
+static void
+sched_poll(struct smpp_front *f)
+{
+    struct timespec ts;
+
+    if (f->sched_busy || now_ms() < f->sched_due_ms || !store_redis_ready(f->redis))
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    f->sched_busy = true;
+    store_sched_due(f->redis, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, 64,
+                    sched_due_items, op_new(f, 0));
+}
+
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     housekeep(arg);
+    sched_poll(arg);
     deliver_all(arg);
 }
 

@@ -27,9 +27,12 @@
  *               stored as one message when the last arrives; every part's
  *               resp carries that message's id
  *
+ *   schedule_delivery_time in the future: kept in Redis (store/store_sched.h)
+ *               and stored as any message when due; validity_period caps
+ *               the route's validity
+ *
  * Binds: failed binds are limited and verified passwords cached
- * (core/smpp_bindguard.h). Not yet: scheduled delivery (ESME_RINVSCHED).
- * docs/smpp-server.md has the details.
+ * (core/smpp_bindguard.h). docs/smpp-server.md has the details.
  *
  * Ownership: the front owns its smpp_server and every session in it; cfg,
  * redis, mt and webhook are borrowed and must outlive smpp_front_free().

@@ -1922,6 +1922,135 @@ test_smpp_client_concat_parts_payload(void **state)
     concat_parts_case(*state, "payload");
 }
 
+/* A submit_sm with the client's schedule_delivery_time and validity_period. */
+static void
+req_timed(struct event_base *base, struct smpp_session *s, const char *to, const char *sched,
+          const char *validity, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    submit_sm_t *b = &p.u.submit_sm;
+    smpp_pdu_init(&p, SUBMIT_SM, 0, 0);
+    snprintf((char *)b->source_addr, 21, "12345");
+    snprintf((char *)b->destination_addr, 21, "%s", to);
+    b->dest_addr_ton = 1;
+    b->dest_addr_npi = 1;
+    snprintf((char *)b->schedule_delivery_time, sizeof(b->schedule_delivery_time), "%s", sched);
+    snprintf((char *)b->validity_period, sizeof(b->validity_period), "%s", validity);
+    memcpy(b->short_message, "timed", 5);
+    b->sm_length = 5;
+    req_run(base, s, &p, w);
+}
+
+/* "YYMMDDhhmmss000+" for now + secs, in UTC. */
+static void
+smpp_abs(int secs, char out[17])
+{
+    time_t t = time(NULL) + secs;
+    struct tm tm;
+    char buf[64];
+    gmtime_r(&t, &tm);
+    snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02d000+", tm.tm_year % 100, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, buf, 16);
+    out[16] = 0;
+}
+
+/*
+ * The client's validity_period and schedule_delivery_time, absolute and
+ * relative: a relative validity of one minute is the record's validity; a
+ * malformed or past one is ESME_RINVEXPIRY. A message scheduled 2 s ahead
+ * (relative) and one 3 s ahead (absolute, UTC) are answered at once with
+ * their ids, show state "scheduled" and reach smsc-sim only when due, then
+ * are delivered; a malformed schedule, one 40 days ahead, and a validity
+ * ending before the schedule are refused.
+ */
+static void
+test_smpp_client_validity_schedule(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], abs[17], cmd[200];
+    struct req_wait w;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    struct event_base *base = event_base_new();
+    struct bind_try x = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = bt_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &x);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
+                                   .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x.state == SMPP_BOUND_TX, 5000);
+    assert_int_equal(x.state, SMPP_BOUND_TX);
+
+    /* validity */
+    req_timed(base, s, "14155550181", "", "000000000100000R", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(cmd, sizeof(cmd), "HGET t:msg:%s validity", w.id);
+    assert_int_equal(atoi(rcli(g, cmd)), 60);
+    req_timed(base, s, "14155550181", "", "bogus", &w);
+    assert_int_equal(w.status, ESME_RINVEXPIRY);
+    smpp_abs(-3600, abs);
+    req_timed(base, s, "14155550181", "", abs, &w);
+    assert_int_equal(w.status, ESME_RINVEXPIRY);
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+        sleep_ms(50);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+
+    /* schedule */
+    char rel_id[66], abs_id[66];
+    req_timed(base, s, "14155550182", "000000000002000R", "", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(rel_id, sizeof(rel_id), "%s", w.id);
+    smpp_abs(3, abs);
+    req_timed(base, s, "14155550183", abs, "000001000000000R", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(abs_id, sizeof(abs_id), "%s", w.id);
+    char path[128], *body = NULL;
+    snprintf(path, sizeof(path), "/v1/messages/%s", abs_id);
+    assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL), 200);
+    if (strcmp(jstr(body, "state"), "scheduled") != 0)
+        fail_msg("a message scheduled 3 s ahead: %s", body);
+    free(body);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);    /* not sent yet */
+    free(wait_state(g, rel_id, "delivered", 15000));
+    free(wait_state(g, abs_id, "delivered", 15000));
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(atoi(rcli(g, "ZCARD t:smppsched")), 0);
+    /* sent no earlier than due: the queued transition comes after "scheduled" */
+    snprintf(cmd, sizeof(cmd), "LRANGE t:hist:%s 0 -1", abs_id);
+    char *h = rcli(g, cmd), *save = NULL;
+    unsigned long long t_sched = 0, t_queued = 0;
+    for (char *line = strtok_r(h, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, " scheduled ") && !t_sched)
+            t_sched = strtoull(line, NULL, 10);
+        else if (strstr(line, " queued") && t_sched && !t_queued)
+            t_queued = strtoull(line, NULL, 10);
+    }
+    if (!t_sched || !t_queued || t_queued < t_sched + 2000)
+        fail_msg("history of %s: scheduled at %llu, queued at %llu", abs_id, t_sched, t_queued);
+
+    /* refusals */
+    req_timed(base, s, "14155550184", "tomorrow", "", &w);
+    assert_int_equal(w.status, ESME_RINVSCHED);
+    req_timed(base, s, "14155550184", "000040000000000R", "", &w);
+    assert_int_equal(w.status, ESME_RINVSCHED);
+    req_timed(base, s, "14155550184", "000000010000000R", "000000003000000R", &w);
+    assert_int_equal(w.status, ESME_RINVEXPIRY);
+
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+    event_base_free(base);
+    stop_gw_clean(g);
+}
+
 /* query_sm and cancel_sm: with the carrier's SMSC down both messages stay
  * queued (ENROUTE); one is cancelled (then DELETED, final_date set, not
  * cancellable again). Once the SMSC is up only the other is submitted. */
@@ -2146,6 +2275,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_sar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_udh8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_validity_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
