@@ -1543,7 +1543,7 @@ housekeep(struct smpp_front *f)
     }
     if (f->alive_ok && !f->sweeping && t >= f->sweep_due_ms) {
         f->sweeping = true;
-        store_clientq_sweep(f->redis, f->instance, swept, op_new(f, 0));
+        store_clientq_sweep(f->redis, f->instance, !f->swept_once, swept, op_new(f, 0));
     }
 }
 

@@ -57,10 +57,11 @@ store_clientq_alive(struct store_redis *r, const char *instance, unsigned ttl_ms
 
 /* ---------------------------------------------------------------- sweep */
 
-/* KEYS: inflight queue alive. Nothing when the owner is alive (-1). The
- * inflight tail goes first to the queue head, so the order is kept. */
+/* KEYS: inflight queue alive. ARGV: force. Nothing when the owner is alive
+ * (-1) unless forced (our own list at start). The inflight tail goes first
+ * to the queue head, so the order is kept. */
 static struct store_script takeover_lua = { "clientq_takeover",
-    "if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end\n"
+    "if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end\n"
     "local n = 0\n"
     "local v = redis.call('RPOP', KEYS[1])\n"
     "while v do\n"
@@ -76,6 +77,7 @@ static struct store_script takeover_lua = { "clientq_takeover",
 struct sweep {
     struct store_redis *r;
     char *self;
+    bool with_self;
     char pattern[300];
     char cursor[32];
     unsigned waiting;               /* takeover scripts not yet answered */
@@ -117,7 +119,8 @@ takeover_reply(struct store_redis *r, redisReply *reply, void *arg)
     } else if (reply->integer > 0) {
         sw->moved += (unsigned long)reply->integer;
         log_event(LOG_WARN, "clientq_taken_over", "account=%s dead_instance=%s items=%lld "
-                  "by=%s", t->account, t->instance, reply->integer, sw->self);
+                  "by=%s%s", t->account, t->instance, reply->integer, sw->self,
+                  strcmp(t->instance, sw->self) == 0 ? " (a previous run)" : "");
     }
     free(t);
     sweep_maybe_end(sw);
@@ -151,15 +154,20 @@ takeover_one(struct sweep *sw, const char *k)
     char kq[300], ka[300];
 
     t->sw = sw;
-    if (!split_key(prefix, k, t) || strcmp(t->instance, sw->self) == 0) {
+    if (!split_key(prefix, k, t)) {
+        free(t);
+        return;
+    }
+    bool own = strcmp(t->instance, sw->self) == 0;
+    if (own && !sw->with_self) {
         free(t);
         return;
     }
     snprintf(kq, sizeof(kq), "%sclientq:%s", prefix, t->account);
     snprintf(ka, sizeof(ka), "%salive:%s", prefix, t->instance);
-    const char *argv[] = { k, kq, ka };
+    const char *argv[] = { k, kq, ka, own ? "1" : "0" };
     sw->waiting++;
-    if (store_redis_eval(sw->r, &takeover_lua, takeover_reply, t, 3, 0, argv, NULL) != 0) {
+    if (store_redis_eval(sw->r, &takeover_lua, takeover_reply, t, 3, 1, argv, NULL) != 0) {
         sw->waiting--;
         sw->failed = true;
         free(t);
@@ -205,8 +213,8 @@ sweep_next(struct sweep *sw)
 }
 
 void
-store_clientq_sweep(struct store_redis *r, const char *self, store_clientq_sweep_cb cb,
-                    void *arg)
+store_clientq_sweep(struct store_redis *r, const char *self, bool with_self,
+                    store_clientq_sweep_cb cb, void *arg)
 {
     struct sweep *sw = calloc(1, sizeof(*sw));
     const char *prefix = store_redis_prefix(r);
@@ -218,6 +226,7 @@ store_clientq_sweep(struct store_redis *r, const char *self, store_clientq_sweep
     sw->self = strdup(self);
     if (!sw->self)
         abort();
+    sw->with_self = with_self;
     sw->cb = cb;
     sw->arg = arg;
     snprintf(sw->cursor, sizeof(sw->cursor), "0");

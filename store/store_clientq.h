@@ -24,6 +24,8 @@
 #ifndef STORE_CLIENTQ_H
 #define STORE_CLIENTQ_H
 
+#include <stdbool.h>
+
 #include "store/store_redis.h"
 
 /* Set P alive:INSTANCE for ttl_ms. cb rc: 1 the key was still there
@@ -33,12 +35,14 @@ typedef void (*store_clientq_alive_cb)(void *arg, int rc);
 void store_clientq_alive(struct store_redis *r, const char *instance, unsigned ttl_ms,
                          store_clientq_alive_cb cb, void *arg);
 
-/* Move the inflight lists of dead instances (any but self) back to their
- * queues. cb once at the end: rc 0 done, -1 Redis failed part way (what
- * was moved stays moved); moved = items moved. The sweep owns its state;
- * cb is always called (with -1 when the connection is lost). */
+/* Move the inflight lists of dead instances back to their queues. self's
+ * own lists are skipped, unless with_self (at start, before this process
+ * took anything, they are what a previous run of the same name left). cb
+ * once at the end: rc 0 done, -1 Redis failed part way (what was moved
+ * stays moved); moved = items moved. The sweep owns its state; cb is
+ * always called (with -1 when the connection is lost). */
 typedef void (*store_clientq_sweep_cb)(void *arg, int rc, unsigned long moved);
-void store_clientq_sweep(struct store_redis *r, const char *self, store_clientq_sweep_cb cb,
-                         void *arg);
+void store_clientq_sweep(struct store_redis *r, const char *self, bool with_self,
+                         store_clientq_sweep_cb cb, void *arg);
 
 #endif

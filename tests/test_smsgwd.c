@@ -1560,10 +1560,11 @@ push_mo_item(struct gx *g, const char *list, const char *text)
 /*
  * Taking over a dead instance's inflight list: Redis holds what instance
  * "dead-1" had in flight to acme's client (3 items, no liveness key) and
- * what the live "live-2" has (its P alive:live-2 is set), plus one item
- * queued. When a client binds to smsgwd (instance test-1) it gets the dead
- * instance's items first, in their order, then the queued one; live-2's
- * item stays where it is, and test-1 has set its own liveness key.
+ * what the live "live-2" has (its P alive:live-2 is set), what a previous
+ * run of test-1 left, plus one item queued. When a client binds to smsgwd
+ * (instance test-1) it gets the dead instance's items and its own old one
+ * first, each list in its order, then the queued one; live-2's item stays
+ * where it is, and test-1 has set its own liveness key.
  */
 static void
 test_smpp_client_takeover_dead_inflight(void **state)
@@ -1576,6 +1577,7 @@ test_smpp_client_takeover_dead_inflight(void **state)
     push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 2");
     push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 3");
     push_mo_item(g, "t:clientq:acme:inflight:live-2", "live 1");
+    push_mo_item(g, "t:clientq:acme:inflight:test-1", "own 1");    /* a previous run's */
     push_mo_item(g, "t:clientq:acme", "queued 1");
     assert_non_null(strstr(rcli(g, "SET t:alive:live-2 1 PX 600000"), "OK"));
     write_config(g, 100, NULL, NULL);
@@ -1585,18 +1587,25 @@ test_smpp_client_takeover_dead_inflight(void **state)
     struct event_base *base = event_base_new();
     struct mo_rx *x = calloc(1, sizeof(*x));
     struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_TRX);
-    TL_RUN_UNTIL(base, x->n >= 4, 8000);
+    TL_RUN_UNTIL(base, x->n >= 5, 8000);
     TL_RUN_UNTIL(base, 0, 500);
     mo_rx_close(base, s);
     event_base_free(base);
-    if (x->n != 4) {
+    if (x->n != 5) {
         tl_dump_tail(g->gwlog);
-        fail_msg("%u deliver_sm (want the 3 dead items and the queued one)", x->n);
+        fail_msg("%u deliver_sm (want 3 dead items, our previous run's, the queued one)", x->n);
     }
-    assert_string_equal(x->text[0], "dead 1");
-    assert_string_equal(x->text[1], "dead 2");
-    assert_string_equal(x->text[2], "dead 3");
-    assert_string_equal(x->text[3], "queued 1");
+    /* the taken-over lists come first (in SCAN order among themselves),
+     * each in its order, then the queue */
+    int d1 = -1, d2 = -1, d3 = -1, own = -1;
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(x->text[i], "dead 1")) d1 = i;
+        if (!strcmp(x->text[i], "dead 2")) d2 = i;
+        if (!strcmp(x->text[i], "dead 3")) d3 = i;
+        if (!strcmp(x->text[i], "own 1")) own = i;
+    }
+    assert_true(d1 >= 0 && d2 == d1 + 1 && d3 == d2 + 1 && own >= 0);
+    assert_string_equal(x->text[4], "queued 1");
     free(x);
     assert_int_equal(atoi(rcli(g, "EXISTS t:clientq:acme:inflight:dead-1")), 0);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:live-2")), 1);
