@@ -2200,6 +2200,59 @@ test_node_smpp_client_binds_to_smsgwd(void **state)
     stop_gw_clean(g);
 }
 
+/* node-smpp (tests/interop/mo_client.js) bound as a receiver gets MO from
+ * smsgwd: a GSM text, a Cyrillic one (UCS-2) and a long one (in
+ * message_payload), each with the subscriber and our number, as node-smpp
+ * decodes them. */
+static void
+test_node_smpp_client_gets_mo(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], port[16], script[4200], log[4300];
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "binds_now") < 1; i++)
+        sleep_ms(50);
+    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(script, sizeof(script), "%s/tests/interop/mo_client.js", tl_top());
+    snprintf(log, sizeof(log), "%s/node-mo-client.log", g->dir);
+    char *argv[] = { "/usr/bin/env", "node", script, port, SMPP_ID, SMPP_PW, "3", NULL };
+    pid_t pid = tl_spawn(argv, log);
+    for (int i = 0; i < 200 && !count_lines(log, "\"bound\":true", NULL); i++)
+        sleep_ms(50);
+    if (!count_lines(log, "\"bound\":true", NULL)) {
+        tl_dump_file(log);
+        fail_msg("node-smpp did not bind as a receiver");
+    }
+    char longmo[400] = "mo 14155550177 12345 ";
+    for (int i = 0; i < 300; i++)
+        strcat(longmo, i % 10 == 9 ? " " : "z");
+    strcat(longmo, "LONG-END\n");
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550177 12345 hello node\n"), "OK"));
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550177 12345 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"), "OK"));
+    assert_non_null(strstr(sim_ctl(g, longmo), "OK"));
+    int st = tl_stop(pid, 0, 25000);        /* wait for it to exit */
+    (void)st;
+    if (count_lines(log, "\"done\":true", "\"received\":3") != 1) {
+        tl_dump_file(log);
+        tl_dump_tail(g->gwlog);
+        fail_msg("node-smpp did not get 3 MO");
+    }
+    if (count_lines(log, "\"from\":\"14155550177\",\"to\":\"12345\",\"dc\":0,"
+                    "\"text\":\"hello node\"", NULL) != 1 ||
+        count_lines(log, "\"dc\":8,\"text\":\"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
+                    "\xd0\xb5\xd1\x82\"", NULL) != 1 ||
+        count_lines(log, "zzzzzzzzz zzzzzzzzz", "LONG-END\"}") != 1) {
+        tl_dump_file(log);
+        fail_msg("node-smpp's MO are not as sent");
+    }
+    stop_gw_clean(g);
+}
+
 /* One client sends garbage (an oversized command_length, then bytes that
  * are no PDU) while another submits: the garbage connection is answered and
  * closed, the other client's messages all go through. Above the account's
@@ -2286,6 +2339,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_validity_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_smpp_client_gets_mo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
