@@ -1967,8 +1967,8 @@ smpp_abs(int secs, char out[17])
 /*
  * The client's validity_period and schedule_delivery_time, absolute and
  * relative: a relative validity of one minute is the record's validity; a
- * malformed or past one is ESME_RINVEXPIRY. A message scheduled 2 s ahead
- * (relative) and one 3 s ahead (absolute, UTC) are answered at once with
+ * malformed or past one is ESME_RINVEXPIRY. A message scheduled 4 s ahead
+ * (relative) and one 5 s ahead (absolute, UTC) are answered at once with
  * their ids, show state "scheduled" and reach smsc-sim only when due, then
  * are delivered; a malformed schedule, one 40 days ahead, and a validity
  * ending before the schedule are refused.
@@ -2014,10 +2014,10 @@ test_smpp_client_validity_schedule(void **state)
 
     /* schedule */
     char rel_id[66], abs_id[66];
-    req_timed(base, s, "14155550182", "000000000002000R", "", &w);
+    req_timed(base, s, "14155550182", "000000000004000R", "", &w);
     assert_int_equal(w.status, ESME_ROK);
     snprintf(rel_id, sizeof(rel_id), "%s", w.id);
-    smpp_abs(3, abs);
+    smpp_abs(5, abs);
     req_timed(base, s, "14155550183", abs, "000001000000000R", &w);
     assert_int_equal(w.status, ESME_ROK);
     snprintf(abs_id, sizeof(abs_id), "%s", w.id);
@@ -2025,7 +2025,7 @@ test_smpp_client_validity_schedule(void **state)
     snprintf(path, sizeof(path), "/v1/messages/%s", abs_id);
     assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL), 200);
     if (strcmp(jstr(body, "state"), "scheduled") != 0)
-        fail_msg("a message scheduled 3 s ahead: %s", body);
+        fail_msg("a message scheduled 5 s ahead: %s", body);
     free(body);
     assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);    /* not sent yet */
     free(wait_state(g, rel_id, "delivered", 15000));
@@ -2042,7 +2042,7 @@ test_smpp_client_validity_schedule(void **state)
         else if (strstr(line, " queued") && t_sched && !t_queued)
             t_queued = strtoull(line, NULL, 10);
     }
-    if (!t_sched || !t_queued || t_queued < t_sched + 2000)
+    if (!t_sched || !t_queued || t_queued < t_sched + 4000)
         fail_msg("history of %s: scheduled at %llu, queued at %llu", abs_id, t_sched, t_queued);
 
     /* refusals */
