@@ -108,7 +108,6 @@ struct front_submit {
     const struct cfg_route *route_cfg;
     uint8_t rd;
     time_t expires;                 /* the client's validity_period (0: the route's) */
-    time_t sched;                   /* schedule_delivery_time (0: now) */
     struct front_submit *prev, *next;
 };
 
@@ -414,10 +413,11 @@ submit_unlink(struct front_submit *q)
     }
 }
 
-/* A part's submit ends here (the whole message's last part ends in
- * accepted()): answered with the set's id, or refused with status. */
+/* A submit that does not end in accepted() (a part kept, a message
+ * scheduled, a refusal found after Redis answered): answered with id, or
+ * refused with status and logged with reason. */
 static void
-part_done(struct front_submit *q, uint32_t status, const char *id, const char *reason)
+submit_end(struct front_submit *q, uint32_t status, const char *id, const char *reason)
 {
     submit_unlink(q);
     if (q->conn) {
@@ -512,7 +512,7 @@ part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
     char why[200];
 
     if (rc < 0) {
-        part_done(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
+        submit_end(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
         return;
     }
     if (rc != 1 || !f) {
@@ -520,7 +520,7 @@ part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
         log_event(LOG_DEBUG, "smpp_part_kept", "session=%u account=%s msg_id=%s group=\"%s\" "
                   "complete=%s", q->session_id, q->account, id, q->group,
                   rc == 2 ? "earlier" : "no");
-        part_done(q, ESME_ROK, id, NULL);
+        submit_end(q, ESME_ROK, id, NULL);
         return;
     }
     /* The last part: the whole text, measured for the route as any text. */
@@ -535,7 +535,7 @@ part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
     if (trc != SMPP_TEXT_OK || info.segments > f->cfg->max_segments) {
         snprintf(why, sizeof(why), "the parts together need %u segments as %s; the maximum is %u",
                  info.segments, smpp_text_enc_name(info.enc), f->cfg->max_segments);
-        part_done(q, ESME_RINVMSGLEN, NULL, trc == SMPP_TEXT_OK || trc == SMPP_TEXT_E_TOOLONG
+        submit_end(q, ESME_RINVMSGLEN, NULL, trc == SMPP_TEXT_OK || trc == SMPP_TEXT_E_TOOLONG
                   ? why : smpp_text_strerror(trc));
         return;
     }
@@ -577,7 +577,7 @@ sched_added(void *arg, int rc)
     if (rc == 0)
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=scheduled source=smpp session=%u",
                   q->msg_id, q->session_id);
-    part_done(q, rc == 0 ? ESME_ROK : ESME_RSUBMITFAIL, q->msg_id,
+    submit_end(q, rc == 0 ? ESME_ROK : ESME_RSUBMITFAIL, q->msg_id,
               "the message store is unavailable");
 }
 
