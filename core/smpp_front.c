@@ -12,19 +12,39 @@
 #include <json-c/json.h>
 
 #include "core/log.h"
+#include "core/smpp_bindguard.h"
 #include "router/router_mt.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_server.h"
 #include "smpp/smpp_text.h"
+#include "smpp/smpp_time.h"
 #include "smpp/smpp_tls.h"
+#include "store/store_clientq.h"
 #include "store/store_msg.h"
+#include "store/store_parts.h"
+#include "store/store_sched.h"
 
-/* The client queue is polled this often while an account has a receiver. */
+/* The client queue is polled this often while an account has a receiver: a
+ * fallback for items pushed by other instances (this instance's own pushes
+ * wake the deliverer through mt_engine_on_clientq). */
 #define DELIVER_POLL_MS 100
 /* After a refused or lost deliver_sm, wait this long before trying again. */
 #define DELIVER_RETRY_MS 1000
-/* deliver_sm in flight per bind, at most. */
-#define DELIVER_WINDOW 32
+/* schedule_delivery_time at most this far ahead. */
+#define SCHED_MAX_S (30 * 86400)
+/* Due scheduled messages are looked for this often (and at once after a
+ * full batch). */
+#define SCHED_POLL_MS 1000
+/* A client's concatenated parts wait this long for the rest of their set. */
+#define PARTS_TTL_S 600
+/* deliver_sm in flight per bind: the account's smpp_window, at most this. */
+#define DELIVER_WINDOW_MAX 1024
+/* This instance's liveness key P alive:INSTANCE lives this long and is
+ * refreshed this often; every SWEEP_MS the inflight lists of instances whose
+ * key is gone are moved back to their queues (store/store_clientq.h). */
+#define ALIVE_TTL_MS 30000
+#define ALIVE_REFRESH_MS 5000
+#define SWEEP_MS 30000
 
 /* An item of P clientq:ACCOUNT taken into this instance's inflight list. */
 struct front_item {
@@ -53,7 +73,9 @@ struct front_acct {
     unsigned rx_binds;              /* receiver and transceiver binds */
     unsigned sending;               /* deliver_sm awaiting their resp */
     struct front_item *buf_head, *buf_tail;  /* taken, not yet sent */
+    unsigned buffered;              /* items in buf_head..buf_tail */
     bool taking, requeueing;
+    bool pushed;                    /* a push was announced while taking */
     bool recovered;                 /* this instance's old inflight list requeued */
     bool dirty;                     /* an item failed: requeue the inflight list first */
     uint64_t resume_ms;             /* no requeue before this (after a failure) */
@@ -80,6 +102,12 @@ struct front_submit {
     char to[16];
     unsigned segments;
     char msg_id[40];                /* query_sm, cancel_sm (our_id: < 40) */
+    /* A concatenated part: what storing the whole message needs. */
+    char group[120];                /* "" unless a part */
+    const struct cfg_sender *snd;
+    const struct cfg_route *route_cfg;
+    uint8_t rd;
+    time_t expires;                 /* the client's validity_period (0: the route's) */
     struct front_submit *prev, *next;
 };
 
@@ -97,7 +125,15 @@ struct smpp_front {
     struct front_op *ops;           /* deliverer calls waiting for Redis */
     struct event *poll_ev, *kick_ev;
     const char *instance;
+    struct bindguard *guard;        /* failed-bind limits, verified-password cache */
     bool stopping;
+    bool alive_ok;                  /* P alive:INSTANCE is set: we may take */
+    bool alive_busy, sweeping;
+    bool swept_once;                /* dead instances' items are back first */
+    bool sched_busy, sched_full;    /* a batch of due scheduled messages in hand */
+    unsigned sched_waiting;         /* their accepts not yet answered */
+    uint64_t sched_due_ms;
+    uint64_t alive_due_ms, sweep_due_ms;
 };
 
 static void *
@@ -181,6 +217,7 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
         return ESME_RBINDFAIL;
     a = config_account_by_smpp_id(f->cfg, system_id);
     if (!a) {
+        bindguard_failed(f->guard, ip, NULL, now_ms());
         log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s status=ESME_RINVSYSID "
                   "reason=\"unknown system_id\"", smpp_session_id(s), smpp_session_peer(s));
         return ESME_RINVSYSID;
@@ -192,11 +229,26 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
                   smpp_session_id(s), smpp_session_peer(s), a->name);
         return ESME_RBINDFAIL;
     }
-    if (!config_smpp_password_ok(a, password)) {
-        log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
-                  "status=ESME_RINVPASWD reason=\"wrong password\"", smpp_session_id(s),
-                  smpp_session_peer(s), a->name);
-        return ESME_RINVPASWD;
+    /* PBKDF2 runs on the event loop (20-30 ms): a password verified before
+     * skips it, and after too many failures from this address or for this
+     * system_id the bind is refused without it (core/smpp_bindguard.h). */
+    bool cached = bindguard_cached(f->guard, system_id, password, a->smpp_password);
+    if (!cached) {
+        const char *why = bindguard_blocked(f->guard, ip, system_id, now_ms());
+        if (why) {
+            log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                      "status=ESME_RBINDFAIL reason=\"too many failed binds for this %s\"",
+                      smpp_session_id(s), smpp_session_peer(s), a->name, why);
+            return ESME_RBINDFAIL;
+        }
+        if (!config_smpp_password_ok(a, password)) {
+            bindguard_failed(f->guard, ip, system_id, now_ms());
+            log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
+                      "status=ESME_RINVPASWD reason=\"wrong password\"", smpp_session_id(s),
+                      smpp_session_peer(s), a->name);
+            return ESME_RINVPASWD;
+        }
+        bindguard_remember(f->guard, system_id, password, a->smpp_password);
     }
     struct front_acct *fa = acct_of(f, a);
     if (fa->binds >= a->smpp_max_binds) {
@@ -218,9 +270,9 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
         fa->rx_binds++;
         event_active(f->kick_ev, EV_TIMEOUT, 0);
     }
-    log_event(LOG_INFO, "smpp_client_bound", "session=%u peer=%s account=%s command=%s binds=%u",
-              smpp_session_id(s), smpp_session_peer(s), a->name,
-              smpp_command_name(bind->hdr.command_id), fa->binds);
+    log_event(LOG_INFO, "smpp_client_bound", "session=%u peer=%s account=%s command=%s binds=%u "
+              "password=%s", smpp_session_id(s), smpp_session_peer(s), a->name,
+              smpp_command_name(bind->hdr.command_id), fa->binds, cached ? "cached" : "verified");
     return ESME_ROK;
 }
 
@@ -240,6 +292,9 @@ on_closed(struct smpp_session *s, void *ctx)
         acct_of(f, c->account)->rx_binds--;
         event_active(f->kick_ev, EV_TIMEOUT, 0);
     }
+    log_event(LOG_INFO, "smpp_client_unbound", "session=%u account=%s binds=%u rx_binds=%u",
+              smpp_session_id(s), c->account->name, acct_of(f, c->account)->binds,
+              acct_of(f, c->account)->rx_binds);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -344,11 +399,9 @@ respond_id(struct smpp_session *s, const struct smpp_hdr *req, const char *id)
 }
 
 static void
-accepted(void *arg, int rc, const char *id)
+submit_unlink(struct front_submit *q)
 {
-    struct front_submit *q = arg;
     struct smpp_front *f = q->f;
-    uint32_t status = ESME_ROK;
 
     if (f) {
         if (q->prev)
@@ -358,16 +411,49 @@ accepted(void *arg, int rc, const char *id)
         if (q->next)
             q->next->prev = q->prev;
     }
+}
+
+/* A submit that does not end in accepted() (a part kept, a message
+ * scheduled, a refusal found after Redis answered): answered with id, or
+ * refused with status and logged with reason. */
+static void
+submit_end(struct front_submit *q, uint32_t status, const char *id, const char *reason)
+{
+    submit_unlink(q);
+    if (q->conn) {
+        q->conn->pending--;
+        if (status == ESME_ROK) {
+            respond_id(q->conn->s, &q->req, id);
+        } else {
+            log_event(LOG_INFO, "smpp_submit_refused", "session=%u account=%s seq=%u status=%s "
+                      "reason=\"%s\"", q->session_id, q->account, q->req.sequence_number,
+                      smpp_status_name(status), reason);
+            smpp_session_respond_status(q->conn->s, &q->req, status);
+        }
+    }
+    free(q);
+}
+
+static void
+accepted(void *arg, int rc, const char *id)
+{
+    struct front_submit *q = arg;
+    struct smpp_front *f = q->f;
+    uint32_t status = ESME_ROK;
+
+    submit_unlink(q);
     if (rc == 0 && f) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp session=%u", id,
                   q->session_id);
         mt_engine_wake(f->mt, q->route);
         mt_notify(f->webhook, q->callback_url, id, "queued", NULL, NULL, q->to, q->segments);
-    } else if (rc == 2) {
-        status = ESME_RX_R_APPN;
-    } else if (rc != 0 && rc != 1) {
-        status = ESME_RSUBMITFAIL;
     }
+    if ((rc == 0 || rc == 1) && f && q->group[0])
+        store_parts_done(f->redis, q->account, q->group);
+    if (rc == 2)
+        status = ESME_RX_R_APPN;
+    else if (rc != 0 && rc != 1)
+        status = ESME_RSUBMITFAIL;
     if (q->conn) {
         q->conn->pending--;
         if (status == ESME_ROK) {
@@ -383,6 +469,156 @@ accepted(void *arg, int rc, const char *id)
     free(q);
 }
 
+/* Seconds the message may wait: the route's validity, or less when the
+ * client's validity_period (expires, epoch seconds) ends sooner. */
+static unsigned
+validity_of(const struct cfg_route *route, time_t expires)
+{
+    time_t now = time(NULL);
+
+    if (expires && expires - now < (time_t)route->validity_s)
+        return expires > now ? (unsigned)(expires - now) : 1;
+    return route->validity_s;
+}
+
+/* A submit waiting for Redis, linked into f->pending. */
+static struct front_submit *
+submit_new(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req,
+           const struct cfg_account *a, const struct cfg_route *route, const char *to)
+{
+    struct front_submit *q = xcalloc(1, sizeof(*q));
+    q->f = f;
+    q->conn = c;
+    q->req = req->hdr;
+    q->session_id = smpp_session_id(c->s);
+    q->callback_url = a->callback_url;
+    snprintf(q->account, sizeof(q->account), "%s", a->name);
+    snprintf(q->route, sizeof(q->route), "%s", route->name);
+    snprintf(q->to, sizeof(q->to), "%s", to);
+    q->next = f->pending;
+    if (f->pending)
+        f->pending->prev = q;
+    f->pending = q;
+    c->pending++;
+    return q;
+}
+
+/* store_parts_add: the part is in Redis, and maybe the whole message is. */
+static void
+part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
+{
+    struct front_submit *q = arg;
+    struct smpp_front *f = q->f;
+    char why[200];
+
+    if (rc < 0) {
+        submit_end(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
+        return;
+    }
+    if (rc != 1 || !f) {
+        /* kept, waiting for the other parts (or stored already) */
+        log_event(LOG_DEBUG, "smpp_part_kept", "session=%u account=%s msg_id=%s group=\"%s\" "
+                  "complete=%s", q->session_id, q->account, id, q->group,
+                  rc == 2 ? "earlier" : "no");
+        submit_end(q, ESME_ROK, id, NULL);
+        return;
+    }
+    /* The last part: the whole text, measured for the route as any text. */
+    const struct cfg_route *route = q->route_cfg;
+    enum smpp_text_concat concat = route->nsmscs ? route->smscs[0].smsc->concat
+                                                 : SMPP_TEXT_CONCAT_UDH8;
+    struct smpp_text_info info;
+    memset(&info, 0, sizeof(info));
+    int trc = len < STORE_JOB_TEXT_MAX ? smpp_text_measure(text, len, SMPP_TEXT_ENC_AUTO, concat,
+                                                           &info, NULL)
+                                       : SMPP_TEXT_E_TOOLONG;
+    if (trc != SMPP_TEXT_OK || info.segments > f->cfg->max_segments) {
+        snprintf(why, sizeof(why), "the parts together need %u segments as %s; the maximum is %u",
+                 info.segments, smpp_text_enc_name(info.enc), f->cfg->max_segments);
+        submit_end(q, ESME_RINVMSGLEN, NULL, trc == SMPP_TEXT_OK || trc == SMPP_TEXT_E_TOOLONG
+                  ? why : smpp_text_strerror(trc));
+        return;
+    }
+    q->segments = info.pdus;
+    /* The set's id as client_ref makes storing it idempotent: a part sent
+     * again while the whole is being stored gets the same message, not a
+     * second one (the accept script finds idem:ACCOUNT:smpp-parts:ID). */
+    char cref[64];
+    snprintf(cref, sizeof(cref), "smpp-parts:%s", id);
+    struct store_msg_new n = {
+        .account = q->account,
+        .from = q->snd->address,
+        .ton = q->snd->ton,
+        .npi = q->snd->npi,
+        .to = q->to,
+        .text = text,
+        .text_len = len,
+        .encoding = info.enc == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7",
+        .segments = info.pdus,
+        .route = route->name,
+        .msg_class = "transactional",
+        .callback_url = q->callback_url,
+        .client_ref = cref,
+        .validity_s = validity_of(route, q->expires),
+        .source = "smpp",
+        .registered_delivery = q->rd,
+        .id = id,
+    };
+    log_event(LOG_INFO, "smpp_parts_complete", "session=%u account=%s msg_id=%s "
+              "group=\"%s\" segments=%u", q->session_id, q->account, id, q->group, info.pdus);
+    store_msg_accept(f->redis, &n, accepted, q);
+}
+
+static void
+sched_added(void *arg, int rc)
+{
+    struct front_submit *q = arg;
+
+    if (rc == 0)
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=scheduled source=smpp session=%u",
+                  q->msg_id, q->session_id);
+    submit_end(q, rc == 0 ? ESME_ROK : ESME_RSUBMITFAIL, q->msg_id,
+              "the message store is unavailable");
+}
+
+/*
+ * A submit with schedule_delivery_time in the future: kept whole in
+ * P smppsched (store/store_sched.h) with the id it will have, answered once
+ * there; sched_release() stores it as any message when it is due.
+ */
+static void
+schedule(struct smpp_front *f, struct front_submit *q, const struct cfg_sender *snd,
+         const struct cfg_route *route, uint8_t rd, time_t expires, time_t sched,
+         const char *text, size_t text_len, const struct smpp_text_info *info)
+{
+    char id[24];
+    time_t now = time(NULL);
+
+    store_new_id(id);
+    snprintf(q->msg_id, sizeof(q->msg_id), "%s", id);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(id));
+    json_object_object_add(o, "account", json_object_new_string(q->account));
+    json_object_object_add(o, "from", json_object_new_string(snd->address));
+    json_object_object_add(o, "to", json_object_new_string(q->to));
+    json_object_object_add(o, "text", json_object_new_string_len(text, (int)text_len));
+    json_object_object_add(o, "encoding", json_object_new_string(
+                               info->enc == SMPP_TEXT_ENC_UCS2 ? "ucs2" : "gsm7"));
+    json_object_object_add(o, "segments", json_object_new_int((int)info->pdus));
+    json_object_object_add(o, "route", json_object_new_string(route->name));
+    json_object_object_add(o, "rd", json_object_new_int(rd));
+    json_object_object_add(o, "expires", json_object_new_int64((int64_t)expires));
+    json_object_object_add(o, "due", json_object_new_int64((int64_t)sched));
+    struct store_sched_new n = {
+        .id = id, .account = q->account, .from = snd->address, .to = q->to,
+        .due_ms = (uint64_t)sched * 1000u,
+        .json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+        .ttl_s = (unsigned)(sched - now) + route->validity_s + 86400u,
+    };
+    store_sched_add(f->redis, &n, sched_added, q);
+    json_object_put(o);
+}
+
 static void
 handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *req)
 {
@@ -396,6 +632,8 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     char to[16], why[200];
     char text[SMPP_TEXT_DECODE_MAX(SMPP_PAYLOAD_MAX)];
     size_t text_len = 0;
+    time_t expires = 0;             /* the client's validity_period, if any */
+    time_t sched = 0;               /* schedule_delivery_time in the future, if any */
 
     if (req->hdr.command_id == SUBMIT_SM) {
         const submit_sm_t *b = &req->u.submit_sm;
@@ -406,8 +644,28 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         rd = b->registered_delivery;
         sm = b->short_message;
         smlen = b->sm_length;
-        if (b->schedule_delivery_time[0]) {
-            refuse(s, req, a, ESME_RINVSCHED, "scheduled delivery is not supported yet");
+        time_t now = time(NULL);
+        int srct = smpp_time_parse((const char *)b->schedule_delivery_time, now, &sched);
+        if (srct < 0 || (srct == 1 && sched - now > SCHED_MAX_S)) {
+            snprintf(why, sizeof(why), "schedule_delivery_time \"%.16s\" is %s",
+                     (const char *)b->schedule_delivery_time,
+                     srct < 0 ? "not an SMPP absolute or relative time" : "more than 30 days ahead");
+            refuse(s, req, a, ESME_RINVSCHED, why);
+            return;
+        }
+        if (sched <= now)
+            sched = 0;                  /* due already: sent now */
+        int vrc = smpp_time_parse((const char *)b->validity_period, now, &expires);
+        if (vrc < 0 || (vrc == 1 && expires <= now)) {
+            snprintf(why, sizeof(why), "validity_period \"%.16s\" is %s",
+                     (const char *)b->validity_period,
+                     vrc < 0 ? "not an SMPP absolute or relative time" : "in the past");
+            refuse(s, req, a, ESME_RINVEXPIRY, why);
+            return;
+        }
+        if (sched && expires && expires <= sched) {
+            refuse(s, req, a, ESME_RINVEXPIRY, "validity_period ends before "
+                   "schedule_delivery_time");
             return;
         }
     } else {
@@ -479,15 +737,38 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         refuse(s, req, a, ESME_RINVESMCLASS, "UDHI set but the UDH is malformed");
         return;
     }
-    /* Re-segmenting a client's own parts into one message is the next step. */
+    /* A part of a concatenated message (UDH concat IE or SAR TLVs): kept in
+     * Redis until the set is complete, then stored as one message. */
+    bool sar = (req->tlv.present & SMPP_TLV_SAR_TOTAL_SEGMENTS) && req->tlv.sar_total_segments > 1;
+    unsigned p_total = 0, p_seq = 0;
+    char group[120] = "";
     if (udh.concat && udh.total > 1) {
-        refuse(s, req, a, ESME_RINVESMCLASS, "concatenated parts (UDH) are not supported yet; "
-               "send the whole text in message_payload");
-        return;
+        if (sar) {
+            refuse(s, req, a, ESME_RINVESMCLASS, "both a UDH concatenation and SAR TLVs");
+            return;
+        }
+        p_total = udh.total;
+        p_seq = udh.seq;
+        snprintf(group, sizeof(group), "%s:%s:%s:%u:%u", udh.ref16 ? "u16" : "u8", src, to,
+                 udh.ref, p_total);
+    } else if (sar) {
+        const uint32_t all = SMPP_TLV_SAR_MSG_REF_NUM | SMPP_TLV_SAR_TOTAL_SEGMENTS |
+                             SMPP_TLV_SAR_SEGMENT_SEQNUM;
+        if ((req->tlv.present & all) != all || req->tlv.sar_segment_seqnum < 1 ||
+            req->tlv.sar_segment_seqnum > req->tlv.sar_total_segments) {
+            refuse(s, req, a, ESME_RINVOPTPARAMVAL, "SAR TLVs incomplete or seqnum not in "
+                   "1..sar_total_segments");
+            return;
+        }
+        p_total = req->tlv.sar_total_segments;
+        p_seq = req->tlv.sar_segment_seqnum;
+        snprintf(group, sizeof(group), "sar:%s:%s:%u:%u", src, to, req->tlv.sar_msg_ref_num,
+                 p_total);
     }
-    if ((req->tlv.present & SMPP_TLV_SAR_TOTAL_SEGMENTS) && req->tlv.sar_total_segments > 1) {
-        refuse(s, req, a, ESME_RINVOPTPARAMVAL, "concatenated parts (SAR) are not supported yet; "
-               "send the whole text in message_payload");
+    if (p_total > cfg->max_segments) {
+        snprintf(why, sizeof(why), "a message of %u parts; the maximum is %u segments", p_total,
+                 cfg->max_segments);
+        refuse(s, req, a, ESME_RINVMSGLEN, why);
         return;
     }
     int trc = smpp_text_decode(dc, SMPP_TEXT_ENC_GSM7, sm, smlen, udh.text_off, 0, text,
@@ -507,6 +788,28 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     }
     if (text_len >= STORE_JOB_TEXT_MAX) {
         refuse(s, req, a, ESME_RINVMSGLEN, "the text is too long");
+        return;
+    }
+    if (group[0] && sched) {
+        refuse(s, req, a, ESME_RINVSCHED, "scheduled delivery of concatenated parts is not "
+               "supported; send the whole text in message_payload");
+        return;
+    }
+    if (group[0]) {
+        if (!store_redis_ready(f->redis)) {
+            refuse(s, req, a, ESME_RSUBMITFAIL, "the message store is unavailable");
+            return;
+        }
+        struct front_submit *q = submit_new(f, c, req, a, route, to);
+        snprintf(q->group, sizeof(q->group), "%s", group);
+        q->snd = snd;
+        q->route_cfg = route;
+        q->rd = rd;
+        q->expires = expires;
+        char id[24];
+        store_new_id(id);
+        store_parts_add(f->redis, a->name, group, p_total, p_seq, id, text, text_len,
+                        PARTS_TTL_S, part_stored, q);
         return;
     }
     enum smpp_text_concat concat = route->nsmscs ? route->smscs[0].smsc->concat
@@ -530,21 +833,12 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         return;
     }
 
-    struct front_submit *q = xcalloc(1, sizeof(*q));
-    q->f = f;
-    q->conn = c;
-    q->req = req->hdr;
-    q->session_id = smpp_session_id(s);
-    q->callback_url = a->callback_url;
-    snprintf(q->account, sizeof(q->account), "%s", a->name);
-    snprintf(q->route, sizeof(q->route), "%s", route->name);
-    snprintf(q->to, sizeof(q->to), "%s", to);
+    struct front_submit *q = submit_new(f, c, req, a, route, to);
     q->segments = info.pdus;
-    q->next = f->pending;
-    if (f->pending)
-        f->pending->prev = q;
-    f->pending = q;
-    c->pending++;
+    if (sched) {
+        schedule(f, q, snd, route, rd, expires, sched, text, text_len, &info);
+        return;
+    }
     struct store_msg_new n = {
         .account = a->name,
         .from = snd->address,
@@ -559,7 +853,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         .msg_class = "transactional",
         .callback_url = a->callback_url,
         .client_ref = NULL,
-        .validity_s = route->validity_s,
+        .validity_s = validity_of(route, expires),
         .source = "smpp",
         .registered_delivery = rd,
     };
@@ -811,6 +1105,7 @@ buf_drop(struct front_acct *fa)
         item_free(it);
     }
     fa->buf_head = fa->buf_tail = NULL;
+    fa->buffered = 0;
 }
 
 /* Address as stored ("+14155550100", "12345", "ACME") to SMPP. */
@@ -973,22 +1268,34 @@ item_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
     kick(f);
 }
 
-/* A receiver bind of account ai with room for one more deliver_sm. */
+/* deliver_sm a bind may have in flight: the account's smpp_window (the
+ * window the client uses for its own submits), bounded by the session's. */
+static unsigned
+deliver_window(const struct front_conn *c)
+{
+    unsigned w = smpp_session_window(c->s);
+    if (w > c->account->smpp_window)
+        w = c->account->smpp_window;
+    return w > DELIVER_WINDOW_MAX ? DELIVER_WINDOW_MAX : w;
+}
+
+/* The receiver bind of account ai with the most room for deliver_sm (NULL:
+ * none has room); *room the free room of all of them, *window their
+ * windows' sum. */
 static struct front_conn *
-pick_rx(struct smpp_front *f, size_t ai, unsigned *room)
+pick_rx(struct smpp_front *f, size_t ai, unsigned *room, unsigned *window)
 {
     struct front_conn *best = NULL;
-    unsigned best_room = 0, total = 0;
+    unsigned best_room = 0, total = 0, wsum = 0;
 
     for (struct front_conn *c = f->conns; c; c = c->next) {
         if (!c->rx || (size_t)(c->account - f->cfg->accounts) != ai ||
             !smpp_session_is_bound(c->s))
             continue;
-        unsigned w = smpp_session_window(c->s), out = smpp_session_outstanding(c->s);
-        if (w > DELIVER_WINDOW)
-            w = DELIVER_WINDOW;
+        unsigned w = deliver_window(c), out = smpp_session_outstanding(c->s);
         unsigned r = out < w ? w - out : 0;
         total += r;
+        wsum += deliver_window(c);
         if (r > best_room) {
             best_room = r;
             best = c;
@@ -996,6 +1303,8 @@ pick_rx(struct smpp_front *f, size_t ai, unsigned *room)
     }
     if (room)
         *room = total;
+    if (window)
+        *window = wsum;
     return best;
 }
 
@@ -1047,9 +1356,12 @@ taken(void *arg, int n, const char *const *items, const size_t *lens)
         else
             fa->buf_head = it;
         fa->buf_tail = it;
+        fa->buffered++;
     }
-    if (n > 0)
+    /* More may be waiting: a full batch, or a push announced meanwhile. */
+    if (n > 0 || fa->pushed)
         kick(f);
+    fa->pushed = false;
 }
 
 static void
@@ -1059,7 +1371,7 @@ deliver_run(struct smpp_front *f, size_t ai)
     const struct cfg_account *a = &f->cfg->accounts[ai];
     unsigned room = 0;
 
-    if (fa->taking || fa->requeueing || !store_redis_ready(f->redis))
+    if (fa->taking || fa->requeueing || !store_redis_ready(f->redis) || !f->swept_once)
         return;
     if (fa->buf_head && !fa->rx_binds)
         fa->dirty = true;               /* taken but no receiver left */
@@ -1076,9 +1388,9 @@ deliver_run(struct smpp_front *f, size_t ai)
     if (!fa->rx_binds || f->stopping)
         return;
     while (fa->buf_head) {
-        struct front_conn *c = pick_rx(f, ai, NULL);
+        struct front_conn *c = pick_rx(f, ai, NULL, NULL);
         if (!c)
-            return;
+            break;
         struct front_item *it = fa->buf_head;
         struct smpp_pdu p;
         char what[120];
@@ -1089,6 +1401,7 @@ deliver_run(struct smpp_front *f, size_t ai)
             fa->buf_head = it->next;
             if (!fa->buf_head)
                 fa->buf_tail = NULL;
+            fa->buffered--;
             store_clientq_ack(f->redis, a->name, f->instance, it->raw, it->len);
             item_free(it);
             continue;
@@ -1099,6 +1412,7 @@ deliver_run(struct smpp_front *f, size_t ai)
         fa->buf_head = it->next;
         if (!fa->buf_head)
             fa->buf_tail = NULL;
+        fa->buffered--;
         it->next = NULL;
         if (rc != SMPP_OK) {
             log_event(LOG_WARN, "smpp_deliver_failed", "session=%u account=%s result=\"not sent\"",
@@ -1112,10 +1426,19 @@ deliver_run(struct smpp_front *f, size_t ai)
         log_event(LOG_DEBUG, "smpp_deliver", "session=%u account=%s %s", smpp_session_id(c->s),
                   a->name, what);
     }
-    pick_rx(f, ai, &room);
-    if (room > 0) {
+    /*
+     * Keep one window taken ahead of what is in flight, so an ack is
+     * followed by the next deliver_sm at once, not after a Redis round
+     * trip; one take at a time keeps the queue's order.
+     */
+    unsigned window = 0;
+    pick_rx(f, ai, &room, &window);
+    unsigned have = fa->buffered + fa->sending;
+    if (window > 0 && have < 2 * window) {
         fa->taking = true;
-        store_clientq_take(f->redis, a->name, f->instance, room, taken, op_new(f, ai));
+        fa->pushed = false;
+        store_clientq_take(f->redis, a->name, f->instance, 2 * window - have, taken,
+                           op_new(f, ai));
     }
 }
 
@@ -1134,6 +1457,259 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
+    deliver_all(arg);
+}
+
+/* mt_engine_on_clientq: this instance pushed an item for account (NULL: for
+ * some account). Deliver now; a take already on its way takes again when it
+ * returns, since it may have missed the item. */
+static void
+clientq_pushed(void *arg, const char *account)
+{
+    struct smpp_front *f = arg;
+
+    for (size_t i = 0; i < f->cfg->naccounts; i++) {
+        struct front_acct *fa = &f->accts[i];
+        if (!fa->rx_binds || (account && strcmp(account, f->cfg->accounts[i].name) != 0))
+            continue;
+        if (fa->taking)
+            fa->pushed = true;
+        kick(f);
+    }
+}
+
+/* ------------------------------------------------------------------ liveness, takeover */
+
+static void housekeep(struct smpp_front *f);
+
+static void
+alive_done(void *arg, int rc)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    f->alive_busy = false;
+    if (rc < 0) {
+        f->alive_due_ms = now_ms() + DELIVER_RETRY_MS;
+        return;
+    }
+    if (rc == 0 && f->alive_ok) {
+        /* Our key ran out (Redis unreachable or this process stalled for a
+         * whole TTL): another instance may have moved our inflight lists
+         * back to their queues. Start over from the queues. */
+        log_event(LOG_WARN, "clientq_alive_lapsed", "instance=%s", f->instance);
+        for (size_t i = 0; i < f->cfg->naccounts; i++) {
+            f->accts[i].dirty = true;
+            f->accts[i].resume_ms = now_ms();
+        }
+    }
+    if (!f->alive_ok)
+        f->sweep_due_ms = now_ms();     /* first sweep right away */
+    f->alive_ok = true;
+    f->alive_due_ms = now_ms() + ALIVE_REFRESH_MS;
+    housekeep(f);
+    kick(f);
+}
+
+static void
+swept(void *arg, int rc, unsigned long moved)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    f->sweeping = false;
+    f->sweep_due_ms = now_ms() + (rc < 0 ? ALIVE_REFRESH_MS : SWEEP_MS);
+    /* Delivery starts after the first sweep, so what a dead instance had in
+     * flight (older than anything queued since) goes first. */
+    f->swept_once = true;
+    kick(f);
+}
+
+/* From the poll timer: keep P alive:INSTANCE set, sweep now and then. */
+static void
+housekeep(struct smpp_front *f)
+{
+    uint64_t t = now_ms();
+
+    if (!store_redis_ready(f->redis))
+        return;
+    if (!f->alive_busy && t >= f->alive_due_ms) {
+        f->alive_busy = true;
+        store_clientq_alive(f->redis, f->instance, ALIVE_TTL_MS, alive_done, op_new(f, 0));
+    }
+    if (f->alive_ok && !f->sweeping && t >= f->sweep_due_ms) {
+        f->sweeping = true;
+        store_clientq_sweep(f->redis, f->instance, !f->swept_once, swept, op_new(f, 0));
+    }
+}
+
+/* ------------------------------------------------------------------ scheduled messages */
+
+/* One due scheduled message on its way to store_msg_accept. */
+struct sched_job {
+    struct front_op *op;
+    char *raw;                      /* the member of P smppsched, to remove */
+    size_t len;
+    char route[65], to[16], id[40];
+    const char *callback_url;
+    unsigned segments;
+};
+
+static void
+sched_batch_end(struct smpp_front *f)
+{
+    if (f->sched_waiting)
+        return;
+    f->sched_busy = false;
+    f->sched_due_ms = now_ms() + (f->sched_full ? 0 : SCHED_POLL_MS);
+}
+
+static void
+sched_accepted(void *arg, int rc, const char *id)
+{
+    struct sched_job *j = arg;
+    size_t ai;
+    struct smpp_front *f = op_end(j->op, &ai);
+
+    if (f) {
+        f->sched_waiting--;
+        if (rc == 0) {
+            log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp scheduled=yes",
+                      id);
+            mt_engine_wake(f->mt, j->route);
+            mt_notify(f->webhook, j->callback_url, id, "queued", NULL, NULL, j->to, j->segments);
+        } else if (rc == 2) {
+            log_event(LOG_WARN, "msg_scheduled_dropped", "msg_id=%s reason=\"the subscriber "
+                      "opted out\"", j->id);
+        }
+        /* stored, stored before (client_ref), or refused for good: done */
+        if (rc >= 0)
+            store_sched_remove(f->redis, j->raw, j->len);
+        sched_batch_end(f);
+    }
+    free(j->raw);
+    free(j);
+}
+
+static const struct cfg_route *
+route_named(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (strcmp(cfg->routes[i].name, name) == 0)
+            return &cfg->routes[i];
+    return NULL;
+}
+
+static const struct cfg_account *
+account_named(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i].name, name) == 0)
+            return &cfg->accounts[i];
+    return NULL;
+}
+
+/* A scheduled message is due: store it as any message, with its id. */
+static void
+sched_release(struct smpp_front *f, const char *raw, size_t len)
+{
+    json_object *o = json_tokener_parse(raw);
+    const struct cfg_route *route = NULL;
+    const struct cfg_account *a = NULL;
+    const struct cfg_sender *snd = NULL;
+
+    if (o && json_object_is_type(o, json_type_object)) {
+        route = route_named(f->cfg, jget(o, "route"));
+        a = account_named(f->cfg, jget(o, "account"));
+        snd = config_sender(f->cfg, jget(o, "from"));
+    }
+    const char *id = o ? jget(o, "id") : "";
+    if (!route || !a || !snd || !*id || strlen(id) >= 40 || strlen(jget(o, "to")) >= 16) {
+        /* The config no longer has its route, account or sender. */
+        log_event(LOG_ERROR, "msg_scheduled_dropped", "item=\"%.200s\" reason=\"route, "
+                  "account or sender not in the config\"", raw);
+        store_sched_remove(f->redis, raw, len);
+        if (o)
+            json_object_put(o);
+        return;
+    }
+    struct sched_job *j = xcalloc(1, sizeof(*j));
+    j->op = op_new(f, 0);
+    j->raw = xcalloc(1, len + 1);
+    memcpy(j->raw, raw, len);
+    j->len = len;
+    snprintf(j->route, sizeof(j->route), "%s", route->name);
+    snprintf(j->to, sizeof(j->to), "%s", jget(o, "to"));
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    j->callback_url = a->callback_url;
+    j->segments = (unsigned)jms(o, "segments");
+    const char *text = jget(o, "text");
+    char cref[64];
+    snprintf(cref, sizeof(cref), "smpp-sched:%s", id);
+    struct store_msg_new n = {
+        .account = a->name,
+        .from = snd->address,
+        .ton = snd->ton,
+        .npi = snd->npi,
+        .to = j->to,
+        .text = text,
+        .text_len = strlen(text),
+        .encoding = jget(o, "encoding"),
+        .segments = j->segments,
+        .route = route->name,
+        .msg_class = "transactional",
+        .callback_url = a->callback_url,
+        /* idempotent: two instances releasing it, or a crash before the
+         * ZREM, store it once */
+        .client_ref = cref,
+        .validity_s = validity_of(route, (time_t)jms(o, "expires")),
+        .source = "smpp",
+        .registered_delivery = (uint8_t)jms(o, "rd"),
+        .id = j->id,
+    };
+    f->sched_waiting++;
+    store_msg_accept(f->redis, &n, sched_accepted, j);
+    json_object_put(o);
+}
+
+static void
+sched_due_items(void *arg, int n, const char *const *items, const size_t *lens)
+{
+    size_t ai;
+    struct smpp_front *f = op_end(arg, &ai);
+
+    if (!f)
+        return;
+    f->sched_full = n >= 64;
+    for (int i = 0; i < n; i++)
+        sched_release(f, items[i], lens[i]);
+    sched_batch_end(f);
+}
+
+static void
+sched_poll(struct smpp_front *f)
+{
+    struct timespec ts;
+
+    if (f->sched_busy || now_ms() < f->sched_due_ms || !store_redis_ready(f->redis))
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    f->sched_busy = true;
+    store_sched_due(f->redis, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, 64,
+                    sched_due_items, op_new(f, 0));
+}
+
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    housekeep(arg);
+    sched_poll(arg);
     deliver_all(arg);
 }
 
@@ -1167,11 +1743,13 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     f->mt = deps->mt;
     f->webhook = deps->webhook;
     f->accts = xcalloc(deps->cfg->naccounts, sizeof(*f->accts));
+    f->guard = bindguard_new();
     if (sc->tls_cert_file) {
         struct smpp_tls_server_cfg tc = { .cert_file = sc->tls_cert_file,
                                           .key_file = sc->tls_key_file };
         f->ssl = smpp_tls_server_ctx(&tc, err, errsz);
         if (!f->ssl) {
+            bindguard_free(f->guard);
             free(f->accts);
             free(f);
             return NULL;
@@ -1189,16 +1767,20 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     scfg.session.bind_timeout_ms = sc->bind_timeout_ms;
     scfg.session.max_pdu = sc->max_pdu;
     /* Our own per-account smpp_window answers first (ESME_RTHROTTLED with a
-     * log line); the session's flood limit stays just above it. */
+     * log line); the session's flood limit stays just above it. The same
+     * window bounds our deliver_sm in flight to the client. */
     scfg.session.peer_window = window + 1;
+    scfg.session.window = window > DELIVER_WINDOW_MAX ? DELIVER_WINDOW_MAX : window;
     f->instance = deps->cfg->instance ? deps->cfg->instance : "smsgwd";
     f->kick_ev = event_new(f->base, -1, 0, deliver_cb, f);
-    f->poll_ev = event_new(f->base, -1, EV_PERSIST, deliver_cb, f);
+    f->poll_ev = event_new(f->base, -1, EV_PERSIST, poll_cb, f);
     struct timeval tv = { 0, DELIVER_POLL_MS * 1000 };
     if (!f->kick_ev || !f->poll_ev)
         abort();
     event_add(f->poll_ev, &tv);
     f->srv = smpp_server_new(f->base, &scfg, &front_ops, f);
+    if (f->srv && f->mt)
+        mt_engine_on_clientq(f->mt, clientq_pushed, f);
     if (!f->srv) {
         event_free(f->kick_ev);
         event_free(f->poll_ev);
@@ -1206,6 +1788,7 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
                  strerror(errno));
         if (f->ssl)
             SSL_CTX_free(f->ssl);
+        bindguard_free(f->guard);
         free(f->accts);
         free(f);
         return NULL;
@@ -1234,6 +1817,8 @@ smpp_front_free(struct smpp_front *f)
 {
     if (!f)
         return;
+    if (f->mt)
+        mt_engine_on_clientq(f->mt, NULL, NULL);
     /* Frees every session through on_closed, which detaches their submits. */
     smpp_server_free(f->srv);
     for (struct front_submit *q = f->pending, *next; q; q = next) {
@@ -1250,6 +1835,7 @@ smpp_front_free(struct smpp_front *f)
     event_free(f->poll_ev);
     if (f->ssl)
         SSL_CTX_free(f->ssl);
+    bindguard_free(f->guard);
     free(f->accts);
     free(f);
 }

@@ -15,7 +15,7 @@
  *               final_date once final (ESME_RQUERYFAIL: unknown id or
  *               another account's)
  *   cancel_sm   state "cancelled" while queued or retrying and not yet
- *               claimed by a dequeuer (ESME_RCANCELFAIL otherwise)
+ *               read by a dequeuer (ESME_RCANCELFAIL otherwise)
  *   replace_sm  ESME_RREPLACEFAIL for now
  *
  *   deliver_sm  receipts (for registered_delivery) and MO (accounts without
@@ -23,9 +23,16 @@
  *               binds, in order, at least once: an item leaves Redis only
  *               on deliver_sm_resp ESME_ROK
  *
- * Not yet: the client's
- * own concatenated parts (refused with ESME_RINVESMCLASS unless total is 1),
- * scheduled delivery (ESME_RINVSCHED). docs/smpp-server.md has the details.
+ *   parts      UDH or SAR parts kept in Redis (store/store_parts.h) and
+ *               stored as one message when the last arrives; every part's
+ *               resp carries that message's id
+ *
+ *   schedule_delivery_time in the future: kept in Redis (store/store_sched.h)
+ *               and stored as any message when due; validity_period caps
+ *               the route's validity
+ *
+ * Binds: failed binds are limited and verified passwords cached
+ * (core/smpp_bindguard.h). docs/smpp-server.md has the details.
  *
  * Ownership: the front owns its smpp_server and every session in it; cfg,
  * redis, mt and webhook are borrowed and must outlive smpp_front_free().

@@ -114,7 +114,23 @@ struct mt_engine {
     void *stop_arg;
     struct event *stop_ev;
     unsigned stop_waits;
+    void (*clientq_fn)(void *, const char *);     /* mt_engine_on_clientq */
+    void *clientq_arg;
 };
+
+void
+mt_engine_on_clientq(struct mt_engine *e, void (*fn)(void *, const char *), void *arg)
+{
+    e->clientq_fn = fn;
+    e->clientq_arg = arg;
+}
+
+static void
+clientq_pushed(struct mt_engine *e, const char *account)
+{
+    if (e->clientq_fn)
+        e->clientq_fn(e->clientq_arg, account);
+}
 
 void
 mt_notify(struct webhook *w, const char *url, const char *id, const char *state,
@@ -216,6 +232,7 @@ dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
     } else if (state && *state) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, state);
         mt_notify(e->webhook, info->callback_url, id, state, info->client_ref, NULL, NULL, 0);
+        clientq_pushed(e, NULL);
     }
     /* The session may have closed meanwhile; answer only if it is the same
      * live session (ids are never reused). */
@@ -354,6 +371,8 @@ mo_recorded(void *arg, int rc)
         mo_free(c);
         return;
     }
+    if (c->acct)
+        clientq_pushed(e, c->acct->name);
     log_event(LOG_INFO, "mo", "from=%s to=%s account=%s keyword=%s smsc=%s", c->from, c->to,
               c->acct ? c->acct->name : "-", mo_keyword_name(c->kw), c->smsc);
     if (c->acct && c->acct->mo_url) {
@@ -691,9 +710,12 @@ job_stored(void *arg, int rc)
         return;
     }
     rt->inflight--;
-    if (job->outcome)
+    if (job->outcome) {
         mt_notify(rt->eng->webhook, job->j.callback_url, job->j.id, job->outcome,
                   job->j.client_ref, job->outcome_detail, job->j.to, job->j.segments);
+        if (strcmp(job->outcome, "submitted") != 0)   /* final: maybe a receipt item */
+            clientq_pushed(rt->eng, job->j.account);
+    }
     job_free(job);
     route_kick(rt);
 }

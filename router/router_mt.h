@@ -28,6 +28,12 @@ void mt_engine_set_webhook(struct mt_engine *e, struct webhook *w);
 void mt_notify(struct webhook *w, const char *url, const char *id, const char *state,
                const char *client_ref, const char *error, const char *to, unsigned segments);
 
+/* fn(arg, account) runs after a script that may have pushed an item onto
+ * P clientq:ACCOUNT (receipt, MO) succeeded; account is NULL when not known
+ * here. core/smpp_front uses it to deliver at once instead of at its poll. */
+void mt_engine_on_clientq(struct mt_engine *e, void (*fn)(void *arg, const char *account),
+                          void *arg);
+
 /* A message was queued on route: look at its queue now rather than at the
  * next poll (an empty queue is polled 20 times a second). */
 void mt_engine_wake(struct mt_engine *e, const char *route);

@@ -317,7 +317,10 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     uint64_t t = store_now_ms();
     uint16_t rref = (uint16_t)(next_rand() >> 48);
 
-    store_new_id(id);
+    if (m->id)
+        snprintf(id, sizeof(id), "%s", m->id);
+    else
+        store_new_id(id);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)t);
     snprintf(ttl, sizeof(ttl), "%u", m->validity_s + EXTRA_TTL_S);
     snprintf(seg, sizeof(seg), "%u", m->segments);
@@ -449,11 +452,12 @@ struct hist_ev {
 static int
 event_rank(const char *e, size_t len)
 {
-    static const char *const order[] = { "queued", "retrying", "submitted", "receipt" };
-    for (int i = 0; i < 4; i++)
+    static const char *const order[] = { "scheduled", "queued", "retrying", "submitted",
+                                         "receipt" };
+    for (int i = 0; i < 5; i++)
         if (len >= strlen(order[i]) && strncmp(e, order[i], strlen(order[i])) == 0)
             return i;
-    return 4;       /* a final state */
+    return 5;       /* a final state */
 }
 
 static int

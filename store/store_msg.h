@@ -53,6 +53,7 @@ struct store_msg_new {
      * neither field is written (HTTP). */
     const char *source;
     uint8_t registered_delivery;
+    const char *id;             /* our id, chosen earlier (store_new_id); NULL: a new one */
 };
 
 /* rc: 0 stored, 1 client_ref seen before (id is the original), 2 the

@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_session.h"
+#include "smpp/smpp_text.h"
 #include "tests/testlib.h"
 
 #define KEY "test-key-0123"
@@ -1131,18 +1132,21 @@ test_smpp_client_refusals(void **state)
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
 
-    char *out = run_load(g, "wrong", "12345", "14155550160", "1", "1", &rc);
-    if (rc == 0 || !strstr(out, "ESME_RINVPASWD"))
-        fail_msg("wrong password: rc %d: %s", rc, out);
-    free(out);
-    /* (smpp-load retries the bind until its connect timeout) */
-    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
-    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 0);
-
-    out = run_load(g, SMPP_PW, "99999", "14155550160", "3", "3", &rc);
+    char *out = run_load(g, SMPP_PW, "99999", "14155550160", "3", "3", &rc);
     if (rc != 0 || !strstr(out, "\"ESME_RINVSRCADR\":3"))
         fail_msg("unknown source: rc %d: %s", rc, out);
     free(out);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 1);
+
+    /* (smpp-load retries the bind until its connect timeout; after 5
+     * failures they are refused without PBKDF2, and the right password,
+     * verified above, still binds from the same address) */
+    out = run_load(g, "wrong", "12345", "14155550160", "1", "1", &rc);
+    if (rc == 0 || (!strstr(out, "ESME_RINVPASWD") && !strstr(out, "ESME_RBINDFAIL")))
+        fail_msg("wrong password: rc %d: %s", rc, out);
+    free(out);
+    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 1);
 
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550177", KEY, NULL, &body,
                              NULL), 200);
@@ -1300,6 +1304,402 @@ test_smpp_client_receipts_queued(void **state)
     stop_gw_clean(g);
 }
 
+/* A receiver bind of our own that keeps every MO deliver_sm it is sent. */
+#define MO_RX_MAX 128
+struct mo_rx {
+    enum smpp_state state;
+    unsigned n, bad;
+    char from[MO_RX_MAX][24], to[MO_RX_MAX][24], text[MO_RX_MAX][1200];
+    uint8_t from_ton[MO_RX_MAX];
+    bool hold;                      /* keep the resps in hdr[] instead of answering */
+    unsigned held;
+    struct smpp_hdr hdr[MO_RX_MAX];
+};
+
+static void
+mo_rx_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to,
+               const char *reason, void *ctx)
+{
+    (void)s;
+    (void)from;
+    (void)reason;
+    ((struct mo_rx *)ctx)->state = to;
+}
+
+static void
+mo_rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
+{
+    struct mo_rx *x = ctx;
+    if (req->hdr.command_id == DELIVER_SM && x->n < MO_RX_MAX) {
+        const deliver_sm_t *d = &req->u.deliver_sm;
+        const uint8_t *sm = d->short_message;
+        size_t smlen = d->sm_length, tl = 0;
+        if (smlen == 0 && (req->tlv.present & SMPP_TLV_MESSAGE_PAYLOAD)) {
+            sm = req->tlv.message_payload;
+            smlen = req->tlv.message_payload_len;
+        }
+        if (d->esm_class != 0 ||
+            smpp_text_decode(d->data_coding, SMPP_TEXT_ENC_GSM7, sm, smlen, 0, 0,
+                             x->text[x->n], sizeof(x->text[0]) - 1, &tl) != SMPP_TEXT_OK)
+            x->bad++;
+        x->text[x->n][tl] = 0;
+        snprintf(x->from[x->n], sizeof(x->from[0]), "%s", (const char *)d->source_addr);
+        snprintf(x->to[x->n], sizeof(x->to[0]), "%s", (const char *)d->destination_addr);
+        x->from_ton[x->n] = d->source_addr_ton;
+        x->n++;
+        if (x->hold) {
+            x->hdr[x->held++] = req->hdr;
+            return;
+        }
+    }
+    smpp_session_respond_status(s, &req->hdr, ESME_ROK);
+}
+
+/* Connect and bind a receiver (mode SMPP_BIND_RX or _TRX) that fills x. */
+static struct smpp_session *
+mo_rx_bind(struct gx *g, struct event_base *base, struct mo_rx *x, enum smpp_bind_mode mode)
+{
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = mo_rx_on_state,
+                                                 .on_request = mo_rx_on_request };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, x);
+    assert_non_null(s);
+    struct smpp_bind_params bp = { .mode = mode, .system_id = SMPP_ID, .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x->state == SMPP_BOUND_RX || x->state == SMPP_BOUND_TRX, 5000);
+    assert_true(x->state == SMPP_BOUND_RX || x->state == SMPP_BOUND_TRX);
+    return s;
+}
+
+static void
+mo_rx_close(struct event_base *base, struct smpp_session *s)
+{
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+}
+
+/*
+ * MO to an SMPP client: mo_routes sends number 12345 to acme (an SMPP
+ * account without mo_url) and the keyword OTHER to beta. An MO injected at
+ * smsc-sim reaches acme's receiver bind as a deliver_sm with the
+ * subscriber as source, our number as destination and the text; beta's MO
+ * does not. A long MO whose parts smsc-sim sends in reverse order arrives
+ * once, whole. MOs sent while the client is away wait in Redis and arrive
+ * in their order when it binds again (as a transceiver).
+ */
+static void
+test_smpp_client_gets_mo(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+
+    smpp_setup(g, extra, sizeof(extra));
+    g->tail_extra = ", { name = \"beta\"; api_keys = [\"sha256:"
+                    "0000000000000000000000000000000000000000000000000000000000000007\"]; "
+                    "senders = [\"12345\"]; }";
+    g->tail_top = "mo_routes = ( { number = \"12345\"; account = \"acme\"; },\n"
+                  "              { number = \"12345\"; keyword = \"OTHER\"; account = \"beta\"; } );";
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "binds_now") < 1; i++)
+        sleep_ms(50);
+
+    struct event_base *base = event_base_new();
+    struct mo_rx *x = calloc(1, sizeof(*x));
+    struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_RX);
+
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 hello client\n"), "OK"));
+    TL_RUN_UNTIL(base, x->n >= 1, 5000);
+    if (x->n != 1) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("the MO did not reach the client (%u deliver_sm)", x->n);
+    }
+    assert_string_equal(x->from[0], "14155550199");
+    assert_int_equal(x->from_ton[0], 1);
+    assert_string_equal(x->to[0], "12345");
+    assert_string_equal(x->text[0], "hello client");
+
+    /* beta's keyword: stored for beta, not sent to acme's client */
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 OTHER thing\n"), "OK"));
+    for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:mo:beta")) < 1; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:mo:beta")), 1);
+
+    /* a long MO, parts sent last first */
+    char cmd[700] = "mo_parts 3,2,1 14155550197 12345 ", want[600] = "";
+    for (int i = 0; i < 330; i++)
+        strcat(want, i % 10 == 9 ? " " : "y");
+    strcat(want, "END-OF-LONG");
+    strcat(cmd, want);
+    strcat(cmd, "\n");
+    char *reply = sim_ctl(g, cmd);
+    if (!strstr(reply, "OK parts=3"))
+        fail_msg("smsc-sim did not send 3 parts: %s", reply);
+    TL_RUN_UNTIL(base, x->n >= 2, 5000);
+    TL_RUN_UNTIL(base, 0, 300);         /* nothing more (OTHER, or parts) */
+    if (x->n != 2) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("expected 2 deliver_sm, got %u (last: %s)", x->n, x->text[x->n - 1]);
+    }
+    assert_string_equal(x->from[1], "14155550197");
+    assert_string_equal(x->text[1], want);
+    mo_rx_close(base, s);
+
+    /* the client is away: three MOs wait in Redis */
+    for (int i = 0; i < 100 && !count_lines(g->gwlog, "smpp_client_unbound", NULL); i++)
+        sleep_ms(50);
+    for (int i = 1; i <= 3; i++) {
+        char c[80];
+        snprintf(c, sizeof(c), "mo 1415555019%d 12345 away %d\n", i, i);
+        assert_non_null(strstr(sim_ctl(g, c), "OK"));
+    }
+    for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:clientq:acme")) < 3; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 3);
+
+    memset(x, 0, sizeof(*x));
+    s = mo_rx_bind(g, base, x, SMPP_BIND_TRX);
+    TL_RUN_UNTIL(base, x->n >= 3, 5000);
+    TL_RUN_UNTIL(base, 0, 300);
+    mo_rx_close(base, s);
+    event_base_free(base);
+    if (x->n != 3) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("after the rebind: %u deliver_sm", x->n);
+    }
+    for (int i = 0; i < 3; i++) {
+        char t[32], fr[32];
+        snprintf(t, sizeof(t), "away %d", i + 1);
+        snprintf(fr, sizeof(fr), "1415555019%d", i + 1);
+        assert_string_equal(x->text[i], t);
+        assert_string_equal(x->from[i], fr);
+    }
+    assert_int_equal(x->bad, 0);
+    free(x);
+    for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
+    stop_gw_clean(g);
+}
+
+/*
+ * Delivery to a client is bounded by its window, not by a fixed 32: with
+ * smpp_window 40, 100 MO items waiting in P clientq:acme reach a receiver
+ * that does not answer as exactly 40 deliver_sm; once it answers, the rest
+ * follow in order, each removed from Redis after its resp.
+ */
+static void
+test_smpp_client_deliver_window(void **state)
+{
+    struct gx *g = *state;
+    char base_extra[512], extra[700], cmd[400];
+
+    smpp_setup(g, base_extra, sizeof(base_extra));
+    snprintf(extra, sizeof(extra), "%s", base_extra);
+    char *w = strstr(extra, "smpp_window = 16;");
+    assert_non_null(w);
+    memcpy(w, "smpp_window = 40;", 17);
+    g->account_extra = extra;
+    for (int i = 0; i < 100; i++) {
+        snprintf(cmd, sizeof(cmd), "RPUSH t:clientq:acme '{\"type\":\"mo\","
+                 "\"from\":\"+14155550100\",\"to\":\"12345\",\"text\":\"item %03d\","
+                 "\"received\":1}'", i);
+        assert_int_equal(atoi(rcli(g, cmd)), i + 1);
+    }
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    struct event_base *base = event_base_new();
+    struct mo_rx *x = calloc(1, sizeof(*x));
+    x->hold = true;
+    struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_RX);
+    TL_RUN_UNTIL(base, x->n >= 40, 5000);
+    TL_RUN_UNTIL(base, 0, 500);         /* no more while none is answered */
+    if (x->n != 40) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("%u deliver_sm in flight, the window is 40", x->n);
+    }
+    x->hold = false;
+    for (unsigned i = 0; i < x->held; i++)
+        smpp_session_respond_status(s, &x->hdr[i], ESME_ROK);
+    TL_RUN_UNTIL(base, x->n >= 100, 10000);
+    TL_RUN_UNTIL(base, 0, 300);
+    mo_rx_close(base, s);
+    event_base_free(base);
+    assert_int_equal(x->n, 100);
+    for (int i = 0; i < 100; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "item %03d", i);
+        assert_string_equal(x->text[i], want);
+    }
+    assert_int_equal(x->bad, 0);
+    free(x);
+    for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
+        sleep_ms(50);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
+    stop_gw_clean(g);
+}
+
+static void
+push_mo_item(struct gx *g, const char *list, const char *text)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "RPUSH %s '{\"type\":\"mo\",\"from\":\"+14155550100\","
+             "\"to\":\"12345\",\"text\":\"%s\",\"received\":1}'", list, text);
+    assert_true(atoi(rcli(g, cmd)) > 0);
+}
+
+/*
+ * Taking over a dead instance's inflight list: Redis holds what instance
+ * "dead-1" had in flight to acme's client (3 items, no liveness key) and
+ * what the live "live-2" has (its P alive:live-2 is set), what a previous
+ * run of test-1 left, plus one item queued. When a client binds to smsgwd
+ * (instance test-1) it gets the dead instance's items and its own old one
+ * first, each list in its order, then the queued one; live-2's item stays
+ * where it is, and test-1 has set its own liveness key.
+ */
+static void
+test_smpp_client_takeover_dead_inflight(void **state)
+{
+    struct gx *g = *state;
+    char extra[512];
+
+    smpp_setup(g, extra, sizeof(extra));
+    push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 1");
+    push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 2");
+    push_mo_item(g, "t:clientq:acme:inflight:dead-1", "dead 3");
+    push_mo_item(g, "t:clientq:acme:inflight:live-2", "live 1");
+    push_mo_item(g, "t:clientq:acme:inflight:test-1", "own 1");    /* a previous run's */
+    push_mo_item(g, "t:clientq:acme", "queued 1");
+    assert_non_null(strstr(rcli(g, "SET t:alive:live-2 1 PX 600000"), "OK"));
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+
+    struct event_base *base = event_base_new();
+    struct mo_rx *x = calloc(1, sizeof(*x));
+    struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_TRX);
+    TL_RUN_UNTIL(base, x->n >= 5, 8000);
+    TL_RUN_UNTIL(base, 0, 500);
+    mo_rx_close(base, s);
+    event_base_free(base);
+    if (x->n != 5) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("%u deliver_sm (want 3 dead items, our previous run's, the queued one)", x->n);
+    }
+    /* the taken-over lists come first (in SCAN order among themselves),
+     * each in its order, then the queue */
+    int d1 = -1, d2 = -1, d3 = -1, own = -1;
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(x->text[i], "dead 1")) d1 = i;
+        if (!strcmp(x->text[i], "dead 2")) d2 = i;
+        if (!strcmp(x->text[i], "dead 3")) d3 = i;
+        if (!strcmp(x->text[i], "own 1")) own = i;
+    }
+    assert_true(d1 >= 0 && d2 == d1 + 1 && d3 == d2 + 1 && own >= 0);
+    assert_string_equal(x->text[4], "queued 1");
+    free(x);
+    assert_int_equal(atoi(rcli(g, "EXISTS t:clientq:acme:inflight:dead-1")), 0);
+    assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:live-2")), 1);
+    assert_true(atoi(rcli(g, "PTTL t:alive:test-1")) > 0);
+    assert_int_equal(count_lines(g->gwlog, "clientq_taken_over", "dead_instance=dead-1"), 1);
+    stop_gw_clean(g);
+}
+
+/* One bind attempt of our own; the bind_resp status (0xFFFFFFFF: none). */
+struct bind_try {
+    enum smpp_state state;
+    char reason[128];
+};
+
+static void
+bt_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const char *reason,
+            void *ctx)
+{
+    struct bind_try *b = ctx;
+    (void)s;
+    (void)from;
+    b->state = to;
+    if (reason && !strncmp(reason, "bind_resp ", 10))
+        snprintf(b->reason, sizeof(b->reason), "%s", reason + 10);
+    else if (reason && !strncmp(reason, "bind refused: ", 14))
+        snprintf(b->reason, sizeof(b->reason), "%s", reason + 14);
+}
+
+/* "ESME_ROK", "ESME_RINVPASWD", ... as the client saw it. */
+static const char *
+try_bind(struct gx *g, struct event_base *base, const char *password, char *out, size_t size)
+{
+    struct bind_try b = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = bt_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &b);
+    assert_non_null(s);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TRX, .system_id = SMPP_ID,
+                                   .password = password };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, b.reason[0], 5000);
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 20);
+    smpp_session_free(s);
+    snprintf(out, size, "%s", b.reason[0] ? b.reason : "no bind_resp");
+    return out;
+}
+
+/*
+ * Failed binds are cheap to refuse: the client binds once (its password is
+ * verified and remembered), then a burst of 8 wrong-password binds from the
+ * same address: the first 5 are checked (ESME_RINVPASWD), the rest refused
+ * at once (ESME_RBINDFAIL, logged as too many failed binds). The right
+ * password still binds, from the cache; a wrong one is still refused.
+ */
+static void
+test_smpp_client_bind_limits(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], st[128];
+
+    smpp_setup(g, extra, sizeof(extra));
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    struct event_base *base = event_base_new();
+
+    assert_string_equal(try_bind(g, base, SMPP_PW, st, sizeof(st)), "ESME_ROK");
+    unsigned paswd = 0, bindfail = 0;
+    for (int i = 0; i < 8; i++) {
+        try_bind(g, base, "wrong-pw", st, sizeof(st));
+        if (!strcmp(st, "ESME_RINVPASWD"))
+            paswd++;
+        else if (!strcmp(st, "ESME_RBINDFAIL"))
+            bindfail++;
+        else
+            fail_msg("wrong password bind %d: %s", i, st);
+    }
+    assert_int_equal(paswd, 5);
+    assert_int_equal(bindfail, 3);
+    assert_int_equal(count_lines(g->gwlog, "smpp_bind_refused", "too many failed binds"), 3);
+    /* the right password, verified before, binds without PBKDF2 */
+    assert_string_equal(try_bind(g, base, SMPP_PW, st, sizeof(st)), "ESME_ROK");
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", "password=verified"), 1);
+    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", "password=cached"), 1);
+    /* a wrong password is still refused, not let through by the cache */
+    try_bind(g, base, "pw-12346", st, sizeof(st));
+    assert_string_equal(st, "ESME_RBINDFAIL");
+    event_base_free(base);
+    stop_gw_clean(g);
+}
+
 /* One request on our own client session, waiting for its resp. */
 struct req_wait {
     bool done;
@@ -1370,6 +1770,298 @@ req_cancel(struct event_base *base, struct smpp_session *s, const char *id, stru
     snprintf((char *)p.u.cancel_sm.message_id, 65, "%s", id);
     snprintf((char *)p.u.cancel_sm.source_addr, 21, "12345");
     req_run(base, s, &p, w);
+}
+
+/* A submit_sm part of a concatenated message: UDH (8-bit reference) when
+ * sar is false, else SAR TLVs. */
+static void
+req_part(struct event_base *base, struct smpp_session *s, bool sar, unsigned ref, unsigned total,
+         unsigned seq, const char *text, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    submit_sm_t *b = &p.u.submit_sm;
+    size_t n = strlen(text), off = 0;
+    smpp_pdu_init(&p, SUBMIT_SM, 0, 0);
+    snprintf((char *)b->source_addr, 21, "12345");
+    snprintf((char *)b->destination_addr, 21, "14155550170");
+    b->dest_addr_ton = 1;
+    b->dest_addr_npi = 1;
+    b->registered_delivery = 1;
+    if (sar) {
+        p.tlv.present |= SMPP_TLV_SAR_MSG_REF_NUM | SMPP_TLV_SAR_TOTAL_SEGMENTS |
+                         SMPP_TLV_SAR_SEGMENT_SEQNUM;
+        p.tlv.sar_msg_ref_num = (uint16_t)ref;
+        p.tlv.sar_total_segments = (uint8_t)total;
+        p.tlv.sar_segment_seqnum = (uint8_t)seq;
+    } else {
+        const uint8_t udh[6] = { 5, 0, 3, (uint8_t)ref, (uint8_t)total, (uint8_t)seq };
+        memcpy(b->short_message, udh, 6);
+        b->esm_class = 0x40;
+        off = 6;
+    }
+    assert_true(off + n < 254);
+    memcpy(b->short_message + off, text, n);
+    b->sm_length = (uint8_t)(off + n);
+    req_run(base, s, &p, w);
+}
+
+/*
+ * A client's concatenated submits, to a route whose SMSC wants concat
+ * (udh8, sar, payload): three UDH parts sent 3, 1, 2 each get ESME_ROK with
+ * one and the same id; so do two SAR parts of another message. Each message
+ * is stored whole (the record's text) and reaches smsc-sim once: the long
+ * one segmented again the SMSC's way (smsc-sim counts how its parts were
+ * marked), the short one as one submit_sm, both delivered. A part sent
+ * again afterwards gets the same id and sends nothing more. Parts beyond
+ * max_segments are refused.
+ */
+static void
+concat_parts_case(struct gx *g, const char *concat)
+{
+    char extra[512], p1[200], p2[200], p3[40], whole[500], smsc[64];
+    struct req_wait w;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    snprintf(smsc, sizeof(smsc), "concat = \"%s\";", concat);
+    write_config(g, 100, smsc, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    memset(p1, 'a', 153);
+    p1[153] = 0;
+    memset(p2, 'b', 153);
+    p2[153] = 0;
+    snprintf(p3, sizeof(p3), "the end");
+    snprintf(whole, sizeof(whole), "%s%s%s", p1, p2, p3);
+
+    struct event_base *base = event_base_new();
+    struct bind_try x = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = bt_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &x);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
+                                   .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x.state == SMPP_BOUND_TX, 5000);
+    assert_int_equal(x.state, SMPP_BOUND_TX);
+
+    char id[3][66];
+    req_part(base, s, false, 0x42, 3, 3, p3, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(id[0], sizeof(id[0]), "%s", w.id);
+    req_part(base, s, false, 0x42, 3, 1, p1, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(id[1], sizeof(id[1]), "%s", w.id);
+    req_part(base, s, false, 0x42, 3, 2, p2, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(id[2], sizeof(id[2]), "%s", w.id);
+    assert_true(id[0][0] == 'm');
+    assert_string_equal(id[0], id[1]);
+    assert_string_equal(id[0], id[2]);
+
+    char sid[2][66];
+    req_part(base, s, true, 0x1234, 2, 1, "first half, ", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(sid[0], sizeof(sid[0]), "%s", w.id);
+    req_part(base, s, true, 0x1234, 2, 2, "second half", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(sid[1], sizeof(sid[1]), "%s", w.id);
+    assert_string_equal(sid[0], sid[1]);
+    assert_string_not_equal(sid[0], id[0]);
+
+    free(wait_state(g, id[0], "delivered", 10000));
+    free(wait_state(g, sid[0], "delivered", 10000));
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "HGET t:msg:%s text", id[0]);
+    char *t = rcli(g, cmd);
+    t[strcspn(t, "\n")] = 0;
+    assert_string_equal(t, whole);
+    snprintf(cmd, sizeof(cmd), "HGET t:msg:%s text", sid[0]);
+    t = rcli(g, cmd);
+    t[strcspn(t, "\n")] = 0;
+    assert_string_equal(t, "first half, second half");
+    /* 313 characters: 3 parts of 153 + 153 + 7 again with UDH (the client's
+     * own parts), 3 SAR parts, or one message_payload */
+    bool payload = !strcmp(concat, "payload"), sar = !strcmp(concat, "sar");
+    unsigned pdus = payload ? 2 : 4;
+    char *st = sim_ctl(g, "stats\n");
+    assert_int_equal(jnum(st, "segments_reassembled"), payload ? 0 : 1);
+    assert_int_equal(jnum(st, "concatenated_parts"), payload ? 0 : 3);
+    assert_int_equal(jnum(st, "concat_parts_sar"), sar ? 3 : 0);
+    assert_int_equal(jnum(st, "concat_parts_udh"), sar || payload ? 0 : 3);
+    assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
+
+    /* a part sent again: the same id, nothing new sent */
+    req_part(base, s, false, 0x42, 3, 2, p2, &w);
+    assert_int_equal(w.status, ESME_ROK);
+    assert_string_equal(w.id, id[0]);
+    TL_RUN_UNTIL(base, 0, 500);
+    st = sim_ctl(g, "stats\n");
+    assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
+
+    /* more parts than max_segments (default 10) */
+    req_part(base, s, false, 0x43, 11, 1, "x", &w);
+    assert_int_equal(w.status, ESME_RINVMSGLEN);
+
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+    event_base_free(base);
+    stop_gw_clean(g);
+}
+
+static void
+test_smpp_client_concat_parts_sar(void **state)
+{
+    concat_parts_case(*state, "sar");
+}
+
+/* The SMSC takes 8-bit UDH like the client: the same three parts go out. */
+static void
+test_smpp_client_concat_parts_udh8(void **state)
+{
+    concat_parts_case(*state, "udh8");
+}
+
+static void
+test_smpp_client_concat_parts_payload(void **state)
+{
+    concat_parts_case(*state, "payload");
+}
+
+/* A submit_sm with the client's schedule_delivery_time and validity_period. */
+static void
+req_timed(struct event_base *base, struct smpp_session *s, const char *to, const char *sched,
+          const char *validity, struct req_wait *w)
+{
+    struct smpp_pdu p;
+    submit_sm_t *b = &p.u.submit_sm;
+    smpp_pdu_init(&p, SUBMIT_SM, 0, 0);
+    snprintf((char *)b->source_addr, 21, "12345");
+    snprintf((char *)b->destination_addr, 21, "%s", to);
+    b->dest_addr_ton = 1;
+    b->dest_addr_npi = 1;
+    snprintf((char *)b->schedule_delivery_time, sizeof(b->schedule_delivery_time), "%s", sched);
+    snprintf((char *)b->validity_period, sizeof(b->validity_period), "%s", validity);
+    memcpy(b->short_message, "timed", 5);
+    b->sm_length = 5;
+    req_run(base, s, &p, w);
+}
+
+/* "YYMMDDhhmmss000+" for now + secs, in UTC. */
+static void
+smpp_abs(int secs, char out[17])
+{
+    time_t t = time(NULL) + secs;
+    struct tm tm;
+    char buf[64];
+    gmtime_r(&t, &tm);
+    snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02d000+", tm.tm_year % 100, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, buf, 16);
+    out[16] = 0;
+}
+
+/*
+ * The client's validity_period and schedule_delivery_time, absolute and
+ * relative: a relative validity of one minute is the record's validity; a
+ * malformed or past one is ESME_RINVEXPIRY. A message scheduled 4 s ahead
+ * (relative) and one 5 s ahead (absolute, UTC) are answered at once with
+ * their ids, show state "scheduled" and reach smsc-sim only when due, then
+ * are delivered; a malformed schedule, one 40 days ahead, and a validity
+ * ending before the schedule are refused.
+ */
+static void
+test_smpp_client_validity_schedule(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], abs[17], cmd[200];
+    struct req_wait w;
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    struct event_base *base = event_base_new();
+    struct bind_try x = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = bt_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+                                                  &ops, &x);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
+                                   .password = SMPP_PW };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, x.state == SMPP_BOUND_TX, 5000);
+    assert_int_equal(x.state, SMPP_BOUND_TX);
+
+    /* validity */
+    req_timed(base, s, "14155550181", "", "000000000100000R", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(cmd, sizeof(cmd), "HGET t:msg:%s validity", w.id);
+    assert_int_equal(atoi(rcli(g, cmd)), 60);
+    req_timed(base, s, "14155550181", "", "bogus", &w);
+    assert_int_equal(w.status, ESME_RINVEXPIRY);
+    smpp_abs(-3600, abs);
+    req_timed(base, s, "14155550181", "", abs, &w);
+    assert_int_equal(w.status, ESME_RINVEXPIRY);
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+        sleep_ms(50);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+
+    /* schedule */
+    char rel_id[66], abs_id[66];
+    req_timed(base, s, "14155550182", "000000000004000R", "", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(rel_id, sizeof(rel_id), "%s", w.id);
+    smpp_abs(5, abs);
+    req_timed(base, s, "14155550183", abs, "000001000000000R", &w);
+    assert_int_equal(w.status, ESME_ROK);
+    snprintf(abs_id, sizeof(abs_id), "%s", w.id);
+    char path[128], *body = NULL;
+    snprintf(path, sizeof(path), "/v1/messages/%s", abs_id);
+    assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL), 200);
+    if (strcmp(jstr(body, "state"), "scheduled") != 0)
+        fail_msg("a message scheduled 5 s ahead: %s", body);
+    free(body);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);    /* not sent yet */
+    free(wait_state(g, rel_id, "delivered", 15000));
+    free(wait_state(g, abs_id, "delivered", 15000));
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(atoi(rcli(g, "ZCARD t:smppsched")), 0);
+    /* sent no earlier than due: the queued transition comes after "scheduled" */
+    snprintf(cmd, sizeof(cmd), "HKEYS t:msg:%s", abs_id);    /* history: h:MS:EVENT */
+    char *h = rcli(g, cmd), *save = NULL;
+    unsigned long long t_sched = 0, t_queued = 0;
+    for (char *line = strtok_r(h, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *ev = NULL;
+        unsigned long long ts = strncmp(line, "h:", 2) == 0 ? strtoull(line + 2, &ev, 10) : 0;
+        if (!ts || !ev || *ev != ':')
+            continue;
+        if (strcmp(ev + 1, "scheduled") == 0)
+            t_sched = ts;
+        else if (strcmp(ev + 1, "queued") == 0)
+            t_queued = ts;
+    }
+    if (!t_sched || !t_queued || t_queued < t_sched + 4000)
+        fail_msg("history of %s: scheduled at %llu, queued at %llu", abs_id, t_sched, t_queued);
+
+    /* refusals */
+    req_timed(base, s, "14155550184", "tomorrow", "", &w);
+    assert_int_equal(w.status, ESME_RINVSCHED);
+    req_timed(base, s, "14155550184", "000040000000000R", "", &w);
+    assert_int_equal(w.status, ESME_RINVSCHED);
+    req_timed(base, s, "14155550184", "000000010000000R", "000000003000000R", &w);
+    assert_int_equal(w.status, ESME_RINVEXPIRY);
+
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 50);
+    smpp_session_free(s);
+    event_base_free(base);
+    stop_gw_clean(g);
 }
 
 /* query_sm and cancel_sm: with the carrier's SMSC down both messages stay
@@ -1514,6 +2206,59 @@ test_node_smpp_client_binds_to_smsgwd(void **state)
     stop_gw_clean(g);
 }
 
+/* node-smpp (tests/interop/mo_client.js) bound as a receiver gets MO from
+ * smsgwd: a GSM text, a Cyrillic one (UCS-2) and a long one (in
+ * message_payload), each with the subscriber and our number, as node-smpp
+ * decodes them. */
+static void
+test_node_smpp_client_gets_mo(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], port[16], script[4200], log[4300];
+
+    smpp_setup(g, extra, sizeof(extra));
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g, 100, NULL, NULL);
+    start_gw(g);
+    assert_true(tl_wait_port(g->smpp_port, 5000));
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "binds_now") < 1; i++)
+        sleep_ms(50);
+    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(script, sizeof(script), "%s/tests/interop/mo_client.js", tl_top());
+    snprintf(log, sizeof(log), "%s/node-mo-client.log", g->dir);
+    char *argv[] = { "/usr/bin/env", "node", script, port, SMPP_ID, SMPP_PW, "3", NULL };
+    pid_t pid = tl_spawn(argv, log);
+    for (int i = 0; i < 200 && !count_lines(log, "\"bound\":true", NULL); i++)
+        sleep_ms(50);
+    if (!count_lines(log, "\"bound\":true", NULL)) {
+        tl_dump_file(log);
+        fail_msg("node-smpp did not bind as a receiver");
+    }
+    char longmo[400] = "mo 14155550177 12345 ";
+    for (int i = 0; i < 300; i++)
+        strcat(longmo, i % 10 == 9 ? " " : "z");
+    strcat(longmo, "LONG-END\n");
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550177 12345 hello node\n"), "OK"));
+    assert_non_null(strstr(sim_ctl(g, "mo 14155550177 12345 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"), "OK"));
+    assert_non_null(strstr(sim_ctl(g, longmo), "OK"));
+    int st = tl_stop(pid, 0, 25000);        /* wait for it to exit */
+    (void)st;
+    if (count_lines(log, "\"done\":true", "\"received\":3") != 1) {
+        tl_dump_file(log);
+        tl_dump_tail(g->gwlog);
+        fail_msg("node-smpp did not get 3 MO");
+    }
+    if (count_lines(log, "\"from\":\"14155550177\",\"to\":\"12345\",\"dc\":0,"
+                    "\"text\":\"hello node\"", NULL) != 1 ||
+        count_lines(log, "\"dc\":8,\"text\":\"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
+                    "\xd0\xb5\xd1\x82\"", NULL) != 1 ||
+        count_lines(log, "zzzzzzzzz zzzzzzzzz", "LONG-END\"}") != 1) {
+        tl_dump_file(log);
+        fail_msg("node-smpp's MO are not as sent");
+    }
+    stop_gw_clean(g);
+}
+
 /* One client sends garbage (an oversized command_length, then bytes that
  * are no PDU) while another submits: the garbage connection is answered and
  * closed, the other client's messages all go through. Above the account's
@@ -1591,7 +2336,16 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_receipts_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_query_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_gets_mo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_deliver_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_takeover_dead_inflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_bind_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_sar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_udh8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_concat_parts_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_client_validity_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_smpp_client_binds_to_smsgwd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_smpp_client_gets_mo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mo_stop_start_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_client_ref, setup, teardown),
@@ -1606,5 +2360,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sender_mps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_instances_share_route, setup, teardown),
     };
+    /* SMSGWD_TEST=test_smpp_client_* runs only the tests that match. */
+    if (getenv("SMSGWD_TEST"))
+        cmocka_set_test_filter(getenv("SMSGWD_TEST"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

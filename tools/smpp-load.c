@@ -343,6 +343,7 @@ struct load_bind {
     unsigned outstanding;       /* slots in use */
     double quota;               /* rate mode: tokens this bind may use this tick */
     char last_reason[96];
+    char last_refusal[96];          /* the last "bind refused: STATUS", kept past retries */
 };
 
 struct status_count {
@@ -735,8 +736,11 @@ on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const
     struct load_bind *b = ctx;
     struct load *L = b->L;
 
-    if (reason)
+    if (reason) {
         snprintf(b->last_reason, sizeof(b->last_reason), "%s", reason);
+        if (!strncmp(reason, "bind refused", 12))
+            snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", reason);
+    }
     if (state_is_bound(to) && !state_is_bound(from)) {
         b->sess = s;
         b->ever_bound = true;
@@ -1078,10 +1082,16 @@ deadline_fired(evutil_socket_t fd, short what, void *arg)
                       "msg=\"not every bind is up after connect timeout; starting anyway\"");
             phase_set(L, PH_SENDING, "connect timeout, some bound");
         } else {
-            for (unsigned i = 0; i < L->nbinds; i++)
-                fprintf(stderr, "smpp-load: %s: not bound after %u ms%s%s\n",
-                        L->binds[i].name, L->opt.connect_timeout_ms,
-                        L->binds[i].last_reason[0] ? ": " : "", L->binds[i].last_reason);
+            for (unsigned i = 0; i < L->nbinds; i++) {
+                const struct load_bind *b = &L->binds[i];
+                /* The refusal says why, even when the deadline caught a
+                 * retry in the middle of its bind. */
+                bool again = b->last_refusal[0] && strcmp(b->last_refusal, b->last_reason) != 0;
+                fprintf(stderr, "smpp-load: %s: not bound after %u ms%s%s%s%s%s\n",
+                        b->name, L->opt.connect_timeout_ms, b->last_reason[0] ? ": " : "",
+                        b->last_reason, again ? " (last " : "", again ? b->last_refusal : "",
+                        again ? ")" : "");
+            }
             L->failed_early = true;
             L->stop_reason = "no bind";
             phase_set(L, PH_STOPPING, "connect timeout, none bound");

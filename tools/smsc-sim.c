@@ -161,6 +161,7 @@ struct stats {
     uint64_t query_sm, query_sm_failed, cancel_sm, cancel_sm_failed;
     uint64_t replace_sm, replace_sm_failed;
     uint64_t bad_udh;
+    uint64_t concat_parts_udh, concat_parts_sar;   /* parts by how they were marked */
 };
 
 struct sim {
@@ -913,12 +914,14 @@ mo_pick(struct sim *sim, unsigned room)
 
 /*
  * Send one MO message (split into UDH parts when long) to a receiver.
+ * order (NULL: 1..n) lists the part numbers to send, 1-based, in the order
+ * to send them (norder of them; a part may be left out, none repeated).
  * Returns the number of parts sent, 0 when no receiver can take it now
  * (try later), -1 when the message itself is bad (*why says why).
  */
 static int
-mo_send(struct sim *sim, const char *from, const char *to, const char *text, size_t len,
-        const char **why)
+mo_send_order(struct sim *sim, const char *from, const char *to, const char *text, size_t len,
+              const unsigned *order, unsigned norder, const char **why)
 {
     uint8_t buf[SMPP_TEXT_SPLIT_BUFSZ(MO_MAX_PARTS)];
     struct smpp_text_part parts[MO_MAX_PARTS];
@@ -944,23 +947,38 @@ mo_send(struct sim *sim, const char *from, const char *to, const char *text, siz
         *why = smpp_text_strerror(rc);
         return -1;
     }
-    b = mo_pick(sim, res.nparts);
+    if (order) {
+        for (unsigned i = 0; i < norder; i++)
+            for (unsigned j = 0; j < i; j++)
+                if (order[i] == order[j]) {
+                    *why = "a part number repeats in the order";
+                    return -1;
+                }
+        for (unsigned i = 0; i < norder; i++)
+            if (order[i] < 1 || order[i] > res.nparts) {
+                *why = "a part number in the order is not one of the message's parts";
+                return -1;
+            }
+    }
+    unsigned nsend = order ? norder : res.nparts;
+    b = mo_pick(sim, nsend);
     if (!b) {
         *why = "no receiver bound with room";
         return 0;
     }
     sim->mo_ref++;
-    for (k = 0; k < res.nparts; k++) {
+    for (k = 0; k < nsend; k++) {
+        unsigned pi = order ? order[k] - 1 : k;
         deliver_sm_t *d = &p.u.deliver_sm;
         smpp_pdu_init(&p, DELIVER_SM, ESME_ROK, 0);
         addr_kind(from, &d->source_addr_ton, &d->source_addr_npi);
         addr_kind(to, &d->dest_addr_ton, &d->dest_addr_npi);
         snprintf((char *)d->source_addr, sizeof(d->source_addr), "%s", from);
         snprintf((char *)d->destination_addr, sizeof(d->destination_addr), "%s", to);
-        d->esm_class = parts[k].esm_udhi;
+        d->esm_class = parts[pi].esm_udhi;
         d->data_coding = res.data_coding;
-        d->sm_length = (uint8_t)parts[k].len;
-        memcpy(d->short_message, parts[k].sm, parts[k].len);
+        d->sm_length = (uint8_t)parts[pi].len;
+        memcpy(d->short_message, parts[pi].sm, parts[pi].len);
         rc = smpp_session_send(b->s, &p, mo_done, NULL, NULL);
         if (rc != SMPP_OK) {
             if (rc == SMPP_AGAIN)
@@ -973,7 +991,7 @@ mo_send(struct sim *sim, const char *from, const char *to, const char *text, siz
         return 0;
     }
     sim->st.mo_parts += k;
-    if (k < res.nparts) {
+    if (k < nsend) {
         /* The window was checked; only a closing session gets here. */
         sim->st.mo_failed++;
         *why = "receiver closed mid-message";
@@ -981,6 +999,13 @@ mo_send(struct sim *sim, const char *from, const char *to, const char *text, siz
     }
     sim->st.mo_sent++;
     return (int)k;
+}
+
+static int
+mo_send(struct sim *sim, const char *from, const char *to, const char *text, size_t len,
+        const char **why)
+{
+    return mo_send_order(sim, from, to, text, len, NULL, 0, why);
 }
 
 /* Pace --mo-file at --mo-rate while a receiver is bound. */
@@ -1096,14 +1121,17 @@ concat_track(struct sim *sim, const struct rec *r, const struct smpp_pdu *req,
     struct smpp_text_udh u;
 
     if ((t->present & sar) == sar) {
+        sim->st.concat_parts_sar++;
         concat_part(&sim->concat, r->acct, r->src, r->dst, t->sar_msg_ref_num,
                     t->sar_total_segments, t->sar_segment_seqnum, (uint32_t)(now / 1000));
     } else if ((v->esm & SMPP_TEXT_ESM_UDHI) && v->sm) {
         if (smpp_text_udh_parse(v->sm, v->smlen, v->esm, &u) != 0)
             sim->st.bad_udh++;
-        else if (u.concat)
+        else if (u.concat) {
+            sim->st.concat_parts_udh++;
             concat_part(&sim->concat, r->acct, r->src, r->dst, u.ref, u.total, u.seq,
                         (uint32_t)(now / 1000));
+        }
     }
 }
 
@@ -1586,6 +1614,8 @@ stats_json(struct sim *sim, char *out, size_t size)
     U("concat_expired", sim->concat.expired);
     U("concat_duplicates", sim->concat.duplicates);
     U("bad_udh", st->bad_udh);
+    U("concat_parts_udh", st->concat_parts_udh);
+    U("concat_parts_sar", st->concat_parts_sar);
     U("receipts_sent", st->receipts_sent);
     U("receipts_acked", st->receipts_acked);
     U("receipts_retried", st->receipts_retried);
@@ -1741,6 +1771,33 @@ ctl_command(void *arg, struct ctl_conn *c, char *line)
             ctl_reply(c, "OK parts=%d", rc);
         else
             ctl_reply(c, "ERR %s", why ? why : "failed");
+    } else if (strcmp(cmd, "mo_parts") == 0) {
+        /* mo_parts ORDER FROM TO TEXT: the parts of TEXT in ORDER ("2,1"),
+         * to test reassembly of parts that arrive out of order (or never). */
+        char *ord = ctl_next_word(&p), *from = ctl_next_word(&p), *to = ctl_next_word(&p);
+        char *text = p, *end;
+        unsigned order[MO_MAX_PARTS], n = 0;
+        const char *why = NULL;
+        int rc;
+        while (*text == ' ' || *text == '\t')
+            text++;
+        if (!ord || !from || !to) {
+            ctl_reply(c, "ERR usage: mo_parts ORDER FROM TO TEXT");
+            return;
+        }
+        for (char *q = ord; *q; q = *end ? end + 1 : end) {
+            unsigned long v = strtoul(q, &end, 10);
+            if (end == q || (*end && *end != ',') || n == MO_MAX_PARTS) {
+                ctl_reply(c, "ERR ORDER is part numbers separated by commas (\"2,1\")");
+                return;
+            }
+            order[n++] = v > MO_MAX_PARTS ? 0 : (unsigned)v;
+        }
+        rc = mo_send_order(sim, from, to, text, strlen(text), order, n, &why);
+        if (rc > 0)
+            ctl_reply(c, "OK parts=%d", rc);
+        else
+            ctl_reply(c, "ERR %s", why ? why : "failed");
     } else if (strcmp(cmd, "stats") == 0) {
         char buf[STATS_JSON_MAX];
         stats_json(sim, buf, sizeof(buf));
@@ -1749,7 +1806,7 @@ ctl_command(void *arg, struct ctl_conn *c, char *line)
         ctl_reply(c, "OK stopping");
         sim_stop(sim, "control quit");
     } else if (strcmp(cmd, "help") == 0) {
-        ctl_reply(c, "OK commands: mo FROM TO TEXT | stats | quit | help");
+        ctl_reply(c, "OK commands: mo FROM TO TEXT | mo_parts ORDER FROM TO TEXT | stats | quit | help");
     } else {
         ctl_reply(c, "ERR unknown command");
     }

@@ -1,0 +1,124 @@
+#include "store/store_sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define SCHED_DUE_MAX 64
+
+/* KEYS: set msg. ARGV: due json id account from to now ttl. The history
+ * entry goes in the record, like every other (store/store_msg.h). */
+static struct store_script sched_add_lua = { "sched_add",
+    "redis.call('HSET', KEYS[2], 'id', ARGV[3], 'account', ARGV[4], 'from', ARGV[5],\n"
+    "           'to', ARGV[6], 'state', 'scheduled', 'source', 'smpp', 'created', ARGV[7],\n"
+    "           'updated', ARGV[7], 'due', ARGV[1],\n"
+    "           'h:' .. ARGV[7] .. ':scheduled', 'due ' .. ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))\n"
+    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\n"
+    "return 1\n", "" };
+
+struct add_ctx {
+    store_sched_cb cb;
+    void *arg;
+};
+
+static void
+add_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct add_ctx *c = arg;
+    (void)r;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_event(LOG_ERROR, "redis_error", "op=sched_add error=\"%s\"", reply->str);
+    c->cb(c->arg, store_reply_failed(reply) ? -1 : 0);
+    free(c);
+}
+
+void
+store_sched_add(struct store_redis *r, const struct store_sched_new *m, store_sched_cb cb,
+                void *arg)
+{
+    const char *p = store_redis_prefix(r);
+    char ks[200], km[200], due[24], now[24], ttl[16];
+    struct add_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(ks, sizeof(ks), "%ssmppsched", p);
+    snprintf(km, sizeof(km), "%smsg:%s", p, m->id);
+    snprintf(due, sizeof(due), "%llu", (unsigned long long)m->due_ms);
+    snprintf(ttl, sizeof(ttl), "%u", m->ttl_s);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(now, sizeof(now), "%llu",
+             (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000u);
+    const char *argv[] = { ks, km, due, m->json, m->id, m->account, m->from, m->to, now, ttl };
+    if (store_redis_eval(r, &sched_add_lua, add_reply, c, 2, 8, argv, NULL) != 0) {
+        free(c);
+        cb(arg, -1);
+    }
+}
+
+struct due_ctx {
+    store_sched_due_cb cb;
+    void *arg;
+};
+
+static void
+due_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct due_ctx *c = arg;
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
+        c->cb(c->arg, -1, NULL, NULL);
+    } else {
+        const char *items[SCHED_DUE_MAX];
+        size_t lens[SCHED_DUE_MAX];
+        int n = 0;
+        for (size_t i = 0; i < reply->elements && n < SCHED_DUE_MAX; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING)
+                continue;
+            items[n] = reply->element[i]->str;
+            lens[n] = reply->element[i]->len;
+            n++;
+        }
+        c->cb(c->arg, n, items, lens);
+    }
+    free(c);
+}
+
+void
+store_sched_due(struct store_redis *r, uint64_t now_ms, unsigned max, store_sched_due_cb cb,
+                void *arg)
+{
+    char ks[200];
+    struct due_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(ks, sizeof(ks), "%ssmppsched", store_redis_prefix(r));
+    if (store_redis_cmd(r, due_reply, c, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", ks,
+                        (unsigned long long)now_ms, max > SCHED_DUE_MAX ? SCHED_DUE_MAX : max)
+        != 0) {
+        free(c);
+        cb(arg, -1, NULL, NULL);
+    }
+}
+
+void
+store_sched_remove(struct store_redis *r, const char *item, size_t len)
+{
+    char ks[200];
+
+    snprintf(ks, sizeof(ks), "%ssmppsched", store_redis_prefix(r));
+    const char *argv[] = { "ZREM", ks, item };
+    size_t lens[] = { 4, strlen(ks), len };
+    store_redis_argv(r, NULL, NULL, 3, argv, lens);
+}
