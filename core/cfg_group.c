@@ -14,6 +14,26 @@ vfmt(const char *fmt, va_list ap)
     return s;
 }
 
+static void
+add(struct cfg_errs *e, const char *file, int line, char *msg)
+{
+    if (e->sink) {
+        e->sink(e->sink_arg, file, line, msg);
+        free(msg);
+        e->n++;
+        return;
+    }
+    char *full = NULL;
+    if (asprintf(&full, "%s:%d: %s", file ? file : "(config)", line, msg) < 0)
+        abort();
+    free(msg);
+    char **v = realloc(e->v, (e->n + 1) * sizeof(*v));
+    if (!v)
+        abort();
+    e->v = v;
+    e->v[e->n++] = full;
+}
+
 void
 cfg_errs_add(struct cfg_errs *e, const config_setting_t *s, const char *fmt, ...)
 {
@@ -29,15 +49,18 @@ cfg_errs_add(struct cfg_errs *e, const config_setting_t *s, const char *fmt, ...
     va_start(ap, fmt);
     char *msg = vfmt(fmt, ap);
     va_end(ap);
-    char *full = NULL;
-    if (asprintf(&full, "%s:%d: %s", file ? file : "(config)", line, msg) < 0)
-        abort();
-    free(msg);
-    char **v = realloc(e->v, (e->n + 1) * sizeof(*v));
-    if (!v)
-        abort();
-    e->v = v;
-    e->v[e->n++] = full;
+    add(e, file, line, msg);
+}
+
+void
+cfg_errs_add_at(struct cfg_errs *e, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    char *msg = vfmt(fmt, ap);
+    va_end(ap);
+    add(e, file, line, msg);
 }
 
 void

@@ -16,16 +16,25 @@
 
 #include <libconfig.h>
 
-/* Collected error lines; zero-initialise. Owns its strings. */
+/*
+ * Collected error lines; zero-initialise. Owns its strings. With sink set,
+ * each error goes to sink(sink_arg, file, line, message) instead (how
+ * core/config.c merges them into its own sorted list); n still counts.
+ */
 struct cfg_errs {
     char **v;
     size_t n;
+    void (*sink)(void *arg, const char *file, int line, const char *msg);
+    void *sink_arg;
 };
 
 /* Add "FILE:LINE: message" for setting s (its own line, or its parent's
  * when libconfig has none). */
 void cfg_errs_add(struct cfg_errs *e, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same at an explicit file and line (files the group names). */
+void cfg_errs_add_at(struct cfg_errs *e, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void cfg_errs_print(const struct cfg_errs *e, FILE *f);
 /* True if some line contains needle (tests). */
 bool cfg_errs_has(const struct cfg_errs *e, const char *needle);

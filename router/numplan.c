@@ -230,7 +230,6 @@ load_ranges_file(struct numplan *np, const config_setting_t *s, const char *path
         return;
     }
     /* Errors about the file's contents name the file's own lines. */
-    struct cfg_errs local = { 0 };
     while (fgets(line, sizeof(line), f)) {
         char prefix[64], kind[64], extra[8];
         enum numplan_kind k;
@@ -242,7 +241,7 @@ load_ranges_file(struct numplan *np, const config_setting_t *s, const char *path
         int got = sscanf(line, "%63s %63s %7s", prefix, kind, extra);
         if (got <= 0)
             continue;
-        char *msg = NULL;
+        const char *msg = NULL;
         if (got != 2)
             msg = "expected \"PREFIX KIND\"";
         else if (prefix[0] == '+' ? !digits_ok(prefix + 1, 1, E164_MAX)
@@ -251,28 +250,12 @@ load_ranges_file(struct numplan *np, const config_setting_t *s, const char *path
         else if (!numplan_kind_parse(kind, &k) || k == NUMPLAN_UNKNOWN)
             msg = "kind must be mobile, landline, voip or no_sms";
         if (msg) {
-            char *full = NULL;
-            if (asprintf(&full, "%s:%d: %s", path, lineno, msg) < 0)
-                abort();
-            char **v = realloc(local.v, (local.n + 1) * sizeof(*v));
-            if (!v)
-                abort();
-            local.v = v;
-            local.v[local.n++] = full;
+            cfg_errs_add_at(errs, path, lineno, "%s", msg);
             continue;
         }
         numplan_add_range(np, prefix[0] == '+' ? prefix + 1 : prefix, k);
     }
     fclose(f);
-    /* Move the lines over. */
-    for (size_t i = 0; i < local.n; i++) {
-        char **v = realloc(errs->v, (errs->n + 1) * sizeof(*v));
-        if (!v)
-            abort();
-        errs->v = v;
-        errs->v[errs->n++] = local.v[i];
-    }
-    free(local.v);
 }
 
 void
