@@ -56,7 +56,8 @@ struct numplan_info {
     const char *tz;                 /* IANA zone ("America/Chicago"); NULL if no code.
                                        Static storage: valid for the program's life. */
     enum numplan_kind kind;
-    bool sms_capable;               /* kind is UNKNOWN or MOBILE */
+    bool sms_capable;               /* kind is UNKNOWN or MOBILE; false when the
+                                       syntax is bad or the calling code unknown */
     unsigned nsn_len;               /* digits after the calling code */
     const char *range;              /* the configured prefix that matched, or NULL
                                        (points into the numplan) */
