@@ -207,8 +207,10 @@ numplan_lookup(const struct numplan *np, const char *number, struct numplan_info
         out->why = NUMPLAN_E_SHORT;
     else if (out->nsn_len > c->max_nsn)
         out->why = NUMPLAN_E_LONG;
-    /* NANP: NXX-NXX-XXXX, N = 2..9, for the area code and the exchange. */
-    else if (strcmp(c->cc, "1") == 0 && (d[1] < '2' || d[4] < '2'))
+    /* NANP: NXX-NXX-XXXX, N = 2..9, for the area code and the exchange;
+     * N11 codes (211, 411, 911, ...) are service codes, never area codes. */
+    else if (strcmp(c->cc, "1") == 0 &&
+             (d[1] < '2' || d[4] < '2' || (d[2] == '1' && d[3] == '1')))
         out->why = NUMPLAN_E_FORMAT;
     else
         out->why = NUMPLAN_OK;

@@ -262,6 +262,15 @@ quiet_release_at(struct quiet *q, const char *number, const struct quiet_window 
     return quiet_release_at_zone(q, in.tz ? in.tz : "UTC", *w, now);
 }
 
+time_t
+quiet_hold_until(struct quiet *q, const char *number, const struct quiet_window *acct,
+                 bool transactional, time_t now)
+{
+    if (transactional)
+        return 0;
+    return quiet_release_at(q, number, acct, now, NULL);
+}
+
 /* ---------------------------------------------------------------- config */
 
 bool

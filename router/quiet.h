@@ -66,6 +66,13 @@ bool quiet_set_country(struct quiet *q, const char *key, struct quiet_window w);
 time_t quiet_release_at(struct quiet *q, const char *number, const struct quiet_window *acct,
                         time_t now, bool *zone_known);
 
+/*
+ * What the message flow asks: transactional messages (codes, alerts) are
+ * never held; everything else as quiet_release_at().
+ */
+time_t quiet_hold_until(struct quiet *q, const char *number, const struct quiet_window *acct,
+                        bool transactional, time_t now);
+
 /* The same, for an explicit IANA zone (tests, accounts with a fixed zone). */
 time_t quiet_release_at_zone(struct quiet *q, const char *zone, struct quiet_window w,
                              time_t now);

@@ -95,12 +95,34 @@ test_group_errors_sorted_with_the_rest(void **state)
     tl_cleanup_dir(dir);
 }
 
+/* The shipped example stays loadable. */
+static void
+test_shipped_example_loads(void **state)
+{
+    (void)state;
+    char path[1024];
+    struct gw_config *c = NULL;
+    char errs[4096] = "";
+
+    snprintf(path, sizeof(path), "%s/conf/example-channels.conf", tl_top());
+    FILE *e = fmemopen(errs, sizeof(errs), "w");
+    int n = config_load(path, &c, e);
+    fclose(e);
+    if (n)
+        fail_msg("%s", errs);
+    assert_true(c->channels.has_email && c->channels.email.has_marketing);
+    assert_true(c->channels.has_ott && c->channels.has_rcs);
+    assert_int_equal(numplan_range_count(c->numplan), 3);
+    config_free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups_load),
         cmocka_unit_test(test_group_errors_sorted_with_the_rest),
+        cmocka_unit_test(test_shipped_example_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

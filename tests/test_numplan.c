@@ -90,6 +90,7 @@ test_invalid_numbers(void **state)
         { "+121255501000", NUMPLAN_E_LONG },
         { "+11125550100", NUMPLAN_E_FORMAT },        /* area code 1xx */
         { "+12120550100", NUMPLAN_E_FORMAT },        /* exchange 0xx */
+        { "+19115550100", NUMPLAN_E_FORMAT },        /* N11 is no area code */
         { "+4477009001", NUMPLAN_E_SHORT },          /* GB: 8-digit NSN */
         { "+44770090012345", NUMPLAN_E_LONG },
         { "+3361234567", NUMPLAN_E_SHORT },          /* FR: exactly 9 */

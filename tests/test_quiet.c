@@ -55,6 +55,10 @@ test_late_evening_waits_for_next_morning(void **state)
     assert_int_equal(quiet_release_at(q, NY, NULL, utc(2026, 1, 16, 1, 59, 59), NULL), 0);
     assert_int_equal(quiet_release_at(q, NY, NULL, utc(2026, 1, 16, 2, 0, 0), NULL),
                      utc(2026, 1, 16, 14, 0, 0));
+    /* Transactional traffic is never held; the same message as marketing is. */
+    assert_int_equal(quiet_hold_until(q, NY, NULL, true, utc(2026, 1, 16, 4, 0, 0)), 0);
+    assert_int_equal(quiet_hold_until(q, NY, NULL, false, utc(2026, 1, 16, 4, 0, 0)),
+                     utc(2026, 1, 16, 14, 0, 0));
     /* 00:30 local, after midnight: the same local day's 09:00. */
     assert_int_equal(quiet_release_at(q, NY, NULL, utc(2026, 1, 16, 5, 30, 0), NULL),
                      utc(2026, 1, 16, 14, 0, 0));
