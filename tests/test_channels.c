@@ -800,6 +800,46 @@ test_concurrency_queue_and_shutdown(void **state)
     assert_int_equal(curlev_active(G.curl), 0);
 }
 
+static struct chan *free_me;
+
+static void
+free_on_first(const struct chan_result *r, void *arg)
+{
+    on_result(r, arg);
+    chan_free(free_me);      /* from inside its own callback */
+    chan_free(free_me);      /* and again: harmless */
+}
+
+static void
+test_free_from_own_callback(void **state)
+{
+    (void)state;
+    struct chan_ott_cfg cfg = ott_cfg(60000);
+    free_me = chan_ott_new(G.base, G.curl, &cfg);
+
+    reset();
+    /* Two hanging requests and one that is answered at once. */
+    struct chan_msg quick = { .id = "q0", .to = "+14155550100", .text = "x" };
+    struct chan_msg hang = { .id = "q1", .to = "+14155550408", .text = "x" };
+    assert_int_equal(chan_send(free_me, &hang, free_on_first, NULL), CHAN_OK);
+    hang.id = "q2";
+    assert_int_equal(chan_send(free_me, &hang, free_on_first, NULL), CHAN_OK);
+    assert_int_equal(chan_send(free_me, &quick, free_on_first, NULL), CHAN_OK);
+    wait_n(3, 10000);
+    /* The quick one was answered; its callback freed the connector, which
+     * reported the two hanging ones as shutdown first. */
+    assert_string_equal(R[0].msg_id, "q0");
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(R[i].status, CHAN_FAILED);
+        assert_string_equal(R[i].error, "shutdown");
+    }
+    assert_int_equal(curlev_active(G.curl), 0);
+    /* The loop goes on without it. */
+    TL_RUN_UNTIL(G.base, false, 100);
+    assert_int_equal(nr, 3);
+}
+
 static void
 test_mps_pacing(void **state)
 {
@@ -1081,6 +1121,7 @@ main(void)
         cmocka_unit_test(test_ott_failures),
         cmocka_unit_test(test_rcs_capability_and_send),
         cmocka_unit_test(test_concurrency_queue_and_shutdown),
+        cmocka_unit_test(test_free_from_own_callback),
         cmocka_unit_test(test_mps_pacing),
         cmocka_unit_test(test_ott_webhook),
         cmocka_unit_test(test_rcs_webhook),

@@ -166,8 +166,10 @@ job_report(struct chan *c, struct chan_job *j, struct chan_result *r)
         int cap = r->status == CHAN_ACCEPTED ? (int)r->code : -1;
         log_event(LOG_INFO, "chan_capability", "channel=%s to=%s capable=%d error=%s", c->name,
                   j->m.to, cap, r->error ? r->error : "-");
+        c->depth++;
         if (j->capcb)
             j->capcb(cap, j->arg);
+        c->depth--;
         job_free(j);
         return;
     }
@@ -185,9 +187,22 @@ job_report(struct chan *c, struct chan_job *j, struct chan_result *r)
         log_event(LOG_WARN, "chan_failed", "channel=%s id=%s error=%s code=%ld retryable=%d",
                   c->name, j->m.id, r->error ? r->error : "-", r->code, r->retryable);
     }
+    c->depth++;
     if (j->cb)
         j->cb(r, j->arg);
+    c->depth--;
     job_free(j);
+}
+
+static void chan_release(struct chan *c);
+
+/* Leaving an entry point from the loop: a chan_free() that a callback asked
+ * for happens here, once no callback of c is on the stack. */
+static void
+leave(struct chan *c)
+{
+    if (c->free_pending && c->depth == 0)
+        chan_release(c);
 }
 
 static size_t
@@ -241,6 +256,7 @@ xfer_done(CURL *e, CURLcode res, void *arg)
     }
     job_report(c, j, &r);
     pump(c);
+    leave(c);
 }
 
 static void
@@ -299,6 +315,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pump(arg);
+    leave(arg);
 }
 
 struct chan *
@@ -430,14 +447,12 @@ chan_get_stats(const struct chan *c, struct chan_stats *out)
     out->queued = c->nqueued;
 }
 
-void
-chan_free(struct chan *c)
+/* Report every job still held as a retryable failure. */
+static void
+fail_all(struct chan *c)
 {
     struct chan_job *j;
 
-    if (!c)
-        return;
-    c->closing = true;
     while ((j = TAILQ_FIRST(&c->inflight))) {
         TAILQ_REMOVE(&c->inflight, j, link);
         c->ninflight--;
@@ -451,6 +466,11 @@ chan_free(struct chan *c)
         struct chan_result r = { .status = CHAN_FAILED, .retryable = true, .error = "shutdown" };
         job_report(c, j, &r);
     }
+}
+
+static void
+chan_release(struct chan *c)
+{
     event_del(&c->kick_ev);
     event_del(&c->pace_ev);
     router_pacer_free(c->pacer);
@@ -458,6 +478,26 @@ chan_free(struct chan *c)
         c->ops->free_impl(c->impl);
     free(c->name);
     free(c);
+}
+
+void
+chan_free(struct chan *c)
+{
+    if (!c || c->free_pending)
+        return;
+    c->closing = true;
+    if (c->depth > 0) {
+        /* Called from one of c's callbacks: report what is held now, free
+         * when that callback has returned (leave()). */
+        c->free_pending = true;
+        fail_all(c);
+        return;
+    }
+    c->free_pending = true;         /* a callback below may call chan_free again */
+    c->depth++;
+    fail_all(c);
+    c->depth--;
+    chan_release(c);
 }
 
 /* ------------------------------------------------------------ template */

@@ -191,7 +191,8 @@ void chan_get_stats(const struct chan *c, struct chan_stats *out);
 /*
  * Free c (NULL: nothing). Every message still queued or in flight gets its
  * callback now with CHAN_FAILED, retryable, error "shutdown" (capability
- * checks: -1). Not from inside one of c's callbacks.
+ * checks: -1). May be called from one of c's own callbacks: c is then
+ * released once that callback has returned; calling again is harmless.
  */
 void chan_free(struct chan *c);
 

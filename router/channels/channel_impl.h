@@ -67,7 +67,9 @@ struct chan {
     unsigned long nqueued, ninflight;
     struct chan_stats st;
     void *impl;                     /* the connector's own config */
-    bool closing;
+    bool closing;                   /* chan_free() called: refuse, start nothing */
+    unsigned depth;                 /* user callbacks running now */
+    bool free_pending;              /* chan_free() from a callback: free on the way out */
 };
 
 /* Build the common part; impl is owned (freed by ops->free_impl). */
