@@ -41,7 +41,7 @@ all: $(BINS)
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libhiredis-dev \
             libconfig-dev libsmpp34-dev libcmocka-dev redis-server openssl \
             clang libclang-rt-14-dev dpkg-dev xz-utils nodejs libjson-c-dev \
-            libcurl4-openssl-dev curl
+            libcurl4-openssl-dev curl tzdata python3 python3-aiosmtpd
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 

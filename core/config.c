@@ -31,6 +31,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/cfg_group.h"
+#include "router/numplan.h"
+#include "router/quiet.h"
+
 /* Enum fields are written through a generic int-sized store. */
 _Static_assert(sizeof(enum smsc_bind_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum smpp_text_concat) == sizeof(int), "enum size");
@@ -492,6 +496,9 @@ static void parse_api_keys(struct ctx *, const config_setting_t *, void *, const
 static void parse_keywords(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_smpp_password(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_smpp_allowed_ips(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_numbering(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_quiet_hours(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_channels(struct ctx *, const config_setting_t *, void *, const char *);
 
 static const struct key redis_keys[] = {
     KSTR("host", struct cfg_redis, host, 1, 255, "127.0.0.1", 0),
@@ -617,6 +624,9 @@ static const struct key top_keys[] = {
     KFN("routes", parse_route_list, 0),
     KFN("accounts", parse_account_list, 0),
     KFN("mo_routes", parse_mo_route_list, 0),
+    KFN("numbering", parse_numbering, 0),
+    KFN("quiet_hours", parse_quiet_hours, 0),
+    KFN("channels", parse_channels, 0),
 };
 static const struct section top_section = SECTION(NULL, top_keys);
 
@@ -1163,6 +1173,56 @@ parse_smpp_allowed_ips(struct ctx *x, const config_setting_t *s, void *obj, cons
         }
         a->smpp_allowed_ips[a->nsmpp_allowed_ips++] = r;
     }
+}
+
+/*
+ * Groups whose modules parse them (router/numplan, router/quiet,
+ * router/channels): their errors come back through a cfg_errs sink into
+ * this file's list, so they sort and print with all the others. Called
+ * with s NULL when the group is absent: the defaults.
+ */
+static void
+module_err(void *arg, const char *file, int line, const char *msg)
+{
+    err_at(arg, file, line, "%s", msg);
+}
+
+static void
+parse_numbering(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct gw_config *c = obj;
+    struct cfg_errs e = { .sink = module_err, .sink_arg = x };
+
+    (void)label;
+    if (!c->numplan)
+        c->numplan = numplan_new();
+    numplan_config(c->numplan, s, &e);
+}
+
+static void
+parse_quiet_hours(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct gw_config *c = obj;
+    struct cfg_errs e = { .sink = module_err, .sink_arg = x };
+
+    (void)label;
+    /* numbering is parsed first (table order), so its ranges are there. */
+    if (!c->numplan)
+        c->numplan = numplan_new();
+    if (!c->quiet)
+        c->quiet = quiet_new(c->numplan);
+    quiet_config(c->quiet, s, &e);
+}
+
+static void
+parse_channels(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct gw_config *c = obj;
+    struct cfg_errs e = { .sink = module_err, .sink_arg = x };
+
+    (void)label;
+    chan_config_free(&c->channels);
+    chan_config_parse(&c->channels, s, &e);
 }
 
 static void
@@ -1788,6 +1848,9 @@ free_all(struct gw_config *c)
         free(c->mo_routes[i].account);
     }
     free(c->mo_routes);
+    quiet_free(c->quiet);
+    numplan_free(c->numplan);
+    chan_config_free(&c->channels);
     strv_free(cp->files, cp->nfiles);
     free(cp);
 }

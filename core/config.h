@@ -15,8 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "router/channels/channel.h"
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_text.h"
+
+struct numplan;
+struct quiet;
 
 enum sender_type {
     SENDER_SHORTCODE = 0,
@@ -185,6 +189,10 @@ struct gw_config {
     size_t naccounts;
     struct cfg_mo_route *mo_routes;
     size_t nmo_routes;
+    /* Parsed by their modules (docs/numbering.md, docs/channels.md); always set. */
+    struct numplan *numplan;    /* "numbering": no-SMS ranges over the built-in plan */
+    struct quiet *quiet;        /* "quiet_hours": windows; uses numplan */
+    struct chan_config channels;    /* "channels": email, ott, rcs */
 };
 
 /*

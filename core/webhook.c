@@ -16,11 +16,9 @@
  * otherwise wait behind a burst that arrived during its backoff. Both are
  * FIFO.
  *
- * libcurl tells us which sockets to watch (sock_cb) and when to wake it
- * (timer_cb); we turn those into libevent events on the daemon's base and
- * hand readiness back with curl_multi_socket_action(). Finished transfers
- * are collected in check_done() after each action, which is also where
- * queued jobs are started as slots free up.
+ * Transfers run on core/curlev (libcurl multi on the daemon's event_base);
+ * a finished transfer comes back in xfer_done(), which is also where queued
+ * jobs are started as slots free up.
  */
 #include "core/webhook.h"
 
@@ -40,6 +38,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/curlev.h"
 #include "core/log.h"
 
 #define WH_USER_AGENT       "smsgw/0.1"
@@ -76,28 +75,14 @@ struct wh_job {
 
 TAILQ_HEAD(wh_jobs, wh_job);
 
-/* A socket libcurl asked us to watch. */
-struct wh_sock {
-    LIST_ENTRY(wh_sock) link;       /* on socks, then on dead */
-    struct webhook *w;
-    curl_socket_t fd;
-    struct event ev;
-    bool added;
-};
-
-LIST_HEAD(wh_socks, wh_sock);
-
 struct webhook {
     struct event_base *base;
     struct webhook_cfg cfg;
-    CURLM *multi;
-    struct event timer_ev;          /* libcurl's single timeout */
-    struct event reap_ev;           /* frees dead sockets outside their callbacks */
+    struct curlev *curl;            /* libcurl multi on base */
     struct event drain_ev;          /* calls the drain's done from the loop */
     struct event deadline_ev;       /* drain deadline: abort what is in flight */
     struct wh_jobs queued, due, inflight, delayed;
     unsigned long nqueued, ninflight, ndelayed;
-    struct wh_socks socks, dead;
     struct webhook_stats st;
     uint64_t rng;
     bool draining, drain_fired;
@@ -105,8 +90,8 @@ struct webhook {
     void *drain_arg;
 };
 
-static void check_done(struct webhook *w);
 static void pump(struct webhook *w);
+static void xfer_done(CURL *e, CURLcode res, void *arg);
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -163,18 +148,6 @@ rng_next(struct webhook *w)
     return w->rng * 2685821657736338717ULL;
 }
 
-static void
-curl_init_once(void)
-{
-    static bool done;
-
-    if (done)
-        return;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        fatal("curl_global_init");
-    done = true;
-}
-
 /* ------------------------------------------------------------- job states */
 
 static struct wh_jobs *
@@ -222,7 +195,7 @@ job_free(struct wh_job *j, const char *why)
     struct webhook *w = j->w;
 
     if (j->easy) {
-        curl_multi_remove_handle(w->multi, j->easy);
+        curlev_cancel(w->curl, j->easy);
         curl_easy_cleanup(j->easy);
         j->easy = NULL;
     }
@@ -304,14 +277,12 @@ job_start(struct wh_job *j)
                   "POSTFIELDSIZE_LARGE");
     setopt_or_die(curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body), "WRITEFUNCTION");
     setopt_or_die(curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf), "ERRORBUFFER");
-    setopt_or_die(curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)j), "PRIVATE");
     j->errbuf[0] = '\0';
     j->easy = e;
     j->hdrs = h;
     j->attempts++;
     job_set_state(j, WH_INFLIGHT, "start");
-    if (curl_multi_add_handle(w->multi, e) != CURLM_OK)
-        fatal("curl_multi_add_handle");
+    curlev_add(w->curl, e, xfer_done, j);
 }
 
 static void
@@ -428,7 +399,6 @@ job_attempt_done(struct wh_job *j, CURLcode res)
 
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &ra);
-    curl_multi_remove_handle(w->multi, j->easy);
     curl_easy_cleanup(j->easy);
     j->easy = NULL;
     curl_slist_free_all(j->hdrs);
@@ -465,133 +435,21 @@ job_attempt_done(struct wh_job *j, CURLcode res)
     job_fail(j, status, res, status >= 300 && status <= 399 ? "redirect" : "http_status");
 }
 
-/* ------------------------------------------------- libcurl <-> libevent */
+/* ------------------------------------------------------ transfers */
 
+/* core/curlev: j's transfer ended (its handle is already off the multi). */
 static void
-check_done(struct webhook *w)
+xfer_done(CURL *e, CURLcode res, void *arg)
 {
-    CURLMsg *m;
-    int left;
+    struct wh_job *j = arg;
+    struct webhook *w = j->w;
 
-    while ((m = curl_multi_info_read(w->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        /* m is invalid once its handle is removed: copy what we need. */
-        CURL *e = m->easy_handle;
-        CURLcode res = m->data.result;
-        struct wh_job *j = NULL;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
-        if (!j || j->easy != e)
-            fatal("unknown easy handle");
-        job_attempt_done(j, res);
-    }
+    if (j->easy != e)
+        fatal("unknown easy handle");
+    job_attempt_done(j, res);
     pump(w);
     if (w->draining && w->ninflight == 0 && !w->drain_fired)
         event_active(&w->drain_ev, EV_TIMEOUT, 0);
-}
-
-static void
-sock_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct wh_sock *s = arg;
-    struct webhook *w = s->w;
-    int flags = 0, running;
-
-    if (what & EV_READ)
-        flags |= CURL_CSELECT_IN;
-    if (what & EV_WRITE)
-        flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(w->multi, fd, flags, &running);
-    /* s may be on the dead list now; it is freed by reap_cb, not here. */
-    check_done(w);
-}
-
-static void
-timer_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct webhook *w = arg;
-    int running;
-
-    (void)fd;
-    (void)what;
-    curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(w);
-}
-
-static void
-reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct webhook *w = arg;
-    struct wh_sock *s;
-
-    while ((s = LIST_FIRST(&w->dead))) {
-        LIST_REMOVE(s, link);
-        free(s);
-    }
-}
-
-/*
- * CURLMOPT_SOCKETFUNCTION. A socket that curl is done with can be reported
- * from within curl_multi_socket_action() called by that very socket's event
- * callback, so it is only unwatched here and freed later by reap_cb.
- */
-static int
-sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    struct webhook *w = userp;
-    struct wh_sock *s = socketp;
-    short kind;
-
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            if (s->added)
-                event_del(&s->ev);
-            s->added = false;
-            LIST_REMOVE(s, link);
-            LIST_INSERT_HEAD(&w->dead, s, link);
-            event_active(&w->reap_ev, EV_TIMEOUT, 0);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = xcalloc(1, sizeof(*s));
-        s->w = w;
-        s->fd = fd;
-        LIST_INSERT_HEAD(&w->socks, s, link);
-        curl_multi_assign(w->multi, fd, s);
-    }
-    switch (what) {
-    case CURL_POLL_IN:    kind = EV_READ; break;
-    case CURL_POLL_OUT:   kind = EV_WRITE; break;
-    case CURL_POLL_INOUT: kind = EV_READ | EV_WRITE; break;
-    default:              abort();
-    }
-    if (s->added)
-        event_del(&s->ev);
-    event_assign(&s->ev, w->base, fd, kind | EV_PERSIST, sock_event_cb, s);
-    event_add(&s->ev, NULL);
-    s->added = true;
-    return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION. curl may not be re-entered from here: a 0 ms
- * timeout is run from the loop, like any other. */
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct webhook *w = userp;
-
-    (void)multi;
-    if (timeout_ms < 0) {
-        evtimer_del(&w->timer_ev);
-    } else {
-        struct timeval tv = ms_tv((uint64_t)timeout_ms);
-        evtimer_add(&w->timer_ev, &tv);
-    }
-    return 0;
 }
 
 static void
@@ -682,7 +540,6 @@ webhook_new(struct event_base *base, const struct webhook_cfg *cfg)
     struct webhook *w = xcalloc(1, sizeof(*w));
     struct webhook_cfg d;
 
-    curl_init_once();
     webhook_cfg_defaults(&d);
     w->base = base;
     w->cfg = *cfg;
@@ -700,20 +557,11 @@ webhook_new(struct event_base *base, const struct webhook_cfg *cfg)
     TAILQ_INIT(&w->due);
     TAILQ_INIT(&w->inflight);
     TAILQ_INIT(&w->delayed);
-    LIST_INIT(&w->socks);
-    LIST_INIT(&w->dead);
     w->rng = mono_ms() ^ ((uint64_t)(uintptr_t)w << 16) ^ 0x9e3779b97f4a7c15ULL;
-    evtimer_assign(&w->timer_ev, base, timer_event_cb, w);
-    event_assign(&w->reap_ev, base, -1, 0, reap_cb, w);
     event_assign(&w->drain_ev, base, -1, 0, drain_cb, w);
     evtimer_assign(&w->deadline_ev, base, deadline_cb, w);
 
-    if (!(w->multi = curl_multi_init()))
-        fatal("curl_multi_init");
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+    w->curl = curlev_new(base);
     return w;
 }
 
@@ -881,7 +729,6 @@ void
 webhook_free(struct webhook *w)
 {
     struct wh_job *j;
-    struct wh_sock *s;
 
     if (!w)
         return;
@@ -893,18 +740,8 @@ webhook_free(struct webhook *w)
         job_drop(j, "shutdown");
     while ((j = TAILQ_FIRST(&w->delayed)))
         job_drop(j, "shutdown");
-    /* Closes cached connections, which may still call sock_cb and timer_cb. */
-    curl_multi_cleanup(w->multi);
-    event_del(&w->timer_ev);
-    event_del(&w->reap_ev);
+    curlev_free(w->curl);
     event_del(&w->drain_ev);
     event_del(&w->deadline_ev);
-    while ((s = LIST_FIRST(&w->socks))) {
-        if (s->added)
-            event_del(&s->ev);
-        LIST_REMOVE(s, link);
-        free(s);
-    }
-    reap_cb(-1, 0, w);
     free(w);
 }

@@ -1,0 +1,1132 @@
+/*
+ * Fallback channel connectors against real servers on loopback:
+ *  - SMTP: Debian's aiosmtpd (tests/channels/smtpd.py), one instance that
+ *    requires STARTTLS and AUTH with a self-signed certificate made here,
+ *    one plain; the test reads what each server received;
+ *  - OTT and RCS: tests/channels/provider.py, which checks each request
+ *    against the documented API shape and logs it; the test checks the
+ *    exact request too, and drives failures (5xx, 429, 4xx codes, hangs,
+ *    wrong token, refused connections).
+ * No timing assertions: waits are bounded loops on what must happen.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "core/cfg_group.h"
+#include "core/curlev.h"
+#include "router/channels/channel.h"
+#include "tests/testlib.h"
+
+#define PY "/usr/bin/python3"
+#define TOKEN "tok-123"
+
+static struct {
+    char *dir;
+    char cert[512], key[512], mail_tls[512], mail_plain[512], plog[512];
+    int smtp_tls, smtp_plain, http, closed;
+    pid_t p_tls, p_plain, p_http;
+    struct event_base *base;
+    struct curlev *curl;
+} G;
+
+/* ------------------------------------------------------------ results */
+
+#define MAXR 32
+struct res {
+    enum chan_status status;
+    char provider_id[256], error[128], msg_id[64];
+    bool retryable;
+    long code;
+};
+static struct res R[MAXR];
+static int nr;
+static int caps[MAXR], ncaps;
+
+static void
+on_result(const struct chan_result *r, void *arg)
+{
+    (void)arg;
+    if (nr >= MAXR)
+        return;
+    struct res *x = &R[nr++];
+    x->status = r->status;
+    snprintf(x->provider_id, sizeof(x->provider_id), "%s", r->provider_id ? r->provider_id : "");
+    snprintf(x->error, sizeof(x->error), "%s", r->error ? r->error : "");
+    snprintf(x->msg_id, sizeof(x->msg_id), "%s", r->msg_id ? r->msg_id : "");
+    x->retryable = r->retryable;
+    x->code = r->code;
+}
+
+static void
+on_cap(int capable, void *arg)
+{
+    (void)arg;
+    if (ncaps < MAXR)
+        caps[ncaps++] = capable;
+}
+
+static void
+reset(void)
+{
+    nr = 0;
+    ncaps = 0;
+    memset(R, 0, sizeof(R));
+}
+
+static void
+wait_n(int n, int ms)
+{
+    TL_RUN_UNTIL(G.base, nr >= n, ms);
+    if (nr < n)
+        fail_msg("waited for %d results, got %d", n, nr);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static struct json_object *
+read_json(const char *path)
+{
+    struct json_object *o = json_object_from_file(path);
+    if (!o)
+        fail_msg("cannot read %s", path);
+    return o;
+}
+
+static const char *
+js(struct json_object *o, const char *path)
+{
+    /* "a.b.c" through objects */
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof(buf), "%s", path);
+    struct json_object *cur = o;
+    for (char *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
+        if (!cur || !json_object_object_get_ex(cur, k, &cur))
+            return NULL;
+    return cur && json_object_is_type(cur, json_type_string) ? json_object_get_string(cur) : NULL;
+}
+
+/* A string at path in o equals want (a missing one fails, with its path). */
+#define assert_js(o, path, want) do { \
+        const char *got_ = js((o), (path)); \
+        if (!got_) \
+            fail_msg("%s: missing in %s", (path), json_object_to_json_string(o)); \
+        assert_string_equal(got_, (want)); \
+    } while (0)
+
+/* The last request the provider logged whose path starts with prefix. */
+static struct json_object *
+last_request(const char *prefix)
+{
+    FILE *f = fopen(G.plog, "r");
+    char line[65536];
+    struct json_object *hit = NULL;
+
+    if (!f)
+        fail_msg("no provider log");
+    while (fgets(line, sizeof(line), f)) {
+        struct json_object *o = json_tokener_parse(line);
+        const char *p = js(o, "path");
+        if (p && strncmp(p, prefix, strlen(prefix)) == 0) {
+            json_object_put(hit);
+            hit = o;
+        } else {
+            json_object_put(o);
+        }
+    }
+    fclose(f);
+    if (!hit)
+        fail_msg("no request to %s logged", prefix);
+    return hit;
+}
+
+static int
+count_requests(const char *prefix)
+{
+    FILE *f = fopen(G.plog, "r");
+    char line[65536];
+    int n = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        struct json_object *o = json_tokener_parse(line);
+        const char *p = js(o, "path");
+        n += p && strncmp(p, prefix, strlen(prefix)) == 0;
+        json_object_put(o);
+    }
+    fclose(f);
+    return n;
+}
+
+/* Compare the JSON body of a logged request with the expected JSON text. */
+static void
+assert_body(struct json_object *req, const char *expected)
+{
+    struct json_object *body = NULL, *want = json_tokener_parse(expected);
+    assert_non_null(want);
+    json_object_object_get_ex(req, "body", &body);
+    if (!json_object_equal(body, want))
+        fail_msg("body\n  got  %s\n  want %s", json_object_to_json_string(body),
+                 json_object_to_json_string(want));
+    json_object_put(want);
+}
+
+static char *
+mail_path(const char *dir, int n)
+{
+    static char p[600];
+    snprintf(p, sizeof(p), "%s/mail-%d.json", dir, n);
+    return p;
+}
+
+static int
+mail_count(const char *dir)
+{
+    struct stat st;
+    int n = 0;
+    while (stat(mail_path(dir, n + 1), &st) == 0)
+        n++;
+    return n;
+}
+
+static void
+strip_cr(char *s)
+{
+    char *d = s;
+    for (; *s; s++)
+        if (*s != '\r')
+            *d++ = *s;
+    *d = '\0';
+}
+
+/* --------------------------------------------------------- fixture */
+
+static void
+start(pid_t *pid, char *const argv[], const char *log, int port)
+{
+    *pid = tl_spawn(argv, log);
+    if (!tl_wait_port(port, 15000)) {
+        tl_dump_file(log);
+        fail_msg("%s did not start", argv[1]);
+    }
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    char cmd[2048], log[600], p1[16], p2[16], p3[16], script[600];
+
+    G.dir = tl_tmpdir();
+    snprintf(G.cert, sizeof(G.cert), "%s/cert.pem", G.dir);
+    snprintf(G.key, sizeof(G.key), "%s/key.pem", G.dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout '%s' -out '%s' -days 2 -subj /CN=localhost "
+             "-addext subjectAltName=IP:127.0.0.1,DNS:localhost >/dev/null 2>&1",
+             G.key, G.cert);
+    if (system(cmd) != 0)
+        fail_msg("openssl could not make a certificate");
+    snprintf(G.mail_tls, sizeof(G.mail_tls), "%s/mail-tls", G.dir);
+    snprintf(G.mail_plain, sizeof(G.mail_plain), "%s/mail-plain", G.dir);
+    mkdir(G.mail_tls, 0700);
+    mkdir(G.mail_plain, 0700);
+    snprintf(G.plog, sizeof(G.plog), "%s/provider.jsonl", G.dir);
+
+    G.smtp_tls = tl_free_port();
+    G.smtp_plain = tl_free_port();
+    G.http = tl_free_port();
+    G.closed = tl_free_port();      /* nobody listens there */
+    snprintf(p1, sizeof(p1), "%d", G.smtp_tls);
+    snprintf(p2, sizeof(p2), "%d", G.smtp_plain);
+    snprintf(p3, sizeof(p3), "%d", G.http);
+
+    snprintf(script, sizeof(script), "%s/tests/channels/smtpd.py", tl_top());
+    snprintf(log, sizeof(log), "%s/smtpd-tls.log", G.dir);
+    char *a1[] = { PY, script, p1, G.mail_tls, "tls", G.cert, G.key, "smsgw", "s3cret", NULL };
+    start(&G.p_tls, a1, log, G.smtp_tls);
+    snprintf(log, sizeof(log), "%s/smtpd-plain.log", G.dir);
+    char *a2[] = { PY, script, p2, G.mail_plain, "plain", NULL };
+    start(&G.p_plain, a2, log, G.smtp_plain);
+    snprintf(script, sizeof(script), "%s/tests/channels/provider.py", tl_top());
+    snprintf(log, sizeof(log), "%s/provider.log", G.dir);
+    char *a3[] = { PY, script, p3, TOKEN, G.plog, NULL };
+    start(&G.p_http, a3, log, G.http);
+
+    G.base = event_base_new();
+    G.curl = curlev_new(G.base);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    curlev_free(G.curl);
+    event_base_free(G.base);
+    tl_stop(G.p_tls, SIGTERM, 5000);
+    tl_stop(G.p_plain, SIGTERM, 5000);
+    tl_stop(G.p_http, SIGTERM, 5000);
+    tl_cleanup_dir(G.dir);
+    return 0;
+}
+
+static struct chan_email_cfg
+email_cfg(void)
+{
+    static char url[128], purl[128];
+    snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", G.smtp_tls);
+    snprintf(purl, sizeof(purl), "smtp://127.0.0.1:%d", G.smtp_plain);
+    struct chan_email_cfg c = {
+        .name = "email",
+        .lim = { .timeout_ms = 10000 },
+        .transactional = { .url = url, .starttls = true, .username = "smsgw",
+                           .password = "s3cret", .from = "Alerts <alerts@example.com>",
+                           .ca_file = G.cert, .verify = true },
+        .subject = "Message from {{from}} to {{to}}",
+        .body = "{{text}}\n-- ref {{id}}",
+    };
+    (void)purl;
+    return c;
+}
+
+/* ------------------------------------------------------------ email */
+
+static void
+test_email_starttls_auth_delivers(void **state)
+{
+    (void)state;
+    struct chan_email_cfg cfg = email_cfg();
+    struct chan *c = chan_email_new(G.base, G.curl, &cfg);
+    int before = mail_count(G.mail_tls);
+
+    reset();
+    struct chan_msg m = { .id = "m1", .email = "alice@example.org", .from = "12345",
+                          .to = "+14155550100", .text = "Your code is 123456",
+                          .transactional = true };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    assert_int_equal(nr, 0);                 /* never inside chan_send */
+    wait_n(1, 20000);
+    if (R[0].status != CHAN_ACCEPTED)
+        fail_msg("email failed: %s code %ld", R[0].error, R[0].code);
+    assert_string_equal(R[0].msg_id, "m1");
+    assert_int_equal(strncmp(R[0].provider_id, "m1.", 3), 0);
+    assert_true(strstr(R[0].provider_id, "@example.com") != NULL);
+    assert_int_equal(mail_count(G.mail_tls), before + 1);
+
+    struct json_object *mail = read_json(mail_path(G.mail_tls, before + 1)), *v;
+    assert_js(mail, "mail_from", "alerts@example.com");
+    json_object_object_get_ex(mail, "rcpt_tos", &v);
+    assert_int_equal(json_object_array_length(v), 1);
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)),
+                        "alice@example.org");
+    json_object_object_get_ex(mail, "tls", &v);
+    assert_true(json_object_get_boolean(v));
+    assert_js(mail, "auth_user", "smsgw");
+    assert_js(mail, "headers.From", "Alerts <alerts@example.com>");
+    assert_js(mail, "headers.To", "alice@example.org");
+    assert_js(mail, "headers.Subject", "Message from 12345 to +14155550100");
+    assert_js(mail, "headers.X-Smsgw-Id", "m1");
+    assert_js(mail, "headers.Auto-Submitted", "auto-generated");
+    /* Python renders it back as charset="UTF-8". */
+    assert_non_null(strstr(js(mail, "headers.Content-Type"), "text/plain; charset="));
+    assert_non_null(strstr(js(mail, "headers.Content-Type"), "UTF-8"));
+    char mid[300];
+    snprintf(mid, sizeof(mid), "<%s>", R[0].provider_id);
+    assert_js(mail, "headers.Message-ID", mid);
+    assert_non_null(js(mail, "headers.Date"));
+    assert_js(mail, "cte", "7bit");
+    json_object_object_get_ex(mail, "raw_has_crlf_only", &v);
+    assert_true(json_object_get_boolean(v));
+    char body[512];
+    snprintf(body, sizeof(body), "%s", js(mail, "body"));
+    strip_cr(body);
+    assert_string_equal(body, "Your code is 123456\n-- ref m1\n");
+    json_object_put(mail);
+
+    /* Non-ASCII subject and body; a line break in a header value. */
+    reset();
+    struct chan_msg u = { .id = "m2", .email = "bob@example.org", .from = "Zoë\r\nBcc: evil@x.org",
+                          .to = "+447700900123", .text = "Grüße 👋\nline two",
+                          .transactional = true };
+    assert_int_equal(chan_send(c, &u, on_result, NULL), CHAN_OK);
+    wait_n(1, 20000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    mail = read_json(mail_path(G.mail_tls, before + 2));
+    assert_string_equal(js(mail, "headers.Subject"),
+                        "Message from Zoë  Bcc: evil@x.org to +447700900123");
+    assert_null(js(mail, "headers.Bcc"));
+    json_object_object_get_ex(mail, "rcpt_tos", &v);
+    assert_int_equal(json_object_array_length(v), 1);
+    assert_int_equal(strncmp(js(mail, "raw_subject"), "=?UTF-8?B?", 10), 0);
+    assert_js(mail, "cte", "base64");
+    snprintf(body, sizeof(body), "%s", js(mail, "body"));
+    strip_cr(body);
+    assert_string_equal(body, "Grüße 👋\nline two\n-- ref m2\n");
+    json_object_put(mail);
+    chan_free(c);
+}
+
+static void
+test_email_failures(void **state)
+{
+    (void)state;
+    struct chan_email_cfg cfg = email_cfg();
+    struct chan *c = chan_email_new(G.base, G.curl, &cfg);
+
+    reset();
+    struct chan_msg m = { .id = "f1", .email = "nobody@example.org", .text = "x",
+                          .transactional = true };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    m.id = "f2";
+    m.email = "busy@example.org";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(2, 20000);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(R[i].status, CHAN_FAILED);
+        if (strcmp(R[i].msg_id, "f1") == 0) {
+            assert_int_equal(R[i].code, 550);
+            assert_string_equal(R[i].error, "smtp_550");
+            assert_false(R[i].retryable);
+        } else {
+            assert_int_equal(R[i].code, 451);
+            assert_true(R[i].retryable);
+        }
+    }
+
+    /* Refused before queuing: no marketing relay; malformed addresses. */
+    m.transactional = false;
+    m.email = "carol@example.org";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_EINVAL);
+    m.transactional = true;
+    const char *bad[] = { "carol@example.org\r\nRCPT TO:<x@y>", "no-at", "a@b@c", "<a@b>",
+                          "a b@c", "@b", NULL };
+    for (int i = 0; bad[i]; i++) {
+        m.email = bad[i];
+        assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_EINVAL);
+    }
+    m.email = NULL;
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_EINVAL);
+    m.email = "carol@example.org";
+    m.id = "bad id";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_EINVAL);
+    assert_int_equal(chan_capability(c, "+14155550100", on_cap, NULL), CHAN_ENOTSUP);
+    chan_free(c);
+
+    /* Wrong password: the relay says 535, permanent. */
+    cfg.transactional.password = "wrong";
+    c = chan_email_new(G.base, G.curl, &cfg);
+    reset();
+    m.id = "f3";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 20000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_int_equal(R[0].code, 535);
+    assert_false(R[0].retryable);
+    chan_free(c);
+
+    /* The self-signed certificate is not trusted without its CA file. */
+    cfg = email_cfg();
+    cfg.transactional.ca_file = NULL;
+    c = chan_email_new(G.base, G.curl, &cfg);
+    reset();
+    m.id = "f4";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 20000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_string_equal(R[0].error, "tls_verify_failed");
+    assert_false(R[0].retryable);
+    chan_free(c);
+}
+
+static void
+test_email_marketing_relay_and_starttls_required(void **state)
+{
+    (void)state;
+    struct chan_email_cfg cfg = email_cfg();
+    char purl[128];
+    int before_plain = mail_count(G.mail_plain), before_tls = mail_count(G.mail_tls);
+
+    snprintf(purl, sizeof(purl), "smtp://127.0.0.1:%d", G.smtp_plain);
+    cfg.has_marketing = true;
+    cfg.marketing = (struct chan_email_relay){ .url = purl, .starttls = false,
+                                               .from = "news@example.com", .verify = true };
+    struct chan *c = chan_email_new(G.base, G.curl, &cfg);
+    reset();
+    struct chan_msg m = { .id = "k1", .email = "dave@example.org", .from = "ACME",
+                          .text = "50% off", .transactional = false };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    m.id = "k2";
+    m.transactional = true;
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(2, 20000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    assert_int_equal(R[1].status, CHAN_ACCEPTED);
+    /* Each went through its own relay. */
+    assert_int_equal(mail_count(G.mail_plain), before_plain + 1);
+    assert_int_equal(mail_count(G.mail_tls), before_tls + 1);
+    struct json_object *mail = read_json(mail_path(G.mail_plain, before_plain + 1)), *v;
+    assert_js(mail, "headers.X-Smsgw-Id", "k1");
+    assert_js(mail, "mail_from", "news@example.com");
+    json_object_object_get_ex(mail, "tls", &v);
+    assert_false(json_object_get_boolean(v));
+    json_object_put(mail);
+    mail = read_json(mail_path(G.mail_tls, before_tls + 1));
+    assert_js(mail, "headers.X-Smsgw-Id", "k2");
+    json_object_put(mail);
+    chan_free(c);
+
+    /* starttls = true towards a relay that does not offer it: refused, not
+     * sent in clear. */
+    cfg.marketing.starttls = true;
+    c = chan_email_new(G.base, G.curl, &cfg);
+    reset();
+    m.id = "k3";
+    m.transactional = false;
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 20000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_string_equal(R[0].error, "starttls_unavailable");
+    assert_int_equal(mail_count(G.mail_plain), before_plain + 1);
+    chan_free(c);
+}
+
+/* -------------------------------------------------------------- OTT */
+
+static struct chan_ott_cfg
+ott_cfg(unsigned timeout_ms)
+{
+    static char base[128];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/wa", G.http);
+    return (struct chan_ott_cfg){ .name = "whatsapp", .lim = { .timeout_ms = timeout_ms },
+                                  .base_url = base, .phone_number_id = "PNID1",
+                                  .token = TOKEN, .verify = true };
+}
+
+static void
+test_ott_text_and_template(void **state)
+{
+    (void)state;
+    struct chan_ott_cfg cfg = ott_cfg(5000);
+    struct chan *c = chan_ott_new(G.base, G.curl, &cfg);
+
+    assert_string_equal(chan_name(c), "whatsapp");
+    assert_int_equal(chan_type(c), CHAN_OTT);
+    reset();
+    struct chan_msg m = { .id = "o1", .to = "+14155550100", .text = "Hello \"there\" / ü" };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    assert_int_equal(strncmp(R[0].provider_id, "wamid.TEST", 10), 0);
+    assert_int_equal(R[0].code, 200);
+    struct json_object *req = last_request("/wa/");
+    assert_js(req, "method", "POST");
+    assert_js(req, "path", "/wa/PNID1/messages");
+    assert_js(req, "auth", "Bearer " TOKEN);
+    assert_js(req, "ctype", "application/json");
+    assert_body(req, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+                     "\"to\":\"14155550100\",\"type\":\"text\","
+                     "\"text\":{\"preview_url\":false,\"body\":\"Hello \\\"there\\\" / ü\"}}");
+    json_object_put(req);
+
+    reset();
+    const char *params[] = { "Alice", "123456" };
+    struct chan_msg t = { .id = "o2", .to = "+447700900123", .template_name = "otp_code",
+                          .template_lang = "en_GB", .template_params = params,
+                          .ntemplate_params = 2 };
+    assert_int_equal(chan_send(c, &t, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    req = last_request("/wa/");
+    assert_body(req, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+                     "\"to\":\"447700900123\",\"type\":\"template\",\"template\":{"
+                     "\"name\":\"otp_code\",\"language\":{\"code\":\"en_GB\"},"
+                     "\"components\":[{\"type\":\"body\",\"parameters\":["
+                     "{\"type\":\"text\",\"text\":\"Alice\"},{\"type\":\"text\",\"text\":\"123456\"}]}]}}");
+    json_object_put(req);
+
+    /* Refused before sending. */
+    struct chan_msg bad = { .id = "o3", .to = "14155550100", .text = "x" };
+    assert_int_equal(chan_send(c, &bad, on_result, NULL), CHAN_EINVAL);
+    bad.to = "+14155550100";
+    bad.text = NULL;
+    assert_int_equal(chan_send(c, &bad, on_result, NULL), CHAN_EINVAL);
+    chan_free(c);
+}
+
+static void
+test_ott_failures(void **state)
+{
+    (void)state;
+    struct chan_ott_cfg cfg = ott_cfg(1500);
+    struct chan *c = chan_ott_new(G.base, G.curl, &cfg);
+    struct {
+        const char *to, *error;
+        bool retryable;
+        long code;
+    } cases[] = {
+        { "+14155550500", "http_500_code_1", true, 500 },
+        { "+14155550429", "http_429_code_130429", true, 429 },
+        { "+14155550131", "http_400_code_131047", false, 400 },
+        { "+14155550408", "timeout", true, 0 },
+    };
+    size_t n = sizeof(cases) / sizeof(cases[0]);
+
+    reset();
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "e%zu", i);
+        struct chan_msg m = { .id = id, .to = cases[i].to, .text = "x" };
+        assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    }
+    wait_n((int)n, 20000);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "e%zu", i);
+        for (int k = 0; k < nr; k++) {
+            if (strcmp(R[k].msg_id, id) != 0)
+                continue;
+            assert_int_equal(R[k].status, CHAN_FAILED);
+            if (strcmp(R[k].error, cases[i].error) != 0)
+                fail_msg("%s: error %s, want %s", cases[i].to, R[k].error, cases[i].error);
+            assert_int_equal(R[k].retryable, cases[i].retryable);
+            assert_int_equal(R[k].code, cases[i].code);
+        }
+    }
+    chan_free(c);
+
+    /* A wrong token: 401, permanent. */
+    cfg.token = "wrong";
+    c = chan_ott_new(G.base, G.curl, &cfg);
+    reset();
+    struct chan_msg m = { .id = "e9", .to = "+14155550100", .text = "x" };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_string_equal(R[0].error, "http_401_code_190");
+    assert_false(R[0].retryable);
+    struct json_object *req = last_request("/wa/");
+    assert_js(req, "auth", "Bearer wrong");
+    json_object_put(req);
+    chan_free(c);
+
+    /* Nobody listening: a transport error, retryable. */
+    char base[128];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/wa", G.closed);
+    cfg = ott_cfg(3000);
+    cfg.base_url = base;
+    c = chan_ott_new(G.base, G.curl, &cfg);
+    reset();
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_int_equal(strncmp(R[0].error, "transport_", 10), 0);
+    assert_true(R[0].retryable);
+    chan_free(c);
+}
+
+/* -------------------------------------------------------------- RCS */
+
+static struct chan_rcs_cfg
+rcs_cfg(void)
+{
+    static char base[128];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/rbm", G.http);
+    return (struct chan_rcs_cfg){ .lim = { .timeout_ms = 5000 }, .base_url = base,
+                                  .token = TOKEN, .agent_id = "acme_agent", .verify = true };
+}
+
+static void
+test_rcs_capability_and_send(void **state)
+{
+    (void)state;
+    struct chan_rcs_cfg cfg = rcs_cfg();
+    struct chan *c = chan_rcs_new(G.base, G.curl, &cfg);
+
+    assert_string_equal(chan_name(c), "rcs");
+    reset();
+    assert_int_equal(chan_capability(c, "+14155550100", on_cap, NULL), CHAN_OK);
+    assert_int_equal(chan_capability(c, "+14155550404", on_cap, NULL), CHAN_OK);
+    assert_int_equal(chan_capability(c, "+14155550500", on_cap, NULL), CHAN_OK);
+    assert_int_equal(chan_capability(c, "4155550100", on_cap, NULL), CHAN_EINVAL);
+    TL_RUN_UNTIL(G.base, ncaps >= 3, 10000);
+    assert_int_equal(ncaps, 3);
+    int seen[3] = { 0 };
+    for (int i = 0; i < 3; i++)
+        seen[caps[i] + 1]++;
+    assert_int_equal(seen[0], 1);   /* -1: the 500 */
+    assert_int_equal(seen[1], 1);   /* 0: the 404 */
+    assert_int_equal(seen[2], 1);   /* 1 */
+    struct json_object *req = last_request("/rbm/v1/phones/+14155550500/capabilities");
+    assert_js(req, "method", "GET");
+    assert_js(req, "auth", "Bearer " TOKEN);
+    assert_js(req, "query.agentId", "acme_agent");
+    assert_int_equal(strlen(js(req, "query.requestId")), 36);
+    json_object_put(req);
+
+    /* Text with suggestions. */
+    reset();
+    const char *sugg[] = { "Yes", "No thanks" };
+    struct chan_msg m = { .id = "r-1/x", .to = "+14155550100", .text = "Confirm?",
+                          .suggestions = sugg, .nsuggestions = 2 };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    assert_string_equal(R[0].provider_id, "r-1/x");
+    req = last_request("/rbm/v1/phones/+14155550100/agentMessages");
+    assert_js(req, "query.messageId", "r-1/x");    /* escaped on the wire */
+    assert_js(req, "query.agentId", "acme_agent");
+    assert_js(req, "ctype", "application/json");
+    assert_body(req, "{\"contentMessage\":{\"text\":\"Confirm?\",\"suggestions\":["
+                     "{\"reply\":{\"text\":\"Yes\",\"postbackData\":\"Yes\"}},"
+                     "{\"reply\":{\"text\":\"No thanks\",\"postbackData\":\"No thanks\"}}]}}");
+    json_object_put(req);
+
+    /* A rich card. */
+    reset();
+    const char *one[] = { "Book now" };
+    struct chan_msg card = { .id = "r2", .to = "+447700900123", .card_title = "Spring sale",
+                             .card_description = "All rooms 20% off",
+                             .card_media_url = "https://example.com/a.jpg", .suggestions = one,
+                             .nsuggestions = 1 };
+    assert_int_equal(chan_send(c, &card, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    req = last_request("/rbm/v1/phones/+447700900123/agentMessages");
+    assert_body(req, "{\"contentMessage\":{\"richCard\":{\"standaloneCard\":{"
+                     "\"cardOrientation\":\"VERTICAL\",\"cardContent\":{"
+                     "\"title\":\"Spring sale\",\"description\":\"All rooms 20% off\","
+                     "\"media\":{\"height\":\"MEDIUM\",\"contentInfo\":{\"fileUrl\":"
+                     "\"https://example.com/a.jpg\"}},\"suggestions\":["
+                     "{\"reply\":{\"text\":\"Book now\",\"postbackData\":\"Book now\"}}]}}}}}");
+    json_object_put(req);
+
+    /* Not capable on send: permanent, so the router falls through at once. */
+    reset();
+    m.id = "r3";
+    m.to = "+14155550404";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    m.id = "r4";
+    m.to = "+14155550500";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(2, 10000);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(R[i].status, CHAN_FAILED);
+        if (strcmp(R[i].msg_id, "r3") == 0) {
+            assert_string_equal(R[i].error, "not_rcs_capable");
+            assert_false(R[i].retryable);
+        } else {
+            assert_string_equal(R[i].error, "http_500");
+            assert_true(R[i].retryable);
+        }
+    }
+    /* Limits checked before queuing. */
+    const char *five[] = { "a", "b", "c", "d", "e" };
+    card.suggestions = five;
+    card.nsuggestions = 5;
+    assert_int_equal(chan_send(c, &card, on_result, NULL), CHAN_EINVAL);
+    const char *longone[] = { "this suggestion is far too long" };
+    m.suggestions = longone;
+    m.nsuggestions = 1;
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_EINVAL);
+    chan_free(c);
+}
+
+/* --------------------------------------------- limits, pacing, shutdown */
+
+static void
+test_concurrency_queue_and_shutdown(void **state)
+{
+    (void)state;
+    struct chan_ott_cfg cfg = ott_cfg(60000);
+    cfg.lim.concurrency = 2;
+    cfg.lim.max_queue = 3;
+    struct chan *c = chan_ott_new(G.base, G.curl, &cfg);
+    struct chan_stats st;
+    int before = count_requests("/wa/");
+
+    reset();
+    /* Hanging requests: two go out, three wait, the sixth is refused. */
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "h%d", i);
+        struct chan_msg m = { .id = id, .to = "+14155550408", .text = "x" };
+        int rc = chan_send(c, &m, on_result, NULL);
+        if (i < 5) {
+            /* queued (3 at most) before the loop has run even once... */
+            if (i < 3)
+                assert_int_equal(rc, CHAN_OK);
+            else
+                assert_int_equal(rc, CHAN_EFULL);
+        } else {
+            assert_int_equal(rc, CHAN_EFULL);
+        }
+    }
+    TL_RUN_UNTIL(G.base, count_requests("/wa/") >= before + 2, 10000);
+    chan_get_stats(c, &st);
+    assert_int_equal(st.inflight, 2);
+    assert_int_equal(st.queued, 1);
+    assert_int_equal(st.refused_full, 3);
+    /* ...and after two started, the queue has room again. */
+    struct chan_msg m = { .id = "h9", .to = "+14155550408", .text = "x" };
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    /* Let the loop run a while: still never more than two on the wire. */
+    TL_RUN_UNTIL(G.base, false, 300);
+    chan_get_stats(c, &st);
+    assert_int_equal(st.inflight, 2);
+    assert_int_equal(count_requests("/wa/"), before + 2);
+    assert_int_equal(nr, 0);
+    /* Shutdown reports every message, retryable. */
+    chan_free(c);
+    assert_int_equal(nr, 4);
+    for (int i = 0; i < nr; i++) {
+        assert_int_equal(R[i].status, CHAN_FAILED);
+        assert_string_equal(R[i].error, "shutdown");
+        assert_true(R[i].retryable);
+    }
+    assert_int_equal(curlev_active(G.curl), 0);
+}
+
+static struct chan *free_me;
+
+static void
+free_on_first(const struct chan_result *r, void *arg)
+{
+    on_result(r, arg);
+    chan_free(free_me);      /* from inside its own callback */
+    chan_free(free_me);      /* and again: harmless */
+}
+
+static void
+test_free_from_own_callback(void **state)
+{
+    (void)state;
+    struct chan_ott_cfg cfg = ott_cfg(60000);
+    free_me = chan_ott_new(G.base, G.curl, &cfg);
+
+    reset();
+    /* Two hanging requests and one that is answered at once. */
+    struct chan_msg quick = { .id = "q0", .to = "+14155550100", .text = "x" };
+    struct chan_msg hang = { .id = "q1", .to = "+14155550408", .text = "x" };
+    assert_int_equal(chan_send(free_me, &hang, free_on_first, NULL), CHAN_OK);
+    hang.id = "q2";
+    assert_int_equal(chan_send(free_me, &hang, free_on_first, NULL), CHAN_OK);
+    assert_int_equal(chan_send(free_me, &quick, free_on_first, NULL), CHAN_OK);
+    wait_n(3, 10000);
+    /* The quick one was answered; its callback freed the connector, which
+     * reported the two hanging ones as shutdown first. */
+    assert_string_equal(R[0].msg_id, "q0");
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(R[i].status, CHAN_FAILED);
+        assert_string_equal(R[i].error, "shutdown");
+    }
+    assert_int_equal(curlev_active(G.curl), 0);
+    /* The loop goes on without it. */
+    TL_RUN_UNTIL(G.base, false, 100);
+    assert_int_equal(nr, 3);
+}
+
+static void
+test_mps_pacing(void **state)
+{
+    (void)state;
+    struct chan_ott_cfg cfg = ott_cfg(5000);
+    cfg.lim.mps = 1;
+    struct chan *c = chan_ott_new(G.base, G.curl, &cfg);
+    struct chan_stats st;
+
+    reset();
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "p%d", i);
+        struct chan_msg m = { .id = id, .to = "+14155550100", .text = "x" };
+        assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    }
+    /* At 1 mps with nothing else limiting, the first answer comes back while
+     * the other two still wait for their slots (with mps 0 all three would
+     * be on the wire at once). */
+    wait_n(1, 10000);
+    chan_get_stats(c, &st);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.inflight + st.queued, 2);
+    assert_true(st.queued >= 1);
+    /* All go eventually. */
+    wait_n(3, 10000);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(R[i].status, CHAN_ACCEPTED);
+    assert_string_equal(R[0].msg_id, "p0");
+    assert_string_equal(R[2].msg_id, "p2");
+    chan_free(c);
+}
+
+/* ------------------------------------------------------------ webhooks */
+
+#define MAXE 16
+static struct chan_event E[MAXE];
+static char E_id[MAXE][128], E_err[MAXE][128], E_rcpt[MAXE][64];
+static int ne;
+
+static void
+on_event(const struct chan_event *ev, void *arg)
+{
+    (void)arg;
+    if (ne >= MAXE)
+        return;
+    E[ne] = *ev;
+    snprintf(E_id[ne], sizeof(E_id[0]), "%s", ev->provider_id ? ev->provider_id : "");
+    snprintf(E_err[ne], sizeof(E_err[0]), "%s", ev->error ? ev->error : "");
+    snprintf(E_rcpt[ne], sizeof(E_rcpt[0]), "%s", ev->recipient ? ev->recipient : "");
+    ne++;
+}
+
+static int
+parse_ott(const char *s)
+{
+    ne = 0;
+    return chan_ott_parse_webhook(s, strlen(s), on_event, NULL);
+}
+
+static int
+parse_rcs(const char *s)
+{
+    ne = 0;
+    return chan_rcs_parse_webhook(s, strlen(s), on_event, NULL);
+}
+
+static void
+test_ott_webhook(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"WABA\",\"changes\":["
+        "{\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"phone_number_id\":\"PNID1\"},"
+        "\"statuses\":["
+        "{\"id\":\"wamid.A\",\"status\":\"sent\",\"timestamp\":\"1767225600\",\"recipient_id\":\"14155550100\"},"
+        "{\"id\":\"wamid.A\",\"status\":\"delivered\",\"timestamp\":\"1767225601\",\"recipient_id\":\"14155550100\"},"
+        "{\"id\":\"wamid.A\",\"status\":\"read\",\"timestamp\":\"1767225602\",\"recipient_id\":\"14155550100\"},"
+        "{\"id\":\"wamid.B\",\"status\":\"failed\",\"timestamp\":\"1767225603\",\"recipient_id\":\"447700900123\","
+        "\"errors\":[{\"code\":131026,\"title\":\"Message undeliverable\"}]},"
+        "{\"id\":\"wamid.C\",\"status\":\"deleted\"},"
+        "{\"status\":\"sent\"}]},\"field\":\"messages\"},"
+        "{\"value\":{\"messaging_product\":\"whatsapp\",\"messages\":[{\"from\":\"14155550100\","
+        "\"id\":\"wamid.IN\",\"type\":\"text\",\"text\":{\"body\":\"hi\"}}]},\"field\":\"messages\"}"
+        "]}]}";
+
+    assert_int_equal(parse_ott(body), 4);
+    assert_int_equal(E[0].status, CHAN_SENT);
+    assert_int_equal(E[1].status, CHAN_DELIVERED);
+    assert_int_equal(E[2].status, CHAN_READ);
+    assert_int_equal(E[3].status, CHAN_FAILED);
+    assert_string_equal(E_id[0], "wamid.A");
+    assert_string_equal(E_id[3], "wamid.B");
+    assert_string_equal(E_rcpt[3], "447700900123");
+    assert_string_equal(E_err[3], "131026 Message undeliverable");
+    assert_int_equal(E[2].ts, 1767225602);
+
+    assert_int_equal(parse_ott("{\"entry\":[]}"), 0);
+    assert_int_equal(parse_ott("{\"object\":\"x\"}"), -1);
+    assert_int_equal(parse_ott("{\"entry\":[{\"changes\":["), -1);
+    assert_int_equal(parse_ott("not json"), -1);
+    assert_int_equal(parse_ott(""), -1);
+    /* Trailing garbage after a valid object is refused, not half-read. */
+    assert_int_equal(parse_ott("{\"entry\":[]} {\"entry\":[]}"), -1);
+
+    /* X-Hub-Signature-256: a published HMAC-SHA256 test vector. */
+    const char *fox = "The quick brown fox jumps over the lazy dog";
+    const char *sig = "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
+    assert_true(chan_ott_verify_signature(fox, strlen(fox), sig, "key"));
+    assert_true(chan_ott_verify_signature(
+        fox, strlen(fox), "sha256=F7BC83F430538424B13298E6AA6FB143EF4D59A14946175997479DBC2D1A3CD8",
+        "key"));
+    assert_false(chan_ott_verify_signature(fox, strlen(fox), sig, "other"));
+    assert_false(chan_ott_verify_signature(fox, strlen(fox) - 1, sig, "key"));
+    assert_false(chan_ott_verify_signature(fox, strlen(fox), sig + 7, "key"));
+    assert_false(chan_ott_verify_signature(fox, strlen(fox), "sha256=f7bc", "key"));
+    assert_false(chan_ott_verify_signature(fox, strlen(fox), NULL, "key"));
+    assert_false(chan_ott_verify_signature(fox, strlen(fox), sig, ""));
+}
+
+static void
+test_rcs_webhook(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_rcs("{\"agentId\":\"a1\",\"eventType\":\"DELIVERED\",\"eventId\":\"e1\","
+                               "\"messageId\":\"m-41\",\"senderPhoneNumber\":\"+14155550100\","
+                               "\"sendTime\":\"2026-03-01T10:00:00.123456Z\"}"),
+                     1);
+    assert_int_equal(E[0].status, CHAN_DELIVERED);
+    assert_string_equal(E_id[0], "m-41");
+    assert_string_equal(E_rcpt[0], "+14155550100");
+    assert_int_equal(E[0].ts, 1772359200);
+
+    /* Pub/Sub push envelope with the event in base64. */
+    assert_int_equal(
+        parse_rcs("{\"message\":{\"attributes\":{},\"data\":\"eyJhZ2VudElkIjoiYTEiLCJldmVudFR5cGUiOiJSRUFEIiwiZXZlbnRJZCI6ImUyIiwibWVzc2FnZUlkIjoibS00MiIsInNlbmRlclBob25lTnVtYmVyIjoiKzE0MTU1NTUwMTAwIiwic2VuZFRpbWUiOiIyMDI2LTAzLTAxVDEwOjAwOjAwLjVaIn0=\","
+                  "\"messageId\":\"123\",\"publishTime\":\"2026-03-01T10:00:01Z\"},"
+                  "\"subscription\":\"projects/p/subscriptions/s\"}"),
+        1);
+    assert_int_equal(E[0].status, CHAN_READ);
+    assert_string_equal(E_id[0], "m-42");
+
+    /* Not status events: typing, a user's message. */
+    assert_int_equal(parse_rcs("{\"eventType\":\"IS_TYPING\",\"messageId\":\"x\"}"), 0);
+    assert_int_equal(parse_rcs("{\"senderPhoneNumber\":\"+14155550100\",\"messageId\":\"u1\","
+                               "\"text\":\"hello\"}"), 0);
+    /* Malformed. */
+    assert_int_equal(parse_rcs("{\"message\":{\"data\":\"!!!not base64\"}}"), -1);
+    assert_int_equal(parse_rcs("{\"message\":{\"data\":\"bm90IGpzb24=\"}}"), -1);   /* "not json" */
+    assert_int_equal(parse_rcs("[1,2]"), -1);
+    assert_int_equal(parse_rcs("{}"), -1);
+    assert_int_equal(parse_rcs("{\"eventType\":"), -1);
+}
+
+/* -------------------------------------------------------- template, config */
+
+static void
+test_template(void **state)
+{
+    (void)state;
+    struct chan_msg m = { .id = "m7", .from = "12345", .to = "+1415", .text = "hi {{to}}" };
+    char *s = chan_template("{{from}}->{{to}}: {{text}} [{{id}}] {{other}} {{ {{text", &m);
+    assert_string_equal(s, "12345->+1415: hi {{to}} [m7] {{other}} {{ {{text");
+    free(s);
+    m.from = NULL;
+    s = chan_template("<{{from}}>", &m);
+    assert_string_equal(s, "<>");
+    free(s);
+}
+
+static config_t *
+load_conf(const char *text)
+{
+    static config_t cfg;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/c.conf", G.dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    config_init(&cfg);
+    if (!config_read_file(&cfg, path))
+        fail_msg("%s:%d %s", config_error_file(&cfg), config_error_line(&cfg),
+                 config_error_text(&cfg));
+    return &cfg;
+}
+
+static void
+test_config(void **state)
+{
+    (void)state;
+    struct cfg_errs errs = { 0 };
+    struct chan_config cc;
+    config_t *c = load_conf(
+        "channels = {\n"
+        "  email = {\n"
+        "    transactional = { url = \"smtp://smtp.example.com:587\"; username = \"u\";\n"
+        "                      password = \"p\"; from = \"Alerts <a@example.com>\"; };\n"
+        "    marketing = { url = \"smtps://mkt.example.com\"; from = \"news@example.com\"; };\n"
+        "    subject = \"From {{from}}\"; body = \"{{text}}\"; timeout_ms = 20000; mps = 5;\n"
+        "  };\n"
+        "  ott = { base_url = \"https://graph.facebook.com/v19.0/\"; phone_number_id = \"1055\";\n"
+        "          token = \"EAAB\"; concurrency = 8; };\n"
+        "  rcs = { base_url = \"https://rcsbusinessmessaging.googleapis.com\"; token = \"ya29\";\n"
+        "          agent_id = \"acme\"; max_queue = 500; };\n"
+        "};\n");
+    chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
+    cfg_errs_print(&errs, stderr);
+    assert_int_equal(errs.n, 0);
+    assert_true(cc.has_email && cc.has_ott && cc.has_rcs);
+    assert_true(cc.email.transactional.starttls);
+    assert_true(cc.email.has_marketing);
+    assert_int_equal(cc.email.lim.timeout_ms, 20000);
+    assert_int_equal(cc.email.lim.mps, 5);
+    assert_int_equal(cc.email.lim.concurrency, 16);
+    assert_string_equal(cc.ott.base_url, "https://graph.facebook.com/v19.0");
+    assert_int_equal(cc.ott.lim.concurrency, 8);
+    assert_int_equal(cc.ott.lim.timeout_ms, 10000);
+    assert_int_equal(cc.rcs.lim.max_queue, 500);
+    assert_string_equal(cc.rcs.name, "rcs");
+    chan_config_free(&cc);
+    config_destroy(c);
+
+    c = load_conf(
+        "channels = {\n"
+        "  email = {\n"
+        "    transactional = { url = \"http://smtp.example.com\"; from = \"nobody\";\n"
+        "                      username = \"u\"; };\n"
+        "    marketing = { url = \"smtp://m\"; from = \"a@b\"; username = \"u\"; password = \"p\";\n"
+        "                  starttls = false; };\n"
+        "    subject = 7;\n"
+        "  };\n"
+        "  ott = { base_url = \"ftp://example\"; phone_number_id = \"a/b\"; concurrency = 0;\n"
+        "          timeout_ms = 1.5; };\n"
+        "  rcs = { token = \"has space\"; name = \"ott\"; colour = \"blue\"; };\n"
+        "  sms = { };\n"
+        "};\n");
+    chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
+    cfg_errs_print(&errs, stderr);
+    const char *want[] = {
+        "c.conf:3: channels.email.transactional: \"url\" must start with smtp:// or smtps://",
+        "c.conf:3: channels.email.transactional: \"from\" must be",
+        "c.conf:3: channels.email.transactional: \"username\" and \"password\" go together",
+        "c.conf:6: channels.email.marketing: AUTH without TLS",
+        "c.conf:7: channels.email: \"subject\" must be a string",
+        "c.conf:9: channels.ott: \"base_url\" must start with https:// or http://",
+        "c.conf:9: channels.ott: \"phone_number_id\" must be letters",
+        "c.conf:9: channels.ott: \"concurrency\" must be 1 to 1000",
+        "c.conf:10: channels.ott: \"timeout_ms\" must be an integer",
+        "c.conf:9: channels.ott: missing required setting \"token\"",
+        "c.conf:11: channels.rcs: missing required setting \"base_url\"",
+        "c.conf:11: channels.rcs: \"token\" must not contain spaces",
+        "c.conf:11: channels.rcs: unknown setting \"colour\"",
+        "c.conf:12: channels: unknown setting \"sms\"",
+        "channels: name \"ott\" used twice",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!cfg_errs_has(&errs, want[i]))
+            fail_msg("missing error: %s", want[i]);
+    assert_int_equal(errs.n, sizeof(want) / sizeof(want[0]));
+    cfg_errs_free(&errs);
+    chan_config_free(&cc);
+    config_destroy(c);
+
+    /* Absent group: nothing configured, no error. */
+    chan_config_parse(&cc, NULL, &errs);
+    assert_false(cc.has_email || cc.has_ott || cc.has_rcs);
+    assert_int_equal(errs.n, 0);
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_email_starttls_auth_delivers),
+        cmocka_unit_test(test_email_failures),
+        cmocka_unit_test(test_email_marketing_relay_and_starttls_required),
+        cmocka_unit_test(test_ott_text_and_template),
+        cmocka_unit_test(test_ott_failures),
+        cmocka_unit_test(test_rcs_capability_and_send),
+        cmocka_unit_test(test_concurrency_queue_and_shutdown),
+        cmocka_unit_test(test_free_from_own_callback),
+        cmocka_unit_test(test_mps_pacing),
+        cmocka_unit_test(test_ott_webhook),
+        cmocka_unit_test(test_rcs_webhook),
+        cmocka_unit_test(test_template),
+        cmocka_unit_test(test_config),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
