@@ -32,7 +32,7 @@ BINS      := $(TOOLS:%=bin/%) $(if $(wildcard core/smsgwd.c),bin/smsgwd)
 ASAN_BINS := $(TOOLS:%=$(AOBJ)/bin/%) $(if $(wildcard core/smsgwd.c),$(AOBJ)/bin/smsgwd)
 TEST_BINS := $(TESTS:%=$(AOBJ)/tests/%)
 
-.PHONY: all deps test unit-test demo fuzz fuzz-smoke bench clean check-config
+.PHONY: all deps test unit-test demo fuzz fuzz-smoke bench clean check-config soak bench-memory install
 
 all: $(BINS)
 
@@ -111,6 +111,16 @@ fuzz-smoke: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
+
+# Issue 6: the whole system under load with faults (SOAK_N messages, default
+# 1,000,000), and smsgwd's RSS against SMSC sessions and client binds.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/soak.sh
+
+bench-memory: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/memory.sh
 
 clean:
 	rm -rf build bin
