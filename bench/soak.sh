@@ -96,6 +96,7 @@ put machine "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2
 put software "$(redis-server --version | awk '{print $3}' | sed 's/v=/redis /'), gcc $(gcc -dumpversion)"
 put load_at_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 put uptime_at_start "$(uptime)"
+put others_at_start "$(pgrep -af 'wrk|smsgwd|smsc-sim|smpp-load|redis-server|test_' | grep -v -e "$ROOT/" -e "^$$ " | cut -c1-100 | tr '\n' ';')"
 put soak_n "$SOAK_N"
 put plan "http=$HTTP_N (wrk -t$WRK_THREADS -c$WRK_CONNS DELAY_MS=$DELAY_MS) smpp=$SMPP_N (rate $SMPP_RATE) calm_s=$CALM_S fault_s=$FAULT_S faults=\"$FAULTS\""
 
@@ -104,6 +105,20 @@ put plan "http=$HTTP_N (wrk -t$WRK_THREADS -c$WRK_CONNS DELAY_MS=$DELAY_MS) smpp
 # shellcheck source=bench/lib.sh
 . bench/lib.sh    # the script runs from the repository root
 
+# Listening ports below the ephemeral range: while smsgwd or Redis is down,
+# a client reconnecting to 127.0.0.1:P can be given P as its own source port
+# and connect to itself (TCP self-connect), and then holds P so that the
+# restarted daemon fails with EADDRINUSE. Seen in a first run: wrk did it to
+# smsgwd's HTTP port during gw-kill.
+EPH_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((10000 + RANDOM % (EPH_LO - 10000)))
+        port_busy "$p" || { echo "$p"; return 0; }
+    done
+    die "no free port"
+}
 RP=$(free_port); HP=$(free_port); MP=$(free_port)
 SPA=$(free_port); CPA=$(free_port); SPB=$(free_port); CPB=$(free_port)
 REDIS= GW= SIMA= SIMB= WRK= LOAD= SAMPLER=
@@ -177,12 +192,21 @@ EOF
     "$BIN/smsgwd" -t -c "$R/smsgw.conf" >"$R/configtest.log" 2>&1 || die "config rejected: $R/configtest.log"
 }
 GW_RUNS=0
-start_gw() {
-    GW_RUNS=$((GW_RUNS + 1))
-    "$BIN/smsgwd" -c "$R/smsgw.conf" 2>>"$R/smsgwd.log" &
-    GW=$!; PIDS+=("$GW")
-    echo "$GW" >"$R/gw.pid"
-    wait_port "$HP" "$GW" 20 && wait_port "$MP" "$GW" 20 || die "smsgwd did not start; see $R/smsgwd.log"
+GW_START_FAILS=0
+start_gw() {     # like systemd's Restart=on-failure: up to 5 tries, 1 s apart
+    local try
+    for try in 1 2 3 4 5; do
+        GW_RUNS=$((GW_RUNS + 1))
+        "$BIN/smsgwd" -c "$R/smsgw.conf" 2>>"$R/smsgwd.log" &
+        GW=$!; PIDS+=("$GW")
+        echo "$GW" >"$R/gw.pid"
+        wait_port "$HP" "$GW" 20 && wait_port "$MP" "$GW" 20 && return 0
+        GW_START_FAILS=$((GW_START_FAILS + 1))
+        say "smsgwd did not start (try $try): $(tail -1 "$R/smsgwd.log" | cut -c1-160)"
+        stop_pid "$GW" 5
+        sleep 1
+    done
+    die "smsgwd did not start; see $R/smsgwd.log"
 }
 
 # The sampler: one line a second, "epoch gw_pid VmHWM_kB VmRSS_kB", while
@@ -407,6 +431,7 @@ peak_hwm=$(awk '{if ($3 > m) m = $3} END{print m+0}' "$R/samples")
 put smsgwd_peak_rss_kb "$peak_hwm"
 put smsgwd_rss_end_kb "$(tail -1 "$R/samples" | awk '{print $4}')"
 put smsgwd_runs "$GW_RUNS"
+put smsgwd_start_failures "$GW_START_FAILS"
 put smsgwd_log_warn_error "$(grep -E 'level=(warn|error)' "$R/smsgwd.log" | sed -n 's/.*event=\([a-z_]*\).*/\1/p' | sort | uniq -c | sort -rn | awk '{printf "%s=%s ", $2, $1}')"
 put garbage "$(tail -n +1 "$R/garbage.log" 2>/dev/null | awk '{for(i=2;i<=NF;i++){split($i,a,"=");s[a[1]]+=a[2]}} END{for(k in s) printf "%s=%d ", k, s[k]}')"
 stop_pid "$GW" 20; GW=
