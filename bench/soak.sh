@@ -11,8 +11,8 @@
 #           --rate SMPP_RATE, 40% of SOAK_N
 #   Faults, one after the other with CALM_S seconds between, repeated until
 #   the clients are done:
-#     drop      carrier a restarted with --close-after 1500 (the link drops
-#               every 1,500 submit_sm per bind; resps in flight are lost)
+#     drop      carrier a restarted with --close-after 400 (the link drops
+#               every 400 submit_sm per bind; resps in flight are lost)
 #     throttle  carrier b restarted with --throttle 20 (ESME_RTHROTTLED)
 #     withhold  carrier a restarted with --withhold-pct 3 (no resp at all)
 #     gw-kill   smsgwd kill -9, restarted 1 s later (same instance name)
@@ -278,7 +278,8 @@ SAMPLER=$!; PIDS+=("$SAMPLER")
 T0=$(date +%s)
 put t0 "$T0"
 say "load: HTTP $HTTP_N via wrk (~$((WRK_CONNS * 1000 / DELAY_MS))/s), SMPP $SMPP_N via smpp-load (~$SMPP_RATE/s); limit ${LOAD_LIMIT_S}s"
-env COUNTS_FILE="$R/http.counts" IDS_FILE="$R/http.ids" SMSGW_KEY="$KEY" SAMPLE_EVERY=1 \
+: >"$R/wrk.stopped"
+env STOP_FILE="$R/wrk.stopped" COUNTS_FILE="$R/http.counts" IDS_FILE="$R/http.ids" SMSGW_KEY="$KEY" SAMPLE_EVERY=1 \
     STOP_AFTER=$(((HTTP_N + WRK_THREADS - 1) / WRK_THREADS)) DELAY_MS="$DELAY_MS" \
     timeout --signal=INT --kill-after=20 "$LOAD_LIMIT_S" \
     wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${LOAD_LIMIT_S}s" --timeout 10s \
@@ -291,7 +292,16 @@ timeout --signal=INT --kill-after=20 $((LOAD_LIMIT_S + 60)) "$BIN/smpp-load" --h
     >"$R/smpp-load.json" 2>"$R/smpp-load.log" &
 LOAD=$!; PIDS+=("$LOAD")
 
-load_running() { kill -0 "$WRK" 2>/dev/null || kill -0 "$LOAD" 2>/dev/null; }
+# wrk's threads stop at STOP_AFTER, but its main thread sleeps for all of
+# -d: once every thread has stopped, SIGINT makes it print its counts.
+WRK_INT=
+load_running() {
+    if [ -z "$WRK_INT" ] && [ "$(wc -l <"$R/wrk.stopped")" -ge "$WRK_THREADS" ]; then
+        kill -INT "$WRK" 2>/dev/null    # timeout(1) passes it on to wrk
+        WRK_INT=1
+    fi
+    kill -0 "$WRK" 2>/dev/null || kill -0 "$LOAD" 2>/dev/null
+}
 # sleep up to $1 s, less if the load is over
 nap() { local i; for i in $(seq 1 "$1"); do load_running || return 1; sleep 1; done; }
 fault_begin() { FB=$(date +%s.%N); say "fault $1"; }
@@ -305,7 +315,7 @@ while load_running; do
         nap "$CALM_S" || break
         case $f in
         drop)
-            fault_begin drop; restart_sim a --close-after 1500; nap "$FAULT_S"; restart_sim a; fault_end drop ;;
+            fault_begin drop; restart_sim a --close-after 400; nap "$FAULT_S"; restart_sim a; fault_end drop ;;
         throttle)
             fault_begin throttle; restart_sim b --throttle 20; nap "$FAULT_S"; restart_sim b; fault_end throttle ;;
         withhold)
@@ -525,7 +535,7 @@ out = []
 P = out.append
 P('# Soak and fault suite — bench/soak.sh')
 P('')
-for k in ('date', 'commit', 'build', 'machine', 'software', 'load_at_start', 'soak_n', 'plan',
+for k in ('date', 'commit', 'build', 'machine', 'software', 'load_at_start', 'uptime_at_start', 'others_at_start', 'soak_n', 'plan',
           'load_s', 'fault_cycles', 'settle_s'):
     P('- %s: %s' % (k, r.get(k, '-')))
 P('')
