@@ -32,7 +32,7 @@ BINS      := $(TOOLS:%=bin/%) $(if $(wildcard core/smsgwd.c),bin/smsgwd)
 ASAN_BINS := $(TOOLS:%=$(AOBJ)/bin/%) $(if $(wildcard core/smsgwd.c),$(AOBJ)/bin/smsgwd)
 TEST_BINS := $(TESTS:%=$(AOBJ)/tests/%)
 
-.PHONY: all deps test unit-test demo fuzz fuzz-smoke bench clean check-config
+.PHONY: all deps test unit-test demo fuzz fuzz-smoke bench clean check-config soak bench-memory install
 
 all: $(BINS)
 
@@ -116,6 +116,48 @@ bench: deps
 build/bench/store_cost: $(OBJ)/bench/store_cost.o build/libsmsgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Issue 6: the whole system under load with faults (SOAK_N messages, default
+# 1,000,000), and smsgwd's RSS against SMSC sessions and client binds.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/soak.sh
+
+bench-memory: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/memory.sh
+
+# --------------------------------------------------------------------- install
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, smsgwd(8), the
+# example configs (as documentation), the systemd unit and its sysusers file;
+# $(SYSCONFDIR)/smsgw.conf only when there is none, so a reinstall never
+# overwrites an operator's config.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/smsgw
+SYSCONFDIR ?= /etc/smsgw
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL    ?= install
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 0755 bin/smsgwd bin/smsc-sim bin/smpp-load $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 docs/man/smsgwd.8 $(DESTDIR)$(MANDIR)/man8/smsgwd.8
+	$(INSTALL) -m 0644 conf/smsgw.conf conf/example-carrier.conf conf/smsc-sim-accounts.conf \
+	    $(DESTDIR)$(DOCDIR)/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/smsgw.conf ]; then \
+	    echo "install: $(DESTDIR)$(SYSCONFDIR)/smsgw.conf exists, left as it is"; \
+	else \
+	    echo "$(INSTALL) -m 0640 conf/smsgw.conf $(DESTDIR)$(SYSCONFDIR)/smsgw.conf"; \
+	    $(INSTALL) -m 0640 conf/smsgw.conf $(DESTDIR)$(SYSCONFDIR)/smsgw.conf; \
+	fi
+	sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/smsgw/|$(SYSCONFDIR)/|g' \
+	    conf/smsgwd.service >$(DESTDIR)$(UNITDIR)/smsgwd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smsgwd.service
+	$(INSTALL) -m 0644 conf/smsgw.sysusers $(DESTDIR)$(SYSUSERSDIR)/smsgw.conf
 
 clean:
 	rm -rf build bin

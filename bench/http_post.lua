@@ -8,6 +8,9 @@
 --   SMSGW_KEY      API key (default demo-key-change-me)
 --   SAMPLE_EVERY   keep the id of every Nth 202 per thread (0 = none)
 --   STOP_AFTER     a thread stops after this many 202s (0 = run for -d)
+--   STOP_FILE      a thread that stops for STOP_AFTER appends a line here;
+--                  wrk itself still sleeps for -d (its main thread does), so
+--                  a caller that sees every thread's line sends SIGINT
 --   IDS_FILE       where done() writes the kept ids, one per line
 --   COUNTS_FILE    where done() writes one line: "ok=N other=N s<code>=N ..."
 --   DELAY_MS       wait this many ms before each request on a connection
@@ -36,6 +39,7 @@ function init(args)
     stop_after = tonumber(os.getenv("STOP_AFTER") or "0") or 0
     ok = 0
     other = 0
+    stopped = false
     codes = {}
     ids = {}
     seq = 0
@@ -62,6 +66,12 @@ function response(status, headers, body)
             if id then ids[#ids + 1] = id end
         end
         if stop_after > 0 and ok >= stop_after then
+            local sf = os.getenv("STOP_FILE")
+            if sf and not stopped then
+                local g = io.open(sf, "a")
+                if g then g:write("thread ", tid, " ok=", ok, "\n"); g:close() end
+            end
+            stopped = true
             wrk.thread:stop()
         end
     else

@@ -21,9 +21,54 @@ die(const char *what)
     abort();
 }
 
+/*
+ * Ports come from below the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range), not from bind(0): a port handed out by
+ * bind(0) is one the kernel also gives to outgoing connections, so between
+ * this call and the child's listen any connect() on the machine (another
+ * test, a bench, a client reconnecting to a daemon that is down) may take
+ * it, and the child fails with EADDRINUSE — seen with several worktrees
+ * running tests at once (smsc-sim "cannot listen on control port").
+ */
+static int
+port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+    if (fd < 0)
+        die("socket");
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+    close(fd);
+    return ok;
+}
+
 int
 tl_free_port(void)
 {
+    static int recent[64], nrecent;
+    static unsigned seed;
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1)
+            lo = 32768;
+        fclose(f);
+    }
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int tries = 0; lo > 11000 && tries < 1000; tries++) {
+        int p = 10000 + (int)(rand_r(&seed) % (unsigned)(lo - 10000)), seen = 0;
+        for (int i = 0; i < nrecent && i < 64; i++)
+            seen |= recent[i] == p;     /* not twice in one test program */
+        if (seen || !port_bindable(p))
+            continue;
+        recent[nrecent++ % 64] = p;
+        return p;
+    }
+    /* No room below the ephemeral range: let the kernel choose. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sin = { .sin_family = AF_INET };
     socklen_t len = sizeof(sin);
