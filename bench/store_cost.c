@@ -182,7 +182,7 @@ read_cb(void *arg, int n, struct store_job *got)
         return;
     }
     reading = true;
-    store_queue_read(r, "bench", "c1", 256, false, read_cb, NULL);
+    store_queue_read(r, "bench", "c1", 256, NULL, read_cb, NULL);
 }
 
 /* ---------------------------------------------------------- submitted */
@@ -284,7 +284,7 @@ main(int argc, char **argv)
 
     step_start(&s, "read");
     reading = true;
-    store_queue_read(r, "bench", "c1", 256, false, read_cb, NULL);
+    store_queue_read(r, "bench", "c1", 256, NULL, read_cb, NULL);
     event_base_dispatch(base);
     step_end(&s, njobs);
 

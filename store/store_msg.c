@@ -760,7 +760,7 @@ read_reply(struct store_redis *r, redisReply *reply, void *arg)
 
 void
 store_queue_read(struct store_redis *r, const char *route, const char *consumer, unsigned count,
-                 bool pending, store_read_cb cb, void *arg)
+                 const char *pending_after, store_read_cb cb, void *arg)
 {
     char kq[200], cnt[16];
     struct read_ctx *c = malloc(sizeof(*c));
@@ -774,7 +774,7 @@ store_queue_read(struct store_redis *r, const char *route, const char *consumer,
     key(kq, sizeof(kq), r, "q", route, NULL);
     snprintf(cnt, sizeof(cnt), "%u", count);
     if (store_redis_cmd(r, read_reply, c, "XREADGROUP GROUP smsgw %s COUNT %s STREAMS %s %s",
-                        consumer, cnt, kq, pending ? "0" : ">") != 0) {
+                        consumer, cnt, kq, pending_after ? pending_after : ">") != 0) {
         free(c);
         cb(arg, -1, NULL);
     }

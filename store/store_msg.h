@@ -113,14 +113,15 @@ struct store_job {
 void store_queue_init(struct store_redis *r, const char *route);
 
 /*
- * Read up to count jobs: pending=true re-reads this consumer's own
- * unacknowledged entries (after a restart), false reads new ones.
- * cb gets n jobs (0 when the queue is empty), or n = -1 when Redis failed.
- * jobs is valid only during the callback.
+ * Read up to count jobs. pending_after NULL reads new entries; an id ("0"
+ * to start) re-reads this consumer's own unacknowledged entries after that
+ * id (after a restart: continue from the last id returned, or the same
+ * first entries come back every time). cb gets n jobs (0 when there are no
+ * more), or n = -1 when Redis failed. jobs is valid only during the callback.
  */
 typedef void (*store_read_cb)(void *arg, int n, struct store_job *jobs);
 void store_queue_read(struct store_redis *r, const char *route, const char *consumer,
-                      unsigned count, bool pending, store_read_cb cb, void *arg);
+                      unsigned count, const char *pending_after, store_read_cb cb, void *arg);
 
 /* Take over entries another consumer left pending for min_idle_ms
  * (a dead instance); they are then read as this consumer's pending. */

@@ -286,7 +286,7 @@ static void
 read_one(struct fx *f, struct life *l)
 {
     l->reads = 0;
-    store_queue_read(f->r, "r1", "c1", 1, false, read_cb, l);
+    store_queue_read(f->r, "r1", "c1", 1, NULL, read_cb, l);
     TL_RUN_UNTIL(f->base, l->reads, 5000);
     assert_int_equal(l->reads, 1);
     assert_int_equal(l->nread, 1);
