@@ -2,10 +2,15 @@
 # they expect die() to be defined). Sourcing it sets the traps that stop
 # every pid in PIDS when the script ends.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports below the kernel's ephemeral range (ip_local_port_range, usually
+# from 32768): a port from that range can be taken by any outgoing
+# connection (wrk reconnecting, say) before our server listens on it.
 free_port() {
-    local p
+    local p lo
+    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
     for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (lo - 10000)))
         port_busy "$p" || { echo "$p"; return 0; }
     done
     die "no free port"

@@ -65,17 +65,111 @@ log_set_prog(const char *name)
     prog = name;
 }
 
+/*
+ * Warn and error lines of one event are limited to WARN_PER_S a second; the
+ * rest of that second is counted and reported in one log_suppressed line
+ * (a client flooding garbage wrote ~12,000 warn lines a second). Info lines
+ * (every message's transitions) are never dropped.
+ */
+#define WARN_PER_S 50
+#define WARN_EVENTS 64
+
+struct warn_rate {
+    const char *event;      /* the caller's string (a literal) */
+    time_t second;
+    unsigned n, suppressed;
+};
+
+static struct warn_rate rates[WARN_EVENTS];
+
+static void emit(enum log_level level, const char *event, const char *fields, va_list ap);
+
+static void
+emit_fmt(enum log_level level, const char *event, const char *fields, ...)
+{
+    va_list ap;
+    va_start(ap, fields);
+    emit(level, event, fields, ap);
+    va_end(ap);
+}
+
+static void
+report_suppressed(struct warn_rate *r)
+{
+    unsigned n = r->suppressed;
+
+    if (!n)
+        return;
+    r->suppressed = 0;      /* first: emitting flushes, which reports again */
+    emit_fmt(LOG_WARN, "log_suppressed", "suppressed_event=%s lines=%u", r->event, n);
+}
+
+/* Summaries of seconds that ended (all of them when force). */
+static void
+report_all_suppressed(bool force)
+{
+    time_t now = time(NULL);
+    for (unsigned i = 0; i < WARN_EVENTS; i++)
+        if (rates[i].event && (force || rates[i].second != now))
+            report_suppressed(&rates[i]);
+}
+
+/* True when this line may go out. */
+static bool
+warn_allowed(const char *event, time_t now)
+{
+    struct warn_rate *r = NULL, *free_slot = NULL;
+
+    for (unsigned i = 0; i < WARN_EVENTS; i++) {
+        if (rates[i].event && strcmp(rates[i].event, event) == 0) {
+            r = &rates[i];
+            break;
+        }
+        if (!rates[i].event && !free_slot)
+            free_slot = &rates[i];
+    }
+    if (!r) {
+        if (!free_slot)
+            return true;    /* table full: no limit for this one */
+        r = free_slot;
+        r->event = event;
+        r->second = now;
+    }
+    if (r->second != now) {
+        report_suppressed(r);
+        r->second = now;
+        r->n = 0;
+    }
+    if (r->n < WARN_PER_S) {
+        r->n++;
+        return true;
+    }
+    r->suppressed++;
+    return false;
+}
+
 void
 log_event(enum log_level level, const char *event, const char *fields, ...)
+{
+    va_list ap;
+
+    if (level < min_level)
+        return;
+    if (level >= LOG_WARN && !warn_allowed(event, time(NULL)))
+        return;
+    va_start(ap, fields);
+    emit(level, event, fields, ap);
+    va_end(ap);
+}
+
+static void
+emit(enum log_level level, const char *event, const char *fields, va_list ap)
 {
     char line[2048], ts[32];
     struct timeval tv;
     struct tm tm;
     size_t n;
-    va_list ap;
 
-    if (level < min_level)
-        return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -84,9 +178,7 @@ log_event(enum log_level level, const char *event, const char *fields, ...)
                          prog ? " prog=" : "", prog ? prog : "", event);
     if (fields && *fields && n < sizeof(line) - 2) {
         line[n++] = ' ';
-        va_start(ap, fields);
         int k = vsnprintf(line + n, sizeof(line) - n, fields, ap);
-        va_end(ap);
         if (k > 0)
             n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
     }
@@ -110,11 +202,19 @@ log_event(enum log_level level, const char *event, const char *fields, ...)
 void
 log_flush(void)
 {
+    report_all_suppressed(false);
     if (llen) {
         fwrite(lbuf, 1, llen, out ? out : stderr);
         llen = 0;
     }
     fflush(out ? out : stderr);
+}
+
+static void
+log_flush_all(void)
+{
+    report_all_suppressed(true);
+    log_flush();
 }
 
 static void
@@ -138,14 +238,14 @@ log_buffer(struct event_base *base, unsigned ms)
         return;
     event_add(flush_ev, &tv);
     if (!buffered)
-        atexit(log_flush);
+        atexit(log_flush_all);
     buffered = true;
 }
 
 void
 log_unbuffer(void)
 {
-    log_flush();
+    log_flush_all();
     if (flush_ev)
         event_free(flush_ev);
     flush_ev = NULL;

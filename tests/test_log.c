@@ -1,0 +1,85 @@
+/*
+ * core/log.c: logfmt lines to a file, block buffering (flushed by the timer,
+ * at once for warn), and the warn flood limit: at most 50 warn lines of one
+ * event a second, the rest counted in one log_suppressed line, info lines
+ * never dropped.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/log.h"
+#include "tests/testlib.h"
+
+static int
+count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strstr(line, needle))
+            n++;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void
+wait_next_second(void)
+{
+    time_t t = time(NULL);
+    while (time(NULL) == t)
+        usleep(10000);
+}
+
+static void
+test_warn_flood_is_summarised(void **state)
+{
+    (void)state;
+    char *dir = tl_tmpdir(), path[600];
+    snprintf(path, sizeof(path), "%s/log", dir);
+    assert_true(log_open(path));
+    struct event_base *base = event_base_new();
+    log_buffer(base, 100);
+
+    wait_next_second();     /* all 500 in one second (well under a second of work) */
+    for (int i = 0; i < 500; i++) {
+        log_event(LOG_WARN, "flood_test", "n=%d", i);
+        log_event(LOG_INFO, "msg_state", "msg_id=m%d state=queued", i);
+    }
+    /* warn lines go out at once; info lines wait for the timer */
+    assert_int_equal(count(path, "event=flood_test"), 50);
+    TL_RUN_UNTIL(base, count(path, "event=msg_state") == 500, 2000);
+    assert_int_equal(count(path, "event=msg_state"), 500);
+    /* the summary comes once that second is over */
+    wait_next_second();
+    TL_RUN_UNTIL(base, count(path, "event=log_suppressed") == 1, 2000);
+    assert_int_equal(count(path, "event=log_suppressed suppressed_event=flood_test lines=450"), 1);
+    /* a new second: lines flow again */
+    log_event(LOG_WARN, "flood_test", "n=again");
+    assert_int_equal(count(path, "n=again"), 1);
+    assert_int_equal(count(path, "level=warn prog="), 0);      /* no prog set */
+    log_unbuffer();
+    event_base_free(base);
+    tl_cleanup_dir(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warn_flood_is_summarised),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
