@@ -1177,12 +1177,17 @@ test_smpp_client_receipts(void **state)
     write_config(g, 200, NULL, NULL);
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
-    char *out = run_load_ex(g, SMPP_PW, "12345", "14155550151", "20", "8", "trx", "1", &rc);
-    if (rc != 0 || !strstr(out, "\"ESME_ROK\":20") || !strstr(out, "\"receipts_matched\":20")) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smpp-load: rc %d: %s", rc, out);
+    /* as a transceiver, then as a transmitter + receiver pair */
+    static const char *const modes[] = { "trx", "txrx" };
+    for (int m = 0; m < 2; m++) {
+        char *out = run_load_ex(g, SMPP_PW, "12345", "14155550151", "20", "8", modes[m], "1", &rc);
+        if (rc != 0 || !strstr(out, "\"ESME_ROK\":20") || !strstr(out, "\"receipts_matched\":20") ||
+            !strstr(out, modes[m][1] == 'r' ? "\"bind_mode\":\"trx\"" : "\"bind_mode\":\"txrx\"")) {
+            tl_dump_tail(g->gwlog);
+            fail_msg("smpp-load --bind-mode %s: rc %d: %s", modes[m], rc, out);
+        }
+        free(out);
     }
-    free(out);
     stop_gw_clean(g);
 }
 
