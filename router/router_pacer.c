@@ -627,6 +627,9 @@ void
 router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *out)
 {
     *out = p->st;
+    out->rtt_us = p->rtt_us;
+    out->err_us = p->have_bounds ? (uint64_t)(p->best_u - p->best_l) : 0;
+    out->j_us = p->req_j;
 }
 
 /* ----------------------------------------------------- shared: Redis */

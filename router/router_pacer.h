@@ -133,6 +133,9 @@ struct router_pacer_stats {
     uint64_t throttles;   /* rate cuts (not every throttled PDU) */
     uint64_t grants;      /* grant replies applied */
     uint64_t granted;     /* slots received in grants */
+    /* shared mode, now: smoothed grant round trip, clock-mapping error,
+     * and the lateness budget the last request was spaced for */
+    uint64_t rtt_us, err_us, j_us;
 };
 void router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *out);
 
