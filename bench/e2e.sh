@@ -50,12 +50,8 @@ QUEUE_N=${QUEUE_N:-1000000}
 PERF=${PERF:-1}
 PHASES=${PHASES:-raw sweep main paced queue}
 E2E_BATCH=${E2E_BATCH:-0}      # N > 0: POST /v1/messages/batch with N messages per request
-if [ "$E2E_BATCH" -gt 0 ]; then
-    WRK_SCRIPT=http_post_batch.lua WRK_PATH=/v1/messages/batch
-    export BATCH=$E2E_BATCH
-else
-    WRK_SCRIPT=http_post.lua WRK_PATH=/v1/messages
-fi
+export BATCH=$E2E_BATCH         # read by bench/http_post.lua
+if [ "$E2E_BATCH" -gt 0 ]; then WRK_PATH=/v1/messages/batch; else WRK_PATH=/v1/messages; fi
 KEY=demo-key-change-me
 KEY_HASH=sha256:090d1548c9d65f413a1a2c828a0bee3a7ae02d2137caf51e6029e6c3cb1f1fa4
 DLR_DELAY_MS=200
@@ -194,7 +190,7 @@ run_wrk() {
     shift 5
     env "$@" COUNTS_FILE="$dir/$name.counts" IDS_FILE="$dir/$name.ids" SMSGW_KEY="$KEY" \
         timeout --signal=INT --kill-after=10 $((secs + 30)) \
-        wrk -t"$th" -c"$co" -d"${secs}s" --timeout 10s -s "$ROOT/bench/$WRK_SCRIPT" \
+        wrk -t"$th" -c"$co" -d"${secs}s" --timeout 10s -s "$ROOT/bench/http_post.lua" \
         "http://127.0.0.1:$HP$WRK_PATH" >"$dir/$name.wrk" 2>&1 &
     WRK=$!; PIDS+=("$WRK")
 }

@@ -1,11 +1,15 @@
--- bench/http_post.lua — wrk script for bench/e2e.sh: POST /v1/messages.
+-- bench/http_post.lua — wrk script for bench/e2e.sh: POST /v1/messages, or
+-- POST /v1/messages/batch with BATCH messages per request.
 --
--- Every request is a new message: JSON with a `to` that differs per request
--- (thread number and a counter in the digits) and a short OTP-like text; no
--- client_ref, so nothing is deduplicated. Answers are counted by status.
+-- Every message is new: JSON with a `to` that differs per message (thread
+-- number and a counter in the digits) and a short OTP-like text; no
+-- client_ref, so nothing is deduplicated. Answers are counted by status;
+-- with BATCH, "ok" counts accepted messages (the answer's "accepted").
 --
 -- Environment (read by every wrk thread):
 --   SMSGW_KEY      API key (default demo-key-change-me)
+--   BATCH          0 (default): one message per POST /v1/messages; N > 0:
+--                  N messages per POST /v1/messages/batch
 --   SAMPLE_EVERY   keep the id of every Nth 202 per thread (0 = none)
 --   STOP_AFTER     a thread stops after this many 202s (0 = run for -d)
 --   STOP_FILE      a thread that stops for STOP_AFTER appends a line here;
@@ -37,6 +41,7 @@ function init(args)
     key = os.getenv("SMSGW_KEY") or "demo-key-change-me"
     sample_every = tonumber(os.getenv("SAMPLE_EVERY") or "0") or 0
     stop_after = tonumber(os.getenv("STOP_AFTER") or "0") or 0
+    batch = tonumber(os.getenv("BATCH") or "0") or 0
     ok = 0
     other = 0
     stopped = false
@@ -44,21 +49,52 @@ function init(args)
     ids = {}
     seq = 0
     wrk.method = "POST"
-    wrk.path = "/v1/messages"
+    wrk.path = batch > 0 and "/v1/messages/batch" or "/v1/messages"
     wrk.headers["Authorization"] = "Bearer " .. key
     wrk.headers["Content-Type"] = "application/json"
 end
 
-function request()
+local function message()
     seq = seq + 1
-    -- +1 415 T NNNNNNN: 12 digits after '+', distinct per thread and request
+    -- +1 415 T NNNNNNN: 12 digits after '+', distinct per thread and message
     local to = string.format("+1415%d%07d", tid % 10, seq % 10000000)
-    local body = '{"from":"12345","to":"' .. to .. '","text":"Your code is '
+    return '{"from":"12345","to":"' .. to .. '","text":"Your code is '
         .. string.format("%06d", seq % 1000000) .. '"}'
-    return wrk.format(nil, nil, nil, body)
+end
+
+function request()
+    if batch == 0 then
+        return wrk.format(nil, nil, nil, message())
+    end
+    local parts = {}
+    for i = 1, batch do parts[i] = message() end
+    return wrk.format(nil, nil, nil, '{"messages":[' .. table.concat(parts, ",") .. ']}')
+end
+
+-- A batch answer: count its accepted and refused messages, keep sampled ids.
+local function batch_response(status, body)
+    local acc = tonumber(string.match(body, '"accepted":%s*(%d+)') or "0")
+    local ref = tonumber(string.match(body, '"refused":%s*(%d+)') or "0")
+    if status ~= 202 then
+        local k = "s" .. status
+        codes[k] = (codes[k] or 0) + 1
+    end
+    if sample_every > 0 then
+        local n = 0
+        for id in string.gmatch(body, '"id":%s*"([^"]+)"') do
+            n = n + 1
+            if (ok + n) % sample_every == 0 then ids[#ids + 1] = id end
+        end
+    end
+    ok = ok + acc
+    other = other + ref
 end
 
 function response(status, headers, body)
+    if batch > 0 then
+        batch_response(status, body)
+        return
+    end
     if status == 202 then
         ok = ok + 1
         if sample_every > 0 and ok % sample_every == 0 then
