@@ -1886,8 +1886,23 @@ config_load(const char *path, struct gw_config **out, FILE *errs)
         }
     }
     FILE *probe = fopen(path, "r");
+    long nul_line = 0;
+    if (probe) {
+        /* A NUL byte means binary data, not a config; libconfig would also
+         * leak its string buffer on it (found by fuzz_config). */
+        long line = 1;
+        for (int c; (c = getc(probe)) != EOF && !nul_line;) {
+            if (c == '\n')
+                line++;
+            else if (c == 0)
+                nul_line = line;
+        }
+    }
     if (!probe) {
         err_at(&x, path, 0, "cannot open: %s", strerror(errno));
+    } else if (nul_line) {
+        fclose(probe);
+        err_at(&x, path, (int)nul_line, "a NUL byte: this is not a text file");
     } else {
         fclose(probe);
         if (!config_read_file(&lc, path)) {

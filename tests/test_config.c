@@ -1115,10 +1115,33 @@ test_mo_routes(void **state)
     loaded_free(&l);
 }
 
+/* A NUL byte (binary data in the file) is refused at its line, before
+ * libconfig sees it (libconfig leaked a buffer on it: fuzz_config). */
+static void
+test_nul_byte(void **state)
+{
+    struct loaded l;
+    char path[512];
+    static const char text[] = "max_segments = 3;\n# a comment\ninstance = \"a\0b\";\n";
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/nul.conf", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+    fclose(f);
+    load_path(&l, path);
+    assert_nerrs(&l, 1);
+    assert_err(&l, 3, "NUL byte");
+    assert_null(l.cfg);
+    loaded_free(&l);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_shipped_demo),
         cmocka_unit_test(test_sender_keywords),
         cmocka_unit_test(test_mo_routes),
