@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/webhook.h"
+#include "router/fallback.h"
 #include "router/router_keywords.h"
 
 #include <json-c/json.h>
@@ -119,7 +120,23 @@ struct mt_engine {
     unsigned stop_waits;
     void (*clientq_fn)(void *, const char *);     /* mt_engine_on_clientq */
     void *clientq_arg;
+    struct fallback *fallback;      /* mt_engine_set_fallback; may be NULL */
 };
+
+void
+mt_engine_set_fallback(struct mt_engine *e, struct fallback *fb)
+{
+    e->fallback = fb;
+}
+
+/* SMS ended without delivery: the message's fallback chain, if any, takes over. */
+static void
+sms_failed(struct mt_engine *e, const char *id, const char *state)
+{
+    if (strcmp(state, "undelivered") == 0 || strcmp(state, "rejected") == 0 ||
+        strcmp(state, "expired") == 0 || strcmp(state, "failed") == 0)
+        fallback_sms_failed(e->fallback, id, state);
+}
 
 void
 mt_engine_on_clientq(struct mt_engine *e, void (*fn)(void *, const char *), void *arg)
@@ -236,6 +253,7 @@ dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, state);
         mt_notify(e->webhook, info->callback_url, id, state, info->client_ref, NULL, NULL, 0);
         clientq_pushed(e, NULL);
+        sms_failed(e, id, state);
     }
     /* The session may have closed meanwhile; answer only if it is the same
      * live session (ids are never reused). */
@@ -773,8 +791,10 @@ job_stored(void *arg, int rc)
     if (job->outcome) {
         mt_notify(rt->eng->webhook, job->j.callback_url, job->j.id, job->outcome,
                   job->j.client_ref, job->outcome_detail, job->j.to, job->j.segments);
-        if (strcmp(job->outcome, "submitted") != 0)   /* final: maybe a receipt item */
+        if (strcmp(job->outcome, "submitted") != 0) { /* final: maybe a receipt item */
             clientq_pushed(rt->eng, job->j.account);
+            sms_failed(rt->eng, job->j.id, job->outcome);
+        }
     }
     job_free(job);
     route_kick(rt);
