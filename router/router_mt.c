@@ -97,6 +97,7 @@ struct mt_route {
     struct event *tick;
     bool warned_down;
     unsigned read_batch;
+    double *shares;                 /* per cfg->smscs[i]: messages given to it (weighted pick) */
 };
 
 struct mt_engine {
@@ -642,9 +643,20 @@ smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
     }
 }
 
-/* The session to send on: among the route's SMSCs of the best priority
- * that has a bound transmitter, the session with the most room for its
- * weight. NULL when none can take a PDU now. */
+/*
+ * The session to send on: among the route's SMSCs of the best priority
+ * that has a bound transmitter with room, the SMSC furthest behind its
+ * weight's share of the messages this route gave out (route_gave), and on
+ * it the session with the fewest requests outstanding. With only set,
+ * that SMSC's session (the later parts of a message). NULL when none can
+ * take a PDU now.
+ *
+ * Why shares and not outstanding/weight: with fast resps nothing is
+ * outstanding at low rates, and (0 + 1) / weight picks the heaviest SMSC
+ * every time: a 3:1 split came out 1:0. Counting what each SMSC was given
+ * splits by weight at any rate; an SMSC that comes back after being down
+ * is not owed its missed share (route_gave keeps it at most a round behind).
+ */
 static struct smpp_session *
 pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, bool *any_bound)
 {
@@ -662,27 +674,55 @@ pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, 
                 m = &e->smscs[k];
         if (!m || (only && m != only))
             continue;
+        struct smpp_session *ms = NULL;
+        unsigned ms_out = 0;
         for (unsigned c = 0; c < m->ntx; c++) {
             struct smpp_session *s = smpp_client_session(m->clients[c]);
             if (!s || (smpp_session_state(s) != SMPP_BOUND_TX &&
                        smpp_session_state(s) != SMPP_BOUND_TRX))
                 continue;
             *any_bound = true;
-            if (rs->priority > best_prio)
-                continue;
             unsigned out = smpp_session_outstanding(s), win = smpp_session_window(s);
-            if (out >= win)
-                continue;
-            double score = (double)(out + 1) / (double)(rs->weight ? rs->weight : 1);
-            if (rs->priority < best_prio || !best || score < best_score) {
-                best = s;
-                best_score = score;
-                best_prio = rs->priority;
-                *which = m;
+            if (out < win && (!ms || out < ms_out)) {
+                ms = s;
+                ms_out = out;
             }
+        }
+        if (!ms || rs->priority > best_prio)
+            continue;
+        double score = ((rt->shares ? rt->shares[i] : 0) + 1) /
+                       (double)(rs->weight ? rs->weight : 1);
+        if (rs->priority < best_prio || !best || score < best_score) {
+            best = ms;
+            best_score = score;
+            best_prio = rs->priority;
+            *which = m;
         }
     }
     return best;
+}
+
+/* A message of rt goes to m: count it in m's share. SMSCs of the same
+ * priority that fell more than a round behind (down meanwhile) are moved
+ * up, so a returning SMSC is not flooded to catch up. */
+static void
+route_gave(struct mt_route *rt, const struct mt_smsc *m)
+{
+    size_t i;
+
+    for (i = 0; i < rt->cfg->nsmscs && rt->cfg->smscs[i].smsc != m->cfg; i++)
+        ;
+    if (!rt->shares || i == rt->cfg->nsmscs)
+        return;
+    const struct cfg_route_smsc *rs = &rt->cfg->smscs[i];
+    rt->shares[i] += 1;
+    double round = rt->shares[i] / (double)(rs->weight ? rs->weight : 1) - 1;
+    for (size_t j = 0; j < rt->cfg->nsmscs; j++) {
+        const struct cfg_route_smsc *o = &rt->cfg->smscs[j];
+        double floor = round * (double)(o->weight ? o->weight : 1);
+        if (j != i && o->priority == rs->priority && rt->shares[j] < floor)
+            rt->shares[j] = floor;
+    }
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -1252,6 +1292,7 @@ route_run(struct mt_route *rt)
                 return;
             }
             rt->warned_down = false;
+            route_gave(rt, m);
             if (!job_prepare(job, m)) {
                 ready_pop(rt);
                 job->finishing = true;
@@ -1398,6 +1439,9 @@ mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store
         if (rt->read_batch > READ_BATCH_MAX)
             rt->read_batch = READ_BATCH_MAX;
         rt->tick = evtimer_new(base, route_tick_cb, rt);
+        rt->shares = calloc(rt->cfg->nsmscs ? rt->cfg->nsmscs : 1, sizeof(*rt->shares));
+        if (!rt->shares)
+            abort();
         rt->held = calloc(HELD_BUCKETS, sizeof(*rt->held));
         if (!rt->tick || !rt->held)
             abort();
@@ -1509,6 +1553,8 @@ mt_engine_free(struct mt_engine *e)
         }
         free(rt->held);
         rt->held = NULL;
+        free(rt->shares);
+        rt->shares = NULL;
     }
     free(e->routes);
     free(e);

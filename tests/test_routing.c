@@ -747,6 +747,117 @@ test_fallback_no_receipt_route_default(void **state)
     free(id);
 }
 
+/* ------------------------------------------------------------ routing */
+
+static long
+submits(struct gx *g, int n2)
+{
+    int save = g->ctl_port;
+    if (n2)
+        g->ctl_port = g->ctl2_port;
+    long n = (long)jnum(sim_ctl(g, "stats\n"), "submit_sm");
+    g->ctl_port = save;
+    return n;
+}
+
+/* n messages to distinct numbers, in batches of 100. */
+static void
+post_many(struct gx *g, int n, int base)
+{
+    for (int done = 0; done < n;) {
+        static char body[100 * 120 + 64];
+        size_t o = (size_t)snprintf(body, sizeof(body), "{\"messages\":[");
+        int k;
+        for (k = 0; k < 100 && done + k < n; k++)
+            o += (size_t)snprintf(body + o, sizeof(body) - o,
+                                  "%s{\"from\":\"12345\",\"to\":\"+1415555%04d\",\"text\":\"w\"}",
+                                  k ? "," : "", base + done + k);
+        snprintf(body + o, sizeof(body) - o, "]}");
+        char *resp = NULL;
+        int st = tl_http(g->http_port, "POST", "/v1/messages/batch", KEY, body, &resp, NULL);
+        if (st != 202) {
+            tl_dump_tail(g->gwlog);
+            fail_msg("batch -> %d %s", st, resp ? resp : "");
+        }
+        free(resp);
+        done += k;
+    }
+}
+
+static void
+test_weighted_split(void **state)
+{
+    struct gx *g = *state;
+
+    g->route_smsc = "( { name = \"sim\"; weight = 3; }, { name = \"sim2\"; weight = 1; } )";
+    start_sim_n(g, 0, NULL, NULL, NULL, NULL);
+    start_sim_n(g, 1, NULL, NULL, NULL, NULL);
+    write_config(g);
+    start_gw(g);
+    /* Both binds up before the traffic (else the first messages all go to one). */
+    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"a\"}");
+    free(wait_state(g, id, "delivered", 10000));
+    free(id);
+    for (int i = 0; i < 100 && (submits(g, 0) == 0 || submits(g, 1) == 0); i++) {
+        free(post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"b\"}"));
+        sleep_ms(100);
+    }
+    long a0 = submits(g, 0), b0 = submits(g, 1);
+    assert_true(a0 > 0 && b0 > 0);
+
+    post_many(g, 400, 0);
+    long a = 0, b = 0;
+    for (int i = 0; i < 300; i++) {
+        a = submits(g, 0) - a0;
+        b = submits(g, 1) - b0;
+        if (a + b >= 400)
+            break;
+        sleep_ms(100);
+    }
+    assert_int_equal(a + b, 400);
+    /* 3:1 → 300 / 100, within 10% of the total. */
+    if (a < 260 || a > 340)
+        fail_msg("weighted split 3:1 gave %ld / %ld", a, b);
+}
+
+static void
+test_failover_by_priority(void **state)
+{
+    struct gx *g = *state;
+
+    g->route_smsc = "( { name = \"sim\"; priority = 0; }, { name = \"sim2\"; priority = 1; } )";
+    /* The preferred SMSC is down: the route's queue goes out through the other. */
+    start_sim_n(g, 1, NULL, NULL, NULL, NULL);
+    write_config(g);
+    start_gw(g);
+    post_many(g, 20, 100);
+    for (int i = 0; i < 200 && submits(g, 1) < 20; i++)
+        sleep_ms(50);
+    assert_int_equal(submits(g, 1), 20);
+
+    /* It comes back: traffic returns to it. */
+    start_sim_n(g, 0, NULL, NULL, NULL, NULL);
+    for (int i = 0; i < 100 && submits(g, 0) == 0; i++) {
+        free(post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"p\"}"));
+        sleep_ms(100);
+    }
+    long before2 = submits(g, 1);
+    post_many(g, 20, 200);
+    for (int i = 0; i < 200 && submits(g, 0) < 20; i++)
+        sleep_ms(50);
+    assert_true(submits(g, 0) >= 20);
+    assert_int_equal(submits(g, 1), before2);
+
+    /* And when it goes down again, the queue moves back to the other. */
+    tl_stop(g->sim, SIGKILL, 2000);
+    g->sim = 0;
+    sleep_ms(300);
+    post_many(g, 10, 300);
+    for (int i = 0; i < 300 && submits(g, 1) < before2 + 10; i++)
+        sleep_ms(50);
+    assert_true(submits(g, 1) >= before2 + 10);
+}
+
 int
 main(void)
 {
@@ -760,6 +871,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fallback_undeliv_to_ott, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_rcs_not_capable_then_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_no_receipt_route_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_weighted_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failover_by_priority, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
