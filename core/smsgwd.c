@@ -60,8 +60,6 @@ struct submit_req {
     const char *state;              /* queued, scheduled, held, no_sms */
     bool capped;                    /* a frequency cap unit was taken: refund if not stored */
     enum store_caps_period cap_period;
-    bool has_fallback;
-    uint64_t watch_ms;              /* fallback "no receipt" deadline */
     struct store_msg_new n;         /* kept while the cap is checked */
     void *owner;                    /* copies of the strings n points to */
 };
@@ -88,8 +86,6 @@ accepted(void *arg, int rc, const char *id)
                   s->segments);
         if (strcmp(s->state, "no_sms") == 0)
             fallback_sms_failed(s->d->fallback, id, "no_sms");
-        else if (s->has_fallback)
-            fallback_watch(s->d->fallback, id, s->watch_ms);
     } else if (s->capped) {
         /* Not stored after all (or stored before: client_ref): give the unit back. */
         store_caps_refund(s->d->redis, s->account, s->to, s->cap_period, 1, time(NULL), NULL,
@@ -137,9 +133,6 @@ be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
     snprintf(s->route, sizeof(s->route), "%s", m->route->name);
     snprintf(s->account, sizeof(s->account), "%s", m->account->name);
     s->state = m->no_sms ? "no_sms" : m->due_ms ? m->hold_state : "queued";
-    s->has_fallback = m->fallback[0] != '\0';
-    s->watch_ms = (m->due_ms ? m->due_ms : store_now_ms()) +
-                  (uint64_t)m->route->fallback_receipt_timeout_s * 1000u;
     struct store_msg_new n = {
         .account = m->account->name,
         .from = m->sender->address,
@@ -160,6 +153,11 @@ be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
         .hold_detail = m->no_sms ? "the number cannot take SMS" : m->hold_detail,
         .fallback = m->fallback[0] ? m->fallback : NULL,
         .email = m->email,
+        /* the "no receipt" trigger of the fallback chain */
+        .watch_ms = m->fallback[0] && !m->no_sms
+            ? (m->due_ms ? m->due_ms : store_now_ms()) +
+                  (uint64_t)m->route->fallback_receipt_timeout_s * 1000u
+            : 0,
     };
     const struct cfg_cap *cap = &m->account->marketing_cap;
     if (m->msg_class != MSG_MARKETING || cap->count == 0) {

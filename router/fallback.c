@@ -232,13 +232,6 @@ fallback_sms_failed(struct fallback *fb, const char *id, const char *state)
     store_fallback_claim(fb->redis, id, reason, strcmp(state, "no_receipt") == 0, claimed, fb);
 }
 
-void
-fallback_watch(struct fallback *fb, const char *id, uint64_t due_ms)
-{
-    if (fb)
-        store_fallback_watch(fb->redis, id, due_ms);
-}
-
 static void
 due_ids(void *arg, int n, const char *const *ids)
 {

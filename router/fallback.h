@@ -41,8 +41,7 @@ void fallback_free(struct fallback *fb);
  * no_sms): run its chain if it has one (a Redis read when it does not). */
 void fallback_sms_failed(struct fallback *fb, const char *id, const char *state);
 
-/* A message with a chain was accepted: trigger "no_receipt" if it has no
- * final state at due_ms. */
-void fallback_watch(struct fallback *fb, const char *id, uint64_t due_ms);
+/* (The "no_receipt" watch is written by the accept script: store_msg_new
+ * watch_ms; this module polls P fbwait.) */
 
 #endif

@@ -42,7 +42,8 @@ typedef void (*store_fb_done_cb)(void *arg, int rc);
 void store_fallback_step(struct store_redis *r, const char *id, unsigned step, const char *detail,
                          const char *final_state, store_fb_done_cb cb, void *arg);
 
-/* Wait for a receipt until due_ms, then trigger "no_receipt". */
+/* Wait for a receipt until due_ms, then trigger "no_receipt" (the accept
+ * script does the same for new messages: store_msg_new.watch_ms). */
 void store_fallback_watch(struct store_redis *r, const char *id, uint64_t due_ms);
 
 /* Up to max ids whose wait is over and whose state is not final (they are

@@ -86,7 +86,8 @@ enum { RANK_ACCEPT = 0, RANK_PROGRESS = 1, RANK_RECEIPT = 2 };
  */
 
 /* Item: msg q idem optnum optacct stats id now idem_ttl has_idem
- * nh h... ns s... route due sched check_optout subscriber. The record (h
+ * nh h... ns s... fbwait watch route due sched check_optout subscriber
+ * (watch not "0": ZADD fbwait watch id). The record (h
  * pairs, plus its queue entry's id as sid, for cancel_sm) and the queue
  * entry (s pairs); with due not "0", the entry waits in sched instead
  * (as a retry does) and the record gets release_at.
@@ -118,6 +119,9 @@ static struct store_script accept_lua = { "accept",
     "    h = {'release_at', ARGV[b + n - 3]}\n"
     "  else\n"
     "    h = {'sid', redis.call('XADD', ARGV[b + 2], '*', unpack(f))}\n"
+    "  end\n"
+    "  if ARGV[b + n - 5] ~= '0' then\n"
+    "    redis.call('ZADD', ARGV[b + n - 6], ARGV[b + n - 5], ARGV[b + 7])\n"
     "  end\n"
     "  for k = 1, nh * 2 do h[k + 2] = ARGV[b + 11 + k] end\n"
     "  redis.call('HSET', ARGV[b + 1], unpack(h))\n"
@@ -326,6 +330,7 @@ store_msg_new_copy(struct store_msg_new *m)
     const char **f[] = { &m->account, &m->from, &m->to, &m->encoding, &m->route, &m->msg_class,
                          &m->callback_url, &m->client_ref, &m->source, &m->id, &m->hold_state,
                          &m->hold_detail, &m->fallback, &m->email };
+    /* (watch_ms and due_ms are numbers: copied with the struct) */
     size_t n = sizeof(f) / sizeof(f[0]), size = m->text_len + 1;
 
     for (size_t i = 0; i < n; i++)
@@ -458,6 +463,10 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     else
         snprintf(due, sizeof(due), "%llu", (unsigned long long)m->due_ms);
     key(ksched, sizeof(ksched), r, "sched", NULL, NULL);
+    char kwait[160], watch[24];
+    key(kwait, sizeof(kwait), r, "fbwait", NULL, NULL);
+    snprintf(watch, sizeof(watch), "%llu", (unsigned long long)m->watch_ms);
+    A(kwait); A(watch);
     A(m->route); A(due); A(ksched);
     A(m->system ? "0" : "1");
     A(m->to);

@@ -66,6 +66,10 @@ struct store_msg_new {
      * (router/fallback reads them when SMS fails). */
     const char *fallback;
     const char *email;
+    /* With a fallback chain: P fbwait gets the id at watch_ms (epoch ms;
+     * 0: not watched) in the accept script itself, so the "no receipt"
+     * trigger cannot be lost between two writes (store/store_fallback.h). */
+    uint64_t watch_ms;
 };
 
 /* due_ms for a message SMS will never carry (a number that cannot take
