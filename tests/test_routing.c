@@ -31,8 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "core/config.h"
 #include "router/quiet.h"
+#include "smpp/smpp_session.h"
 #include "tests/testlib.h"
 
 #define KEY "test-key-0123"
@@ -461,6 +464,95 @@ test_number_checks(void **state)
     free(id2);
 }
 
+/* The SMPP front checks numbers the same way (ESME_RINVDSTADR). */
+struct sm_wait {
+    enum smpp_state state;
+    bool done;
+    uint32_t status;
+};
+
+static void
+sm_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, const char *reason,
+            void *ctx)
+{
+    (void)s;
+    (void)from;
+    (void)reason;
+    ((struct sm_wait *)ctx)->state = to;
+}
+
+static void
+sm_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pdu *resp, void *arg)
+{
+    struct sm_wait *w = arg;
+    (void)s;
+    w->done = true;
+    w->status = res == SMPP_REQ_RESP ? resp->hdr.command_status : 0xFFFFFFFFu;
+}
+
+static uint32_t
+sm_submit(struct event_base *base, struct smpp_session *s, const char *to)
+{
+    struct smpp_pdu p;
+    struct sm_wait w = { 0 };
+    smpp_pdu_init(&p, SUBMIT_SM, 0, 0);
+    snprintf((char *)p.u.submit_sm.source_addr, 21, "12345");
+    snprintf((char *)p.u.submit_sm.destination_addr, 21, "%s", to);
+    p.u.submit_sm.dest_addr_ton = 1;
+    p.u.submit_sm.dest_addr_npi = 1;
+    memcpy(p.u.submit_sm.short_message, "hi", 2);
+    p.u.submit_sm.sm_length = 2;
+    assert_int_equal(smpp_session_send(s, &p, sm_resp, &w, NULL), SMPP_OK);
+    TL_RUN_UNTIL(base, w.done, 5000);
+    assert_true(w.done);
+    return w.status;
+}
+
+static void
+test_number_checks_smpp(void **state)
+{
+    struct gx *g = *state;
+    char extra[512], top[256], hash[CONFIG_SMPP_HASH_MAX];
+    int port = tl_free_port();
+
+    assert_int_equal(config_hash_smpp_password("pw-12345", 1000, hash, sizeof(hash)), 0);
+    snprintf(extra, sizeof(extra), "smpp_system_id = \"client1\"; smpp_password = \"%s\";",
+             hash);
+    snprintf(top, sizeof(top), "smpp_server = { listen = \"127.0.0.1\"; port = %d; };\n", port);
+    g->account_extra = extra;
+    g->top_extra = top;
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g);
+    start_gw(g);
+    assert_true(tl_wait_port(port, 5000));
+
+    struct event_base *base = event_base_new();
+    struct sm_wait st = { 0 };
+    struct smpp_session_cfg sc;
+    static const struct smpp_session_ops ops = { .on_state = sm_on_state };
+    smpp_session_cfg_defaults(&sc);
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", port, &sc, NULL, &ops, &st);
+    struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = "client1",
+                                   .password = "pw-12345" };
+    assert_int_equal(smpp_session_bind(s, &bp), 0);
+    TL_RUN_UNTIL(base, st.state == SMPP_BOUND_TX, 5000);
+    assert_int_equal(st.state, SMPP_BOUND_TX);
+
+    assert_int_equal(sm_submit(base, s, "12125550"), ESME_RINVDSTADR);      /* too short */
+    assert_int_equal(sm_submit(base, s, "11125550100"), ESME_RINVDSTADR);   /* NANP format */
+    assert_int_equal(sm_submit(base, s, "12125550142"), ESME_RINVDSTADR);   /* landline range */
+    assert_int_equal(sm_submit(base, s, "14155550100"), ESME_ROK);
+
+    smpp_session_close(s, "test over");
+    TL_RUN_UNTIL(base, 0, 20);
+    smpp_session_free(s);
+    event_base_free(base);
+    /* Only the valid one reached the SMSC. */
+    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+        sleep_ms(50);
+    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+}
+
 /* ---------------------------------------------------------------- send_at */
 
 static void
@@ -863,6 +955,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_number_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_number_checks_smpp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_hours_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_hours_release, setup, teardown),
