@@ -246,13 +246,18 @@ static struct store_script promote_lua = { "promote",
  * Receipts, batched. Item: smscid prefix stat err now retention.
  * A part's receipt sets p<part>; when every part has a final one, the
  * message takes its state: delivered when all parts were, else the first
- * failed part's. Answers {0} unknown SMSC id, {2, id, ''} a repeat,
+ * failed part's (not when a fallback chain has taken the message over: then
+ * the receipt is only recorded). Answers {0} unknown SMSC id, {2, id, ''} a repeat,
  * {1, id, ''} recorded, {1, id, state, callback_url, client_ref} when the
  * message took a new final state.
  */
 static struct store_script dlr_lua = { "receipt",
     "local finals = {DELIVRD='delivered', UNDELIV='undelivered', EXPIRED='expired',\n"
     "  REJECTD='rejected', DELETED='deleted', UNKNOWN='unknown'}\n"
+    /* A late receipt after the fallback chain took over is history only:
+     * the state stays the chain's (router/fallback). */
+    "local fbstates = {fallback = 1, sent_email = 1, sent_ott = 1, sent_rcs = 1,\n"
+    "  fallback_failed = 1}\n"
     "local matched, unmatched, prefix = 0, 0, ARGV[3]\n"
     "local function receipt(b)\n"
     "  local v = redis.call('GET', ARGV[b + 1])\n"
@@ -284,7 +289,7 @@ static struct store_script dlr_lua = { "receipt",
     "    end\n"
     "    if state then state = finals[worst or 'DELIVRD'] end\n"
     "  end\n"
-    "  if not state or state == m[3] then\n"
+    "  if not state or state == m[3] or fbstates[m[3]] then\n"
     "    redis.call('HSET', mk, pf, stat, hf, hv)\n"
     "    return {1, id, ''}\n"
     "  end\n"
