@@ -795,7 +795,7 @@ send_accepted(struct evhttp_request *req, int status, const char *id, unsigned s
     json_object_object_add(root, "id", json_object_new_string(id));
     json_object_object_add(root, "status", json_object_new_string(
         m->no_sms ? "no_sms" : m->due_ms && m->hold_state ? m->hold_state : "queued"));
-    if (m->due_ms) {
+    if (m->due_ms && !m->no_sms) {
         char when[32];
         admit_format_time((time_t)(m->due_ms / 1000u), when);
         json_object_object_add(root, "release_at", json_object_new_string(when));
