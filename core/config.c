@@ -629,6 +629,7 @@ static const struct key top_keys[] = {
     KSTRIN("log_level", struct gw_config, log_level, "info", log_levels),
     KSTR("log_file", struct gw_config, log_file, 1, 0, NULL, 0),
     KNUM(K_UINT, "max_segments", struct gw_config, max_segments, 1, 255, 10, 0),
+    KNUM(K_UINT, "fallback_resume_s", struct gw_config, fallback_resume_s, 5, 86400, 600, 0),
     KFN("alphanumeric_forbidden", parse_alpha_forbidden, 0),
     KGROUP("redis", struct gw_config, redis, redis_section),
     KGROUP("http", struct gw_config, http, http_section),

@@ -13,6 +13,7 @@
 #include "router/channels/channel.h"
 #include "router/router_mt.h"
 #include "store/store_fallback.h"
+#include "store/store_msg.h"
 
 #define FB_MAX_STEPS 3
 #define FB_POLL_MS 500
@@ -26,6 +27,7 @@ struct fallback {
     struct chan *chans[3];          /* email, ott, rcs (NULL when not configured) */
     struct event *poll;
     unsigned running;
+    struct fb_run *runs;            /* chains running here (not resumed from P fbwait) */
     bool closing;                   /* fallback_free: no new steps */
 };
 
@@ -37,6 +39,7 @@ struct fb_run {
     unsigned nsteps, step;
     char *email, *to, *from, *text, *callback_url, *client_ref;
     bool transactional;
+    struct fb_run *prev, *next;     /* fb->runs */
 };
 
 static char *
@@ -52,6 +55,12 @@ static void
 run_free(struct fb_run *run)
 {
     run->fb->running--;
+    if (run->prev)
+        run->prev->next = run->next;
+    else
+        run->fb->runs = run->next;
+    if (run->next)
+        run->next->prev = run->prev;
     free(run->email);
     free(run->to);
     free(run->from);
@@ -81,13 +90,15 @@ step_done(struct fb_run *run, const char *detail, const char *final_state)
               final_state ? final_state : "");
     if (run->fb->closing && !final_state) {
         /* Shutting down: the record keeps state fallback and this step's outcome. */
-        store_fallback_step(run->fb->redis, run->id, run->step, detail, NULL, NULL, NULL);
+        store_fallback_step(run->fb->redis, run->id, run->step, detail, NULL,
+                            run->fb->cfg->fallback_resume_s, NULL, NULL);
         run_free(run);
         return;
     }
     if (!final_state && run->step + 1 >= run->nsteps)
         final_state = "fallback_failed";
-    store_fallback_step(run->fb->redis, run->id, run->step, detail, final_state, NULL, NULL);
+    store_fallback_step(run->fb->redis, run->id, run->step, detail, final_state,
+                        run->fb->cfg->fallback_resume_s, NULL, NULL);
     if (final_state) {
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", run->id, final_state);
         mt_notify(run->fb->webhook, run->callback_url, run->id, final_state, run->client_ref,
@@ -191,6 +202,10 @@ claimed(void *arg, int rc, const struct store_fb_msg *m)
         abort();
     fb->running++;
     run->fb = fb;
+    run->next = fb->runs;
+    if (fb->runs)
+        fb->runs->prev = run;
+    fb->runs = run;
     snprintf(run->id, sizeof(run->id), "%s", m->id);
     const char *p = m->chain;
     while (*p && run->nsteps < FB_MAX_STEPS) {
@@ -213,12 +228,15 @@ claimed(void *arg, int rc, const struct store_fb_msg *m)
     run->client_ref = xstrdup(m->client_ref);
     run->transactional = strcmp(m->msg_class, "marketing") != 0;
     log_event(LOG_INFO, "msg_state", "msg_id=%s state=fallback chain=%s", run->id, m->chain);
-    if (run->nsteps == 0) {
-        store_fallback_step(fb->redis, run->id, 0, "result=empty_chain", "fallback_failed", NULL,
-                            NULL);
+    run->step = m->step;
+    if (run->step >= run->nsteps) {
+        store_fallback_step(fb->redis, run->id, run->step, "result=no_step_left",
+                            "fallback_failed", fb->cfg->fallback_resume_s, NULL, NULL);
         run_free(run);
         return;
     }
+    if (run->step > 0)
+        log_event(LOG_INFO, "fallback_resumed", "msg_id=%s step=%u", run->id, run->step);
     step_start(run);
 }
 
@@ -229,15 +247,38 @@ fallback_sms_failed(struct fallback *fb, const char *id, const char *state)
         return;
     char reason[48];
     snprintf(reason, sizeof(reason), "%s", state);
-    store_fallback_claim(fb->redis, id, reason, strcmp(state, "no_receipt") == 0, claimed, fb);
+    store_fallback_claim(fb->redis, id, reason, strcmp(state, "no_receipt") == 0, false,
+                         fb->cfg->fallback_resume_s, claimed, fb);
+}
+
+/* A chain in state fallback made no progress for fallback_resume_s: its
+ * instance died (or one step outlived the setting): run it from its next
+ * step, unless it is running here. */
+static void
+resume(struct fallback *fb, const char *id)
+{
+    for (struct fb_run *r = fb->runs; r; r = r->next) {
+        if (strcmp(r->id, id) == 0) {
+            store_fallback_watch(fb->redis, id,
+                                 store_now_ms() + (uint64_t)fb->cfg->fallback_resume_s * 1000u);
+            return;
+        }
+    }
+    log_event(LOG_WARN, "fallback_stalled", "msg_id=%s action=resume", id);
+    store_fallback_claim(fb->redis, id, "resume", false, true, fb->cfg->fallback_resume_s,
+                         claimed, fb);
 }
 
 static void
 due_ids(void *arg, int n, const char *const *ids)
 {
     struct fallback *fb = arg;
-    for (int i = 0; i < n; i++)
-        fallback_sms_failed(fb, ids[i], "no_receipt");
+    for (int i = 0; i < n; i++) {
+        if (strncmp(ids[i], "r:", 2) == 0)
+            resume(fb, ids[i] + 2);
+        else
+            fallback_sms_failed(fb, ids[i], "no_receipt");
+    }
 }
 
 static void

@@ -818,6 +818,34 @@ test_fallback_rcs_not_capable_then_email(void **state)
     free(id2);
 }
 
+/* smsgwd dies while a step hangs: another run picks the chain up after
+ * fallback_resume_s and goes on from that step. */
+static void
+test_fallback_resumed_after_crash(void **state)
+{
+    struct gx *g = *state;
+
+    g->top_extra = "fallback_resume_s = 5;\n";
+    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
+    start_channels(g);
+    write_config(g);
+    start_gw(g);
+
+    /* 0408: the OTT provider never answers (the connector times out after 5 s). */
+    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550408\",\"text\":\"hang\","
+                          "\"fallback\":[\"ott\",\"email\"],\"email\":\"dee@example.org\"}");
+    free(wait_state(g, id, "fallback", 10000));
+    tl_stop(g->gw, SIGKILL, 2000);
+    g->gw = 0;
+    start_gw(g);
+    char *b = wait_state(g, id, "sent_email", 40000);
+    long long resumed = hist_must(b, "fallback", "resume step=0");
+    assert_true(hist_must(b, "fallback", "channel=ott result=failed error=timeout") > resumed);
+    assert_true(hist_must(b, "fallback", "channel=email result=accepted") > resumed);
+    free(b);
+    free(id);
+}
+
 static void
 test_fallback_no_receipt_route_default(void **state)
 {
@@ -979,6 +1007,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fallback_undeliv_to_ott, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_rcs_not_capable_then_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_no_receipt_route_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fallback_resumed_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_weighted_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_by_priority, setup, teardown),
     };
