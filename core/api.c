@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "core/admit.h"
 #include "core/log.h"
 #include "smpp/smpp_text.h"
 
@@ -191,6 +192,7 @@ field(struct json_object *obj, const char *name, enum json_type want, bool requi
 
 static const char *const known_fields[] = {
     "from", "to", "text", "callback_url", "client_ref", "validity", "class", "encoding",
+    "send_at", "fallback", "email",
 };
 
 static bool
@@ -462,7 +464,100 @@ validate_object(const struct gw_config *cfg, const struct cfg_account *account,
             goto out;
         }
     }
+
+    /* send_at: RFC 3339 or epoch seconds (string or integer) */
+    time_t send_at = 0;
+    if (json_object_object_get_ex(obj, "send_at", &v) && !json_object_is_type(v, json_type_null)) {
+        bool ok = false;
+        if (json_object_is_type(v, json_type_int)) {
+            send_at = (time_t)json_object_get_int64(v);
+            ok = send_at > 0;
+        } else if (json_object_is_type(v, json_type_string)) {
+            ok = admit_parse_time(json_object_get_string(v),
+                                  (size_t)json_object_get_string_len(v), &send_at);
+        }
+        if (!ok) {
+            rc = fail(&e, 400, "invalid_send_at", "`send_at` must be an RFC 3339 time such as "
+                      "\"2026-11-27T18:00:00Z\" or epoch seconds");
+            goto out;
+        }
+    }
+
+    /* fallback: channel names, each configured, at most 3, no repeats */
+    GET("fallback", json_type_array, false, "an array of channel names");
+    if (v) {
+        size_t nf = json_object_array_length(v);
+        const struct chan_config *cc = &cfg->channels;
+        if (nf == 0 || nf > 3) {
+            rc = fail(&e, 400, "invalid_fallback", "`fallback` must list 1 to 3 channels, "
+                      "e.g. [\"rcs\", \"email\"]");
+            goto out;
+        }
+        for (size_t i = 0; i < nf; i++) {
+            struct json_object *it = json_object_array_get_idx(v, i);
+            const char *nm = json_object_is_type(it, json_type_string)
+                                 ? json_object_get_string(it) : "";
+            bool known = (cc->has_email && strcmp(nm, cc->email.name) == 0) ||
+                         (cc->has_ott && strcmp(nm, cc->ott.name) == 0) ||
+                         (cc->has_rcs && strcmp(nm, cc->rcs.name) == 0);
+            char pat[80];
+            snprintf(pat, sizeof(pat), ",%s,", nm);
+            char have[72];
+            snprintf(have, sizeof(have), ",%s,", m->fallback);
+            if (!known || strstr(have, pat)) {
+                rc = fail(&e, 400, "invalid_fallback", "`fallback` entry '%s' is %s; the "
+                          "channels configured here are:%s%s%s",
+                          echo(nm, strlen(nm), buf, sizeof(buf)),
+                          known ? "listed twice" : "not a configured channel",
+                          cc->has_email ? " email" : "", cc->has_ott ? " ott" : "",
+                          cc->has_rcs ? " rcs" : "");
+                goto out;
+            }
+            size_t fl = strlen(m->fallback);
+            snprintf(m->fallback + fl, sizeof(m->fallback) - fl, "%s%s", fl ? "," : "", nm);
+        }
+    }
+
+    /* email: the address an email step writes to */
+    GET("email", json_type_string, false, "a string");
+    if (v) {
+        s = json_object_get_string(v);
+        slen = (size_t)json_object_get_string_len(v);
+        const char *at = memchr(s, '@', slen);
+        bool ok = slen >= 3 && slen <= 254 && at && at > s && at < s + slen - 1;
+        for (size_t i = 0; ok && i < slen; i++)
+            ok = s[i] > 0x20 && s[i] < 0x7f && !strchr("<>(),;:\"[]\\", s[i]);
+        if (!ok) {
+            rc = fail(&e, 400, "invalid_email", "`email` must be an address such as "
+                      "\"ann@example.com\" (no spaces, at most 254 characters)");
+            goto out;
+        }
+        m->email = s;
+    }
+    if (m->fallback[0] && cfg->channels.has_email) {
+        char have[72], pat[80];
+        snprintf(have, sizeof(have), ",%s,", m->fallback);
+        snprintf(pat, sizeof(pat), ",%s,", cfg->channels.email.name);
+        if (strstr(have, pat) && !m->email) {
+            rc = fail(&e, 400, "missing_field", "`email` is required when `fallback` includes "
+                      "'%s'", cfg->channels.email.name);
+            goto out;
+        }
+    }
 #undef GET
+
+    /* The number against the numbering plan. */
+    {
+        const char *ncode = NULL;
+        /* Validity first (400); capability once the route's fallback is known. */
+        int nrc = admit_check_number(cfg, m->to, true, &m->no_sms, &ncode,
+                                     e.msgsz ? e.msg : buf, e.msgsz ? e.msgsz : sizeof(buf));
+        if (nrc) {
+            rc = nrc;
+            *e.code = ncode;
+            goto out;
+        }
+    }
 
     /* Sender rules. */
     m->sender = strlen(from) == from_len ? config_sender(cfg, from) : NULL;
@@ -489,7 +584,8 @@ validate_object(const struct gw_config *cfg, const struct cfg_account *account,
             }
         }
     }
-    m->route = config_route_for(cfg, m->to, m->sender->type);
+    m->route = config_route_select(cfg, m->to, m->sender->type, account->name,
+                                   m->msg_class == MSG_MARKETING ? "marketing" : "transactional");
     if (!m->route) {
         rc = fail(&e, 422, "no_route", "no route carries %s senders to +%s; use another sender "
                   "or ask for the destination to be enabled",
@@ -498,6 +594,38 @@ validate_object(const struct gw_config *cfg, const struct cfg_account *account,
     }
     if (!m->validity_s)
         m->validity_s = m->route->validity_s;
+    if (!m->fallback[0] && m->route->nfallback) {
+        for (size_t i = 0; i < m->route->nfallback; i++) {
+            size_t fl = strlen(m->fallback);
+            snprintf(m->fallback + fl, sizeof(m->fallback) - fl, "%s%s", fl ? "," : "",
+                     m->route->fallback[i]);
+        }
+    }
+    if (m->no_sms) {
+        const char *ncode = NULL;
+        /* A chain that needs an email address the request lacks cannot carry it. */
+        bool chain = m->fallback[0] && (m->email || !cfg->channels.has_email ||
+                                        strcmp(m->fallback, cfg->channels.email.name) != 0);
+        rc = admit_check_number(cfg, m->to, chain, &m->no_sms, &ncode,
+                                e.msgsz ? e.msg : buf, e.msgsz ? e.msgsz : sizeof(buf));
+        if (rc) {
+            *e.code = ncode;
+            goto out;
+        }
+    }
+    if (send_at) {
+        time_t now = time(NULL);
+        if (send_at <= now || send_at > now + (time_t)m->validity_s) {
+            char when[32];
+            admit_format_time(send_at, when);
+            rc = fail(&e, 400, "invalid_send_at", "`send_at` %s must be in the future and at "
+                      "most the validity (%u s) ahead; give a later time, or a longer "
+                      "`validity`", when, m->validity_s);
+            goto out;
+        }
+    }
+    m->due_ms = admit_release(cfg, m->to, m->msg_class == MSG_MARKETING, send_at,
+                              &m->hold_state, m->hold_detail, sizeof(m->hold_detail));
 
     /* Encoding and segments, cut the way the route's first SMSC will. */
     {
@@ -659,13 +787,19 @@ send_error(struct evhttp_request *req, int status, const char *code, const char 
 
 static void
 send_accepted(struct evhttp_request *req, int status, const char *id, unsigned segments,
-              enum smpp_text_enc enc)
+              enum smpp_text_enc enc, const struct api_msg *m)
 {
     struct json_object *root = json_object_new_object();
     char loc[sizeof(MESSAGES_PATH) + API_ID_MAX + 2];
 
     json_object_object_add(root, "id", json_object_new_string(id));
-    json_object_object_add(root, "status", json_object_new_string("queued"));
+    json_object_object_add(root, "status", json_object_new_string(
+        m->no_sms ? "no_sms" : m->due_ms && m->hold_state ? m->hold_state : "queued"));
+    if (m->due_ms && !m->no_sms) {
+        char when[32];
+        admit_format_time((time_t)(m->due_ms / 1000u), when);
+        json_object_object_add(root, "release_at", json_object_new_string(when));
+    }
     json_object_object_add(root, "segments", json_object_new_int64(segments));
     json_object_object_add(root, "encoding", json_object_new_string(smpp_text_enc_name(enc)));
     snprintf(loc, sizeof(loc), MESSAGES_PATH "/%s", id);
@@ -774,13 +908,31 @@ submit_done(void *arg, enum api_rc rc, const char *id)
     }
     if ((rc == API_OK || rc == API_EXISTING) && id && *id) {
         status = rc == API_OK ? 202 : 200;
-        send_accepted(req, status, id, c->air_segments, c->msg.encoding);
+        send_accepted(req, status, id, c->air_segments, c->msg.encoding, &c->msg);
         log_request(c->method, c->path, status, c->account, &c->t0, id, NULL);
     } else if (rc == API_EUNAVAILABLE) {
         status = 503;
         send_error(req, status, "unavailable", "the message store is unavailable; "
                    "retry after the Retry-After delay");
         log_request(c->method, c->path, status, c->account, &c->t0, NULL, "unavailable");
+    } else if (rc == API_EFREQCAP) {
+        char when[32], msg[200];
+        status = 429;
+        admit_format_time(id ? (time_t)strtoll(id, NULL, 10) : 0, when);
+        snprintf(msg, sizeof(msg), "this account's marketing cap for the recipient is used up "
+                 "for the period; it resets at %s", when);
+        struct json_object *root = json_object_new_object(), *err = json_object_new_object();
+        json_object_object_add(err, "code", json_object_new_string("frequency_cap"));
+        json_object_object_add(err, "message", json_object_new_string(msg));
+        json_object_object_add(err, "resets_at", json_object_new_string(when));
+        json_object_object_add(root, "error", err);
+        char ra[24];
+        long long secs = id ? strtoll(id, NULL, 10) - (long long)time(NULL) : 3600;
+        snprintf(ra, sizeof(ra), "%lld", secs > 0 ? secs : 1);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+        send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+        json_object_put(root);
+        log_request(c->method, c->path, status, c->account, &c->t0, NULL, "frequency_cap");
     } else if (rc == API_EOPTEDOUT) {
         status = 403;
         send_error(req, status, "opted_out", "the recipient has opted out of messages from this "
@@ -1083,7 +1235,9 @@ batch_reply(struct api_call *c)
         if (it->status == 202 || it->status == 200) {
             ok++;
             json_object_object_add(o, "id", json_object_new_string(it->id));
-            json_object_object_add(o, "state", json_object_new_string("queued"));
+            json_object_object_add(o, "state", json_object_new_string(
+                it->msg.no_sms ? "no_sms" : it->msg.due_ms && it->msg.hold_state
+                                                ? it->msg.hold_state : "queued"));
             json_object_object_add(o, "segments", json_object_new_int64(it->air_segments));
             json_object_object_add(o, "encoding",
                                    json_object_new_string(smpp_text_enc_name(it->msg.encoding)));
@@ -1134,6 +1288,12 @@ item_done(void *arg, enum api_rc rc, const char *id)
     if ((rc == API_OK || rc == API_EXISTING) && id && *id) {
         it->status = rc == API_OK ? 202 : 200;
         snprintf(it->id, sizeof(it->id), "%s", id);
+    } else if (rc == API_EFREQCAP) {
+        char when[32], msg[160];
+        admit_format_time(id ? (time_t)strtoll(id, NULL, 10) : 0, when);
+        snprintf(msg, sizeof(msg), "this account's marketing cap for the recipient is used up; "
+                 "it resets at %s", when);
+        item_refuse(it, 429, "frequency_cap", msg);
     } else if (rc == API_EOPTEDOUT) {
         item_refuse(it, 403, "opted_out", "the recipient has opted out of messages from this "
                     "sender (they texted STOP)");

@@ -38,6 +38,13 @@ struct api_msg {
     const char *client_ref;         /* NULL if none */
     unsigned validity_s;            /* request's, else the route's */
     enum msg_class msg_class;
+    /* Admission (core/admit): when it may go and how it is carried. */
+    uint64_t due_ms;                /* 0: now; else real epoch ms (send_at or quiet hours) */
+    const char *hold_state;         /* "scheduled" | "held" when due_ms, else NULL */
+    char hold_detail[128];          /* history text for the hold */
+    char fallback[64];              /* channel names after SMS, "email,ott"; "" none */
+    const char *email;              /* address for an email step, or NULL */
+    bool no_sms;                    /* the number cannot take SMS: fallback chain only */
 };
 
 /* Backend results. */
@@ -47,6 +54,9 @@ enum api_rc {
     API_ENOTFOUND = -1,     /* get: no such message for this account */
     API_EUNAVAILABLE = -2,  /* Redis unreachable or timed out: 503 + Retry-After */
     API_EOPTEDOUT = -3,     /* submit: the subscriber opted out of this sender or account: 403 */
+    API_EFREQCAP = -4,      /* submit: the account's marketing cap for this subscriber is
+                               used up: 429; the done callback's id is then the time the
+                               count resets, as decimal epoch seconds */
 };
 
 typedef void (*api_submit_done)(void *req, enum api_rc rc, const char *id);

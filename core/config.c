@@ -581,8 +581,21 @@ static const struct key route_keys[] = {
     KNUM(K_UINT, "retry_backoff_ms", struct cfg_route, retry_backoff_ms, 10, 86400000, 1000, 0),
     KNUM(K_UINT, "retry_backoff_max_ms", struct cfg_route, retry_backoff_max_ms, 10, 86400000, 60000, 0),
     KNUM(K_UINT, "validity_s", struct cfg_route, validity_s, 60, 2592000, 172800, 0),
+    KSTRS("accounts", struct cfg_route, accounts, naccounts, 0),
+    KSTRS("classes", struct cfg_route, classes, nclasses, 0),
+    KSTRS("fallback", struct cfg_route, fallback, nfallback, 0),
+    KNUM(K_UINT, "fallback_receipt_timeout_s", struct cfg_route, fallback_receipt_timeout_s, 1,
+         604800, 3600, 0),
 };
 static const struct section route_section = SECTION("route", route_keys);
+
+static const char *const cap_periods[] = { [CAP_PERIOD_MONTH] = "month", [CAP_PERIOD_DAY] = "day",
+                                            NULL };
+static const struct key cap_keys[] = {
+    KNUM(K_UINT, "count", struct cfg_cap, count, 0, 1000000, 0, 0),
+    KENUM("period", struct cfg_cap, period, cap_periods, CAP_PERIOD_MONTH),
+};
+static const struct section cap_section = SECTION("marketing_cap", cap_keys);
 
 static const struct key account_keys[] = {
     KSTR("name", struct cfg_account, name, 1, 64, NULL, F_REQUIRED),
@@ -600,6 +613,7 @@ static const struct key account_keys[] = {
     KFN("smpp_allowed_ips", parse_smpp_allowed_ips, 0),
     KNUM(K_UINT, "smpp_max_binds", struct cfg_account, smpp_max_binds, 1, 1000, 4, 0),
     KNUM(K_UINT, "smpp_window", struct cfg_account, smpp_window, 1, 10000, 64, 0),
+    KGROUP("marketing_cap", struct cfg_account, marketing_cap, cap_section),
 };
 static const struct section account_section = SECTION("account", account_keys);
 
@@ -615,6 +629,7 @@ static const struct key top_keys[] = {
     KSTRIN("log_level", struct gw_config, log_level, "info", log_levels),
     KSTR("log_file", struct gw_config, log_file, 1, 0, NULL, 0),
     KNUM(K_UINT, "max_segments", struct gw_config, max_segments, 1, 255, 10, 0),
+    KNUM(K_UINT, "fallback_resume_s", struct gw_config, fallback_resume_s, 5, 86400, 600, 0),
     KFN("alphanumeric_forbidden", parse_alpha_forbidden, 0),
     KGROUP("redis", struct gw_config, redis, redis_section),
     KGROUP("http", struct gw_config, http, http_section),
@@ -1508,11 +1523,54 @@ static const char *route_name(const struct gw_config *c, size_t i) { return c->r
 static const char *account_name(const struct gw_config *c, size_t i) { return c->accounts[i].name; }
 static const char *sender_addr(const struct gw_config *c, size_t i) { return c->senders[i].address; }
 
+/* Two route scopes (account or class lists) overlap at the same specificity:
+ * both unrestricted, or both restricted with a name in common. */
+static bool
+same_scope(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na == 0 || nb == 0)
+        return na == 0 && nb == 0;
+    for (size_t i = 0; i < na; i++)
+        if (strv_has(b, nb, a[i]))
+            return true;
+    return false;
+}
+
 static void
 validate(struct ctx *x)
 {
     struct gw_config *c = &x->cp->pub;
     char sug[96];
+
+    /* A route's fallback chain names configured channels (docs/channels.md);
+     * its accounts exist; its classes are known. */
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const struct cfg_route *r = &c->routes[i];
+        for (size_t j = 0; j < r->nclasses; j++)
+            if (strcmp(r->classes[j], "transactional") != 0 &&
+                strcmp(r->classes[j], "marketing") != 0)
+                err_at(x, r->file, r->line, "route \"%s\": class \"%s\" must be "
+                       "\"transactional\" or \"marketing\"", r->name ? r->name : "?",
+                       r->classes[j]);
+        for (size_t j = 0; j < r->naccounts; j++) {
+            bool known = false;
+            for (size_t k = 0; k < c->naccounts && !known; k++)
+                known = c->accounts[k].name && strcmp(c->accounts[k].name, r->accounts[j]) == 0;
+            if (!known)
+                err_at(x, r->file, r->line, "route \"%s\": unknown account \"%s\"",
+                       r->name ? r->name : "?", r->accounts[j]);
+        }
+        const struct chan_config *cc = &c->channels;
+        for (size_t j = 0; j < r->nfallback; j++) {
+            const char *n = r->fallback[j];
+            if (!((cc->has_email && strcmp(n, cc->email.name) == 0) ||
+                  (cc->has_ott && strcmp(n, cc->ott.name) == 0) ||
+                  (cc->has_rcs && strcmp(n, cc->rcs.name) == 0)))
+                err_at(x, r->file, r->line, "route \"%s\": fallback \"%s\" is not a configured "
+                       "channel (channels.email, channels.ott, channels.rcs)",
+                       r->name ? r->name : "?", n);
+        }
+    }
 
     for (size_t i = 0; i < c->nmo_routes; i++) {
         const struct cfg_mo_route *r = &c->mo_routes[i];
@@ -1604,6 +1662,13 @@ validate(struct ctx *x)
             for (size_t j = 0; j < i; j++) {
                 unsigned both = c->routes[i].sender_types & c->routes[j].sender_types;
                 if (!both || !strv_has(c->routes[j].prefixes, c->routes[j].nprefixes, c->routes[i].prefixes[p]))
+                    continue;
+                /* Routes for different accounts or classes, or one for all and one
+                 * narrower, are told apart; the same scope twice is not. */
+                if (!same_scope(c->routes[i].accounts, c->routes[i].naccounts,
+                                c->routes[j].accounts, c->routes[j].naccounts) ||
+                    !same_scope(c->routes[i].classes, c->routes[i].nclasses,
+                                c->routes[j].classes, c->routes[j].nclasses))
                     continue;
                 int t = __builtin_ctz(both);
                 const config_setting_t *ps = config_setting_get_member(x->route_s[i], "prefixes");
@@ -1827,6 +1892,9 @@ free_all(struct gw_config *c)
         free(c->routes[i].name);
         free(c->routes[i].smscs);
         strv_free(c->routes[i].prefixes, c->routes[i].nprefixes);
+        strv_free(c->routes[i].fallback, c->routes[i].nfallback);
+        strv_free(c->routes[i].accounts, c->routes[i].naccounts);
+        strv_free(c->routes[i].classes, c->routes[i].nclasses);
     }
     free(c->routes);
     for (size_t i = 0; i < c->naccounts; i++) {
@@ -2031,8 +2099,15 @@ config_account_may_use(const struct cfg_account *a, const struct cfg_sender *s)
 const struct cfg_route *
 config_route_for(const struct gw_config *c, const char *dest_digits, enum sender_type t)
 {
+    return config_route_select(c, dest_digits, t, NULL, NULL);
+}
+
+const struct cfg_route *
+config_route_select(const struct gw_config *c, const char *dest_digits, enum sender_type t,
+                    const char *account, const char *msg_class)
+{
     const struct cfg_route *best = NULL;
-    size_t best_len = 0;
+    size_t best_score = 0;
 
     if (!c || !dest_digits || (unsigned)t >= SENDER_TYPE_COUNT)
         return NULL;
@@ -2040,11 +2115,23 @@ config_route_for(const struct gw_config *c, const char *dest_digits, enum sender
         const struct cfg_route *r = &c->routes[i];
         if (!(r->sender_types & (1u << t)))
             continue;
+        size_t spec = 0;
+        if (account && r->naccounts) {
+            if (!strv_has(r->accounts, r->naccounts, account))
+                continue;
+            spec += 2;
+        }
+        if (msg_class && r->nclasses) {
+            if (!strv_has(r->classes, r->nclasses, msg_class))
+                continue;
+            spec += 1;
+        }
         for (size_t p = 0; p < r->nprefixes; p++) {
             size_t len = strlen(r->prefixes[p]);
-            if (strncmp(dest_digits, r->prefixes[p], len) == 0 && (!best || len > best_len)) {
+            size_t score = len * 4 + spec;
+            if (strncmp(dest_digits, r->prefixes[p], len) == 0 && (!best || score > best_score)) {
                 best = r;
-                best_len = len;
+                best_score = score;
             }
         }
     }

@@ -96,8 +96,23 @@ struct cfg_route {
     unsigned retry_backoff_ms;  /* first retry delay; default 1000, doubling */
     unsigned retry_backoff_max_ms;  /* default 60000 */
     unsigned validity_s;        /* default 172800 (48 h) */
+    char **accounts;            /* only these accounts' messages; default any */
+    size_t naccounts;
+    char **classes;             /* only these classes ("transactional", "marketing"); default any */
+    size_t nclasses;
+    char **fallback;            /* channel names tried after SMS fails; default none */
+    size_t nfallback;
+    unsigned fallback_receipt_timeout_s;   /* no receipt by then: fallback; default 3600 */
     const char *file;
     int line;
+};
+
+/* At most count marketing messages per subscriber per calendar period
+ * (store/store_caps). count 0: no cap (the default). */
+enum cfg_cap_period { CAP_PERIOD_MONTH = 0, CAP_PERIOD_DAY };
+struct cfg_cap {
+    unsigned count;
+    int period;                 /* enum cfg_cap_period */
 };
 
 struct cfg_account {
@@ -122,6 +137,7 @@ struct cfg_account {
     size_t nsmpp_allowed_ips;
     unsigned smpp_max_binds;    /* concurrent binds; default 4 */
     unsigned smpp_window;       /* submits awaiting our resp per bind; default 64 */
+    struct cfg_cap marketing_cap;   /* frequency cap on class marketing; default off */
     const char *file;
     int line;
 };
@@ -174,6 +190,7 @@ struct gw_config {
     char *log_level;            /* default "info" */
     char *log_file;             /* NULL: stderr */
     unsigned max_segments;      /* default 10 */
+    unsigned fallback_resume_s; /* a fallback chain without progress this long is resumed; 600 */
     char **alpha_forbidden;     /* calling codes refusing alphanumeric senders; default 1, 52 */
     size_t nalpha_forbidden;
     struct cfg_redis redis;
@@ -212,6 +229,14 @@ bool config_account_may_use(const struct cfg_account *a, const struct cfg_sender
  * the longest matching prefix among routes carrying that type. */
 const struct cfg_route *config_route_for(const struct gw_config *c, const char *dest_digits,
                                          enum sender_type t);
+/* The route for a message: the longest matching prefix among routes that
+ * carry the sender type and, when they list them, the account and class
+ * (msg_class "transactional" / "marketing"); at the same prefix a route
+ * naming the account wins over one that does not, then one naming the
+ * class. account or msg_class NULL: routes are not filtered on it. */
+const struct cfg_route *config_route_select(const struct gw_config *c, const char *dest_digits,
+                                            enum sender_type t, const char *account,
+                                            const char *msg_class);
 const struct cfg_route *config_route(const struct gw_config *c, const char *name);
 /* The account an MO to sender with this text goes to (mo_routes: a keyword
  * match on the first word first, then a route without keyword; else the

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "core/admit.h"
 #include "core/log.h"
 #include "core/smpp_bindguard.h"
 #include "router/router_mt.h"
@@ -707,6 +708,16 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         refuse(s, req, a, ESME_RINVDSTADR, "destination_addr is not E.164 (8 to 15 digits)");
         return;
     }
+    {
+        /* The numbering plan (core/admit): SMPP has no fallback chain, so a
+         * number that cannot take SMS is refused as well. */
+        bool no_sms;
+        const char *code;
+        if (admit_check_number(cfg, to, false, &no_sms, &code, why, sizeof(why)) != 0) {
+            refuse(s, req, a, ESME_RINVDSTADR, why);
+            return;
+        }
+    }
     if (snd->type == SENDER_ALPHANUMERIC) {
         for (size_t i = 0; i < cfg->nalpha_forbidden; i++) {
             const char *cc = cfg->alpha_forbidden[i];
@@ -718,7 +729,8 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
             }
         }
     }
-    const struct cfg_route *route = config_route_for(cfg, to, snd->type);
+    const struct cfg_route *route = config_route_select(cfg, to, snd->type, a->name,
+                                                        "transactional");
     if (!route) {
         snprintf(why, sizeof(why), "no route carries %s senders to +%s",
                  sender_type_name(snd->type), to);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,7 +27,9 @@
 #include "core/log.h"
 #include "core/smpp_front.h"
 #include "core/webhook.h"
+#include "router/fallback.h"
 #include "router/router_mt.h"
+#include "store/store_caps.h"
 #include "store/store_msg.h"
 
 struct daemon {
@@ -38,6 +41,7 @@ struct daemon {
     struct smpp_front *smpp;        /* NULL without an smpp_server group */
     struct mt_engine *mt;
     struct webhook *webhook;
+    struct fallback *fallback;      /* fallback chains (router/fallback) */
     bool stopping;
 };
 
@@ -52,7 +56,22 @@ struct submit_req {
     char to[16];
     unsigned segments;
     char route[64];
+    char account[64];
+    const char *state;              /* queued, scheduled, held, no_sms */
+    bool capped;                    /* a frequency cap unit was taken: refund if not stored */
+    enum store_caps_period cap_period;
+    struct store_msg_new n;         /* kept while the cap is checked */
+    void *owner;                    /* copies of the strings n points to */
 };
+
+static void
+submit_free(struct submit_req *s)
+{
+    free(s->callback_url);
+    free(s->client_ref);
+    free(s->owner);
+    free(s);
+}
 
 static void
 accepted(void *arg, int rc, const char *id)
@@ -60,23 +79,47 @@ accepted(void *arg, int rc, const char *id)
     struct submit_req *s = arg;
 
     if (rc == 0) {
-        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued", id);
-        mt_engine_wake(s->d->mt, s->route);
-        mt_notify(s->d->webhook, s->callback_url, id, "queued", s->client_ref, NULL, s->to,
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, s->state);
+        if (strcmp(s->state, "queued") == 0)
+            mt_engine_wake(s->d->mt, s->route);
+        mt_notify(s->d->webhook, s->callback_url, id, s->state, s->client_ref, NULL, s->to,
                   s->segments);
+        if (strcmp(s->state, "no_sms") == 0)
+            fallback_sms_failed(s->d->fallback, id, "no_sms");
+    } else if (s->capped) {
+        /* Not stored after all (or stored before: client_ref): give the unit back. */
+        store_caps_refund(s->d->redis, s->account, s->to, s->cap_period, 1, time(NULL), NULL,
+                          NULL);
     }
     s->done(s->req, rc == 0 ? API_OK : rc == 1 ? API_EXISTING : rc == 2 ? API_EOPTEDOUT
                                                                    : API_EUNAVAILABLE, id);
-    free(s->callback_url);
-    free(s->client_ref);
-    free(s);
+    submit_free(s);
+}
+
+static void
+cap_taken(const struct store_caps_result *res, void *arg)
+{
+    struct submit_req *s = arg;
+
+    if (!res->ok || !res->allowed) {
+        char resets[24];
+        snprintf(resets, sizeof(resets), "%lld", (long long)res->resets_at);
+        if (res->ok)
+            log_event(LOG_INFO, "frequency_cap", "account=%s count=%lld resets_at=%s",
+                      s->account, res->count, resets);
+        s->done(s->req, res->ok ? API_EFREQCAP : API_EUNAVAILABLE, res->ok ? resets : NULL);
+        submit_free(s);
+        return;
+    }
+    s->capped = true;
+    store_msg_accept(s->d->redis, &s->n, accepted, s);
 }
 
 static void
 be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
 {
     struct daemon *d = bctx;
-    struct submit_req *s = malloc(sizeof(*s));
+    struct submit_req *s = calloc(1, sizeof(*s));
 
     if (!s)
         abort();
@@ -88,6 +131,8 @@ be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
     snprintf(s->to, sizeof(s->to), "%s", m->to);
     s->segments = m->segments;
     snprintf(s->route, sizeof(s->route), "%s", m->route->name);
+    snprintf(s->account, sizeof(s->account), "%s", m->account->name);
+    s->state = m->no_sms ? "no_sms" : m->due_ms ? m->hold_state : "queued";
     struct store_msg_new n = {
         .account = m->account->name,
         .from = m->sender->address,
@@ -103,8 +148,32 @@ be_submit(void *bctx, const struct api_msg *m, api_submit_done done, void *req)
         .callback_url = m->callback_url,
         .client_ref = m->client_ref,
         .validity_s = m->validity_s,
+        .due_ms = m->no_sms ? STORE_DUE_NEVER : m->due_ms,
+        .hold_state = m->no_sms ? "no_sms" : m->hold_state,
+        .hold_detail = m->no_sms ? "the number cannot take SMS" : m->hold_detail,
+        .fallback = m->fallback[0] ? m->fallback : NULL,
+        .email = m->email,
+        /* the "no receipt" trigger of the fallback chain */
+        .watch_ms = m->fallback[0] && !m->no_sms
+            ? (m->due_ms ? m->due_ms : store_now_ms()) +
+                  (uint64_t)m->route->fallback_receipt_timeout_s * 1000u
+            : 0,
     };
-    store_msg_accept(d->redis, &n, accepted, s);
+    const struct cfg_cap *cap = &m->account->marketing_cap;
+    if (m->msg_class != MSG_MARKETING || cap->count == 0) {
+        store_msg_accept(d->redis, &n, accepted, s);
+        return;
+    }
+    /* The cap first (one Lua script), the message after: the request's
+     * strings must outlive this call, so n is kept on s with copies. */
+    s->cap_period = cap->period == CAP_PERIOD_DAY ? STORE_CAPS_DAY : STORE_CAPS_MONTH;
+    s->n = n;
+    s->owner = store_msg_new_copy(&s->n);
+    if (store_caps_take(d->redis, m->account->name, s->to, s->cap_period, cap->count, 1,
+                        time(NULL), cap_taken, s) != 0) {
+        done(req, API_EUNAVAILABLE, NULL);
+        submit_free(s);
+    }
 }
 
 struct get_req {
@@ -287,6 +356,8 @@ main(int argc, char **argv)
     webhook_cfg_defaults(&wc);
     d.webhook = webhook_new(d.base, &wc);
     mt_engine_set_webhook(d.mt, d.webhook);
+    d.fallback = fallback_new(d.base, d.cfg, d.redis, d.webhook);
+    mt_engine_set_fallback(d.mt, d.fallback);
     d.api = api_server_new(d.base, d.cfg, &backend, &d);
     if (!d.api) {
         log_event(LOG_ERROR, "http_listen_failed", "listen=%s port=%d error=\"%s\"",
@@ -322,6 +393,7 @@ main(int argc, char **argv)
     api_server_free(d.api);
     smpp_front_free(d.smpp);
     mt_engine_free(d.mt);
+    fallback_free(d.fallback);
     webhook_free(d.webhook);
     store_redis_free(d.redis_router);
     store_redis_free(d.redis);

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/webhook.h"
+#include "router/fallback.h"
 #include "router/router_keywords.h"
 
 #include <json-c/json.h>
@@ -97,6 +98,7 @@ struct mt_route {
     struct event *tick;
     bool warned_down;
     unsigned read_batch;
+    double *shares;                 /* per cfg->smscs[i]: messages given to it (weighted pick) */
 };
 
 struct mt_engine {
@@ -120,7 +122,23 @@ struct mt_engine {
     unsigned stop_waits;
     void (*clientq_fn)(void *, const char *);     /* mt_engine_on_clientq */
     void *clientq_arg;
+    struct fallback *fallback;      /* mt_engine_set_fallback; may be NULL */
 };
+
+void
+mt_engine_set_fallback(struct mt_engine *e, struct fallback *fb)
+{
+    e->fallback = fb;
+}
+
+/* SMS ended without delivery: the message's fallback chain, if any, takes over. */
+static void
+sms_failed(struct mt_engine *e, const char *id, const char *state)
+{
+    if (strcmp(state, "undelivered") == 0 || strcmp(state, "rejected") == 0 ||
+        strcmp(state, "expired") == 0 || strcmp(state, "failed") == 0)
+        fallback_sms_failed(e->fallback, id, state);
+}
 
 void
 mt_engine_on_clientq(struct mt_engine *e, void (*fn)(void *, const char *), void *arg)
@@ -237,6 +255,7 @@ dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, state);
         mt_notify(e->webhook, info->callback_url, id, state, info->client_ref, NULL, NULL, 0);
         clientq_pushed(e, NULL);
+        sms_failed(e, id, state);
     }
     /* The session may have closed meanwhile; answer only if it is the same
      * live session (ids are never reused). */
@@ -625,9 +644,20 @@ smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
     }
 }
 
-/* The session to send on: among the route's SMSCs of the best priority
- * that has a bound transmitter, the session with the most room for its
- * weight. NULL when none can take a PDU now. */
+/*
+ * The session to send on: among the route's SMSCs of the best priority
+ * that has a bound transmitter with room, the SMSC furthest behind its
+ * weight's share of the messages this route gave out (route_gave), and on
+ * it the session with the fewest requests outstanding. With only set,
+ * that SMSC's session (the later parts of a message). NULL when none can
+ * take a PDU now.
+ *
+ * Why shares and not outstanding/weight: with fast resps nothing is
+ * outstanding at low rates, and (0 + 1) / weight picks the heaviest SMSC
+ * every time: a 3:1 split came out 1:0. Counting what each SMSC was given
+ * splits by weight at any rate; an SMSC that comes back after being down
+ * is not owed its missed share (route_gave keeps it at most a round behind).
+ */
 static struct smpp_session *
 pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, bool *any_bound)
 {
@@ -645,27 +675,55 @@ pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, 
                 m = &e->smscs[k];
         if (!m || (only && m != only))
             continue;
+        struct smpp_session *ms = NULL;
+        unsigned ms_out = 0;
         for (unsigned c = 0; c < m->ntx; c++) {
             struct smpp_session *s = smpp_client_session(m->clients[c]);
             if (!s || (smpp_session_state(s) != SMPP_BOUND_TX &&
                        smpp_session_state(s) != SMPP_BOUND_TRX))
                 continue;
             *any_bound = true;
-            if (rs->priority > best_prio)
-                continue;
             unsigned out = smpp_session_outstanding(s), win = smpp_session_window(s);
-            if (out >= win)
-                continue;
-            double score = (double)(out + 1) / (double)(rs->weight ? rs->weight : 1);
-            if (rs->priority < best_prio || !best || score < best_score) {
-                best = s;
-                best_score = score;
-                best_prio = rs->priority;
-                *which = m;
+            if (out < win && (!ms || out < ms_out)) {
+                ms = s;
+                ms_out = out;
             }
+        }
+        if (!ms || rs->priority > best_prio)
+            continue;
+        double score = ((rt->shares ? rt->shares[i] : 0) + 1) /
+                       (double)(rs->weight ? rs->weight : 1);
+        if (rs->priority < best_prio || !best || score < best_score) {
+            best = ms;
+            best_score = score;
+            best_prio = rs->priority;
+            *which = m;
         }
     }
     return best;
+}
+
+/* A message of rt goes to m: count it in m's share. SMSCs of the same
+ * priority that fell more than a round behind (down meanwhile) are moved
+ * up, so a returning SMSC is not flooded to catch up. */
+static void
+route_gave(struct mt_route *rt, const struct mt_smsc *m)
+{
+    size_t i;
+
+    for (i = 0; i < rt->cfg->nsmscs && rt->cfg->smscs[i].smsc != m->cfg; i++)
+        ;
+    if (!rt->shares || i == rt->cfg->nsmscs)
+        return;
+    const struct cfg_route_smsc *rs = &rt->cfg->smscs[i];
+    rt->shares[i] += 1;
+    double round = rt->shares[i] / (double)(rs->weight ? rs->weight : 1) - 1;
+    for (size_t j = 0; j < rt->cfg->nsmscs; j++) {
+        const struct cfg_route_smsc *o = &rt->cfg->smscs[j];
+        double floor = round * (double)(o->weight ? o->weight : 1);
+        if (j != i && o->priority == rs->priority && rt->shares[j] < floor)
+            rt->shares[j] = floor;
+    }
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -774,8 +832,10 @@ job_stored(void *arg, int rc)
     if (job->outcome) {
         mt_notify(rt->eng->webhook, job->j.callback_url, job->j.id, job->outcome,
                   job->j.client_ref, job->outcome_detail, job->j.to, job->j.segments);
-        if (strcmp(job->outcome, "submitted") != 0)   /* final: maybe a receipt item */
+        if (strcmp(job->outcome, "submitted") != 0) { /* final: maybe a receipt item */
             clientq_pushed(rt->eng, job->j.account);
+            sms_failed(rt->eng, job->j.id, job->outcome);
+        }
     }
     job_free(job);
     route_kick(rt);
@@ -1251,6 +1311,7 @@ route_run(struct mt_route *rt)
                 return;
             }
             rt->warned_down = false;
+            route_gave(rt, m);
             if (!job_prepare(job, m)) {
                 ready_pop(rt);
                 job->finishing = true;
@@ -1439,6 +1500,9 @@ mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store
         if (rt->read_batch > READ_BATCH_MAX)
             rt->read_batch = READ_BATCH_MAX;
         rt->tick = evtimer_new(base, route_tick_cb, rt);
+        rt->shares = calloc(rt->cfg->nsmscs ? rt->cfg->nsmscs : 1, sizeof(*rt->shares));
+        if (!rt->shares)
+            abort();
         rt->held = calloc(HELD_BUCKETS, sizeof(*rt->held));
         if (!rt->tick || !rt->held)
             abort();
@@ -1550,6 +1614,8 @@ mt_engine_free(struct mt_engine *e)
         }
         free(rt->held);
         rt->held = NULL;
+        free(rt->shares);
+        rt->shares = NULL;
     }
     free(e->routes);
     free(e);

@@ -34,6 +34,11 @@ void mt_notify(struct webhook *w, const char *url, const char *id, const char *s
 void mt_engine_on_clientq(struct mt_engine *e, void (*fn)(void *arg, const char *account),
                           void *arg);
 
+struct fallback;
+/* Messages whose SMS ends undelivered, rejected, expired or failed go to
+ * fb's chain (router/fallback; fb may be NULL). */
+void mt_engine_set_fallback(struct mt_engine *e, struct fallback *fb);
+
 /* A message was queued on route: look at its queue now rather than at the
  * next poll (an empty queue is polled 20 times a second). */
 void mt_engine_wake(struct mt_engine *e, const char *route);

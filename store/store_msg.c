@@ -86,8 +86,11 @@ enum { RANK_ACCEPT = 0, RANK_PROGRESS = 1, RANK_RECEIPT = 2 };
  */
 
 /* Item: msg q idem optnum optacct stats id now idem_ttl has_idem
- * nh h... ns s... check_optout subscriber. The record (h pairs, plus its
- * queue entry's id as sid, for cancel_sm) and the queue entry (s pairs).
+ * nh h... ns s... fbwait watch route due sched check_optout subscriber
+ * (watch not "0": ZADD fbwait watch id). The record (h
+ * pairs, plus its queue entry's id as sid, for cancel_sm) and the queue
+ * entry (s pairs); with due not "0", the entry waits in sched instead
+ * (as a retry does) and the record gets release_at.
  * Answers {0, id} stored, {1, first_id} for a client_ref seen before,
  * {2, ''} opted out. */
 static struct store_script accept_lua = { "accept",
@@ -107,8 +110,19 @@ static struct store_script accept_lua = { "accept",
     "  local ns = tonumber(ARGV[off])\n"
     "  local f = {}\n"
     "  for k = 1, ns * 2 do f[k] = ARGV[off + k] end\n"
-    "  local sid = redis.call('XADD', ARGV[b + 2], '*', unpack(f))\n"
-    "  local h = {'sid', sid}\n"
+    "  local h = {}\n"
+    "  if ARGV[b + n - 3] == '-1' then\n"
+    "    h = {'no_sms', '1'}\n"
+    "  elseif ARGV[b + n - 3] ~= '0' then\n"
+    "    redis.call('ZADD', ARGV[b + n - 2], ARGV[b + n - 3],\n"
+    "      cjson.encode({r = ARGV[b + n - 4], f = f, k = ARGV[b + 1]}))\n"
+    "    h = {'release_at', ARGV[b + n - 3]}\n"
+    "  else\n"
+    "    h = {'sid', redis.call('XADD', ARGV[b + 2], '*', unpack(f))}\n"
+    "  end\n"
+    "  if ARGV[b + n - 5] ~= '0' then\n"
+    "    redis.call('ZADD', ARGV[b + n - 6], ARGV[b + n - 5], ARGV[b + 7])\n"
+    "  end\n"
     "  for k = 1, nh * 2 do h[k + 2] = ARGV[b + 11 + k] end\n"
     "  redis.call('HSET', ARGV[b + 1], unpack(h))\n"
     "  if ARGV[b + 10] == '1' then redis.call('SET', ARGV[b + 3], ARGV[b + 7], 'EX', ARGV[b + 9]) end\n"
@@ -210,14 +224,19 @@ static struct store_script final_lua = { "final",
     "return 1\n", "" };
 
 /* KEYS: sched. ARGV: now max prefix. A due retry goes back on its route's
- * queue, unless its message was cancelled while it waited. */
+ * queue, unless its message was cancelled while it waited; a scheduled or
+ * held message becomes queued. */
 static struct store_script promote_lua = { "promote",
     "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
     "for _, m in ipairs(due) do\n"
     "  local j = cjson.decode(m)\n"
-    "  if not j.k or redis.call('HGET', j.k, 'state') ~= 'cancelled' then\n"
+    "  local st = j.k and redis.call('HGET', j.k, 'state')\n"
+    "  if st ~= 'cancelled' then\n"
     "    local sid = redis.call('XADD', ARGV[3] .. 'q:' .. j.r, '*', unpack(j.f))\n"
-    "    if j.k then redis.call('HSET', j.k, 'sid', sid) end\n"
+    "    if st == 'scheduled' or st == 'held' then\n"
+    "      redis.call('HSET', j.k, 'sid', sid, 'state', 'queued', 'updated', ARGV[1],\n"
+    "        'h:' .. ARGV[1] .. ':queued', 'released')\n"
+    "    elseif j.k then redis.call('HSET', j.k, 'sid', sid) end\n"
     "  end\n"
     "  redis.call('ZREM', KEYS[1], m)\n"
     "end\n"
@@ -227,13 +246,18 @@ static struct store_script promote_lua = { "promote",
  * Receipts, batched. Item: smscid prefix stat err now retention.
  * A part's receipt sets p<part>; when every part has a final one, the
  * message takes its state: delivered when all parts were, else the first
- * failed part's. Answers {0} unknown SMSC id, {2, id, ''} a repeat,
+ * failed part's (not when a fallback chain has taken the message over: then
+ * the receipt is only recorded). Answers {0} unknown SMSC id, {2, id, ''} a repeat,
  * {1, id, ''} recorded, {1, id, state, callback_url, client_ref} when the
  * message took a new final state.
  */
 static struct store_script dlr_lua = { "receipt",
     "local finals = {DELIVRD='delivered', UNDELIV='undelivered', EXPIRED='expired',\n"
     "  REJECTD='rejected', DELETED='deleted', UNKNOWN='unknown'}\n"
+    /* A late receipt after the fallback chain took over is history only:
+     * the state stays the chain's (router/fallback). */
+    "local fbstates = {fallback = 1, sent_email = 1, sent_ott = 1, sent_rcs = 1,\n"
+    "  fallback_failed = 1}\n"
     "local matched, unmatched, prefix = 0, 0, ARGV[3]\n"
     "local function receipt(b)\n"
     "  local v = redis.call('GET', ARGV[b + 1])\n"
@@ -265,7 +289,7 @@ static struct store_script dlr_lua = { "receipt",
     "    end\n"
     "    if state then state = finals[worst or 'DELIVRD'] end\n"
     "  end\n"
-    "  if not state or state == m[3] then\n"
+    "  if not state or state == m[3] or fbstates[m[3]] then\n"
     "    redis.call('HSET', mk, pf, stat, hf, hv)\n"
     "    return {1, id, ''}\n"
     "  end\n"
@@ -303,6 +327,35 @@ accept_reply(struct store_redis *r, redisReply *reply, void *arg)
         a->cb(a->arg, (int)reply->element[0]->integer, reply->element[1]->str);
     }
     free(a);
+}
+
+void *
+store_msg_new_copy(struct store_msg_new *m)
+{
+    const char **f[] = { &m->account, &m->from, &m->to, &m->encoding, &m->route, &m->msg_class,
+                         &m->callback_url, &m->client_ref, &m->source, &m->id, &m->hold_state,
+                         &m->hold_detail, &m->fallback, &m->email };
+    /* (watch_ms and due_ms are numbers: copied with the struct) */
+    size_t n = sizeof(f) / sizeof(f[0]), size = m->text_len + 1;
+
+    for (size_t i = 0; i < n; i++)
+        size += *f[i] ? strlen(*f[i]) + 1 : 0;
+    char *blk = malloc(size), *p = blk;
+    if (!blk)
+        abort();
+    memcpy(p, m->text, m->text_len);
+    p[m->text_len] = '\0';
+    m->text = p;
+    p += m->text_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!*f[i])
+            continue;
+        size_t l = strlen(*f[i]) + 1;
+        memcpy(p, *f[i], l);
+        *f[i] = p;
+        p += l;
+    }
+    return blk;
 }
 
 void
@@ -360,9 +413,12 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     A("validity"); A(val);
     A("created"); A(now);
     A("updated"); A(now);
-    A("state"); A("queued");
-    snprintf(hq, sizeof(hq), "h:%s:queued", now);
-    A(hq); A("");
+    const char *st0 = m->due_ms ? (m->hold_state ? m->hold_state : "scheduled") : "queued";
+    A("state"); A(st0);
+    snprintf(hq, sizeof(hq), "h:%s:%s", now, st0);
+    A(hq); A(m->due_ms && m->hold_detail ? m->hold_detail : "");
+    if (m->fallback) { A("fallback"); A(m->fallback); }
+    if (m->email) { A("email"); A(m->email); }
     if (m->callback_url) { A("callback_url"); A(m->callback_url); }
     if (m->client_ref) { A("client_ref"); A(m->client_ref); }
     char rd[8];
@@ -406,6 +462,17 @@ store_msg_accept(struct store_redis *r, const struct store_msg_new *m, store_acc
     A("1");
     A("d");
     AL(blob, blen);
+    char due[24], ksched[160];
+    if (m->due_ms == STORE_DUE_NEVER)
+        snprintf(due, sizeof(due), "-1");
+    else
+        snprintf(due, sizeof(due), "%llu", (unsigned long long)m->due_ms);
+    key(ksched, sizeof(ksched), r, "sched", NULL, NULL);
+    char kwait[160], watch[24];
+    key(kwait, sizeof(kwait), r, "fbwait", NULL, NULL);
+    snprintf(watch, sizeof(watch), "%llu", (unsigned long long)m->watch_ms);
+    A(kwait); A(watch);
+    A(m->route); A(due); A(ksched);
     A(m->system ? "0" : "1");
     A(m->to);
 #undef A
@@ -436,7 +503,7 @@ static bool
 numeric_field(const char *k)
 {
     return !strcmp(k, "segments") || !strcmp(k, "validity") || !strcmp(k, "created") ||
-           !strcmp(k, "updated") || !strcmp(k, "attempts") ||
+           !strcmp(k, "updated") || !strcmp(k, "attempts") || !strcmp(k, "release_at") ||
            !strcmp(k, "registered_delivery");
 }
 
@@ -452,12 +519,12 @@ struct hist_ev {
 static int
 event_rank(const char *e, size_t len)
 {
-    static const char *const order[] = { "scheduled", "queued", "retrying", "submitted",
+    static const char *const order[] = { "scheduled", "held", "queued", "retrying", "submitted",
                                          "receipt" };
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (len >= strlen(order[i]) && strncmp(e, order[i], strlen(order[i])) == 0)
             return i;
-    return 5;       /* a final state */
+    return 6;       /* a final state, then fallback steps */
 }
 
 static int
@@ -1365,7 +1432,7 @@ static struct store_script cancel_lua = { "cancel",
     "  local ok, p = pcall(redis.call, 'XPENDING', q, 'smsgw', h[3], h[3], 1)\n"
     "  if not ok or #p > 0 then return 2 end\n"
     "  if redis.call('XDEL', q, h[3]) == 0 then return 2 end\n"
-    "elseif h[2] ~= 'retrying' then\n"
+    "elseif h[2] ~= 'retrying' and h[2] ~= 'scheduled' and h[2] ~= 'held' then\n"
     "  return 2\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'state', 'cancelled', 'updated', ARGV[2],\n"

@@ -54,7 +54,32 @@ struct store_msg_new {
     const char *source;
     uint8_t registered_delivery;
     const char *id;             /* our id, chosen earlier (store_new_id); NULL: a new one */
+    /* Not sent before due_ms (epoch ms; 0: queue now): the message waits
+     * in P sched with state hold_state ("scheduled" for send_at, "held"
+     * for quiet hours) and hold_detail in its history; store_sched_promote
+     * queues it when due (state queued, history "released"). */
+    uint64_t due_ms;
+    const char *hold_state;
+    const char *hold_detail;
+    /* Fallback channels after SMS, comma-separated ("email,ott"), and the
+     * email address for an email step; NULL: none. Kept in the record
+     * (router/fallback reads them when SMS fails). */
+    const char *fallback;
+    const char *email;
+    /* With a fallback chain: P fbwait gets the id at watch_ms (epoch ms;
+     * 0: not watched) in the accept script itself, so the "no receipt"
+     * trigger cannot be lost between two writes (store/store_fallback.h). */
+    uint64_t watch_ms;
 };
+
+/* due_ms for a message SMS will never carry (a number that cannot take
+ * SMS): the record is stored with hold_state and no queue entry, for the
+ * fallback chain. */
+#define STORE_DUE_NEVER UINT64_MAX
+
+/* Copy every string m points to into one allocation and point m at the
+ * copies; returns it (free it after the last use of m). */
+void *store_msg_new_copy(struct store_msg_new *m);
 
 /* rc: 0 stored, 1 client_ref seen before (id is the original), 2 the
  * subscriber opted out (nothing stored, the refusal counted), -1 Redis
@@ -147,7 +172,8 @@ void store_job_retry(struct store_redis *r, const char *route, const struct stor
 void store_job_final(struct store_redis *r, const char *route, const struct store_job *job,
                      const char *state, const char *detail, store_done_cb cb, void *arg);
 
-/* Move due retries back into their queues (call a few times a second). */
+/* Move due retries, scheduled and held messages into their queues (call
+ * a few times a second). */
 void store_sched_promote(struct store_redis *r, unsigned max);
 
 /*

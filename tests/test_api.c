@@ -208,10 +208,10 @@ test_valid_all_fields(void **state)
     struct vres r;
 
     (void)state;
-    assert_int_equal(validate("{\"from\":\"12345\",\"to\":\"+12345678\",\"text\":\"hi\","
+    assert_int_equal(validate("{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hi\","
                               "\"callback_url\":\"http://cb.example/x?y=1\",\"client_ref\":\"order 42\","
                               "\"validity\":60,\"class\":\"marketing\",\"encoding\":\"ucs2\"}", &r), 0);
-    assert_string_equal(r.m.to, "12345678");
+    assert_string_equal(r.m.to, "14155550100");
     assert_string_equal(r.m.route->name, "us");
     assert_string_equal(r.m.callback_url, "http://cb.example/x?y=1");
     assert_string_equal(r.m.client_ref, "order 42");
@@ -387,11 +387,18 @@ test_invalid_to(void **state)
         expect_err(body, 400, "invalid_to", "`to` must be E.164: '+' followed by 8 to 15 digits, "
                    "e.g. +14155550100");
     }
-    /* 15 digits is the most E.164 allows. */
+    /* 15 digits is the most E.164 allows (Germany: up to 13 after +49). */
     struct vres r;
-    assert_int_equal(validate("{\"from\":\"ACME\",\"to\":\"+447700900123456\",\"text\":\"hi\"}", &r), 0);
-    assert_string_equal(r.m.to, "447700900123456");
+    assert_int_equal(validate("{\"from\":\"ACME\",\"to\":\"+491234567890123\",\"text\":\"hi\"}", &r), 0);
+    assert_string_equal(r.m.to, "491234567890123");
     vres_free(&r);
+    /* Well-formed E.164, but not a valid number by the numbering plan:
+     * the reason is in the message. */
+    expect_err("{\"from\":\"ACME\",\"to\":\"+447700900123456\",\"text\":\"hi\"}", 400,
+               "invalid_to", "is too long for GB (+44): national numbers there have 9 to 10 "
+               "digits after the country code, this one has 13 (reason: too_long)");
+    expect_err("{\"from\":\"12345\",\"to\":\"+11125550100\",\"text\":\"hi\"}", 400,
+               "invalid_to", "(reason: format): NANP area codes");
 }
 
 static void

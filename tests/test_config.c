@@ -953,6 +953,66 @@ test_route_for(void **state)
     loaded_free(&l);
 }
 
+/* Routes for one account or one class, next to general ones (issue 5). */
+static void
+test_route_select(void **state)
+{
+    struct loaded l;
+    (void)state;
+
+    load_text(&l, "select.conf",
+              SMSC_SIM
+              "routes = (\n"
+              "  { name = \"any\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"\" ]; },\n"
+              "  { name = \"us\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"1\" ]; },\n"
+              "  { name = \"us-mkt\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"1\" ];\n"
+              "    classes = [ \"marketing\" ]; },\n"
+              "  { name = \"us-b\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"1\" ];\n"
+              "    accounts = [ \"b\" ]; },\n"
+              "  { name = \"b-any\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"\" ];\n"
+              "    accounts = [ \"b\" ]; classes = [ \"marketing\" ]; }\n"
+              ");\n"
+              "accounts = ( { name = \"a\"; api_keys = [ \"" KEY_FOO "\" ]; },\n"
+              "             { name = \"b\"; api_keys = [ \"" KEY_BAR "\" ]; } );\n");
+    assert_nerrs(&l, 0);
+    struct gw_config *c = l.cfg;
+    assert_string_equal(config_route_select(c, "14155550100", SENDER_SHORTCODE, "a",
+                                            "transactional")->name, "us");
+    assert_string_equal(config_route_select(c, "14155550100", SENDER_SHORTCODE, "a",
+                                            "marketing")->name, "us-mkt");
+    /* The account's own route wins over the class's at the same prefix. */
+    assert_string_equal(config_route_select(c, "14155550100", SENDER_SHORTCODE, "b",
+                                            "marketing")->name, "us-b");
+    assert_string_equal(config_route_select(c, "14155550100", SENDER_SHORTCODE, "b",
+                                            "transactional")->name, "us-b");
+    /* A longer prefix still wins over a narrower scope. */
+    assert_string_equal(config_route_select(c, "447700900123", SENDER_SHORTCODE, "b",
+                                            "marketing")->name, "b-any");
+    assert_string_equal(config_route_select(c, "447700900123", SENDER_SHORTCODE, "b",
+                                            "transactional")->name, "any");
+    assert_string_equal(config_route_select(c, "447700900123", SENDER_SHORTCODE, "a",
+                                            "marketing")->name, "any");
+    loaded_free(&l);
+
+    /* The same scope twice is ambiguous; unknown accounts and classes are errors. */
+    load_text(&l, "select2.conf",
+              SMSC_SIM
+              "routes = (\n"
+              "  { name = \"m1\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"1\" ];\n"
+              "    classes = [ \"marketing\" ]; },\n"
+              "  { name = \"m2\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"1\" ];\n"
+              "    classes = [ \"marketing\", \"transactional\" ]; },\n"
+              "  { name = \"x\"; mps = 1; smsc = [ \"sim\" ]; prefixes = [ \"44\" ];\n"
+              "    classes = [ \"promo\" ]; accounts = [ \"nobody\" ]; }\n"
+              ");\n"
+              "accounts = ( { name = \"a\"; api_keys = [ \"" KEY_FOO "\" ]; } );\n");
+    assert_nerrs(&l, 3);
+    assert_true(strstr(l.errs, "route \"m2\": prefix \"1\"") != NULL);
+    assert_true(strstr(l.errs, "class \"promo\" must be") != NULL);
+    assert_true(strstr(l.errs, "unknown account \"nobody\"") != NULL);
+    loaded_free(&l);
+}
+
 static void
 test_ton_npi(void **state)
 {
@@ -1162,6 +1222,7 @@ main(void)
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_route_for),
+        cmocka_unit_test(test_route_select),
         cmocka_unit_test(test_ton_npi),
         cmocka_unit_test(test_may_use_and_keys),
         cmocka_unit_test(test_sha256_hex),

@@ -1,0 +1,64 @@
+/*
+ * The fallback chain's state in a message's record (router/fallback runs
+ * the chain; this is its Redis side).
+ *
+ * Fields added to P msg:ID: fb_step (the index of the next step to run;
+ * its presence means the chain was claimed: it runs once even when two
+ * triggers race, a receipt and a timeout, or two instances), history
+ * entries "h:MS:fallback" = "channel=NAME result=..." (one per step, MS
+ * moved on by a millisecond when two steps end within one), and the final
+ * state of the last step ("sent_email", "sent_ott", "sent_rcs",
+ * "fallback_failed").
+ *
+ * P fbwait (sorted set, member = ID, score = due ms): messages with a chain
+ * waiting for a receipt; store_fallback_due() returns those still without
+ * a final state when their time is up (the "no receipt" trigger). A chain
+ * being run is watched there too, pushed on by each step: one still in
+ * state "fallback" when its time is up is resumed (its instance died).
+ */
+#ifndef STORE_FALLBACK_H
+#define STORE_FALLBACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store_redis;
+
+/* What the chain needs from the record; valid during the callback only. */
+struct store_fb_msg {
+    const char *id, *chain, *email, *to, *from, *text, *msg_class, *callback_url, *client_ref;
+    unsigned step;              /* the step to run (0, or where a resumed chain stopped) */
+};
+
+/*
+ * Claim id's chain: rc 1 claimed (m set), 0 nothing to do (no chain, claimed
+ * before, or — only_if_pending — the message already has a final state),
+ * -1 Redis unavailable. reason goes into the history. resume: take over a
+ * chain still in state "fallback" (P fbwait said it made no progress for
+ * resume_s: its instance died) from its next step. Either way the message
+ * is watched in P fbwait resume_s from now.
+ */
+typedef void (*store_fb_claim_cb)(void *arg, int rc, const struct store_fb_msg *m);
+void store_fallback_claim(struct store_redis *r, const char *id, const char *reason,
+                          bool only_if_pending, bool resume, unsigned resume_s,
+                          store_fb_claim_cb cb, void *arg);
+
+/* Record step (its index) with detail; final_state NULL while the chain goes
+ * on (the watch moves resume_s ahead), else the message's new (final)
+ * state (the watch goes). cb may be NULL. */
+typedef void (*store_fb_done_cb)(void *arg, int rc);
+void store_fallback_step(struct store_redis *r, const char *id, unsigned step, const char *detail,
+                         const char *final_state, unsigned resume_s, store_fb_done_cb cb,
+                         void *arg);
+
+/* Wait for a receipt until due_ms, then trigger "no_receipt" (the accept
+ * script does the same for new messages: store_msg_new.watch_ms). */
+void store_fallback_watch(struct store_redis *r, const char *id, uint64_t due_ms);
+
+/* Up to max ids whose wait is over and whose state is not final (they are
+ * removed from the set; so are final ones); a chain that made no progress
+ * (state still "fallback") comes as "r:ID". cb(arg, n, ids) n = -1 on error. */
+typedef void (*store_fb_due_cb)(void *arg, int n, const char *const *ids);
+void store_fallback_due(struct store_redis *r, unsigned max, store_fb_due_cb cb, void *arg);
+
+#endif
