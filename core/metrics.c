@@ -193,13 +193,16 @@ metrics_labels(char *buf, size_t size, const char *k1, const char *v1, const cha
                const char *v2)
 {
     char e1[256], e2[256];
+    int n;
     escape(e1, sizeof(e1), v1);
     if (k2) {
         escape(e2, sizeof(e2), v2);
-        snprintf(buf, size, "%s=\"%s\",%s=\"%s\"", k1, e1, k2, e2);
+        n = snprintf(buf, size, "%s=\"%s\",%s=\"%s\"", k1, e1, k2, e2);
     } else {
-        snprintf(buf, size, "%s=\"%s\"", k1, e1);
+        n = snprintf(buf, size, "%s=\"%s\"", k1, e1);
     }
+    if (n < 0 || (size_t)n >= size)
+        buf[0] = 0;     /* names are bounded by the config (64): cannot happen */
     return buf;
 }
 
