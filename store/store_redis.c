@@ -159,7 +159,11 @@ reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
         (*r->m_failures)++;
     } else {
         metrics_observe(r->m_rtt, (double)(mono_us() - p->sent_us) / 1e6);
-        if (((redisReply *)reply)->type == REDIS_REPLY_ERROR)
+        /* NOSCRIPT (first use of a script: EVAL follows) and BUSYGROUP
+         * (the consumer group exists) are expected answers, not trouble. */
+        const redisReply *rr = reply;
+        if (rr->type == REDIS_REPLY_ERROR && rr->str && strncmp(rr->str, "NOSCRIPT", 8) != 0 &&
+            strncmp(rr->str, "BUSYGROUP", 9) != 0)
             (*r->m_errors)++;
     }
     if (p->cb)
