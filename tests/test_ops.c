@@ -783,6 +783,102 @@ test_status_page(void **state)
     stop_gw_clean(g);
 }
 
+/* Accounts with SMPP access: client binds show in binds and /metrics; a
+ * reload that changes an account keeps the client's bind, one that adds
+ * an account is refused (the SMPP front's state is per account position). */
+static void
+write_smpp_config(struct ox *g, int smpp_port, const char *acme_extra, const char *more)
+{
+    char hash[65], pw[CONFIG_SMPP_HASH_MAX];
+    config_sha256_hex(KEY, hash);
+    assert_int_equal(config_hash_smpp_password("clientpw", 1000, pw, sizeof(pw)), 0);
+    smsc_defs(g);
+    FILE *f = fopen(g->conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "instance = \"ops-1\";\n"
+            "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"o:\"; timeout_ms = 1000; };\n"
+            "http = { listen = \"127.0.0.1\"; port = %d; };\n"
+            "smpp_server = { listen = \"127.0.0.1\"; port = %d; };\n"
+            "admin = { socket = \"%s\"; };\n"
+            "smsc = ( %s );\n"
+            "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
+            "routes = ( { name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; } );\n"
+            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; smpp_system_id = \"acmecli\";\n"
+            "               smpp_password = \"%s\"; %s } %s );\n",
+            g->redis.port, g->http_port, smpp_port, g->sock, smsc_sim, hash, pw,
+            acme_extra ? acme_extra : "", more ? more : "");
+    fclose(f);
+}
+
+static void
+test_reload_with_smpp_clients(void **state)
+{
+    struct ox *g = *state;
+    char *out = NULL, port[16], hash[65];
+    int smpp_port = tl_free_port();
+
+    start_sim(g);
+    write_smpp_config(g, smpp_port, NULL, NULL);
+    start_gw(g);
+    wait_sim_binds_now(g, 1);
+    if (!tl_wait_port(smpp_port, 10000))
+        fail_msg("no SMPP listener");
+    /* a client that stays bound for a while, sending one message a second */
+    char loadlog[4300];
+    snprintf(port, sizeof(port), "%d", smpp_port);
+    snprintf(loadlog, sizeof(loadlog), "%s/load.log", g->dir);
+    char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
+                     "--system-id", "acmecli", "--password", "clientpw", "--count", "0",
+                     "--duration", "30", "--rate", "1", "--from", "12345",
+                     "--to", "14155550100", "--json-only", NULL };
+    pid_t load = tl_spawn(argv, loadlog);
+    bool bound = false;
+    for (int i = 0; i < 100 && !bound; i++) {
+        CTL_OK(g, &out, "--json binds");
+        bound = jnum(out, "binds") == 1;
+        free(out);
+        if (!bound)
+            sleep_ms(100);
+    }
+    if (!bound) {
+        tl_dump_file(loadlog);
+        fail_msg("the SMPP client never showed in binds");
+    }
+    char *m = scrape(g, NULL);
+    assert_int_equal((int)metric(m, "smsgw_client_binds{account=\"acme\"}"), 1);
+    free(m);
+
+    /* A changed account (a cap) applies; the client stays bound. */
+    write_smpp_config(g, smpp_port, "mps = 50;", NULL);
+    CTL_OK(g, &out, "--json reload");
+    assert_int_equal(jnum(out, "smscs_kept"), 1);
+    free(out);
+    CTL_OK(g, &out, "--json binds");
+    assert_int_equal(jnum(out, "binds"), 1);
+    free(out);
+
+    /* Another account: refused while smpp_server runs; the old config stays. */
+    config_sha256_hex("other-key", hash);
+    char more[200];
+    snprintf(more, sizeof(more), ", { name = \"other\"; api_keys = [\"sha256:%s\"]; }", hash);
+    write_smpp_config(g, smpp_port, "mps = 50;", more);
+    assert_int_equal(ctl(g, &out, "", "reload"), 1);
+    assert_non_null(strstr(out, "restart"));
+    free(out);
+    assert_int_equal(tl_http(g->http_port, "POST", "/v1/messages", "other-key",
+                             "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\"}", NULL,
+                             NULL), 401);
+    CTL_OK(g, &out, "--json binds");
+    assert_int_equal(jnum(out, "binds"), 1);
+    free(out);
+    char *id = post_ok(g, "+14155550100");
+    free(wait_state(g, id, "delivered", 10000));
+    free(id);
+    tl_stop(load, SIGKILL, 2000);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -791,6 +887,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smsgwctl_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_binds_and_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_with_smpp_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_page, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
