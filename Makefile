@@ -41,7 +41,8 @@ all: $(BINS)
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libhiredis-dev \
             libconfig-dev libsmpp34-dev libcmocka-dev redis-server openssl \
             clang libclang-rt-14-dev dpkg-dev xz-utils nodejs libjson-c-dev \
-            libcurl4-openssl-dev curl tzdata python3 python3-aiosmtpd
+            libcurl4-openssl-dev curl tzdata python3 python3-aiosmtpd \
+            chromium
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 
@@ -144,7 +145,7 @@ INSTALL    ?= install
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
-	$(INSTALL) -m 0755 bin/smsgwd bin/smsc-sim bin/smpp-load $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0755 bin/smsgwd bin/smsgwctl bin/smsc-sim bin/smpp-load $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 docs/man/smsgwd.8 $(DESTDIR)$(MANDIR)/man8/smsgwd.8
 	$(INSTALL) -m 0644 conf/smsgw.conf conf/example-carrier.conf conf/smsc-sim-accounts.conf \
 	    $(DESTDIR)$(DOCDIR)/

@@ -1403,6 +1403,8 @@ handle(struct evhttp_request *req, void *arg)
     if (!path || !*path)
         path = "/";
 
+    if (s->backend.other && s->backend.other(s->bctx, req, path))
+        return;
     if (strcmp(path, OPTOUTS_PATH) == 0 ||
         strncmp(path, OPTOUTS_PATH "/", sizeof(OPTOUTS_PATH)) == 0) {
         account = authenticate(req, cfg, method, path, &t0);

@@ -19,6 +19,7 @@
 #include "core/config.h"
 
 struct event_base;
+struct evhttp_request;
 struct api_server;
 
 enum msg_class { MSG_TRANSACTIONAL = 0, MSG_MARKETING = 1 };
@@ -82,6 +83,9 @@ struct api_backend {
     /* True while the backend can take messages (Redis connected). When
      * false, POSTs are answered 503 without calling submit. */
     bool (*ready)(void *bctx);
+    /* Optional: paths the API does not serve (GET /metrics, /status).
+     * Return true when the request was answered. */
+    bool (*other)(void *bctx, struct evhttp_request *req, const char *path);
 };
 
 /* NULL on error (cannot listen: errno set). cfg must outlive the server. */

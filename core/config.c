@@ -528,6 +528,16 @@ static const struct key smpp_server_keys[] = {
 };
 static const struct section smpp_server_section = SECTION("smpp_server", smpp_server_keys);
 
+/* Tokens are checked and reduced to their hex digest in admin_check. */
+static const struct key admin_keys[] = {
+    KSTR("socket", struct cfg_admin, socket, 0, 107, "/run/smsgw/admin.sock", 0),
+    KSTR("tcp_listen", struct cfg_admin, tcp_listen, 1, 255, "127.0.0.1", 0),
+    KNUM(K_INT, "tcp_port", struct cfg_admin, tcp_port, 0, 65535, 0, 0),
+    KSTR("token", struct cfg_admin, token_sha256, 1, 80, NULL, 0),
+    KSTR("http_token", struct cfg_admin, http_token_sha256, 1, 80, NULL, 0),
+};
+static const struct section admin_section = SECTION("admin", admin_keys);
+
 /* SMPP 3.4 5.2.1-5.2.3: system_id 16, password 9, system_type 13 octets with the NUL. */
 static const struct key smsc_keys[] = {
     KSTR("name", struct cfg_smsc, name, 1, 64, NULL, F_REQUIRED),
@@ -634,6 +644,7 @@ static const struct key top_keys[] = {
     KGROUP("redis", struct gw_config, redis, redis_section),
     KGROUP("http", struct gw_config, http, http_section),
     KGROUP("smpp_server", struct gw_config, smpp_server, smpp_server_section),
+    KGROUP("admin", struct gw_config, admin, admin_section),
     KFN("smsc", parse_smsc_list, 0),
     KFN("senders", parse_sender_list, 0),
     KFN("routes", parse_route_list, 0),
@@ -1851,6 +1862,40 @@ smpp_server_check(struct ctx *x, const config_setting_t *root)
               "neither for plain TCP");
 }
 
+/* "sha256:<64 hex>" -> the lowercase hex, in place. */
+static bool
+sha256_setting(char *v)
+{
+    static const char pfx[] = "sha256:";
+    if (!v || strncmp(v, pfx, sizeof(pfx) - 1) != 0 || strlen(v) != sizeof(pfx) - 1 + 64)
+        return false;
+    for (size_t j = 0; j < 64; j++) {
+        char ch = v[sizeof(pfx) - 1 + j];
+        if (!isxdigit((unsigned char)ch))
+            return false;
+        v[j] = (char)tolower((unsigned char)ch);
+    }
+    v[64] = '\0';
+    return true;
+}
+
+static void
+admin_check(struct ctx *x, const config_setting_t *root)
+{
+    const config_setting_t *g = config_setting_get_member(root, "admin");
+    struct cfg_admin *ad = &x->cp->pub.admin;
+
+    if (ad->token_sha256 && !sha256_setting(ad->token_sha256))
+        err_s(x, member_or(g, "token"), "admin: token must be \"sha256:\" followed by 64 hex "
+              "digits (smsgwctl hash-secret TOKEN)");
+    if (ad->http_token_sha256 && !sha256_setting(ad->http_token_sha256))
+        err_s(x, member_or(g, "http_token"), "admin: http_token must be \"sha256:\" followed "
+              "by 64 hex digits (smsgwctl hash-secret TOKEN)");
+    if (ad->tcp_port && !ad->token_sha256)
+        err_s(x, member_or(g, "tcp_port"), "admin: tcp_port needs a token (anyone who can "
+              "connect could otherwise reload or pause routes)");
+}
+
 static void
 free_all(struct gw_config *c)
 {
@@ -1869,6 +1914,10 @@ free_all(struct gw_config *c)
     free(c->smpp_server.listen);
     free(c->smpp_server.tls_cert_file);
     free(c->smpp_server.tls_key_file);
+    free(c->admin.socket);
+    free(c->admin.tcp_listen);
+    free(c->admin.token_sha256);
+    free(c->admin.http_token_sha256);
     for (size_t i = 0; i < c->nsmscs; i++) {
         struct cfg_smsc *m = &c->smscs[i];
         free(m->name);
@@ -1981,6 +2030,7 @@ config_load(const char *path, struct gw_config **out, FILE *errs)
             parse_section(&x, &top_section, root, &x.cp->pub, NULL);
             redis_check(&x, root);
             smpp_server_check(&x, root);
+            admin_check(&x, root);
             validate(&x);
             if (x.nerrs == 0)
                 finalize(&x);

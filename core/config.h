@@ -184,6 +184,17 @@ struct cfg_redis {
     unsigned timeout_ms;        /* command watchdog, default 2000 */
 };
 
+/* Operations (docs/operations.md): the admin socket smsgwctl talks to, an
+ * optional TCP admin listener with a token, and who may read GET /metrics
+ * and GET /status on the HTTP listener. */
+struct cfg_admin {
+    char *socket;               /* default "/run/smsgw/admin.sock"; "" = none */
+    char *tcp_listen;           /* default "127.0.0.1" */
+    int tcp_port;               /* 0 (default): no TCP admin listener */
+    char *token_sha256;         /* lowercase hex SHA-256 of the TCP token; required with tcp_port */
+    char *http_token_sha256;    /* set: /metrics and /status need this bearer token */
+};
+
 struct gw_config {
     char *path;
     char *instance;             /* consumer name; default hostname-pid */
@@ -196,6 +207,7 @@ struct gw_config {
     struct cfg_redis redis;
     struct cfg_http http;
     struct cfg_smpp_server smpp_server;
+    struct cfg_admin admin;
     struct cfg_smsc *smscs;
     size_t nsmscs;
     struct cfg_sender *senders;

@@ -20,6 +20,15 @@ static bool buffered;
 static struct event *flush_ev;
 
 static const char *const names[] = { "debug", "info", "warn", "error" };
+static void (*warn_hook)(void *, const char *, size_t);
+static void *warn_hook_arg;
+
+void
+log_set_warn_hook(void (*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+    warn_hook = fn;
+    warn_hook_arg = arg;
+}
 
 void
 log_set_level(enum log_level level)
@@ -185,6 +194,8 @@ emit(enum log_level level, const char *event, const char *fields, va_list ap)
     if (n > sizeof(line) - 2)
         n = sizeof(line) - 2;
     line[n++] = '\n';
+    if (level >= LOG_WARN && warn_hook)
+        warn_hook(warn_hook_arg, line, n - 1);
     if (!buffered || min_level == LOG_DEBUG) {
         if (llen)
             log_flush();

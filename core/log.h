@@ -7,6 +7,7 @@
 #define CORE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -45,6 +46,10 @@ void log_flush(void);
 
 /* Quote s for a logfmt value into buf (escapes " and \, drops controls). */
 const char *log_quote(const char *s, char *buf, unsigned size);
+
+/* fn(arg, line, len) for every warn and error line written (without its
+ * newline): core/status keeps the last few for GET /status. NULL: none. */
+void log_set_warn_hook(void (*fn)(void *arg, const char *line, size_t len), void *arg);
 
 #define log_enabled(level) ((level) >= log_get_level())
 

@@ -13,6 +13,7 @@
 
 #include "core/admit.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/smpp_bindguard.h"
 #include "router/router_mt.h"
 #include "smpp/smpp_dlr.h"
@@ -444,6 +445,7 @@ accepted(void *arg, int rc, const char *id)
 
     submit_unlink(q);
     if (rc == 0 && f) {
+        metrics_msg_state("queued");
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp session=%u", id,
                   q->session_id);
         mt_engine_wake(f->mt, q->route);
@@ -1590,6 +1592,7 @@ sched_accepted(void *arg, int rc, const char *id)
     if (f) {
         f->sched_waiting--;
         if (rc == 0) {
+            metrics_msg_state("queued");
             log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp scheduled=yes",
                       id);
             mt_engine_wake(f->mt, j->route);
@@ -1812,6 +1815,35 @@ int
 smpp_front_port(const struct smpp_front *f)
 {
     return smpp_server_port(f->srv);
+}
+
+/* The per-account state (f->accts) runs parallel to cfg->accounts and is
+ * referred to by index from Redis calls and deliver_sm in flight, so a new
+ * config is taken only when it lists the same accounts in the same order;
+ * everything else about them (passwords, senders, caps, windows) may change. */
+int
+smpp_front_set_config(struct smpp_front *f, const struct gw_config *cfg, struct mt_engine *mt)
+{
+    if (cfg->naccounts != f->cfg->naccounts)
+        return -1;
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (strcmp(cfg->accounts[i].name, f->cfg->accounts[i].name) != 0)
+            return -1;
+    if (!mt)
+        return 0;
+    for (struct front_conn *c = f->conns; c; c = c->next)
+        c->account = &cfg->accounts[c->account - f->cfg->accounts];
+    f->cfg = cfg;
+    f->mt = mt;
+    return 0;
+}
+
+void
+smpp_front_accounts(const struct smpp_front *f, smpp_front_account_fn fn, void *arg)
+{
+    for (size_t i = 0; i < f->cfg->naccounts; i++)
+        if (f->cfg->accounts[i].smpp_system_id)
+            fn(arg, f->cfg->accounts[i].name, f->accts[i].binds, f->accts[i].rx_binds);
 }
 
 void

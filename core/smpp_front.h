@@ -67,6 +67,18 @@ struct smpp_front *smpp_front_new(const struct smpp_front_deps *deps, char *err,
 int smpp_front_port(const struct smpp_front *f);
 /* Stop accepting binds and submits; unbind every client. */
 void smpp_front_shutdown(struct smpp_front *f);
+/*
+ * Reload: use cfg (and engine mt) from now on. Only a config with the same
+ * accounts in the same order is taken (-1 otherwise, nothing changed);
+ * mt NULL only checks that. The old config must stay alive: submits in
+ * progress keep pointers into it.
+ */
+int smpp_front_set_config(struct smpp_front *f, const struct gw_config *cfg, struct mt_engine *mt);
+/* fn for every account with SMPP access: its current binds (all kinds)
+ * and receiver/transceiver binds. */
+typedef void (*smpp_front_account_fn)(void *arg, const char *account, unsigned binds,
+                                      unsigned rx_binds);
+void smpp_front_accounts(const struct smpp_front *f, smpp_front_account_fn fn, void *arg);
 /* Close every session now and free. */
 void smpp_front_free(struct smpp_front *f);
 

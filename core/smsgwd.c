@@ -11,6 +11,9 @@
  * over SMPP too (core/smpp_front), into the same store path.
  * SIGINT/SIGTERM: stop taking messages (the API answers 503, client binds
  * are unbound), let in-flight submits finish (bounded), unbind, exit 0.
+ * SIGHUP (or `smsgwctl reload`): reload the config (core/reload.h).
+ * Operations: GET /metrics and GET /status on the HTTP listener
+ * (core/status), the admin socket for smsgwctl (core/admin).
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,9 +25,12 @@
 
 #include <event2/event.h>
 
+#include "core/admin.h"
 #include "core/api.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/status.h"
 #include "core/smpp_front.h"
 #include "core/webhook.h"
 #include "router/fallback.h"
@@ -42,6 +48,8 @@ struct daemon {
     struct mt_engine *mt;
     struct webhook *webhook;
     struct fallback *fallback;      /* fallback chains (router/fallback) */
+    struct status *status;          /* GET /metrics, /status */
+    struct admin *admin;            /* smsgwctl; reloads */
     bool stopping;
 };
 
@@ -79,6 +87,7 @@ accepted(void *arg, int rc, const char *id)
     struct submit_req *s = arg;
 
     if (rc == 0) {
+        metrics_msg_state(s->state);
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, s->state);
         if (strcmp(s->state, "queued") == 0)
             mt_engine_wake(s->d->mt, s->route);
@@ -242,11 +251,19 @@ be_ready(void *bctx)
     return !d->stopping && store_redis_ready(d->redis);
 }
 
+static bool
+be_other(void *bctx, struct evhttp_request *req, const char *path)
+{
+    struct daemon *d = bctx;
+    return status_http(d->status, req, path);
+}
+
 static const struct api_backend backend = {
     .submit = be_submit,
     .get = be_get,
     .optout = be_optout,
     .ready = be_ready,
+    .other = be_other,
 };
 
 /* ------------------------------------------------------ signals */
@@ -282,6 +299,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     log_event(LOG_INFO, "smsgwd_stopping", "signal=%d", (int)sig);
     smpp_front_shutdown(d->smpp);
     mt_engine_stop(d->mt, stopped, d);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)sig;
+    (void)what;
+    if (!d->stopping)
+        admin_reload(d->admin);
 }
 
 static void
@@ -358,6 +385,7 @@ main(int argc, char **argv)
     mt_engine_set_webhook(d.mt, d.webhook);
     d.fallback = fallback_new(d.base, d.cfg, d.redis, d.webhook);
     mt_engine_set_fallback(d.mt, d.fallback);
+    d.status = status_new(d.base, d.redis, d.redis_router);
     d.api = api_server_new(d.base, d.cfg, &backend, &d);
     if (!d.api) {
         log_event(LOG_ERROR, "http_listen_failed", "listen=%s port=%d error=\"%s\"",
@@ -376,6 +404,13 @@ main(int argc, char **argv)
             return 1;
         }
     }
+    status_set(d.status, d.cfg, d.mt, d.smpp);
+    struct admin_deps ad = {
+        .r = { .base = d.base, .config_path = path, .cfg = &d.cfg, .mt = &d.mt, .api = d.api,
+               .smpp = d.smpp, .status = d.status, .stopping = &d.stopping },
+        .redis = d.redis,
+    };
+    d.admin = admin_new(&ad);
     log_event(LOG_INFO, "smsgwd_started", "config=%s http_port=%d smpp_port=%d instance=%s", path,
               api_server_port(d.api), d.smpp ? smpp_front_port(d.smpp) : 0,
               d.cfg->instance ? d.cfg->instance : "smsgwd");
@@ -383,13 +418,16 @@ main(int argc, char **argv)
 
     struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    struct event *sighup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
+    event_add(sighup, NULL);
 
     event_base_dispatch(d.base);
 
     event_free(sigint);
     event_free(sigterm);
+    event_free(sighup);
     api_server_free(d.api);
     smpp_front_free(d.smpp);
     mt_engine_free(d.mt);
@@ -397,6 +435,11 @@ main(int argc, char **argv)
     webhook_free(d.webhook);
     store_redis_free(d.redis_router);
     store_redis_free(d.redis);
+    /* After the Redis links: their last callbacks may reach engines and
+     * admin requests that a reload replaced or left waiting. */
+    admin_free(d.admin);
+    status_free(d.status);
+    metrics_free();
     config_free(d.cfg);
     log_unbuffer();
     event_base_free(d.base);

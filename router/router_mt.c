@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/webhook.h"
 #include "router/fallback.h"
 #include "router/router_keywords.h"
@@ -36,12 +37,16 @@ struct mt_smsc {
     SSL_CTX *ssl;
     struct smpp_client **clients;   /* transmit-capable first (ntx), then receivers */
     unsigned nclients, ntx;
+    bool adopted;                   /* clients taken over from the engine before a reload */
+    struct metrics_histo *m_rtt;    /* submit_sm -> resp */
+    double *m_resp[6];              /* ok, throttled, temporary, permanent, timeout, conn_lost */
 };
 
 /* One submit_sm in flight: its resp callback's argument, freed there. */
 struct mt_part {
     struct mt_job *job;
     unsigned idx;
+    uint64_t sent_us;
 };
 
 struct mt_job {
@@ -99,6 +104,8 @@ struct mt_route {
     bool warned_down;
     unsigned read_batch;
     double *shares;                 /* per cfg->smscs[i]: messages given to it (weighted pick) */
+    bool paused;                    /* smsgwctl pause: neither read nor send */
+    double *m_submitted, *m_throttled;
 };
 
 struct mt_engine {
@@ -123,6 +130,8 @@ struct mt_engine {
     void (*clientq_fn)(void *, const char *);     /* mt_engine_on_clientq */
     void *clientq_arg;
     struct fallback *fallback;      /* mt_engine_set_fallback; may be NULL */
+    unsigned stop_ticks;
+    struct mt_engine *successor;    /* after a reload: who has our kept sessions */
 };
 
 void
@@ -248,22 +257,31 @@ dlr_stored(void *arg, int rc, const struct store_receipt_info *info)
     if (rc < 0) {
         /* Not recorded: ask the SMSC to send it again later. */
         log_event(LOG_WARN, "receipt_deferred", "reason=\"redis unavailable\"");
+        if (d->normid[0])
+            metrics_inc("smsgw_receipts_total", "result=\"deferred\"");
     } else if (rc == 0) {
         e->st.receipts_unmatched++;
+        metrics_inc("smsgw_receipts_total", "result=\"unmatched\"");
         log_event(LOG_WARN, "receipt_unmatched", "smsc=%s smsc_msg_id=%s", d->smsc, d->normid);
     } else if (state && *state) {
+        metrics_msg_state(state);
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", id, state);
         mt_notify(e->webhook, info->callback_url, id, state, info->client_ref, NULL, NULL, 0);
         clientq_pushed(e, NULL);
         sms_failed(e, id, state);
     }
+    if (rc > 0 && d->normid[0])
+        metrics_inc("smsgw_receipts_total", "result=\"matched\"");
     /* The session may have closed meanwhile; answer only if it is the same
-     * live session (ids are never reused). */
-    for (size_t i = 0; i < e->nsmscs; i++) {
-        for (unsigned c = 0; c < e->smscs[i].nclients; c++) {
-            struct smpp_session *s = smpp_client_session(e->smscs[i].clients[c]);
-            if (s && s == d->sess && smpp_session_id(s) == d->sess_id)
-                smpp_session_respond_status(s, &d->hdr, rc < 0 ? ESME_RX_T_APPN : ESME_ROK);
+     * live session (ids are never reused). A reload may have moved it to
+     * the successor engine. */
+    for (struct mt_engine *x = e; x; x = x->successor) {
+        for (size_t i = 0; i < x->nsmscs; i++) {
+            for (unsigned c = 0; c < x->smscs[i].nclients; c++) {
+                struct smpp_session *s = smpp_client_session(x->smscs[i].clients[c]);
+                if (s && s == d->sess && smpp_session_id(s) == d->sess_id)
+                    smpp_session_respond_status(s, &d->hdr, rc < 0 ? ESME_RX_T_APPN : ESME_ROK);
+            }
         }
     }
     free(d);
@@ -576,6 +594,7 @@ smsc_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
         log_event(LOG_WARN, "receipt_unreadable", "smsc=%s error=\"%s\"", m->cfg->name,
                   smpp_dlr_strerror(rc));
         e->st.receipts_unmatched++;
+        metrics_inc("smsgw_receipts_total", "result=\"unreadable\"");
         smpp_session_respond_status(s, &req->hdr, ESME_ROK);
         free(d);
         return;
@@ -610,6 +629,17 @@ smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
 
     m->cfg = c;
     m->eng = e;
+    {
+        static const char *const results[6] = { "ok", "throttled", "temporary", "permanent",
+                                                "timeout", "conn_lost" };
+        char l[200];
+        for (unsigned i = 0; i < 6; i++)
+            m->m_resp[i] = metrics_counter("smsgw_submit_resp_total",
+                                           metrics_labels(l, sizeof(l), "smsc", c->name,
+                                                          "result", results[i]));
+        m->m_rtt = metrics_histo("smsgw_submit_resp_seconds",
+                                 metrics_labels(l, sizeof(l), "smsc", c->name, NULL, NULL));
+    }
     if (c->tls) {
         struct smpp_tls_client_cfg tc = { .ca_file = c->tls_ca_file, .cert_file = c->tls_cert_file,
                                           .key_file = c->tls_key_file, .verify = c->tls_verify };
@@ -830,6 +860,7 @@ job_stored(void *arg, int rc)
     }
     rt->inflight--;
     if (job->outcome) {
+        metrics_msg_state(job->outcome);
         mt_notify(rt->eng->webhook, job->j.callback_url, job->j.id, job->outcome,
                   job->j.client_ref, job->outcome_detail, job->j.to, job->j.segments);
         if (strcmp(job->outcome, "submitted") != 0) { /* final: maybe a receipt item */
@@ -923,6 +954,13 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
 
     free(arg);
     job->pending--;
+    if (res == SMPP_REQ_RESP)
+        metrics_observe(job->smsc->m_rtt, (double)(mono_us() - p->sent_us) / 1e6);
+    (*job->smsc->m_resp[res == SMPP_REQ_TIMEOUT ? 4 : res != SMPP_REQ_RESP ? 5
+                        : resp->hdr.command_status == ESME_ROK ? 0
+                        : resp->hdr.command_status == ESME_RTHROTTLED ||
+                          resp->hdr.command_status == ESME_RMSGQFUL ? 1
+                        : smpp_status_is_temporary(resp->hdr.command_status) ? 2 : 3])++;
     if (res == SMPP_REQ_RESP && resp->hdr.command_status == ESME_ROK) {
         char norm[80];
         const char *raw = resp->has_body ? (const char *)resp->u.submit_sm_resp.message_id : "";
@@ -937,6 +975,7 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
     } else if (res == SMPP_REQ_RESP && (resp->hdr.command_status == ESME_RTHROTTLED ||
                                         resp->hdr.command_status == ESME_RMSGQFUL)) {
         e->st.resp_throttled++;
+        (*rt->m_throttled)++;
         job->throttled = true;
         job->temp_mask |= 1u << p->idx;
         /* the carrier's limit is per bind/route: slow the route */
@@ -1185,6 +1224,7 @@ job_send_some(struct mt_job *job, uint64_t now)
             abort();
         p->job = job;
         p->idx = i;
+        p->sent_us = mono_us();
         job->pending++;
         job->next++;
         enum smpp_rc rc = smpp_session_send(s, &pdu, part_resp, p, NULL);
@@ -1196,6 +1236,7 @@ job_send_some(struct mt_job *job, uint64_t now)
             return false;
         }
         rt->eng->st.submitted_parts++;
+        (*rt->m_submitted)++;
         if (log_enabled(LOG_DEBUG))
             log_event(LOG_DEBUG, "submit_sm", "msg_id=%s part=%u route=%s smsc=%s session=%u",
                       job->j.id, i, rt->cfg->name, m->cfg->name, smpp_session_id(s));
@@ -1292,7 +1333,7 @@ route_run(struct mt_route *rt)
     struct mt_engine *e = rt->eng;
     uint64_t now = mono_us();
 
-    if (e->stopping || !store_redis_ready(e->redis))
+    if (e->stopping || rt->paused || !store_redis_ready(e->redis))
         return;
     /* Send from jobs already in memory, oldest first. Slots are asked for
      * only once a session can take the PDUs (pace_wait): slots drawn while
@@ -1494,6 +1535,10 @@ mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store
         rt->cfg = &cfg->routes[i];
         rt->eng = e;
         pace_init(&rt->pace, e, rt, rt->cfg->mps, "route", rt->cfg->name);
+        char l[120];
+        metrics_labels(l, sizeof(l), "route", rt->cfg->name, NULL, NULL);
+        rt->m_submitted = metrics_counter("smsgw_route_submitted_total", l);
+        rt->m_throttled = metrics_counter("smsgw_route_throttled_total", l);
         rt->read_batch = rt->cfg->mps / 10;
         if (rt->read_batch < READ_BATCH_MIN)
             rt->read_batch = READ_BATCH_MIN;
@@ -1518,8 +1563,9 @@ mt_engine_new(struct event_base *base, const struct gw_config *cfg, struct store
 void
 mt_engine_start(struct mt_engine *e)
 {
+    e->stopping = false;        /* a successor waits stopped until its predecessor drained */
     for (size_t i = 0; i < e->nsmscs; i++)
-        for (unsigned c = 0; c < e->smscs[i].nclients; c++)
+        for (unsigned c = 0; c < e->smscs[i].nclients && !e->smscs[i].adopted; c++)
             smpp_client_start(e->smscs[i].clients[c]);
     if (store_redis_ready(e->redis))
         redis_ready(e->redis, e);
@@ -1539,12 +1585,11 @@ stop_check_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct mt_engine *e = arg;
     unsigned inflight = 0;
-    static unsigned ticks;
     (void)fd;
     (void)what;
     for (size_t i = 0; i < e->nroutes; i++)
         inflight += e->routes[i].inflight - e->routes[i].nready;
-    if (inflight > 0 && ++ticks < 100)
+    if (inflight > 0 && ++e->stop_ticks < 100)
         return;     /* wait up to ~10 s for resps of what is on the wire */
     event_del(e->stop_ev);
     e->stop_waits = 0;
@@ -1630,4 +1675,181 @@ mt_engine_stats(const struct mt_engine *e, struct mt_stats *out)
         for (unsigned c = 0; c < e->smscs[i].nclients; c++)
             if (smpp_client_session(e->smscs[i].clients[c]))
                 out->bound_sessions++;
+}
+
+/* ---------------------------------------------------------------- operations
+ *
+ * For core/status (metrics, /status) and core/admin (smsgwctl): what the
+ * engine holds, route pause, rebind, and the successor a reload builds.
+ */
+
+size_t
+mt_engine_routes(const struct mt_engine *e, struct mt_route_info *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->nroutes && n < max; i++, n++) {
+        const struct mt_route *rt = &e->routes[i];
+        struct mt_smsc *m = NULL;
+        bool bound = false;
+        pick_session((struct mt_route *)rt, NULL, &m, &bound);
+        out[n] = (struct mt_route_info){
+            .name = rt->cfg->name, .mps = rt->cfg->mps, .in_memory = rt->inflight,
+            .ready = rt->nready, .paused = rt->paused, .bound = bound,
+            .submitted = *rt->m_submitted, .throttled = *rt->m_throttled,
+        };
+    }
+    return n;
+}
+
+/* Lowercase for metrics labels and the status page. */
+static const char *
+state_word(enum smpp_state st)
+{
+    static const char *const w[] = {
+        [SMPP_OPEN] = "open", [SMPP_BINDING] = "binding", [SMPP_BOUND_TX] = "bound_tx",
+        [SMPP_BOUND_RX] = "bound_rx", [SMPP_BOUND_TRX] = "bound_trx",
+        [SMPP_UNBINDING] = "unbinding", [SMPP_CLOSED] = "closed",
+    };
+    return (unsigned)st < sizeof(w) / sizeof(w[0]) && w[st] ? w[st] : "unknown";
+}
+
+void
+mt_engine_sessions(const struct mt_engine *e, mt_session_fn fn, void *arg)
+{
+    for (size_t i = 0; i < e->nsmscs; i++) {
+        const struct mt_smsc *m = &e->smscs[i];
+        for (unsigned c = 0; c < m->nclients; c++) {
+            struct smpp_client *cl = m->clients[c];
+            struct smpp_session *s = smpp_client_session(cl);
+            struct mt_session_info si = {
+                .smsc = m->cfg->name, .slot = smpp_client_name(cl),
+                .state = s ? state_word(smpp_session_state(s))
+                           : smpp_client_next_delay_ms(cl) ? "reconnecting" : "connecting",
+                .bound = s != NULL, .session_id = s ? smpp_session_id(s) : 0,
+                .reconnects = smpp_client_reconnects(cl),
+                .outstanding = s ? smpp_session_outstanding(s) : 0,
+                .window = s ? smpp_session_window(s) : m->cfg->window,
+            };
+            fn(arg, &si);
+        }
+    }
+}
+
+int
+mt_engine_pause(struct mt_engine *e, const char *route, bool pause)
+{
+    for (size_t i = 0; i < e->nroutes; i++) {
+        struct mt_route *rt = &e->routes[i];
+        if (strcmp(rt->cfg->name, route) != 0)
+            continue;
+        if (rt->paused != pause)
+            log_event(LOG_INFO, pause ? "route_paused" : "route_resumed",
+                      "route=%s in_memory=%u", route, rt->inflight);
+        rt->paused = pause;
+        if (!pause) {
+            rt->idle = false;
+            route_kick(rt);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int
+mt_engine_rebind(struct mt_engine *e, const char *smsc)
+{
+    for (size_t i = 0; i < e->nsmscs; i++) {
+        struct mt_smsc *m = &e->smscs[i];
+        if (strcmp(m->cfg->name, smsc) != 0)
+            continue;
+        int n = 0;
+        for (unsigned c = 0; c < m->nclients; c++) {
+            struct smpp_session *s = smpp_client_session(m->clients[c]);
+            if (!s)
+                continue;
+            log_event(LOG_INFO, "smsc_rebind", "smsc=%s session=%u reason=admin", smsc,
+                      smpp_session_id(s));
+            /* The client reconnects after the close, with its backoff;
+             * submits still on the wire end as lost and are retried. */
+            smpp_session_unbind(s);
+            n++;
+        }
+        return n;
+    }
+    return -1;
+}
+
+/* Settings a bind was made with (smpp_client copies them at creation). The
+ * others (data_coding, concat, id formats, short-code TON/NPI) are read
+ * through m->cfg when used, so they change without a rebind. */
+static bool
+same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+smsc_bind_same(const struct cfg_smsc *a, const struct cfg_smsc *b)
+{
+    return same_str(a->host, b->host) && a->port == b->port && a->tls == b->tls &&
+           same_str(a->tls_ca_file, b->tls_ca_file) && same_str(a->tls_cert_file, b->tls_cert_file) &&
+           same_str(a->tls_key_file, b->tls_key_file) && a->tls_verify == b->tls_verify &&
+           same_str(a->system_id, b->system_id) && same_str(a->password, b->password) &&
+           same_str(a->system_type, b->system_type) && a->bind_mode == b->bind_mode &&
+           a->sessions == b->sessions && a->window == b->window &&
+           a->enquire_link_s == b->enquire_link_s &&
+           a->response_timeout_ms == b->response_timeout_ms &&
+           a->reconnect_min_ms == b->reconnect_min_ms && a->reconnect_max_ms == b->reconnect_max_ms;
+}
+
+struct mt_engine *
+mt_engine_successor(struct mt_engine *old, const struct gw_config *cfg, unsigned *kept)
+{
+    struct mt_engine *e = mt_engine_new(old->base, cfg, old->redis);
+
+    /* Stopped until mt_engine_start: it must not read the queues while the
+     * old engine still has submits on the wire, or its pass over this
+     * consumer's pending entries would send those a second time. */
+    e->stopping = true;
+    old->stopping = true;
+    old->successor = e;
+    e->webhook = old->webhook;
+    e->clientq_fn = old->clientq_fn;
+    e->clientq_arg = old->clientq_arg;
+    e->fallback = old->fallback;    /* channels are not reloaded (restart) */
+    snprintf(e->consumer, sizeof(e->consumer), "%s", old->consumer);
+    *kept = 0;
+    for (size_t i = 0; i < e->nsmscs; i++) {
+        struct mt_smsc *m = &e->smscs[i];
+        for (size_t k = 0; k < old->nsmscs; k++) {
+            struct mt_smsc *om = &old->smscs[k];
+            if (strcmp(om->cfg->name, m->cfg->name) != 0 || !om->nclients ||
+                !smsc_bind_same(om->cfg, m->cfg))
+                continue;
+            /* Same binds: take the old clients (and their live sessions)
+             * instead of the fresh ones, which never connected. */
+            for (unsigned c = 0; c < m->nclients; c++)
+                smpp_client_free(m->clients[c]);
+            free(m->clients);
+            if (m->ssl)
+                SSL_CTX_free(m->ssl);
+            m->clients = om->clients;
+            m->nclients = om->nclients;
+            m->ntx = om->ntx;
+            m->ssl = om->ssl;
+            m->adopted = true;
+            for (unsigned c = 0; c < m->nclients; c++)
+                smpp_client_set_ctx(m->clients[c], m);
+            om->clients = NULL;
+            om->nclients = om->ntx = 0;
+            om->ssl = NULL;
+            (*kept)++;
+            break;
+        }
+    }
+    for (size_t i = 0; i < e->nroutes; i++)
+        for (size_t k = 0; k < old->nroutes; k++)
+            if (strcmp(e->routes[i].cfg->name, old->routes[k].cfg->name) == 0)
+                e->routes[i].paused = old->routes[k].paused;
+    return e;
 }

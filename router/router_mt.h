@@ -12,6 +12,7 @@
 #define ROUTER_MT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/config.h"
 #include "store/store_redis.h"
@@ -59,5 +60,51 @@ struct mt_stats {
     unsigned bound_sessions;
 };
 void mt_engine_stats(const struct mt_engine *e, struct mt_stats *out);
+
+/* ------------------------------------------------ operations (core/status, core/admin) */
+
+struct mt_route_info {
+    const char *name;           /* valid until the engine is freed */
+    unsigned mps;
+    unsigned in_memory;         /* jobs read from Redis, not yet finished */
+    unsigned ready;             /* of which waiting to be sent */
+    bool paused;
+    bool bound;                 /* an SMSC of the route has a bound transmitter */
+    double submitted, throttled;    /* submit_sm sent / throttled resps (process totals) */
+};
+size_t mt_engine_routes(const struct mt_engine *e, struct mt_route_info *out, size_t max);
+
+struct mt_session_info {
+    const char *smsc, *slot;    /* "sim", "sim#1" */
+    const char *state;          /* "bound_trx", ... (lowercase state), "connecting" or
+                                   "reconnecting" */
+    bool bound;
+    unsigned session_id;        /* 0 when none */
+    unsigned long reconnects;
+    unsigned outstanding, window;
+};
+typedef void (*mt_session_fn)(void *arg, const struct mt_session_info *si);
+/* fn for every bind slot of every SMSC. */
+void mt_engine_sessions(const struct mt_engine *e, mt_session_fn fn, void *arg);
+
+/* Pause (stop reading and sending; queued messages stay in Redis) or
+ * resume a route. 0, or -1 when there is no such route. */
+int mt_engine_pause(struct mt_engine *e, const char *route, bool pause);
+/* Unbind every bound session of smsc; its clients reconnect. Returns how
+ * many were unbound, or -1 when there is no such SMSC. */
+int mt_engine_rebind(struct mt_engine *e, const char *smsc);
+
+/*
+ * Reload: a new engine for cfg that takes over old's clients (and their
+ * live sessions) for every SMSC whose bind settings did not change (*kept
+ * of them); the others get fresh clients. Both engines come back stopped:
+ * the caller runs mt_engine_stop(old, ...) (in-flight submits end, binds of
+ * SMSCs no longer configured are unbound), then mt_engine_start(new). The
+ * old engine, and the config it points into, must outlive the new one:
+ * free them after it (late resps of old jobs may still arrive on a kept
+ * session until then). Paused routes stay paused.
+ */
+struct mt_engine *mt_engine_successor(struct mt_engine *old, const struct gw_config *cfg,
+                                      unsigned *kept);
 
 #endif

@@ -252,3 +252,4 @@ smpp_client_session(const struct smpp_client *c)
 unsigned smpp_client_reconnects(const struct smpp_client *c) { return c->reconnects; }
 unsigned smpp_client_next_delay_ms(const struct smpp_client *c) { return c->next_delay; }
 const char *smpp_client_name(const struct smpp_client *c) { return c->name; }
+void smpp_client_set_ctx(struct smpp_client *c, void *ctx) { c->app_ctx = ctx; }

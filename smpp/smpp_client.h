@@ -44,5 +44,8 @@ unsigned smpp_client_reconnects(const struct smpp_client *c);
 /* Delay before the next attempt, for tests and status (0 when connected). */
 unsigned smpp_client_next_delay_ms(const struct smpp_client *c);
 const char *smpp_client_name(const struct smpp_client *c);
+/* Hand the client to another owner: later callbacks get ctx (reload moves
+ * unchanged SMSC binds to a new engine this way). */
+void smpp_client_set_ctx(struct smpp_client *c, void *ctx);
 
 #endif

@@ -12,12 +12,14 @@
 #include <openssl/sha.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 
 struct pending {
     struct store_redis *r;
     store_reply_cb cb;
     void *arg;
     uint64_t sent_ms;
+    uint64_t sent_us;               /* round trip for smsgw_redis_seconds */
     struct pending *prev, *next;
 };
 
@@ -59,6 +61,8 @@ struct store_redis {
     bool was_ready;             /* log "lost" once per outage */
     struct store_batch *batches;    /* batched scripts, by rank */
     struct event *flush_ev;         /* sends them at the end of a loop pass */
+    double *m_cmds, *m_failures, *m_errors;     /* core/metrics series, by conn name */
+    struct metrics_histo *m_rtt;
 };
 
 static uint64_t
@@ -67,6 +71,14 @@ mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static char *
@@ -142,8 +154,18 @@ reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 
     (void)ac;
     pending_unlink(r, p);
-    if (!reply)
+    if (!reply) {
         r->failures++;
+        (*r->m_failures)++;
+    } else {
+        metrics_observe(r->m_rtt, (double)(mono_us() - p->sent_us) / 1e6);
+        /* NOSCRIPT (first use of a script: EVAL follows) and BUSYGROUP
+         * (the consumer group exists) are expected answers, not trouble. */
+        const redisReply *rr = reply;
+        if (rr->type == REDIS_REPLY_ERROR && rr->str && strncmp(rr->str, "NOSCRIPT", 8) != 0 &&
+            strncmp(rr->str, "BUSYGROUP", 9) != 0)
+            (*r->m_errors)++;
+    }
     if (p->cb)
         p->cb(r, reply, p->arg);
     free(p);
@@ -285,6 +307,12 @@ store_redis_new(struct event_base *base, const struct cfg_redis *cfg, const char
     r->prefix = xstrdup(cfg->prefix ? cfg->prefix : "smsgw:");
     r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 2000;
     r->backoff_ms = 100;
+    char l[96];
+    metrics_labels(l, sizeof(l), "conn", r->name, NULL, NULL);
+    r->m_cmds = metrics_counter("smsgw_redis_commands_total", l);
+    r->m_failures = metrics_counter("smsgw_redis_failures_total", l);
+    r->m_errors = metrics_counter("smsgw_redis_errors_total", l);
+    r->m_rtt = metrics_histo("smsgw_redis_seconds", l);
     r->retry_ev = evtimer_new(base, retry_cb, r);
     r->watchdog_ev = event_new(base, -1, EV_PERSIST, watchdog_cb, r);
     r->flush_ev = event_new(base, -1, 0, flush_cb, r);
@@ -350,7 +378,8 @@ pending_push(struct store_redis *r, store_reply_cb cb, void *arg)
     p->r = r;
     p->cb = cb;
     p->arg = arg;
-    p->sent_ms = mono_ms();
+    p->sent_us = mono_us();
+    p->sent_ms = p->sent_us / 1000u;
     p->next = NULL;
     p->prev = r->tail;
     if (r->tail)
@@ -374,6 +403,7 @@ send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc, cons
         return -1;
     }
     r->sent++;
+    (*r->m_cmds)++;
     return 0;
 }
 
@@ -409,6 +439,7 @@ store_redis_cmd(struct store_redis *r, store_reply_cb cb, void *arg, const char 
         return -1;
     }
     r->sent++;
+    (*r->m_cmds)++;
     return 0;
 }
 
