@@ -634,7 +634,8 @@ get_reply(struct store_redis *r, redisReply *reply, void *arg)
     else
         json_object_put(sids);
     json_object_object_add(o, "history", history_json(reply));
-    g->cb(g->arg, 0, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    g->cb(g->arg, 0, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     free(g);
 }
