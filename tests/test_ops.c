@@ -171,26 +171,6 @@ stop_gw_clean(struct ox *g)
     }
 }
 
-/* The value of "key":"value" in a flat JSON text. */
-static char *
-jstr(const char *json, const char *key)
-{
-    static char out[8][256];
-    static int k;
-    char pat[64], *o = out[k++ % 8];
-    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    o[0] = 0;
-    if (!p)
-        return o;
-    p += strlen(pat);
-    size_t i = 0;
-    while (*p && *p != '"' && i < 255)
-        o[i++] = *p++;
-    o[i] = 0;
-    return o;
-}
-
 static long
 jnum(const char *json, const char *key)
 {
@@ -210,7 +190,7 @@ post_ok(struct ox *g, const char *to)
         tl_dump_tail(g->gwlog);
         fail_msg("POST -> %d %s", st, body ? body : "");
     }
-    char *id = strdup(jstr(body, "id"));
+    char *id = strdup(tl_jstr(body, "id"));
     free(body);
     return id;
 }
@@ -225,7 +205,7 @@ wait_state(struct ox *g, const char *id, const char *want, int ms)
         free(body);
         body = NULL;
         int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-        if (st == 200 && strcmp(jstr(body, "state"), want) == 0)
+        if (st == 200 && strcmp(tl_jstr(body, "state"), want) == 0)
             return body;
         sleep_ms(50);
     }
@@ -241,39 +221,16 @@ msg_state(struct ox *g, const char *id)
     static char st[64];
     snprintf(path, sizeof(path), "/v1/messages/%s", id);
     tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-    snprintf(st, sizeof(st), "%s", jstr(body, "state"));
+    snprintf(st, sizeof(st), "%s", tl_jstr(body, "state"));
     free(body);
     return st;
 }
 
 /* One line from smsc-sim's control port. */
-static char *
-sim_ctl(struct ox *g, const char *cmd)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->ctl_port) };
-    static char buf[8192];
-    size_t len = 0;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_true(write(fd, cmd, strlen(cmd)) > 0);
-    while (len < sizeof(buf) - 1) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (memchr(buf, '\n', len))
-            break;
-    }
-    buf[len] = 0;
-    close(fd);
-    return buf;
-}
-
 static long
 sim_stat(struct ox *g, const char *key)
 {
-    return jnum(sim_ctl(g, "stats\n"), key);
+    return jnum(tl_ctl(g->ctl_port, "stats\n"), key);
 }
 
 static void
@@ -452,11 +409,11 @@ test_smsgwctl_commands(void **state)
     free(out);
     CTL_OK(g, &out, "--json status");
     assert_int_equal(jnum(out, "sessions_bound"), 1);
-    assert_string_equal(jstr(out, "instance"), "ops-1");
+    assert_string_equal(tl_jstr(out, "instance"), "ops-1");
     free(out);
     CTL_OK(g, &out, "--json binds");
-    assert_string_equal(jstr(out, "slot"), "sim#1");
-    assert_string_equal(jstr(out, "state"), "bound_trx");
+    assert_string_equal(tl_jstr(out, "slot"), "sim#1");
+    assert_string_equal(tl_jstr(out, "state"), "bound_trx");
     long session = jnum(out, "session");
     assert_true(session > 0);
     free(out);
@@ -473,7 +430,7 @@ test_smsgwctl_commands(void **state)
     assert_non_null(strstr(out, "paused"));
     free(out);
     CTL_OK(g, &out, "--json routes");
-    assert_string_equal(jstr(out, "state"), "paused");
+    assert_string_equal(tl_jstr(out, "state"), "paused");
     free(out);
     char *id = post_ok(g, "+14155550100");
     sleep_ms(1500);
@@ -492,7 +449,7 @@ test_smsgwctl_commands(void **state)
     /* message: the record with its history */
     CTL_OK(g, &out, "--json message %s", id);
     assert_non_null(strstr(out, "\"found\":true"));
-    assert_string_equal(jstr(out, "state"), "delivered");
+    assert_string_equal(tl_jstr(out, "state"), "delivered");
     free(out);
     CTL_OK(g, &out, "message %s", id);
     assert_non_null(strstr(out, "history:"));
@@ -507,7 +464,7 @@ test_smsgwctl_commands(void **state)
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550177", KEY, NULL, NULL,
                              NULL), 200);
     CTL_OK(g, &out, "--json optout +14155550177");
-    assert_string_equal(jstr(out, "account"), "acme");
+    assert_string_equal(tl_jstr(out, "account"), "acme");
     free(out);
 
     /* rebind: the SMSC sees a second bind */
@@ -611,7 +568,7 @@ test_reload_keeps_binds_and_messages(void **state)
     /* the first slot listed is sim#1 */
     long session = jnum(out, "session");
     assert_true(session > 0);
-    assert_string_equal(jstr(out, "slot"), "sim#1");
+    assert_string_equal(tl_jstr(out, "slot"), "sim#1");
     free(out);
 
     /* Messages in the queue and on the wire while the reload happens. */
@@ -647,7 +604,7 @@ test_reload_keeps_binds_and_messages(void **state)
     free(out);
     char *uk = post_ok(g, "+447700900123");
     char *rec = wait_state(g, uk, "delivered", 10000);
-    assert_string_equal(jstr(rec, "route"), "uk");
+    assert_string_equal(tl_jstr(rec, "route"), "uk");
     free(rec);
     free(uk);
 
@@ -686,7 +643,7 @@ test_reload_keeps_binds_and_messages(void **state)
     assert_int_equal(sim_stat(g, "binds"), 2);
     char *fr = post_ok(g, "+33612345678");
     rec = wait_state(g, fr, "delivered", 10000);
-    assert_string_equal(jstr(rec, "route"), "fr");
+    assert_string_equal(tl_jstr(rec, "route"), "fr");
     free(rec);
     free(fr);
 

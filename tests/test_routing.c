@@ -231,26 +231,6 @@ post(struct gx *g, const char *json, char **body)
     return tl_http(g->http_port, "POST", "/v1/messages", KEY, json, body, NULL);
 }
 
-/* The value of "key":"value" in a flat JSON text (enough for our bodies). */
-static char *
-jstr(const char *json, const char *key)
-{
-    static char out[8][256];
-    static int k;
-    char pat[64], *o = out[k++ % 8];
-    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    o[0] = 0;
-    if (!p)
-        return o;
-    p += strlen(pat);
-    size_t i = 0;
-    while (*p && *p != '"' && i < 255)
-        o[i++] = *p++;
-    o[i] = 0;
-    return o;
-}
-
 static long long
 jnum(const char *json, const char *key)
 {
@@ -276,7 +256,7 @@ static char *
 post_ok(struct gx *g, const char *json)
 {
     char *body = post_expect(g, json, 202);
-    char *id = strdup(jstr(body, "id"));
+    char *id = strdup(tl_jstr(body, "id"));
     free(body);
     return id;
 }
@@ -300,7 +280,7 @@ wait_state(struct gx *g, const char *id, const char *want, int ms)
         free(body);
         body = NULL;
         int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-        if (st == 200 && strcmp(jstr(body, "state"), want) == 0)
+        if (st == 200 && strcmp(tl_jstr(body, "state"), want) == 0)
             return body;
         sleep_ms(50);
     }
@@ -310,29 +290,6 @@ wait_state(struct gx *g, const char *id, const char *want, int ms)
 }
 
 /* One line from smsc-sim's control port. */
-static char *
-sim_ctl(struct gx *g, const char *cmd)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->ctl_port) };
-    static char buf[8192];
-    size_t len = 0;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_true(write(fd, cmd, strlen(cmd)) > 0);
-    while (len < sizeof(buf) - 1) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (memchr(buf, '\n', len))
-            break;
-    }
-    buf[len] = 0;
-    close(fd);
-    return buf;
-}
-
 /* The ts of the first history entry with this state (and detail substring). */
 static long long
 hist_ts(const char *body, const char *state, const char *detail)
@@ -407,43 +364,43 @@ test_number_checks(void **state)
 
     /* Too short for the US: 400 with the country's lengths. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550\",\"text\":\"x\"}", 400);
-    assert_string_equal(jstr(b, "code"), "invalid_to");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_to");
     assert_non_null(strstr(b, "too short"));
     assert_non_null(strstr(b, "reason: too_short"));
     assert_non_null(strstr(b, "have 10 digits after the country code, this one has 7"));
     free(b);
     /* NANP area code starting with 1. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+11125550100\",\"text\":\"x\"}", 400);
-    assert_string_equal(jstr(b, "code"), "invalid_to");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_to");
     assert_non_null(strstr(b, "reason: format"));
     free(b);
     /* Too long for the UK. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+44770090012345\",\"text\":\"x\"}", 400);
-    assert_string_equal(jstr(b, "code"), "invalid_to");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_to");
     assert_non_null(strstr(b, "reason: too_long"));
     free(b);
 
     /* A configured landline range: 422, nothing stored, nothing sent. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"x\"}", 422);
-    assert_string_equal(jstr(b, "code"), "not_sms_capable");
+    assert_string_equal(tl_jstr(b, "code"), "not_sms_capable");
     assert_non_null(strstr(b, "landline"));
     free(b);
     /* A fallback chain with email but no address cannot carry it either. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"x\","
                        "\"fallback\":[\"email\"]}", 400);
-    assert_string_equal(jstr(b, "code"), "missing_field");
+    assert_string_equal(tl_jstr(b, "code"), "missing_field");
     free(b);
     /* An unknown channel in the chain. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
                        "\"fallback\":[\"fax\"]}", 400);
-    assert_string_equal(jstr(b, "code"), "invalid_fallback");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_fallback");
     free(b);
 
     /* With a chain, the landline number goes straight to it: email. */
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"your code 42\","
                        "\"fallback\":[\"email\"],\"email\":\"ann@example.org\"}", 202);
-    assert_string_equal(jstr(b, "status"), "no_sms");
-    char *id = strdup(jstr(b, "id"));
+    assert_string_equal(tl_jstr(b, "status"), "no_sms");
+    char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = wait_state(g, id, "sent_email", 10000);
     hist_must(b, "no_sms", NULL);
@@ -459,7 +416,7 @@ test_number_checks(void **state)
     char *id2 = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hi\"}");
     free(wait_state(g, id2, "delivered", 10000));
     /* Only that one reached the SMSC. */
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
     free(id);
     free(id2);
 }
@@ -548,9 +505,9 @@ test_number_checks_smpp(void **state)
     smpp_session_free(s);
     event_base_free(base);
     /* Only the valid one reached the SMSC. */
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
         sleep_ms(50);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
 }
 
 /* ---------------------------------------------------------------- send_at */
@@ -567,17 +524,17 @@ test_send_at(void **state)
 
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
                        "\"send_at\":\"tomorrow\"}", 400);
-    assert_string_equal(jstr(b, "code"), "invalid_send_at");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_send_at");
     free(b);
     b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
                        "\"send_at\":\"2020-01-01T00:00:00Z\"}", 400);
-    assert_string_equal(jstr(b, "code"), "invalid_send_at");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_send_at");
     assert_non_null(strstr(b, "in the future"));
     free(b);
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
              "\"validity\":600,\"send_at\":%lld}", (long long)time(NULL) + 3600);
     b = post_expect(g, msg, 400);
-    assert_string_equal(jstr(b, "code"), "invalid_send_at");
+    assert_string_equal(tl_jstr(b, "code"), "invalid_send_at");
     free(b);
 
     /* 2 s ahead, as RFC 3339 with an offset. */
@@ -590,8 +547,8 @@ test_send_at(void **state)
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"later\","
              "\"send_at\":\"%s\"}", ts);
     b = post_expect(g, msg, 202);
-    assert_string_equal(jstr(b, "status"), "scheduled");
-    char *id = strdup(jstr(b, "id"));
+    assert_string_equal(tl_jstr(b, "status"), "scheduled");
+    char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = get_msg(g, id);
     long long release = jnum(b, "release_at");
@@ -636,11 +593,11 @@ test_quiet_hours_hold(void **state)
 
     char *b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360123\",\"text\":\"sale\","
                              "\"class\":\"marketing\"}", 202);
-    assert_string_equal(jstr(b, "status"), "held");
-    char *id = strdup(jstr(b, "id"));
+    assert_string_equal(tl_jstr(b, "status"), "held");
+    char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = get_msg(g, id);
-    assert_string_equal(jstr(b, "state"), "held");
+    assert_string_equal(tl_jstr(b, "state"), "held");
     /* Released at 09:00 New York time by smsgwd's clock, in real time. */
     assert_int_equal(jnum(b, "release_at"), (long long)(nine - g->clock_offset) * 1000);
     hist_must(b, "held", "quiet_hours release=");
@@ -651,7 +608,7 @@ test_quiet_hours_hold(void **state)
     char *id2 = post_ok(g, "{\"from\":\"12345\",\"to\":\"+12127360123\",\"text\":\"code 1\"}");
     free(wait_state(g, id2, "delivered", 10000));
     b = get_msg(g, id);
-    assert_string_equal(jstr(b, "state"), "held");
+    assert_string_equal(tl_jstr(b, "state"), "held");
     free(b);
     free(id);
     free(id2);
@@ -672,8 +629,8 @@ test_quiet_hours_release(void **state)
 
     char *b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360124\",\"text\":\"sale\","
                              "\"class\":\"marketing\"}", 202);
-    assert_string_equal(jstr(b, "status"), "held");
-    char *id = strdup(jstr(b, "id"));
+    assert_string_equal(tl_jstr(b, "status"), "held");
+    char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = wait_state(g, id, "delivered", 30000);
     long long release = jnum(b, "release_at");
@@ -704,7 +661,7 @@ test_frequency_cap(void **state)
                              NULL), 200);
     for (int i = 0; i < 3; i++) {
         b = post_expect(g, mk, 403);
-        assert_string_equal(jstr(b, "code"), "opted_out");
+        assert_string_equal(tl_jstr(b, "code"), "opted_out");
         free(b);
     }
     assert_int_equal(tl_http(g->http_port, "DELETE", "/v1/optouts/+447700900123", KEY, NULL,
@@ -715,14 +672,14 @@ test_frequency_cap(void **state)
     char *hdr = NULL;
     int st = tl_http(g->http_port, "POST", "/v1/messages", KEY, mk, &b, &hdr);
     assert_int_equal(st, 429);
-    assert_string_equal(jstr(b, "code"), "frequency_cap");
+    assert_string_equal(tl_jstr(b, "code"), "frequency_cap");
     /* Tomorrow 00:00 UTC. */
     time_t t = time(NULL) + 86400;
     struct tm tm;
     gmtime_r(&t, &tm);
     char want[32];
     strftime(want, sizeof(want), "%Y-%m-%dT00:00:00Z", &tm);
-    assert_string_equal(jstr(b, "resets_at"), want);
+    assert_string_equal(tl_jstr(b, "resets_at"), want);
     assert_non_null(strstr(hdr, "Retry-After"));
     free(b);
     free(hdr);
@@ -876,7 +833,7 @@ test_fallback_no_receipt_route_default(void **state)
         assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &b, NULL), 200);
     }
     assert_true(hist_must(b, "receipt", "stat=UNDELIV") > start);
-    assert_string_equal(jstr(b, "state"), "sent_ott");
+    assert_string_equal(tl_jstr(b, "state"), "sent_ott");
     assert_null(strstr(b, "start reason=undelivered"));
     free(b);
     free(id);
@@ -890,7 +847,7 @@ submits(struct gx *g, int n2)
     int save = g->ctl_port;
     if (n2)
         g->ctl_port = g->ctl2_port;
-    long n = (long)jnum(sim_ctl(g, "stats\n"), "submit_sm");
+    long n = (long)jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
     g->ctl_port = save;
     return n;
 }

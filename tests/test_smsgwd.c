@@ -179,26 +179,6 @@ post(struct gx *g, const char *json, char **body)
     return tl_http(g->http_port, "POST", "/v1/messages", KEY, json, body, NULL);
 }
 
-/* The value of "key":"value" in a flat JSON text (enough for our bodies). */
-static char *
-jstr(const char *json, const char *key)
-{
-    static char out[8][256];
-    static int k;
-    char pat[64], *o = out[k++ % 8];
-    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    o[0] = 0;
-    if (!p)
-        return o;
-    p += strlen(pat);
-    size_t i = 0;
-    while (*p && *p != '"' && i < 255)
-        o[i++] = *p++;
-    o[i] = 0;
-    return o;
-}
-
 static char *
 post_ok(struct gx *g, const char *json)
 {
@@ -208,7 +188,7 @@ post_ok(struct gx *g, const char *json)
         tl_dump_tail(g->gwlog);
         fail_msg("POST %s -> %d %s", json, st, body ? body : "");
     }
-    char *id = strdup(jstr(body, "id"));
+    char *id = strdup(tl_jstr(body, "id"));
     free(body);
     return id;
 }
@@ -223,7 +203,7 @@ wait_state(struct gx *g, const char *id, const char *want, int ms)
         free(body);
         body = NULL;
         int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-        if (st == 200 && strcmp(jstr(body, "state"), want) == 0)
+        if (st == 200 && strcmp(tl_jstr(body, "state"), want) == 0)
             return body;
         sleep_ms(50);
     }
@@ -233,29 +213,6 @@ wait_state(struct gx *g, const char *id, const char *want, int ms)
 }
 
 /* One line from smsc-sim's control port. */
-static char *
-sim_ctl(struct gx *g, const char *cmd)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->ctl_port) };
-    static char buf[8192];
-    size_t len = 0;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_true(write(fd, cmd, strlen(cmd)) > 0);
-    while (len < sizeof(buf) - 1) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (memchr(buf, '\n', len))
-            break;
-    }
-    buf[len] = 0;
-    close(fd);
-    return buf;
-}
-
 static long
 jnum(const char *json, const char *key)
 {
@@ -295,7 +252,7 @@ test_mt_end_to_end(void **state)
     assert_non_null(strstr(body, "stat=DELIVRD"));
     assert_non_null(strstr(body, "\"smsc\":\"sim\""));
     assert_non_null(strstr(body, "\"smsc_message_ids\""));
-    assert_string_equal(jstr(body, "to"), "14155550100");
+    assert_string_equal(tl_jstr(body, "to"), "14155550100");
     free(body);
     free(id);
     stop_gw_clean(g);
@@ -314,11 +271,11 @@ test_idempotent_client_ref(void **state)
     assert_int_equal(post(g, m, &b1), 202);
     int st2 = post(g, m, &b2);
     assert_true(st2 == 200 || st2 == 202);
-    assert_string_equal(jstr(b1, "id"), jstr(b2, "id"));
-    char *body = wait_state(g, jstr(b1, "id"), "delivered", 10000);
+    assert_string_equal(tl_jstr(b1, "id"), tl_jstr(b2, "id"));
+    char *body = wait_state(g, tl_jstr(b1, "id"), "delivered", 10000);
     free(body);
     sleep_ms(300);
-    char *stats = sim_ctl(g, "stats\n");
+    char *stats = tl_ctl(g->ctl_port, "stats\n");
     assert_int_equal(jnum(stats, "submit_sm"), 1);
     free(b1);
     free(b2);
@@ -341,9 +298,9 @@ test_long_gsm_and_ucs2(void **state)
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"%s\"}", text);
     char *body = NULL;
     assert_int_equal(post(g, json, &body), 202);
-    assert_string_equal(jstr(body, "encoding"), "gsm7");
+    assert_string_equal(tl_jstr(body, "encoding"), "gsm7");
     assert_int_equal(jnum(body, "segments"), 3);
-    char *id1 = strdup(jstr(body, "id"));
+    char *id1 = strdup(tl_jstr(body, "id"));
     free(body);
     /* UCS-2 with an emoji (surrogate pair), 100 characters: 2 segments */
     char u[1024] = "";
@@ -352,13 +309,13 @@ test_long_gsm_and_ucs2(void **state)
         strcat(u, "\xD0\x96");
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550103\",\"text\":\"%s\"}", u);
     assert_int_equal(post(g, json, &body), 202);
-    assert_string_equal(jstr(body, "encoding"), "ucs2");
+    assert_string_equal(tl_jstr(body, "encoding"), "ucs2");
     assert_int_equal(jnum(body, "segments"), 2);
-    char *id2 = strdup(jstr(body, "id"));
+    char *id2 = strdup(tl_jstr(body, "id"));
     free(body);
     free(wait_state(g, id1, "delivered", 10000));
     free(wait_state(g, id2, "delivered", 10000));
-    char *stats = sim_ctl(g, "stats\n");
+    char *stats = tl_ctl(g->ctl_port, "stats\n");
     assert_int_equal(jnum(stats, "segments_reassembled"), 2);
     assert_int_equal(jnum(stats, "concatenated_parts"), 5);
     assert_int_equal(jnum(stats, "bad_udh"), 0);
@@ -460,7 +417,7 @@ test_throttled_smsc_loses_nothing(void **state)
         free(wait_state(g, ids[i], "delivered", 30000));
         free(ids[i]);
     }
-    char *stats = sim_ctl(g, "stats\n");
+    char *stats = tl_ctl(g->ctl_port, "stats\n");
     assert_true(jnum(stats, "throttled") > 0);     /* the SMSC did push back */
     assert_int_equal(jnum(stats, "accepted"), N);   /* and each went through once */
     stop_gw_clean(g);
@@ -513,7 +470,7 @@ test_redis_down_then_back(void **state)
     for (int i = 0; i < 100; i++) {
         int s2 = post(g, "{\"from\":\"12345\",\"to\":\"+14155550122\",\"text\":\"after\"}", &body);
         if (s2 == 202) {
-            after = strdup(jstr(body, "id"));
+            after = strdup(tl_jstr(body, "id"));
             free(body);
             break;
         }
@@ -913,7 +870,7 @@ test_mo_stop_start_help(void **state)
     sleep_ms(500);      /* bound */
 
     /* an MO while the webhook is down */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 hello there\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 hello there\n"), "OK"));
     sleep_ms(800);
     char *argv[] = { "/usr/bin/env", "node", script, port, NULL };
     pid_t hook = tl_spawn(argv, hooklog);
@@ -927,10 +884,10 @@ test_mo_stop_start_help(void **state)
     }
 
     /* STOP: confirmation sent, MT from that number refused */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345  Stop.\n"), "OK"));
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345  Stop.\n"), "OK"));
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
         sleep_ms(100);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
     for (int i = 0; i < 50 && !count_lines(hooklog, "Stop.", NULL); i++)
         sleep_ms(100);
     assert_int_equal(count_lines(hooklog, "Stop.", "handled\\\":true"), 1);
@@ -943,18 +900,18 @@ test_mo_stop_start_help(void **state)
     free(id);
 
     /* START: opted back in, with a confirmation */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 START\n"), "OK"));
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 3; i++)
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 START\n"), "OK"));
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 3; i++)
         sleep_ms(100);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
     id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"welcome back\"}");
     free(id);
 
     /* HELP: answered with one message */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550198 12345 help\n"), "OK"));
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 5; i++)
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550198 12345 help\n"), "OK"));
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 5; i++)
         sleep_ms(100);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 5);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 5);
 
     /* the opt-out API: look up, opt out by API, bulk import, opt back in */
     char *hb = NULL;
@@ -986,7 +943,7 @@ test_mo_stop_start_help(void **state)
      * client sees the MO marked handled */
     int replies = count_lines(g->gwlog, "reason=keyword_reply", NULL);
     assert_int_equal(replies, 3);      /* STOP, START, HELP */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550196 12345 join!\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550196 12345 join!\n"), "OK"));
     for (int i = 0; i < 100 && count_lines(g->gwlog, "reason=keyword_reply", NULL) < 4; i++)
         sleep_ms(100);
     assert_int_equal(count_lines(g->gwlog, "reason=keyword_reply", NULL), 4);
@@ -995,7 +952,7 @@ test_mo_stop_start_help(void **state)
     assert_int_equal(count_lines(hooklog, "join!", "handled\\\":true"), 1);
 
     /* mo_routes: the first word decides the account */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550195 12345 Pizza tonight?\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550195 12345 Pizza tonight?\n"), "OK"));
     for (int i = 0; i < 100 && !count_lines(hooklog, "Pizza tonight", NULL); i++)
         sleep_ms(100);
     assert_int_equal(count_lines(hooklog, "Pizza tonight", "\"path\":\"/beta\""), 1);
@@ -1005,7 +962,7 @@ test_mo_stop_start_help(void **state)
     for (int i = 0; i < 300; i++)
         strcat(cmd, i % 10 == 9 ? " " : "x");
     strcat(cmd, "END-OF-LONG\n");
-    char *reply = sim_ctl(g, cmd);
+    char *reply = tl_ctl(g->ctl_port, cmd);
     if (!strstr(reply, "OK parts=") || strstr(reply, "OK parts=1\n"))
         fail_msg("the sim did not split the long MO: %s", reply);
     for (int i = 0; i < 100 && !count_lines(hooklog, "END-OF-LONG", NULL); i++)
@@ -1110,7 +1067,7 @@ test_smpp_client_submit(void **state)
     }
     free(out);
     long n = 0;
-    for (int i = 0; i < 100 && (n = jnum(sim_ctl(g, "stats\n"), "submit_sm")) < 50; i++)
+    for (int i = 0; i < 100 && (n = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm")) < 50; i++)
         sleep_ms(100);
     assert_int_equal(n, 50);
     assert_true(count_lines(g->gwlog, "smpp_client_bound", "account=acme") >= 1);
@@ -1269,7 +1226,7 @@ test_smpp_client_receipts_queued(void **state)
     char want[5][66];
     char *list = rcli(g, "LRANGE t:clientq:acme 0 -1");
     for (int i = 0; i < 5; i++) {
-        snprintf(want[i], sizeof(want[i]), "%s", jstr(list, "id"));
+        snprintf(want[i], sizeof(want[i]), "%s", tl_jstr(list, "id"));
         assert_true(strstr(list, "\"type\":\"receipt\"") != NULL);
         list = strchr(list, '\n');
         assert_non_null(list);
@@ -1411,14 +1368,14 @@ test_smpp_client_gets_mo(void **state)
     write_config(g, 100, NULL, NULL);
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "binds_now") < 1; i++)
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
         sleep_ms(50);
 
     struct event_base *base = event_base_new();
     struct mo_rx *x = calloc(1, sizeof(*x));
     struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_RX);
 
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 hello client\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 hello client\n"), "OK"));
     TL_RUN_UNTIL(base, x->n >= 1, 5000);
     if (x->n != 1) {
         tl_dump_tail(g->gwlog);
@@ -1430,7 +1387,7 @@ test_smpp_client_gets_mo(void **state)
     assert_string_equal(x->text[0], "hello client");
 
     /* beta's keyword: stored for beta, not sent to acme's client */
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550199 12345 OTHER thing\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 OTHER thing\n"), "OK"));
     for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:mo:beta")) < 1; i++)
         sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:mo:beta")), 1);
@@ -1442,7 +1399,7 @@ test_smpp_client_gets_mo(void **state)
     strcat(want, "END-OF-LONG");
     strcat(cmd, want);
     strcat(cmd, "\n");
-    char *reply = sim_ctl(g, cmd);
+    char *reply = tl_ctl(g->ctl_port, cmd);
     if (!strstr(reply, "OK parts=3"))
         fail_msg("smsc-sim did not send 3 parts: %s", reply);
     TL_RUN_UNTIL(base, x->n >= 2, 5000);
@@ -1461,7 +1418,7 @@ test_smpp_client_gets_mo(void **state)
     for (int i = 1; i <= 3; i++) {
         char c[80];
         snprintf(c, sizeof(c), "mo 1415555019%d 12345 away %d\n", i, i);
-        assert_non_null(strstr(sim_ctl(g, c), "OK"));
+        assert_non_null(strstr(tl_ctl(g->ctl_port, c), "OK"));
     }
     for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:clientq:acme")) < 3; i++)
         sleep_ms(50);
@@ -1891,7 +1848,7 @@ concat_parts_case(struct gx *g, const char *concat)
      * own parts), 3 SAR parts, or one message_payload */
     bool payload = !strcmp(concat, "payload"), sar = !strcmp(concat, "sar");
     unsigned pdus = payload ? 2 : 4;
-    char *st = sim_ctl(g, "stats\n");
+    char *st = tl_ctl(g->ctl_port, "stats\n");
     assert_int_equal(jnum(st, "segments_reassembled"), payload ? 0 : 1);
     assert_int_equal(jnum(st, "concatenated_parts"), payload ? 0 : 3);
     assert_int_equal(jnum(st, "concat_parts_sar"), sar ? 3 : 0);
@@ -1903,7 +1860,7 @@ concat_parts_case(struct gx *g, const char *concat)
     assert_int_equal(w.status, ESME_ROK);
     assert_string_equal(w.id, id[0]);
     TL_RUN_UNTIL(base, 0, 500);
-    st = sim_ctl(g, "stats\n");
+    st = tl_ctl(g->ctl_port, "stats\n");
     assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
 
     /* more parts than max_segments (default 10) */
@@ -2013,9 +1970,9 @@ test_smpp_client_validity_schedule(void **state)
     smpp_abs(-3600, abs);
     req_timed(base, s, "14155550181", "", abs, &w);
     assert_int_equal(w.status, ESME_RINVEXPIRY);
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "submit_sm") < 1; i++)
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
         sleep_ms(50);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
 
     /* schedule */
     char rel_id[66], abs_id[66];
@@ -2029,13 +1986,13 @@ test_smpp_client_validity_schedule(void **state)
     char path[128], *body = NULL;
     snprintf(path, sizeof(path), "/v1/messages/%s", abs_id);
     assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL), 200);
-    if (strcmp(jstr(body, "state"), "scheduled") != 0)
+    if (strcmp(tl_jstr(body, "state"), "scheduled") != 0)
         fail_msg("a message scheduled 5 s ahead: %s", body);
     free(body);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);    /* not sent yet */
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);    /* not sent yet */
     free(wait_state(g, rel_id, "delivered", 15000));
     free(wait_state(g, abs_id, "delivered", 15000));
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
     assert_int_equal(atoi(rcli(g, "ZCARD t:smppsched")), 0);
     /* sent no earlier than due: the queued transition comes after "scheduled" */
     snprintf(cmd, sizeof(cmd), "HKEYS t:msg:%s", abs_id);    /* history: h:MS:EVENT */
@@ -2137,7 +2094,7 @@ test_smpp_client_query_cancel(void **state)
     req_cancel(base, s, keep, &w);          /* too late */
     assert_int_equal(w.status, ESME_RCANCELFAIL);
     sleep_ms(500);
-    assert_int_equal(jnum(sim_ctl(g, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
     char *body = wait_state(g, drop, "cancelled", 2000);
     free(body);
     /* The cancelled message's queue entry went with the cancel: the
@@ -2226,7 +2183,7 @@ test_node_smpp_client_gets_mo(void **state)
     write_config(g, 100, NULL, NULL);
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
-    for (int i = 0; i < 100 && jnum(sim_ctl(g, "stats\n"), "binds_now") < 1; i++)
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
         sleep_ms(50);
     snprintf(port, sizeof(port), "%d", g->smpp_port);
     snprintf(script, sizeof(script), "%s/tests/interop/mo_client.js", tl_top());
@@ -2243,9 +2200,9 @@ test_node_smpp_client_gets_mo(void **state)
     for (int i = 0; i < 300; i++)
         strcat(longmo, i % 10 == 9 ? " " : "z");
     strcat(longmo, "LONG-END\n");
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550177 12345 hello node\n"), "OK"));
-    assert_non_null(strstr(sim_ctl(g, "mo 14155550177 12345 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"), "OK"));
-    assert_non_null(strstr(sim_ctl(g, longmo), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550177 12345 hello node\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550177 12345 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->ctl_port, longmo), "OK"));
     int st = tl_stop(pid, 0, 25000);        /* wait for it to exit */
     (void)st;
     if (count_lines(log, "\"done\":true", "\"received\":3") != 1) {
@@ -2357,7 +2314,7 @@ test_restarts_send_each_message_at_most_twice(void **state)
     tl_redis_start(&g->redis);
     /* until every message was sent and the queue is empty */
     for (int i = 0; i < 300; i++) {
-        if (jnum(sim_ctl(g, "stats\n"), "submit_sm") >= N && atoi(rcli(g, "XLEN t:q:default")) == 0)
+        if (jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") >= N && atoi(rcli(g, "XLEN t:q:default")) == 0)
             break;
         sleep_ms(100);
     }
@@ -2394,6 +2351,46 @@ test_restarts_send_each_message_at_most_twice(void **state)
     stop_gw_clean(g);
 }
 
+/*
+ * SIGTERM with a full window loses nothing and sends nothing twice: resps
+ * take 1.5 s, 64 submit_sm are in flight when smsgwd is told to stop; it
+ * waits for them (they are recorded submitted), exits cleanly, and the
+ * next start sends the rest. Every message is delivered, each submitted once.
+ */
+static void
+test_sigterm_full_window(void **state)
+{
+    struct gx *g = *state;
+    enum { N = 150 };
+    char *ids[N];
+
+    start_sim(g, "--resp-delay-ms", "1500", NULL, NULL);
+    write_config(g, 1000, NULL, NULL);
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        char json[160];
+        snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415557%04d\",\"text\":\"t%d\"}",
+                 i, i);
+        ids[i] = post_ok(g, json);
+    }
+    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 64; i++)
+        sleep_ms(20);
+    long in_flight = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    assert_true(in_flight >= 64);           /* the window (64) is full */
+    stop_gw_clean(g);                        /* SIGTERM: drain, exit 0 */
+    long sent_before = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    start_gw(g);
+    for (int i = 0; i < N; i++) {
+        free(wait_state(g, ids[i], "delivered", 30000));
+        free(ids[i]);
+    }
+    long total = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    print_message("sigterm: %ld in flight at the signal, %ld before restart, %ld in all\n",
+                  in_flight, sent_before, total);
+    assert_int_equal(total, N);             /* none lost, none twice */
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -2426,6 +2423,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_smsc_drops_mid_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_then_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restarts_send_each_message_at_most_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_full_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pacing_200mps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sender_mps, setup, teardown),

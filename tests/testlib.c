@@ -329,3 +329,48 @@ tl_dump_tail(const char *path)
     fclose(f);
     fprintf(stderr, "----- tail of %s\n%s\n-----\n", path, buf);
 }
+
+char *
+tl_jstr(const char *json, const char *key)
+{
+    static char out[8][256];
+    static int k;
+    char pat[64], *o = out[k++ % 8];
+    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    o[0] = 0;
+    if (!p)
+        return o;
+    p += strlen(pat);
+    size_t i = 0;
+    while (*p && *p != '"' && i < 255)
+        o[i++] = *p++;
+    o[i] = 0;
+    return o;
+}
+
+char *
+tl_ctl(int port, const char *cmd)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    static char buf[8192];
+    size_t len = 0;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        write(fd, cmd, strlen(cmd)) <= 0) {
+        fprintf(stderr, "testlib: control port %d does not answer\n", port);
+        abort();
+    }
+    while (len < sizeof(buf) - 1) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memchr(buf, '\n', len))
+            break;
+    }
+    buf[len] = 0;
+    close(fd);
+    return buf;
+}

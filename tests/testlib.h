@@ -83,5 +83,19 @@ void tl_redis_stop(struct tl_redis *r);
 int tl_http(int port, const char *method, const char *path, const char *bearer,
             const char *body, char **resp_body, char **resp_headers);
 
+/*
+ * The string value of "key" in a flat JSON text (first match; at most 255
+ * bytes, no unescaping), or "" when absent. The result lives in one of 8
+ * rotating static buffers.
+ */
+char *tl_jstr(const char *json, const char *key);
+
+/*
+ * Send cmd to a line-protocol control port on 127.0.0.1 (smsc-sim's) and
+ * return the first answer line (a static buffer); aborts the test if the
+ * port does not answer.
+ */
+char *tl_ctl(int port, const char *cmd);
+
 /* Print the tail of a log file (last ~4 KiB) to stderr. */
 void tl_dump_tail(const char *path);
