@@ -12,6 +12,7 @@
  * SIGINT/SIGTERM: stop taking messages (the API answers 503, client binds
  * are unbound), let in-flight submits finish (bounded), unbind, exit 0.
  * SIGHUP (or `smsgwctl reload`): reload the config (core/reload.h).
+ * SIGUSR1: log at debug level; SIGUSR2: back to the configured level.
  * Operations: GET /metrics and GET /status on the HTTP listener
  * (core/status), the admin socket for smsgwctl (core/admin).
  */
@@ -311,6 +312,27 @@ on_hup(evutil_socket_t sig, short what, void *arg)
         admin_reload(d->admin);
 }
 
+/* SIGUSR1: log at debug from now on; SIGUSR2: back to the configured
+ * level. For a look at a live problem without a restart or a reload. */
+static void
+on_usr(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    enum log_level lv = LOG_INFO;
+    (void)what;
+
+    if (sig == SIGUSR1) {
+        lv = LOG_DEBUG;
+    } else if (d->cfg->log_level) {
+        log_level_parse(d->cfg->log_level, &lv);
+    }
+    log_set_level(LOG_INFO);    /* so that the change itself is logged */
+    log_event(LOG_INFO, "log_level", "level=%s signal=%s",
+              lv == LOG_DEBUG ? "debug" : lv == LOG_INFO ? "info" : lv == LOG_WARN ? "warn" : "error",
+              sig == SIGUSR1 ? "USR1" : "USR2");
+    log_set_level(lv);
+}
+
 static void
 usage(FILE *f)
 {
@@ -419,15 +441,21 @@ main(int argc, char **argv)
     struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     struct event *sighup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    struct event *sigusr1 = evsignal_new(d.base, SIGUSR1, on_usr, &d);
+    struct event *sigusr2 = evsignal_new(d.base, SIGUSR2, on_usr, &d);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     event_add(sighup, NULL);
+    event_add(sigusr1, NULL);
+    event_add(sigusr2, NULL);
 
     event_base_dispatch(d.base);
 
     event_free(sigint);
     event_free(sigterm);
     event_free(sighup);
+    event_free(sigusr1);
+    event_free(sigusr2);
     api_server_free(d.api);
     smpp_front_free(d.smpp);
     mt_engine_free(d.mt);

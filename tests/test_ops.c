@@ -836,6 +836,57 @@ test_reload_with_smpp_clients(void **state)
     stop_gw_clean(g);
 }
 
+static int
+log_count(struct ox *g, const char *needle)
+{
+    FILE *f = fopen(g->gwlog, "r");
+    char line[8192];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* SIGUSR1 turns debug logging on (submit_sm lines appear), SIGUSR2 turns it
+ * back to the configured info level (they stop). */
+static void
+test_log_level_signals(void **state)
+{
+    struct ox *g = *state;
+
+    start_sim(g);
+    write_config(g, NULL);
+    start_gw(g);
+    wait_sim_binds_now(g, 1);
+    char *id = post_ok(g, "+14155550101");
+    free(wait_state(g, id, "delivered", 10000));
+    free(id);
+    assert_int_equal(log_count(g, "event=submit_sm "), 0);         /* info level */
+
+    kill(g->gw, SIGUSR1);
+    for (int i = 0; i < 100 && log_count(g, "event=log_level level=debug") == 0; i++)
+        sleep_ms(20);
+    assert_int_equal(log_count(g, "event=log_level level=debug signal=USR1"), 1);
+    id = post_ok(g, "+14155550102");
+    free(wait_state(g, id, "delivered", 10000));
+    free(id);
+    int debug_lines = log_count(g, "event=submit_sm ");
+    assert_true(debug_lines >= 1);
+
+    kill(g->gw, SIGUSR2);
+    for (int i = 0; i < 100 && log_count(g, "event=log_level level=info") == 0; i++)
+        sleep_ms(20);
+    assert_int_equal(log_count(g, "event=log_level level=info signal=USR2"), 1);
+    id = post_ok(g, "+14155550103");
+    free(wait_state(g, id, "delivered", 10000));
+    free(id);
+    sleep_ms(300);                                                  /* the 100 ms flush */
+    assert_int_equal(log_count(g, "event=submit_sm "), debug_lines);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -843,6 +894,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metrics_move_under_traffic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smsgwctl_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_level_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_binds_and_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_with_smpp_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_page, setup, teardown),
