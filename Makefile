@@ -146,7 +146,7 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	$(INSTALL) -m 0755 bin/smsgwd bin/smsgwctl bin/smsc-sim bin/smpp-load $(DESTDIR)$(BINDIR)/
-	$(INSTALL) -m 0644 docs/man/smsgwd.8 $(DESTDIR)$(MANDIR)/man8/smsgwd.8
+	$(INSTALL) -m 0644 docs/man/smsgwd.8 docs/man/smsgwctl.8 $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 conf/smsgw.conf conf/example-carrier.conf conf/smsc-sim-accounts.conf \
 	    $(DESTDIR)$(DOCDIR)/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/smsgw.conf ]; then \

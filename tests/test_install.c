@@ -129,6 +129,7 @@ test_install_tree(void **state)
         { "/usr/local/bin/smsc-sim", 0755 },
         { "/usr/local/bin/smpp-load", 0755 },
         { "/usr/local/share/man/man8/smsgwd.8", 0644 },
+        { "/usr/local/share/man/man8/smsgwctl.8", 0644 },
         { "/usr/local/share/doc/smsgw/smsgw.conf", 0644 },
         { "/usr/local/share/doc/smsgw/example-carrier.conf", 0644 },
         { "/usr/local/share/doc/smsgw/smsc-sim-accounts.conf", 0644 },
@@ -245,22 +246,13 @@ test_unit(void **state)
     tl_cleanup_dir(dir);
 }
 
+/* The page renders with groff and man, without a warning. */
 static void
-test_man_page(void **state)
+renders_clean(const char *p)
 {
-    char p[1024], *out = NULL;
+    char *out = NULL;
     int rc;
-    (void)state;
 
-    path_in(p, sizeof(p), "/usr/local/share/man/man8/smsgwd.8");
-    char *page = slurp(p);
-    assert_non_null(page);
-    /* Accurate to core/smsgwd.c: its options and signals. */
-    assert_non_null(strstr(page, ".B \\-t"));
-    assert_non_null(strstr(page, ".BI \\-c \" file\""));
-    assert_non_null(strstr(page, "SIGTERM"));
-    assert_non_null(strstr(page, "SIGHUP"));
-    free(page);
     if (have("groff")) {
         rc = run(&out, "groff -man -ww -z '%s'", p);
         if (rc != 0 || out[0])
@@ -279,6 +271,39 @@ test_man_page(void **state)
         assert_string_equal(out, "");
         free(out);
     }
+}
+
+static void
+test_man_page(void **state)
+{
+    char p[1024];
+    (void)state;
+
+    path_in(p, sizeof(p), "/usr/local/share/man/man8/smsgwd.8");
+    char *page = slurp(p);
+    assert_non_null(page);
+    /* Accurate to core/smsgwd.c: its options and signals. */
+    assert_non_null(strstr(page, ".B \\-t"));
+    assert_non_null(strstr(page, ".BI \\-c \" file\""));
+    assert_non_null(strstr(page, "SIGTERM"));
+    assert_non_null(strstr(page, "SIGHUP"));
+    assert_non_null(strstr(page, "SIGUSR1"));
+    free(page);
+    renders_clean(p);
+
+    /* smsgwctl(8): every command of tools/smsgwctl.c's usage. */
+    path_in(p, sizeof(p), "/usr/local/share/man/man8/smsgwctl.8");
+    page = slurp(p);
+    assert_non_null(page);
+    static const char *const cmds[] = { ".B status", ".B binds", ".B routes", ".BI queue",
+                                        ".BI pause", ".BI resume", ".BI rebind", ".BI message",
+                                        ".BI optout", ".B reload", ".B hash\\-secret",
+                                        "SMSGWCTL_TOKEN" };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (!strstr(page, cmds[i]))
+            fail_msg("smsgwctl.8 lacks %s", cmds[i]);
+    free(page);
+    renders_clean(p);
 }
 
 int
