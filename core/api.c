@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -22,6 +24,7 @@
 #include "core/admit.h"
 #include "core/log.h"
 #include "smpp/smpp_text.h"
+#include "smpp/smpp_tls.h"
 
 #define API_JSON_DEPTH      8
 #define API_MAX_HEADERS     (16 * 1024)
@@ -96,6 +99,7 @@ struct api_server {
     void *bctx;
     int port;
     struct api_call *calls;             /* waiting for the backend */
+    SSL_CTX *tls;                       /* HTTPS when set */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -1489,6 +1493,19 @@ handle(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------------ server */
 
+/* HTTPS: every connection is a TLS server bufferevent (evhttp does the rest). */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+    struct api_server *s = arg;
+    SSL *ssl = SSL_new(s->tls);
+
+    if (!ssl)
+        return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
 struct api_server *
 api_server_new(struct event_base *base, const struct gw_config *cfg,
                const struct api_backend *backend, void *bctx)
@@ -1518,6 +1535,21 @@ api_server_new(struct event_base *base, const struct gw_config *cfg,
     evhttp_set_max_headers_size(s->http, API_MAX_HEADERS);
     evhttp_set_timeout(s->http, API_TIMEOUT_S);
     evhttp_set_gencb(s->http, handle, s);
+    if (cfg->http.tls_cert_file) {
+        char terr[256] = "";
+        struct smpp_tls_server_cfg tc = { .cert_file = cfg->http.tls_cert_file,
+                                          .key_file = cfg->http.tls_key_file };
+        s->tls = smpp_tls_server_ctx(&tc, terr, sizeof(terr));
+        if (!s->tls) {
+            log_event(LOG_ERROR, "http_tls_failed", "cert=%s error=\"%s\"",
+                      cfg->http.tls_cert_file, terr);
+            evhttp_free(s->http);
+            free(s);
+            errno = EINVAL;
+            return NULL;
+        }
+        evhttp_set_bevcb(s->http, tls_bev, s);
+    }
 
     errno = 0;
     s->sock = evhttp_bind_socket_with_handle(s->http, cfg->http.listen ? cfg->http.listen
@@ -1526,6 +1558,8 @@ api_server_new(struct event_base *base, const struct gw_config *cfg,
         getsockname(evhttp_bound_socket_get_fd(s->sock), (struct sockaddr *)&ss, &sl) != 0) {
         err = errno ? errno : EADDRNOTAVAIL;
         evhttp_free(s->http);
+        if (s->tls)
+            SSL_CTX_free(s->tls);
         free(s);
         errno = err;
         return NULL;
@@ -1534,8 +1568,8 @@ api_server_new(struct event_base *base, const struct gw_config *cfg,
         s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     else
         s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    log_event(LOG_INFO, "http_listen", "addr=%s port=%d",
-              cfg->http.listen ? cfg->http.listen : "127.0.0.1", s->port);
+    log_event(LOG_INFO, "http_listen", "addr=%s port=%d tls=%s",
+              cfg->http.listen ? cfg->http.listen : "127.0.0.1", s->port, s->tls ? "yes" : "no");
     return s;
 }
 
@@ -1567,5 +1601,7 @@ api_server_free(struct api_server *s)
     s->calls = NULL;
     /* Frees every connection: the close callbacks clear each call's req. */
     evhttp_free(s->http);
+    if (s->tls)
+        SSL_CTX_free(s->tls);
     free(s);
 }

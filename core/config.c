@@ -514,6 +514,8 @@ static const struct key http_keys[] = {
     KSTR("listen", struct cfg_http, listen, 1, 255, "127.0.0.1", 0),
     KNUM(K_INT, "port", struct cfg_http, port, 0, 65535, 8080, 0),
     KNUM(K_SIZE, "max_body", struct cfg_http, max_body, 1024, 64 << 20, 65536, 0),
+    KSTR("tls_cert_file", struct cfg_http, tls_cert_file, 1, 0, NULL, 0),
+    KSTR("tls_key_file", struct cfg_http, tls_key_file, 1, 0, NULL, 0),
 };
 static const struct section http_section = SECTION("http", http_keys);
 
@@ -1850,6 +1852,18 @@ redis_check(struct ctx *x, const config_setting_t *root)
 }
 
 static void
+http_check(struct ctx *x, const config_setting_t *root)
+{
+    const config_setting_t *g = config_setting_get_member(root, "http");
+    const struct cfg_http *h = &x->cp->pub.http;
+
+    if (g && !h->tls_cert_file != !h->tls_key_file)
+        err_s(x, member_or(g, h->tls_cert_file ? "tls_cert_file" : "tls_key_file"),
+              "http: tls_cert_file and tls_key_file go together; set both for HTTPS, "
+              "neither for plain HTTP");
+}
+
+static void
 smpp_server_check(struct ctx *x, const config_setting_t *root)
 {
     const config_setting_t *g = config_setting_get_member(root, "smpp_server");
@@ -1911,6 +1925,8 @@ free_all(struct gw_config *c)
     free(c->redis.password);
     free(c->redis.prefix);
     free(c->http.listen);
+    free(c->http.tls_cert_file);
+    free(c->http.tls_key_file);
     free(c->smpp_server.listen);
     free(c->smpp_server.tls_cert_file);
     free(c->smpp_server.tls_key_file);
@@ -2030,6 +2046,7 @@ config_load(const char *path, struct gw_config **out, FILE *errs)
             parse_section(&x, &top_section, root, &x.cp->pub, NULL);
             redis_check(&x, root);
             smpp_server_check(&x, root);
+            http_check(&x, root);
             admin_check(&x, root);
             validate(&x);
             if (x.nerrs == 0)

@@ -173,6 +173,8 @@ struct cfg_http {
     char *listen;               /* address, default "127.0.0.1" */
     int port;                   /* default 8080 */
     size_t max_body;            /* default 65536 */
+    char *tls_cert_file;        /* both set: HTTPS on the listener */
+    char *tls_key_file;
 };
 
 struct cfg_redis {
