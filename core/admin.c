@@ -24,6 +24,7 @@
 #include "core/smpp_front.h"
 #include "core/status.h"
 #include "router/router_mt.h"
+#include "store/store_msg.h"
 #include "store/store_redis.h"
 
 /* A request line longer than this closes the connection. */
@@ -453,6 +454,87 @@ cmd_message(struct aconn *c, const char *id)
     gather_sent(g);
 }
 
+/* requeue ID: a message that ended in a failure goes back on its route's
+ * queue (store_msg_requeue), with its sender's current TON/NPI. */
+struct requeue_req {
+    struct aconn *c;
+    char id[72];
+};
+
+static void
+requeue_done(void *arg, int rc, const char *route)
+{
+    struct requeue_req *q = arg;
+    struct aconn *c = q->c;
+
+    if (rc == 0) {
+        mt_engine_wake(*c->a->d.r.mt, route);
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=requeued conn=%u", q->id,
+                  c->id);
+        json_object *o = ok_object();
+        JADD(o, "id", JSTR(q->id));
+        JADD(o, "route", JSTR(route));
+        JADD(o, "state", JSTR("queued"));
+        reply(c, o);
+    } else if (rc == 1) {
+        reply_error(c, "no message \"%s\"", q->id);
+    } else if (rc == 2) {
+        reply_error(c, "message %s is %s: only failed, rejected, expired, undelivered or "
+                    "fallback_failed messages can be requeued", q->id, route ? route : "?");
+    } else {
+        reply_error(c, "Redis is unavailable");
+    }
+    free(q);
+}
+
+static void
+requeue_sender(struct store_redis *r, redisReply *rep, void *arg)
+{
+    struct requeue_req *q = arg;
+    struct aconn *c = q->c;
+    (void)r;
+
+    if (store_reply_failed(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
+        reply_error(c, "Redis is unavailable");
+        free(q);
+        return;
+    }
+    if (rep->element[0]->type != REDIS_REPLY_STRING) {
+        reply_error(c, "no message \"%s\"", q->id);
+        free(q);
+        return;
+    }
+    const struct cfg_sender *snd = config_sender(*c->a->d.r.cfg, rep->element[0]->str);
+    if (!snd) {
+        reply_error(c, "message %s: its sender %s is no longer in the config", q->id,
+                    rep->element[0]->str);
+        free(q);
+        return;
+    }
+    store_msg_requeue(c->a->d.redis, q->id, snd->ton, snd->npi, requeue_done, q);
+}
+
+static void
+cmd_requeue(struct aconn *c, const char *id)
+{
+    char key[600];
+
+    if (!valid_id(id)) {
+        reply_error(c, "\"%s\" is not a message id (1 to 64 of A-Z a-z 0-9 _ -)", id);
+        return;
+    }
+    struct requeue_req *q = calloc(1, sizeof(*q));
+    if (!q)
+        abort();
+    q->c = c;
+    snprintf(q->id, sizeof(q->id), "%.64s", id);
+    snprintf(key, sizeof(key), "%smsg:%s", store_redis_prefix(c->a->d.redis), id);
+    if (store_redis_cmd(c->a->d.redis, requeue_sender, q, "HMGET %s from", key) != 0) {
+        free(q);
+        reply_error(c, "Redis is unavailable");
+    }
+}
+
 static void
 cmd_optout(struct aconn *c, const char *number)
 {
@@ -564,7 +646,7 @@ handle_line(struct aconn *c, const char *line)
         return;
     }
     static const char *const need_arg[] = { "queue", "pause", "resume", "rebind", "message",
-                                            "optout", NULL };
+                                            "optout", "requeue", NULL };
     for (size_t i = 0; need_arg[i]; i++) {
         if (strcmp(cmd, need_arg[i]) == 0 && (!arg || !*arg)) {
             reply_error(c, "%s needs an argument", cmd);
@@ -582,10 +664,10 @@ handle_line(struct aconn *c, const char *line)
     if (strcmp(cmd, "pause") && strcmp(cmd, "resume") && strcmp(cmd, "status") &&
         strcmp(cmd, "binds") && strcmp(cmd, "routes") && strcmp(cmd, "queue") &&
         strcmp(cmd, "message") && strcmp(cmd, "optout") && strcmp(cmd, "rebind") &&
-        strcmp(cmd, "reload")) {
+        strcmp(cmd, "reload") && strcmp(cmd, "requeue")) {
         reply_error(c, "unknown command \"%s\"; commands: status, binds, routes, queue ROUTE, "
-                    "pause ROUTE, resume ROUTE, rebind SMSC, message ID, optout NUMBER, reload",
-                    cmd);
+                    "pause ROUTE, resume ROUTE, rebind SMSC, message ID, requeue ID, "
+                    "optout NUMBER, reload", cmd);
         return;
     }
     char qa[300];
@@ -623,6 +705,8 @@ handle_line(struct aconn *c, const char *line)
         cmd_message(c, a);
     } else if (strcmp(cmd, "optout") == 0) {
         cmd_optout(c, a);
+    } else if (strcmp(cmd, "requeue") == 0) {
+        cmd_requeue(c, a);
     } else {
         log_event(LOG_INFO, "config_reload", "config=%s source=admin conn=%u",
                   c->a->d.r.config_path, c->id);

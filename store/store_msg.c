@@ -659,6 +659,83 @@ store_msg_get(struct store_redis *r, const char *account, const char *id, store_
     }
 }
 
+/* ------------------------------------------------------------ requeue */
+
+/*
+ * KEYS: msg. ARGV: prefix now ton npi ref.
+ * A message that ended in a failure (failed, rejected, expired,
+ * undelivered, fallback_failed) goes back on its route's queue as a new
+ * attempt with its whole validity again: for failures whose cause has
+ * since been fixed (smsgwctl requeue). Answers {0, route}, {1} no such
+ * message, {2, state} not in a failed state.
+ */
+static struct store_script requeue_lua = { "requeue",
+    "local f = redis.call('HMGET', KEYS[1], 'state', 'account', 'from', 'to', 'text', 'encoding',\n"
+    "  'segments', 'route', 'validity', 'callback_url', 'client_ref')\n"
+    "if not f[1] then return {1} end\n"
+    "local failed = {failed = 1, rejected = 1, expired = 1, undelivered = 1, fallback_failed = 1}\n"
+    "if not failed[f[1]] then return {2, f[1]} end\n"
+    "local now = tonumber(ARGV[2])\n"
+    "local deadline = now + (tonumber(f[9]) or 86400) * 1000\n"
+    "local id = string.sub(KEYS[1], #ARGV[1] + 5)\n"
+    "local kv = {'id', id, 'acct', f[2], 'from', f[3], 'ton', ARGV[3], 'npi', ARGV[4], 'to', f[4],\n"
+    "  'enc', f[6] or 'gsm7', 'segs', f[7] or '1', 'ref', ARGV[5],\n"
+    "  'deadline', string.format('%d', deadline), 'attempt', '0', 'parts', '0',\n"
+    "  'cb', f[10] or '', 'cref', f[11] or '', 'text', f[5] or ''}\n"
+    "local d = {}\n"
+    "for i = 1, #kv do d[i] = #kv[i] .. ':' .. kv[i] .. ',' end\n"
+    "local sid = redis.call('XADD', ARGV[1] .. 'q:' .. f[8], '*', 'd', table.concat(d))\n"
+    "redis.call('HSET', KEYS[1], 'state', 'queued', 'updated', ARGV[2], 'error', '', 'sid', sid,\n"
+    "  'h:' .. ARGV[2] .. ':queued', 'requeued after ' .. f[1])\n"
+    "redis.call('PERSIST', KEYS[1])\n"
+    "return {0, f[8]}\n", "" };
+
+struct requeue_ctx {
+    store_requeue_cb cb;
+    void *arg;
+};
+
+static void
+requeue_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct requeue_ctx *c = arg;
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_event(LOG_ERROR, "redis_error", "op=requeue error=\"%s\"", reply->str);
+        c->cb(c->arg, -1, NULL);
+    } else {
+        c->cb(c->arg, (int)reply->element[0]->integer,
+              reply->elements > 1 ? reply->element[1]->str : NULL);
+    }
+    free(c);
+}
+
+void
+store_msg_requeue(struct store_redis *r, const char *id, uint8_t ton, uint8_t npi,
+                  store_requeue_cb cb, void *arg)
+{
+    char kmsg[160], now[24], t[8], n[8], ref[8];
+    struct requeue_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    snprintf(t, sizeof(t), "%u", ton);
+    snprintf(n, sizeof(n), "%u", npi);
+    snprintf(ref, sizeof(ref), "%u", (unsigned)(next_rand() >> 48));
+    const char *argv[] = { kmsg, store_redis_prefix(r), now, t, n, ref };
+    store_redis_flush(r);
+    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 1, 5, argv, NULL) != 0) {
+        free(c);
+        cb(arg, -1, NULL);
+    }
+}
+
 /* ---------------------------------------------------------------- queue */
 
 static void

@@ -113,6 +113,17 @@ void store_msg_query(struct store_redis *r, const char *account, const char *id,
 void store_msg_cancel(struct store_redis *r, const char *account, const char *id,
                       store_done_cb cb, void *arg);
 
+/*
+ * smsgwctl requeue: a message that ended failed, rejected, expired,
+ * undelivered or fallback_failed goes back on its route's queue as a new
+ * attempt (its full validity again, history "queued: requeued after
+ * STATE"). ton/npi: its sender's now. cb rc: 0 queued (route set), 1 no
+ * such message, 2 not in a failed state (route is the state), -1 Redis.
+ */
+typedef void (*store_requeue_cb)(void *arg, int rc, const char *route);
+void store_msg_requeue(struct store_redis *r, const char *id, uint8_t ton, uint8_t npi,
+                       store_requeue_cb cb, void *arg);
+
 /* A queued message as the dequeuer reads it. */
 #define STORE_JOB_TEXT_MAX 2048
 struct store_job {

@@ -974,6 +974,54 @@ test_https_api(void **state)
     stop_gw_clean(g);
 }
 
+/*
+ * smsgwctl requeue: a message the carrier rejected (smsc-sim answering
+ * ESME_RINVDSTADR) is sent again once the cause is gone (a carrier that
+ * accepts it), and is delivered; a delivered or unknown message is refused.
+ */
+static void
+test_requeue_rejected(void **state)
+{
+    struct ox *g = *state;
+    char port[16], ctlp[16], *out = NULL;
+
+    snprintf(port, sizeof(port), "%d", g->sim_port);
+    snprintf(ctlp, sizeof(ctlp), "%d", g->ctl_port);
+    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
+                     "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
+                     "--log-level", "warn", "--control-port", ctlp, "--reject-pct", "100",
+                     "--reject-status", "0x0B", NULL };
+    g->sim = tl_spawn(argv, g->simlog);
+    assert_true(tl_wait_port(g->sim_port, 10000));
+    write_config(g, NULL);
+    start_gw(g);
+    wait_sim_binds_now(g, 1);
+    char *id = post_ok(g, "+14155550111");
+    char *body = wait_state(g, id, "rejected", 10000);
+    free(body);
+
+    /* the carrier is fixed: one that accepts */
+    tl_stop(g->sim, SIGTERM, 5000);
+    start_sim(g);
+    wait_sim_binds_now(g, 1);
+    CTL_OK(g, &out, "requeue %s", id);
+    assert_non_null(strstr(out, "queued again on route default"));
+    free(out);
+    body = wait_state(g, id, "delivered", 10000);
+    assert_non_null(strstr(body, "requeued after rejected"));
+    free(body);
+
+    /* not a failed message any more, and an unknown one */
+    assert_int_equal(ctl(g, &out, "", "requeue %s", id), 1);
+    assert_non_null(strstr(out, "is delivered"));
+    free(out);
+    assert_int_equal(ctl(g, &out, "", "requeue m0000000000000000000000"), 1);
+    assert_non_null(strstr(out, "no message"));
+    free(out);
+    free(id);
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
@@ -983,6 +1031,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hash_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_level_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_https_api, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_binds_and_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_with_smpp_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_page, setup, teardown),

@@ -5,7 +5,7 @@
  *   smsgwctl hash-secret [--iterations N] [SECRET]
  *
  * Commands: status, binds, routes, queue ROUTE, pause ROUTE, resume ROUTE,
- * rebind SMSC, message ID, optout NUMBER, reload. Over TCP the token comes
+ * rebind SMSC, message ID, requeue ID, optout NUMBER, reload. Over TCP the token comes
  * from SMSGWCTL_TOKEN (never from the command line, where ps shows it).
  *
  * Exit status: 0 done, 1 smsgwd refused or failed the command (its reason
@@ -43,6 +43,7 @@ usage(FILE *f)
             "  resume ROUTE    send again\n"
             "  rebind SMSC     unbind SMSC's sessions; they bind again\n"
             "  message ID      a message's record and history\n"
+            "  requeue ID      send a failed/rejected/expired/undelivered message again\n"
             "  optout NUMBER   where NUMBER is opted out\n"
             "  reload          re-read the config (as SIGHUP); errors as FILE:LINE\n"
             "  hash-secret     print sha256:... (api_keys, admin tokens) and\n"
@@ -241,6 +242,8 @@ print_human(const char *cmd, json_object *o)
             if (strncmp(k2, "h:", 2) == 0)
                 printf("  %-32s %s\n", k2 + 2, json_object_get_string(v2));
         }
+    } else if (strcmp(cmd, "requeue") == 0) {
+        printf("message %s queued again on route %s\n", js(o, "id"), js(o, "route"));
     } else if (strcmp(cmd, "optout") == 0) {
         json_object *a = jarr(o, "opted_out");
         size_t n = a ? json_object_array_length(a) : 0;
@@ -351,7 +354,7 @@ main(int argc, char **argv)
     if (strcmp(cmd, "hash-secret") == 0)
         return hash_secret(argc - optind, argv + optind, as_json);
     static const char *const with_arg[] = { "queue", "pause", "resume", "rebind", "message",
-                                            "optout", NULL };
+                                            "optout", "requeue", NULL };
     static const char *const no_arg[] = { "status", "binds", "routes", "reload", NULL };
     bool known = false, wants = false;
     for (size_t i = 0; with_arg[i]; i++)
