@@ -461,26 +461,42 @@ struct requeue_req {
     char id[72];
 };
 
+static bool
+requeue_sender(void *arg, const char *from, uint8_t *ton, uint8_t *npi)
+{
+    struct requeue_req *q = arg;
+    const struct cfg_sender *snd = config_sender(*q->c->a->d.r.cfg, from);
+
+    if (!snd)
+        return false;
+    *ton = snd->ton;
+    *npi = snd->npi;
+    return true;
+}
+
 static void
-requeue_done(void *arg, int rc, const char *route)
+requeue_done(void *arg, int rc, const char *info)
 {
     struct requeue_req *q = arg;
     struct aconn *c = q->c;
 
     if (rc == 0) {
-        mt_engine_wake(*c->a->d.r.mt, route);
+        mt_engine_wake(*c->a->d.r.mt, info);
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=requeued conn=%u", q->id,
                   c->id);
         json_object *o = ok_object();
         JADD(o, "id", JSTR(q->id));
-        JADD(o, "route", JSTR(route));
+        JADD(o, "route", JSTR(info));
         JADD(o, "state", JSTR("queued"));
         reply(c, o);
     } else if (rc == 1) {
         reply_error(c, "no message \"%s\"", q->id);
     } else if (rc == 2) {
         reply_error(c, "message %s is %s: only failed, rejected, expired, undelivered or "
-                    "fallback_failed messages can be requeued", q->id, route ? route : "?");
+                    "fallback_failed messages can be requeued", q->id, info ? info : "?");
+    } else if (rc == 3) {
+        reply_error(c, "message %s: its sender %s is no longer in the config", q->id,
+                    info ? info : "?");
     } else {
         reply_error(c, "Redis is unavailable");
     }
@@ -488,37 +504,8 @@ requeue_done(void *arg, int rc, const char *route)
 }
 
 static void
-requeue_sender(struct store_redis *r, redisReply *rep, void *arg)
-{
-    struct requeue_req *q = arg;
-    struct aconn *c = q->c;
-    (void)r;
-
-    if (store_reply_failed(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
-        reply_error(c, "Redis is unavailable");
-        free(q);
-        return;
-    }
-    if (rep->element[0]->type != REDIS_REPLY_STRING) {
-        reply_error(c, "no message \"%s\"", q->id);
-        free(q);
-        return;
-    }
-    const struct cfg_sender *snd = config_sender(*c->a->d.r.cfg, rep->element[0]->str);
-    if (!snd) {
-        reply_error(c, "message %s: its sender %s is no longer in the config", q->id,
-                    rep->element[0]->str);
-        free(q);
-        return;
-    }
-    store_msg_requeue(c->a->d.redis, q->id, snd->ton, snd->npi, requeue_done, q);
-}
-
-static void
 cmd_requeue(struct aconn *c, const char *id)
 {
-    char key[600];
-
     if (!valid_id(id)) {
         reply_error(c, "\"%s\" is not a message id (1 to 64 of A-Z a-z 0-9 _ -)", id);
         return;
@@ -528,11 +515,7 @@ cmd_requeue(struct aconn *c, const char *id)
         abort();
     q->c = c;
     snprintf(q->id, sizeof(q->id), "%.64s", id);
-    snprintf(key, sizeof(key), "%smsg:%s", store_redis_prefix(c->a->d.redis), id);
-    if (store_redis_cmd(c->a->d.redis, requeue_sender, q, "HMGET %s from", key) != 0) {
-        free(q);
-        reply_error(c, "Redis is unavailable");
-    }
+    store_msg_requeue(c->a->d.redis, q->id, requeue_sender, requeue_done, q);
 }
 
 static void

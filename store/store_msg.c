@@ -661,38 +661,31 @@ store_msg_get(struct store_redis *r, const char *account, const char *id, store_
 
 /* ------------------------------------------------------------ requeue */
 
+static char *job_blob(const struct store_job *job, size_t *len);
+
 /*
- * KEYS: msg. ARGV: prefix now ton npi ref.
- * A message that ended in a failure (failed, rejected, expired,
- * undelivered, fallback_failed) goes back on its route's queue as a new
- * attempt with its whole validity again: for failures whose cause has
- * since been fixed (smsgwctl requeue). Answers {0, route}, {1} no such
- * message, {2, state} not in a failed state.
+ * KEYS: msg q. ARGV: now blob. The record's state is checked again here,
+ * atomically with the queueing: only a message that ended in a failure
+ * (failed, rejected, expired, undelivered, fallback_failed) goes back.
+ * Answers {0}, {1} no such message, {2, state} not in a failed state.
  */
 static struct store_script requeue_lua = { "requeue",
-    "local f = redis.call('HMGET', KEYS[1], 'state', 'account', 'from', 'to', 'text', 'encoding',\n"
-    "  'segments', 'route', 'validity', 'callback_url', 'client_ref')\n"
-    "if not f[1] then return {1} end\n"
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not st then return {1} end\n"
     "local failed = {failed = 1, rejected = 1, expired = 1, undelivered = 1, fallback_failed = 1}\n"
-    "if not failed[f[1]] then return {2, f[1]} end\n"
-    "local now = tonumber(ARGV[2])\n"
-    "local deadline = now + (tonumber(f[9]) or 86400) * 1000\n"
-    "local id = string.sub(KEYS[1], #ARGV[1] + 5)\n"
-    "local kv = {'id', id, 'acct', f[2], 'from', f[3], 'ton', ARGV[3], 'npi', ARGV[4], 'to', f[4],\n"
-    "  'enc', f[6] or 'gsm7', 'segs', f[7] or '1', 'ref', ARGV[5],\n"
-    "  'deadline', string.format('%d', deadline), 'attempt', '0', 'parts', '0',\n"
-    "  'cb', f[10] or '', 'cref', f[11] or '', 'text', f[5] or ''}\n"
-    "local d = {}\n"
-    "for i = 1, #kv do d[i] = #kv[i] .. ':' .. kv[i] .. ',' end\n"
-    "local sid = redis.call('XADD', ARGV[1] .. 'q:' .. f[8], '*', 'd', table.concat(d))\n"
-    "redis.call('HSET', KEYS[1], 'state', 'queued', 'updated', ARGV[2], 'error', '', 'sid', sid,\n"
-    "  'h:' .. ARGV[2] .. ':queued', 'requeued after ' .. f[1])\n"
+    "if not failed[st] then return {2, st} end\n"
+    "local sid = redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])\n"
+    "redis.call('HSET', KEYS[1], 'state', 'queued', 'updated', ARGV[1], 'error', '', 'sid', sid,\n"
+    "  'h:' .. ARGV[1] .. ':queued', 'requeued after ' .. st)\n"
     "redis.call('PERSIST', KEYS[1])\n"
-    "return {0, f[8]}\n", "" };
+    "return {0}\n", "" };
 
 struct requeue_ctx {
     store_requeue_cb cb;
+    store_sender_fn sender;
     void *arg;
+    char id[72];
+    char route[64];
 };
 
 static void
@@ -706,31 +699,88 @@ requeue_reply(struct store_redis *r, redisReply *reply, void *arg)
             log_event(LOG_ERROR, "redis_error", "op=requeue error=\"%s\"", reply->str);
         c->cb(c->arg, -1, NULL);
     } else {
-        c->cb(c->arg, (int)reply->element[0]->integer,
-              reply->elements > 1 ? reply->element[1]->str : NULL);
+        int rc = (int)reply->element[0]->integer;
+        c->cb(c->arg, rc, rc == 0 ? c->route : reply->elements > 1 ? reply->element[1]->str
+                                                                   : NULL);
     }
     free(c);
 }
 
+/* The record as the queue entry it had: the job again, a new attempt. */
+static void
+requeue_record(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct requeue_ctx *c = arg;
+    static struct store_job j;      /* large (text): not on the stack */
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 10) {
+        c->cb(c->arg, -1, NULL);
+        free(c);
+        return;
+    }
+    const char *f[10];
+    for (int i = 0; i < 10; i++)
+        f[i] = reply->element[i]->type == REDIS_REPLY_STRING ? reply->element[i]->str : NULL;
+    if (!f[1] || !f[6]) {
+        c->cb(c->arg, 1, NULL);
+        free(c);
+        return;
+    }
+    memset(&j, 0, offsetof(struct store_job, text));
+    if (!c->sender(c->arg, f[1], &j.ton, &j.npi)) {
+        c->cb(c->arg, 3, f[1]);
+        free(c);
+        return;
+    }
+    snprintf(j.id, sizeof(j.id), "%s", c->id);
+    snprintf(j.account, sizeof(j.account), "%s", f[0] ? f[0] : "");
+    snprintf(j.from, sizeof(j.from), "%s", f[1]);
+    snprintf(j.to, sizeof(j.to), "%s", f[2] ? f[2] : "");
+    j.text_len = f[3] ? reply->element[3]->len : 0;
+    if (j.text_len > sizeof(j.text) - 1)
+        j.text_len = sizeof(j.text) - 1;
+    memcpy(j.text, f[3] ? f[3] : "", j.text_len);
+    j.text[j.text_len] = 0;
+    snprintf(j.encoding, sizeof(j.encoding), "%s", f[4] ? f[4] : "gsm7");
+    j.segments = f[5] ? (unsigned)atoi(f[5]) : 1;
+    snprintf(c->route, sizeof(c->route), "%s", f[6]);
+    j.deadline_ms = store_now_ms() + (uint64_t)(f[7] ? strtoull(f[7], NULL, 10) : 86400) * 1000u;
+    snprintf(j.callback_url, sizeof(j.callback_url), "%s", f[8] ? f[8] : "");
+    snprintf(j.client_ref, sizeof(j.client_ref), "%s", f[9] ? f[9] : "");
+    j.ref = (unsigned)(next_rand() >> 48);
+
+    char kmsg[160], kq[200], now[24];
+    size_t blen;
+    char *blob = job_blob(&j, &blen);
+    key(kmsg, sizeof(kmsg), r, "msg", c->id, NULL);
+    key(kq, sizeof(kq), r, "q", c->route, NULL);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    const char *argv[] = { kmsg, kq, now, blob };
+    size_t lens[] = { strlen(kmsg), strlen(kq), strlen(now), blen };
+    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 2, 2, argv, lens) != 0) {
+        c->cb(c->arg, -1, NULL);
+        free(c);
+    }
+    free(blob);
+}
+
 void
-store_msg_requeue(struct store_redis *r, const char *id, uint8_t ton, uint8_t npi,
+store_msg_requeue(struct store_redis *r, const char *id, store_sender_fn sender,
                   store_requeue_cb cb, void *arg)
 {
-    char kmsg[160], now[24], t[8], n[8], ref[8];
-    struct requeue_ctx *c = malloc(sizeof(*c));
+    char kmsg[160];
+    struct requeue_ctx *c = calloc(1, sizeof(*c));
 
     if (!c)
         abort();
     c->cb = cb;
+    c->sender = sender;
     c->arg = arg;
+    snprintf(c->id, sizeof(c->id), "%s", id);
     key(kmsg, sizeof(kmsg), r, "msg", id, NULL);
-    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    snprintf(t, sizeof(t), "%u", ton);
-    snprintf(n, sizeof(n), "%u", npi);
-    snprintf(ref, sizeof(ref), "%u", (unsigned)(next_rand() >> 48));
-    const char *argv[] = { kmsg, store_redis_prefix(r), now, t, n, ref };
     store_redis_flush(r);
-    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 1, 5, argv, NULL) != 0) {
+    if (store_redis_cmd(r, requeue_record, c, "HMGET %s account from to text encoding segments "
+                        "route validity callback_url client_ref", kmsg) != 0) {
         free(c);
         cb(arg, -1, NULL);
     }
@@ -998,21 +1048,12 @@ store_job_submitted(struct store_redis *r, const char *route, const struct store
     }
 }
 
-void
-store_job_retry(struct store_redis *r, const char *route, const struct store_job *job,
-                uint64_t due_ms, const char *reason, store_done_cb cb, void *arg)
+/* A job's queue entry: its pairs packed as netstrings (malloc'd). */
+static char *
+job_blob(const struct store_job *job, size_t *len)
 {
-    char kmsg[160], kq[200], ksched[160], now[24], due[24], ton[8], npi[8], segs[12],
-        ref[12], deadline[24], attempt[12], parts[16];
-    const char *argv[48];
-    size_t lens[48];
-    int n = 0;
+    char ton[8], npi[8], segs[12], ref[12], deadline[24], attempt[12], parts[16];
 
-    key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
-    key(kq, sizeof(kq), r, "q", route, NULL);
-    key(ksched, sizeof(ksched), r, "sched", NULL, NULL);
-    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    snprintf(due, sizeof(due), "%llu", (unsigned long long)due_ms);
     snprintf(ton, sizeof(ton), "%u", job->ton);
     snprintf(npi, sizeof(npi), "%u", job->npi);
     snprintf(segs, sizeof(segs), "%u", job->segments);
@@ -1020,10 +1061,6 @@ store_job_retry(struct store_redis *r, const char *route, const struct store_job
     snprintf(deadline, sizeof(deadline), "%llu", (unsigned long long)job->deadline_ms);
     snprintf(attempt, sizeof(attempt), "%u", job->attempt);
     snprintf(parts, sizeof(parts), "%u", job->parts_mask);
-#define A(s) do { argv[n] = (s); lens[n] = strlen(argv[n]); n++; } while (0)
-    A(kmsg); A(kq); A(ksched);
-    A(job->stream_id); A(now); A(due); A(reason); A(route); A(attempt); A("1");
-#undef A
     const char *kv[] = { "id", job->id, "acct", job->account, "from", job->from, "ton", ton,
                          "npi", npi, "to", job->to, "enc", job->encoding, "segs", segs,
                          "ref", ref, "deadline", deadline, "attempt", attempt, "parts", parts,
@@ -1037,11 +1074,31 @@ store_job_retry(struct store_redis *r, const char *route, const struct store_job
     char *blob = malloc(bsize);
     if (!blob)
         abort();
-    argv[n] = "d";
-    lens[n++] = 1;
-    argv[n] = blob;
-    lens[n++] = pack_pairs(blob, bsize, kv, kvl, 30);
-    run_script(r, &retry_lua, 3, n - 3, argv, lens, cb, arg);
+    *len = pack_pairs(blob, bsize, kv, kvl, 30);
+    return blob;
+}
+
+void
+store_job_retry(struct store_redis *r, const char *route, const struct store_job *job,
+                uint64_t due_ms, const char *reason, store_done_cb cb, void *arg)
+{
+    char kmsg[160], kq[200], ksched[160], now[24], due[24], attempt[12];
+    size_t blen;
+    char *blob = job_blob(job, &blen);
+
+    key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
+    key(kq, sizeof(kq), r, "q", route, NULL);
+    key(ksched, sizeof(ksched), r, "sched", NULL, NULL);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    snprintf(due, sizeof(due), "%llu", (unsigned long long)due_ms);
+    snprintf(attempt, sizeof(attempt), "%u", job->attempt);
+    const char *argv[] = { kmsg, kq, ksched, job->stream_id, now, due, reason, route, attempt,
+                           "1", "d", blob };
+    size_t lens[12];
+    for (int i = 0; i < 11; i++)
+        lens[i] = strlen(argv[i]);
+    lens[11] = blen;
+    run_script(r, &retry_lua, 3, 9, argv, lens, cb, arg);
     free(blob);
 }
 

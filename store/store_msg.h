@@ -117,11 +117,14 @@ void store_msg_cancel(struct store_redis *r, const char *account, const char *id
  * smsgwctl requeue: a message that ended failed, rejected, expired,
  * undelivered or fallback_failed goes back on its route's queue as a new
  * attempt (its full validity again, history "queued: requeued after
- * STATE"). ton/npi: its sender's now. cb rc: 0 queued (route set), 1 no
- * such message, 2 not in a failed state (route is the state), -1 Redis.
+ * STATE"). sender gives its sender's TON/NPI now (false: not configured).
+ * cb rc: 0 queued (info: the route), 1 no such message, 2 not in a failed
+ * state (info: the state), 3 sender no longer configured (info: it),
+ * -1 Redis.
  */
-typedef void (*store_requeue_cb)(void *arg, int rc, const char *route);
-void store_msg_requeue(struct store_redis *r, const char *id, uint8_t ton, uint8_t npi,
+typedef bool (*store_sender_fn)(void *arg, const char *from, uint8_t *ton, uint8_t *npi);
+typedef void (*store_requeue_cb)(void *arg, int rc, const char *info);
+void store_msg_requeue(struct store_redis *r, const char *id, store_sender_fn sender,
                        store_requeue_cb cb, void *arg);
 
 /* A queued message as the dequeuer reads it. */
