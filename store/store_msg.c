@@ -684,7 +684,7 @@ struct requeue_ctx {
     store_requeue_cb cb;
     store_sender_fn sender;
     void *arg;
-    char id[72];
+    char id[40];                    /* as struct store_job's */
     char route[64];
 };
 
@@ -773,6 +773,11 @@ store_msg_requeue(struct store_redis *r, const char *id, store_sender_fn sender,
 
     if (!c)
         abort();
+    if (strlen(id) >= sizeof(c->id)) {      /* longer than any id we give */
+        free(c);
+        cb(arg, 1, NULL);
+        return;
+    }
     c->cb = cb;
     c->sender = sender;
     c->arg = arg;
