@@ -821,3 +821,16 @@ chan_config_free(struct chan_config *c)
     free(c->rcs.ca_file);
     memset(c, 0, sizeof(*c));
 }
+
+bool
+chan_e164_ok(const char *s)
+{
+    size_t n = 0;
+
+    if (!s || s[0] != '+' || s[1] == '0')
+        return false;
+    for (s++; s[n]; n++)
+        if (s[n] < '0' || s[n] > '9')
+            return false;
+    return n >= 6 && n <= 15;
+}

@@ -66,6 +66,9 @@ enum chan_status {
 };
 const char *chan_status_name(enum chan_status s);
 
+/* "+" then 6 to 15 digits, the first not 0: an address OTT and RCS take. */
+bool chan_e164_ok(const char *s);
+
 /* The outcome of one chan_send(). Pointers valid during the callback only. */
 struct chan_result {
     const char *msg_id;

@@ -44,24 +44,11 @@ ott_free_impl(void *p)
     free(im);
 }
 
-static bool
-e164_ok(const char *s)
-{
-    size_t n = 0;
-
-    if (!s || s[0] != '+' || s[1] == '0')
-        return false;
-    for (s++; s[n]; n++)
-        if (s[n] < '0' || s[n] > '9')
-            return false;
-    return n >= 6 && n <= 15;
-}
-
 static const char *
 ott_check(const struct chan *c, const struct chan_msg *m)
 {
     (void)c;
-    if (!e164_ok(m->to))
+    if (!chan_e164_ok(m->to))
         return "ott: to must be E.164 (+ and 6..15 digits)";
     if (!m->template_name && (!m->text || !m->text[0]))
         return "ott: text or template_name required";

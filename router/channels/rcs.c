@@ -47,19 +47,6 @@ rcs_free_impl(void *p)
     free(im);
 }
 
-static bool
-e164_ok(const char *s)
-{
-    size_t n = 0;
-
-    if (!s || s[0] != '+' || s[1] == '0')
-        return false;
-    for (s++; s[n]; n++)
-        if (s[n] < '0' || s[n] > '9')
-            return false;
-    return n >= 6 && n <= 15;
-}
-
 static size_t
 utf8_chars(const char *s)
 {
@@ -76,7 +63,7 @@ rcs_check(const struct chan *c, const struct chan_msg *m)
     bool card = m->card_title || m->card_description;
 
     (void)c;
-    if (!e164_ok(m->to))
+    if (!chan_e164_ok(m->to))
         return "rcs: to must be E.164 (+ and 6..15 digits)";
     if (!card && !m->text)
         return "rcs: text or a card required";
