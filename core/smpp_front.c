@@ -923,25 +923,11 @@ op_pending(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *re
 }
 
 static void
-op_pending_end(struct front_submit *q)
-{
-    struct smpp_front *f = q->f;
-    if (!f)
-        return;
-    if (q->prev)
-        q->prev->next = q->next;
-    else
-        f->pending = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
-}
-
-static void
 queried(void *arg, int rc, const char *state, uint64_t updated_ms)
 {
     struct front_submit *q = arg;
 
-    op_pending_end(q);
+    submit_unlink(q);
     if (q->conn && rc != 0) {
         log_event(LOG_INFO, "smpp_query_refused", "session=%u account=%s seq=%u msg_id=%s "
                   "status=ESME_RQUERYFAIL reason=\"%s\"", q->session_id, q->account,
@@ -980,7 +966,7 @@ cancelled(void *arg, int rc)
 {
     struct front_submit *q = arg;
 
-    op_pending_end(q);
+    submit_unlink(q);
     if (rc == 0)
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=cancelled source=smpp session=%u",
                   q->msg_id, q->session_id);
