@@ -1421,13 +1421,15 @@ log_pace_line(struct mt_pace *pc, struct router_pacer_stats *last)
     if (st.sent == last->sent && st.granted == last->granted && st.dropped == last->dropped)
         return;
     log_event(LOG_INFO, "pacer_stats", "limit=%s sent=%llu granted=%llu dropped=%llu "
-              "guarded=%llu grants=%llu throttles=%llu rtt_us=%llu err_us=%llu j_us=%llu",
+              "guarded=%llu grants=%llu tight_grants=%llu throttles=%llu rtt_us=%llu "
+              "err_us=%llu j_us=%llu",
               pc->name,
               (unsigned long long)(st.sent - last->sent),
               (unsigned long long)(st.granted - last->granted),
               (unsigned long long)(st.dropped - last->dropped),
               (unsigned long long)(st.guarded - last->guarded),
               (unsigned long long)(st.grants - last->grants),
+              (unsigned long long)(st.tight_grants - last->tight_grants),
               (unsigned long long)(st.throttles - last->throttles),
               (unsigned long long)st.rtt_us, (unsigned long long)st.err_us,
               (unsigned long long)st.j_us);

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define US_PER_S        1000000u
 #define GUARD1_WINDOW   1000000u   /* the 1 s contract */
@@ -26,6 +29,15 @@
 /* Clock-rate difference allowed between this host and Redis's host: NTP
  * slews at most 500 ppm, so bounds age by 1 µs per 2000 µs. */
 #define DRIFT_DIV 2000u
+
+/* Single-owner ("tight") grants: see docs/pacing.md, "One instance at full
+ * rate". TIGHT_SLACK_US widens the 1 s spacing a little so that lateness
+ * the 1 s guard pushes along (a send held until the one a second earlier
+ * leaves) fades by that much per second instead of persisting; TIGHT_J_US is
+ * the lateness a single owner's slots may have (its guards keep the windows;
+ * it costs a gap of that size once, when another owner takes over). */
+#define TIGHT_SLACK_US  500u
+#define TIGHT_J_US      4000u
 
 struct run {
     uint64_t t;     /* send time (rounded up to the quantum) */
@@ -85,7 +97,11 @@ struct router_pacer {
     int64_t best_u, best_l;   /* bounds on (local clock - Redis clock) */
     uint64_t rtt_us;          /* smoothed grant round trip (lead = 2 x) */
     uint64_t req_j;           /* lateness budget J the request in flight was spaced for */
+    uint64_t req_jt;          /* the same for a tight (single-owner) grant */
+    uint64_t req_tP;
+    uint32_t req_tQ;
     uint64_t bounds_at;
+    char owner[17];           /* this pacer's id in the shared sequence */
 
     struct router_pacer_stats st;
 };
@@ -437,6 +453,43 @@ shared_spacing(const struct router_pacer *p, uint64_t now, uint64_t *P, uint32_t
     }
 }
 
+/* Spacing of a tight grant: T at the current rate, and the 1 s limit
+ * widened by TIGHT_SLACK_US. The 100 ms limit needs no widening: its "+1"
+ * is a whole slot of slack, and the guards hold the windows for one owner. */
+static void
+tight_spacing(const struct router_pacer *p, uint64_t now, uint64_t *P, uint32_t *Q)
+{
+    uint32_t r = rate_at(p, now);
+    if ((uint64_t)(US_PER_S + TIGHT_SLACK_US) * r > (uint64_t)US_PER_S * p->mps) {
+        *P = US_PER_S + TIGHT_SLACK_US;
+        *Q = p->mps;
+    } else {
+        *P = US_PER_S;
+        *Q = r;
+    }
+}
+
+static uint64_t
+tight_j(const struct router_pacer *p, uint64_t now)
+{
+    return max_u64(shared_j(p, now), TIGHT_J_US);
+}
+
+/* A random id per pacer: a restarted process, or a new pacer after a
+ * reload, is a new owner whose guards know nothing of the old sends. */
+static void
+make_owner(struct router_pacer *p)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
+            ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p;
+    }
+    snprintf(p->owner, sizeof(p->owner), "%016llx", (unsigned long long)v);
+}
+
 /* ---------------------------------------------------------- public API */
 
 struct router_pacer *
@@ -449,6 +502,7 @@ router_pacer_new(unsigned mps, unsigned horizon_ms)
     check_range("horizon_ms", horizon_ms, ROUTER_PACER_HORIZON_MIN_MS, ROUTER_PACER_HORIZON_MAX_MS);
     p->horizon_us = (uint64_t)horizon_ms * 1000;
     p->late_us = ROUTER_PACER_LATE_LOCAL_US;
+    make_owner(p);
     router_pacer_set_mps(p, mps);
     return p;
 }
@@ -638,22 +692,47 @@ router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *
  * Slot j of a grant is at first + ceil(j*P/Q) (Redis µs). The script grants
  * the slots that fall before now + lead + horizon, at most want, starting no
  * earlier than now + lead, and stores where the next grant starts (rounded
- * up, so grants never overlap and never come closer than P/Q). lead (ARGV[5],
- * 0 when absent) is about two round trips: slots that start at Redis's now
- * are already past their time + slack when the reply arrives late (a busy
- * Redis answers in ms, slots at 100k mps are 10 µs apart), and a route whose
- * every grant came back stale sent nothing at all. Numbers stay below
- * 2^53 (Lua doubles): times ~1.8e15, products <= ~1e11.
+ * up, so grants never overlap and never come closer than P/Q). lead is about
+ * two round trips: slots that start at Redis's now are already past their
+ * time + slack when the reply arrives late (a busy Redis answers in ms,
+ * slots at 100k mps are 10 µs apart), and a route whose every grant came
+ * back stale sent nothing at all.
+ *
+ * Owners (docs/pacing.md, "One instance at full rate"): the key is a hash
+ * n (next free slot), o (owner of the last grant), c (when the owner last
+ * changed), t (1: the last grant was tight), g (its owner's gap). A grant is
+ * tight - spaced ARGV[6]/ARGV[7], about 1/mps - when the same owner has held
+ * the sequence for ARGV[10] µs (or the key is fresh): that owner's own window
+ * guards then hold both limits on its real send times. Otherwise it is wide
+ * (ARGV[1]/ARGV[2], the spacing that lets slots of several owners be used J
+ * late). When another owner takes over after a tight grant, its first slot
+ * comes g later, so the tight owner's late sends cannot crowd it. A plain
+ * string in the key is an older smsgwd's next slot: honoured, treated as
+ * another owner's wide grant. Numbers stay below 2^53 (Lua doubles).
+ * Returns { k, first, now, tight }.
  */
 static const char pacer_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local P = tonumber(ARGV[1])\n"
-    "local Q = tonumber(ARGV[2])\n"
-    "local want = tonumber(ARGV[3])\n"
-    "local horizon = tonumber(ARGV[4])\n"
-    "local lead = tonumber(ARGV[5] or '0')\n"
-    "local first = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "local P, Q = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local want, horizon = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local lead = tonumber(ARGV[5])\n"
+    "local me, quiet = ARGV[8], tonumber(ARGV[10])\n"
+    "local s = {}\n"
+    "local kind = redis.call('TYPE', KEYS[1]).ok\n"
+    "if kind == 'hash' then\n"
+    "  s = redis.call('HMGET', KEYS[1], 'n', 'o', 'c', 't', 'g')\n"
+    "elseif kind == 'string' then\n"
+    "  s = {redis.call('GET', KEYS[1]), '', tostring(now), '0', '0'}\n"
+    "end\n"
+    "local first = tonumber(s[1] or '0') or 0\n"
+    "local chg = tonumber(s[3] or '0') or 0\n"
+    "if s[1] and s[2] ~= me then\n"
+    "  if s[4] == '1' then first = first + (tonumber(s[5]) or 0) end\n"
+    "  chg = now\n"
+    "end\n"
+    "local tight = not s[1] or (s[2] == me and now - chg >= quiet)\n"
+    "if tight then P, Q = tonumber(ARGV[6]), tonumber(ARGV[7]) end\n"
     "if first < now + lead then first = now + lead end\n"
     "local room = now + lead + horizon - first\n"
     "local k = 0\n"
@@ -662,12 +741,15 @@ static const char pacer_lua[] =
     "if k > 0 then\n"
     "  local nxt = first + math.ceil(k * P / Q)\n"
     "  local ttl = math.ceil((nxt - now) / 1000) + 1000\n"
-    "  redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', ttl)\n"
+    "  if kind == 'string' then redis.call('DEL', KEYS[1]) end\n"
+    "  redis.call('HSET', KEYS[1], 'n', string.format('%d', nxt), 'o', me,\n"
+    "    'c', string.format('%d', chg), 't', tight and '1' or '0', 'g', ARGV[9])\n"
+    "  redis.call('PEXPIRE', KEYS[1], ttl)\n"
     "end\n"
-    "return { k, first, now }\n";
+    "return { k, first, now, tight and 1 or 0 }\n";
 
 /* SHA1 of pacer_lua; test_pacer compares it with SCRIPT LOAD's answer. */
-static const char pacer_lua_sha[] = "9e1a22baed194cdf2443cabef16f47bc12aec779";
+static const char pacer_lua_sha[] = "d9f86fac6325be344dc337d786fed7cc1dd62e1e";
 
 const char *
 router_pacer_lua(void)
@@ -709,7 +791,7 @@ router_pacer_grant_want(const struct router_pacer *p, uint64_t now_us, unsigned 
     uint64_t until = granted_until(p, now_us, &left);
     if (until > now_us + p->horizon_us / 2 || backlog <= left)
         return 0;
-    shared_spacing(p, now_us, &P, &Q);
+    tight_spacing(p, now_us, &P, &Q);     /* the usual case: one instance */
     uint64_t worth = p->horizon_us * Q / P;
     if (worth == 0)
         worth = 1;
@@ -756,11 +838,32 @@ router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd, con
     cmd->argv[i] = put_u64(cmd->num[4], min_u64(2 * p->rtt_us, p->horizon_us / 2),
                            &cmd->argvlen[i]);
     i++;
+    uint64_t tP, jt = tight_j(p, now_us);
+    uint32_t tQ;
+    tight_spacing(p, now_us, &tP, &tQ);
+    cmd->argv[i] = put_u64(cmd->num[5], tP, &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = put_u64(cmd->num[6], tQ, &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = p->owner;
+    cmd->argvlen[i++] = strlen(p->owner);
+    /* The gap another owner leaves after our tight grant: our lateness
+     * budget plus the drift within a grant, rounded up. */
+    cmd->argv[i] = put_u64(cmd->num[7], jt + p->horizon_us / DRIFT_DIV + 2, &cmd->argvlen[i]);
+    i++;
+    /* Tight only after one owner held the sequence this long: longer than a
+     * 1 s window plus a grant's reach (lead + horizon) plus lateness, so no
+     * other owner's send can share a window with a tight grant's. */
+    cmd->argv[i] = put_u64(cmd->num[8], 2 * US_PER_S + 2 * p->horizon_us, &cmd->argvlen[i]);
+    i++;
     cmd->argc = i;
 
     p->inflight = true;
     p->req_stale = false;
     p->req_j = shared_j(p, now_us);
+    p->req_jt = jt;
+    p->req_tP = tP;
+    p->req_tQ = tQ;
     p->req_sent = now_us;
     p->req_P = P;
     p->req_Q = Q;
@@ -805,14 +908,15 @@ router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64
         strncmp(reply->str, "NOSCRIPT", 8) == 0)
         return ROUTER_PACER_NOSCRIPT;
     p->inflight = false;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
         return ROUTER_PACER_ERROR;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (reply->element[i]->type != REDIS_REPLY_INTEGER || reply->element[i]->integer < 0)
             return ROUTER_PACER_ERROR;
     long long k = reply->element[0]->integer;
     long long first = reply->element[1]->integer;
     long long rn = reply->element[2]->integer;
+    bool tight = reply->element[3]->integer == 1;
     if (first < rn || local_now_us < p->req_sent || k > (long long)UINT32_MAX)
         return ROUTER_PACER_ERROR;
 
@@ -824,17 +928,20 @@ router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64
     uint64_t err = (uint64_t)(p->best_u - p->best_l);
     if (k == 0)
         return 0;
-    if (p->req_stale || err >= p->req_j || p->nblocks == MAX_BLOCKS) {
+    uint64_t j = tight ? p->req_jt : p->req_j;
+    if (tight)
+        p->st.tight_grants++;
+    if (p->req_stale || err >= j || p->nblocks == MAX_BLOCKS) {
         p->st.dropped += (uint64_t)k;
         return 0;
     }
     int64_t start = first + p->best_u;
     struct block *b = &p->blocks[p->nblocks++];
     b->start = start > 0 ? (uint64_t)start : 0;
-    b->P = p->req_P;
-    b->Q = p->req_Q;
+    b->P = tight ? p->req_tP : p->req_P;
+    b->Q = tight ? p->req_tQ : p->req_Q;
     b->next = 0;
     b->count = (uint32_t)k;
-    b->slack = p->req_j - err;
+    b->slack = j - err;
     return (int)min_u64((uint64_t)k, INT32_MAX);
 }

@@ -12,9 +12,11 @@
  * - Shared mode: several smsgwd instances draw slots from one sequence kept
  *   in Redis (router_pacer_lua()), in batches of about horizon_ms worth,
  *   mapped onto the local monotonic clock with a bounded error. A slot must
- *   be used within late_us of its time or it is dropped, and the slots are
- *   spaced a little wider than T so that the union of all instances' sends
- *   keeps both window limits (docs/pacing.md, "Shared budget").
+ *   be used within its lateness budget or it is dropped. While one instance
+ *   alone draws from a sequence, its grants are spaced ~1/mps and its own
+ *   guards hold the windows; while several do, slots are spaced a little
+ *   wider than T so that the union of all instances' sends keeps both window
+ *   limits (docs/pacing.md, "Shared budget").
  * - ESME_RTHROTTLED / ESME_RMSGQFUL: router_pacer_throttled() halves the
  *   rate, holds it, then recovers linearly to the configured mps.
  *
@@ -133,6 +135,7 @@ struct router_pacer_stats {
     uint64_t throttles;   /* rate cuts (not every throttled PDU) */
     uint64_t grants;      /* grant replies applied */
     uint64_t granted;     /* slots received in grants */
+    uint64_t tight_grants; /* grants spaced ~1/mps: one owner held the sequence */
     /* shared mode, now: smoothed grant round trip, clock-mapping error,
      * and the lateness budget the last request was spaced for */
     uint64_t rtt_us, err_us, j_us;
@@ -143,10 +146,12 @@ void router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_st
 
 /*
  * The Lua script: KEYS[1] = the route's rate key (e.g. "{smsgw}rate:ROUTE"),
- * ARGV = P Q want horizon_us: slots are P/Q µs apart. Uses Redis TIME;
- * returns { k, first_slot_us, redis_now_us } (Redis clock); stores the next
- * free slot time with a PX expiry. router_pacer_lua_sha() is its SHA1 in hex
- * (test_pacer checks it against SCRIPT LOAD).
+ * ARGV = P Q want horizon_us lead_us tP tQ owner gap_us quiet_us: slots are
+ * P/Q µs apart (tP/tQ when one owner has held the sequence for quiet_us).
+ * Uses Redis TIME; returns { k, first_slot_us, redis_now_us, tight } (Redis
+ * clock); keeps the next free slot and its owner in a hash with a PX expiry.
+ * router_pacer_lua_sha() is its SHA1 in hex (test_pacer checks it against
+ * SCRIPT LOAD).
  */
 const char *router_pacer_lua(void);
 const char *router_pacer_lua_sha(void);
@@ -168,12 +173,12 @@ unsigned router_pacer_grant_want(const struct router_pacer *p, uint64_t now_us,
  * eval = false: EVALSHA; true: EVAL with the source (after NOSCRIPT).
  * Returns 0, or -1 if want is 0 or the pacer is not shared.
  */
-#define ROUTER_PACER_CMD_ARGS 10
+#define ROUTER_PACER_CMD_ARGS 15
 struct router_pacer_cmd {
     int argc;
     const char *argv[ROUTER_PACER_CMD_ARGS];
     size_t argvlen[ROUTER_PACER_CMD_ARGS];
-    char num[5][24];
+    char num[9][24];
 };
 int router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd,
                            const char *key, unsigned want, uint64_t now_us, bool eval);
