@@ -56,8 +56,12 @@ end
 
 local function message()
     seq = seq + 1
-    -- +1 415 T NNNNNNN: 12 digits after '+', distinct per thread and message
-    local to = string.format("+1415%d%07d", tid % 10, seq % 10000000)
+    -- A valid NANP number (+1 NPA NXX XXXX, NXX 200..999), distinct per
+    -- thread (area code) and message (8,000,000 per thread): smsgwd
+    -- refuses numbers that are not (400 invalid_to).
+    local npa = ({415, 212, 312, 617, 206, 303, 404, 512, 602, 702})[tid % 10 + 1]
+    local n = seq % 8000000
+    local to = string.format("+1%d%03d%04d", npa, 200 + math.floor(n / 10000), n % 10000)
     return '{"from":"12345","to":"' .. to .. '","text":"Your code is '
         .. string.format("%06d", seq % 1000000) .. '"}'
 end
