@@ -229,7 +229,7 @@ static struct store_script final_lua = { "final",
     "local stat = ({rejected = 'REJECTD', expired = 'EXPIRED'})[state] or 'UNDELIV'\n"
     "local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ", 'route')\n"
     CLIENT_RECEIPT_LUA
-    "stats_event(prefix, now, c[3], c[7], c[4], state, ARGV[4])\n"
+    "stats_event(prefix, now, c[3], c[7], c[4], state, ARGV[4] ~= '' and ARGV[4] or nil)\n"
     "stats_flush()\n"
     "return 1\n", "" };
 
