@@ -372,10 +372,10 @@ stats_api_http(struct stats_api *sa, const struct gw_config *cfg, struct evhttp_
     for (struct evkeyval *kv = q.tqh_first; kv && !status; kv = kv->next.tqe_next) {
         char v[NAME_MAX_LEN + 2];
         if (strcmp(kv->key, "window") == 0) {
-            if (strcmp(kv->value, "hour") == 0) {
-                c->want[STORE_STATS_DAY] = false;
-            } else if (strcmp(kv->value, "day") == 0) {
-                c->want[STORE_STATS_HOUR] = false;
+            /* the last one given counts */
+            if (strcmp(kv->value, "hour") == 0 || strcmp(kv->value, "day") == 0) {
+                c->want[STORE_STATS_HOUR] = kv->value[0] == 'h';
+                c->want[STORE_STATS_DAY] = kv->value[0] == 'd';
             } else {
                 status = 400;
                 code = "invalid_window";

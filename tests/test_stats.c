@@ -7,6 +7,7 @@
  *     counted per dimension, summed within a script, keys that expire
  *   - store_stats_query: the hour and day windows sum exactly the buckets
  *     they cover, across bucket boundaries, and nothing older
+ *   - the receipt script: a held message's receipt time from its release
  *   - end to end: real redis-server, three smsc-sims (one delivers, one
  *     answers UNDELIV, one rejects every submit_sm) and smsgwd; a STOP;
  *     then exact counts, ratios, failure reasons, p50/p95 in the bucket of
@@ -223,6 +224,50 @@ test_lua_counts(void **state)
     /* no hash for an empty account or route */
     snprintf(k, sizeof(k), "t:stats:b:%llu:a:", (unsigned long long)b);
     assert_int_equal(ttl_of(f, k), -2);
+}
+
+static void
+receipt_cb(void *arg, int rc, const struct store_receipt_info *info)
+{
+    int *done = arg;
+    *done = rc == 1 && info && info->state && !strcmp(info->state, "delivered") ? 1 : -1;
+}
+
+/* The receipt script counts a held or scheduled message's receipt time
+ * from its release, not from its acceptance. */
+static void
+test_receipt_latency_from_release(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t bms = STORE_STATS_BUCKET_S * 1000ull;
+    uint64_t t = store_now_ms();
+    int done = 0;
+
+    redisReply *rep = redisCommand(f->c, "HSET t:msg:m1 account acme route good from 12345 "
+                                   "created %llu release_at %llu segments 1 state submitted",
+                                   (unsigned long long)(t - 100000), (unsigned long long)(t - 240));
+    freeReplyObject(rep);
+    rep = redisCommand(f->c, "SET t:smscid:sim:abc m1:0");
+    freeReplyObject(rep);
+    store_receipt(f->r, "sim", "abc", "DELIVRD", "000", receipt_cb, &done);
+    TL_RUN_UNTIL(f->base, done != 0, 3000);
+    assert_int_equal(done, 1);
+    /* the receipt came between t and t2: 240 ms and up to t2 - t more
+     * after the release, in whichever time bucket was current */
+    uint64_t t2 = store_now_ms();
+    char k[128], lf[8];
+    long long n = 0;
+    for (uint64_t b = t / bms; b <= t2 / bms; b++) {
+        snprintf(k, sizeof(k), "t:stats:b:%llu:r:good", (unsigned long long)b);
+        for (unsigned l = store_stats_lat_bucket(240); l <= store_stats_lat_bucket(240 + t2 - t);
+             l++) {
+            snprintf(lf, sizeof(lf), "l%u", l);
+            long long v = hget_ll(f, k, lf);
+            n += v > 0 ? v : 0;
+        }
+        assert_true(hget_ll(f, k, "e:DELIVRD") == -1);
+    }
+    assert_int_equal(n, 1);
 }
 
 struct qres {
@@ -700,6 +745,8 @@ main(void)
         cmocka_unit_test(test_quantiles),
         cmocka_unit_test_setup_teardown(test_lua_counts, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_query_windows, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_latency_from_release, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(test_api_end_to_end, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
