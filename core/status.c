@@ -16,12 +16,15 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/smpp_front.h"
+#include "core/stats_api.h"
 #include "router/router_mt.h"
 #include "store/store_redis.h"
 
 #define ERR_RING 20
 #define ERR_LINE 512
 #define MAX_ROUTES 1024
+#define DELIVERY_REFRESH_US  5000000     /* the page's own refresh */
+#define DELIVERY_VIEWED_US  60000000     /* keep reading while someone looks */
 
 struct qcache {
     char name[65];
@@ -31,6 +34,19 @@ struct qcache {
     double rate;                /* submit_sm per second over the last tick */
     double last_submitted;
     uint64_t last_us;
+};
+
+/* A route's or account's delivery figures for the page (store/store_stats),
+ * read from Redis while the page is being looked at, never by a request. */
+struct drow {
+    char dim;                   /* 'r' or 'a' */
+    char name[65];
+    struct {
+        uint64_t submitted, finished, delivered, optouts;
+        bool have_lat;
+        double p50, p95;
+        char reasons[160];      /* the top failure reasons, "UNDELIV:001 x3, ..." */
+    } w[STORE_STATS_NWIN];
 };
 
 struct status {
@@ -46,6 +62,12 @@ struct status {
     char errs[ERR_RING][ERR_LINE];
     unsigned nerrs, errnext;
     uint64_t started_us;
+    struct stats_api *stats_api;    /* GET /v1/stats */
+    struct drow *drows;         /* the delivery table, as last read */
+    size_t ndrows;
+    uint64_t d_read_us;         /* when drows was read (0: never) */
+    uint64_t d_viewed_us;       /* the page's last view */
+    bool d_busy;                /* a read is out */
 };
 
 static uint64_t
@@ -105,6 +127,8 @@ status_queue(const struct status *st, const char *route, long long *depth, doubl
     return true;
 }
 
+static void delivery_refresh(struct status *st, uint64_t now);
+
 /* ------------------------------------------------------ the queue poll */
 
 struct qpoll {
@@ -163,6 +187,87 @@ qpoll_send(struct status *st, const char *route, bool xrange)
         free(p);
 }
 
+/* ------------------------------------------------------ delivery figures */
+
+struct dread {
+    struct status *st;
+    struct store_stats_dim *dims;
+    char (*names)[65];
+    size_t n;
+};
+
+static void
+delivery_read(void *arg, int rc, const struct store_stats_agg *rows)
+{
+    struct dread *d = arg;
+    struct status *st = d->st;
+
+    st->d_busy = false;
+    if (rc == 0) {
+        struct drow *dr = calloc(d->n ? d->n : 1, sizeof(*dr));
+        if (!dr)
+            abort();
+        for (size_t i = 0; i < d->n; i++) {
+            dr[i].dim = d->dims[i].dim;
+            snprintf(dr[i].name, sizeof(dr[i].name), "%s", d->names[i]);
+            for (unsigned w = 0; w < STORE_STATS_NWIN; w++) {
+                const struct store_stats_agg *a = &rows[i * STORE_STATS_NWIN + w];
+                dr[i].w[w].submitted = a->c[STORE_STATS_SUBMITTED];
+                dr[i].w[w].finished = store_stats_finals(a);
+                dr[i].w[w].delivered = a->c[STORE_STATS_DELIVERED];
+                dr[i].w[w].optouts = a->c[STORE_STATS_OPTOUTS];
+                dr[i].w[w].have_lat = store_stats_quantile(a->lat, 0.50, &dr[i].w[w].p50) &&
+                                      store_stats_quantile(a->lat, 0.95, &dr[i].w[w].p95);
+                size_t o = 0;
+                for (size_t k = 0; k < a->nreasons && k < 3; k++) {
+                    int l = snprintf(dr[i].w[w].reasons + o, sizeof(dr[i].w[w].reasons) - o,
+                                     "%s%s x%llu", k ? ", " : "", a->reasons[k].code,
+                                     (unsigned long long)a->reasons[k].n);
+                    if (l < 0 || (size_t)l >= sizeof(dr[i].w[w].reasons) - o)
+                        break;
+                    o += (size_t)l;
+                }
+            }
+        }
+        free(st->drows);
+        st->drows = dr;
+        st->ndrows = d->n;
+        st->d_read_us = mono_us();
+    }
+    free(d->dims);
+    free(d->names);
+    free(d);
+}
+
+/* Read the routes' and accounts' figures again when they are older than
+ * the page's refresh. */
+static void
+delivery_refresh(struct status *st, uint64_t now)
+{
+    if (st->d_busy || !st->cfg || !store_redis_ready(st->redis) ||
+        (st->d_read_us && now - st->d_read_us < DELIVERY_REFRESH_US))
+        return;
+    struct dread *d = calloc(1, sizeof(*d));
+    size_t n = st->cfg->nroutes + st->cfg->naccounts;
+    if (!d)
+        abort();
+    d->st = st;
+    d->dims = calloc(n ? n : 1, sizeof(*d->dims));
+    d->names = calloc(n ? n : 1, sizeof(*d->names));
+    if (!d->dims || !d->names)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        bool route = i < st->cfg->nroutes;
+        snprintf(d->names[i], sizeof(d->names[i]), "%s", route ? st->cfg->routes[i].name
+                 : st->cfg->accounts[i - st->cfg->nroutes].name);
+        d->dims[i].dim = route ? 'r' : 'a';
+        d->dims[i].name = d->names[i];
+    }
+    d->n = n;
+    st->d_busy = true;
+    store_stats_query(st->redis, 0, d->dims, n, delivery_read, d);
+}
+
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -184,6 +289,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
         q->last_submitted = ri[i].submitted;
         q->last_us = now;
     }
+    if (st->d_viewed_us && now - st->d_viewed_us < DELIVERY_VIEWED_US)
+        delivery_refresh(st, now);
     /* One poll at a time: a slow Redis gets no pile of XLENs. */
     if (st->polling || !store_redis_ready(st->redis))
         return;
@@ -210,6 +317,7 @@ status_new(struct event_base *base, struct store_redis *redis, struct store_redi
         abort();
     evtimer_add(st->tick, &tv);
     log_set_warn_hook(warn_line, st);
+    st->stats_api = stats_api_new(redis);
     return st;
 }
 
@@ -242,6 +350,8 @@ status_free(struct status *st)
         return;
     log_set_warn_hook(NULL, NULL);
     event_free(st->tick);
+    stats_api_free(st->stats_api);
+    free(st->drows);
     free(st->q);
     free(st);
 }
@@ -358,6 +468,54 @@ error_row(void *arg, const char *line)
 }
 
 static void
+delivery_table(struct status *st, FILE *f)
+{
+    static const char *const wname[STORE_STATS_NWIN] = { "hour", "day" };
+    uint64_t now = mono_us();
+
+    st->d_viewed_us = now;
+    delivery_refresh(st, now);
+    fputs("<h2>Delivery (last hour / day)</h2>\n", f);
+    if (!st->d_read_us) {
+        fputs("<p id=\"delivery-pending\">being read from Redis; shown at the next refresh</p>\n", f);
+        return;
+    }
+    fprintf(f, "<p>read %.0f s ago; <code>GET " STATS_API_PATH "</code> has senders and "
+            "failure reasons in full</p>\n", (double)(now - st->d_read_us) / 1e6);
+    fputs("<table id=\"delivery\"><tr><th>kind</th><th>name</th><th>window</th>"
+          "<th>submitted</th><th>finished</th><th>delivered</th><th>delivered %</th>"
+          "<th>receipt p50</th><th>receipt p95</th><th>opt-outs</th><th>top failures</th></tr>\n", f);
+    for (size_t i = 0; i < st->ndrows; i++) {
+        const struct drow *d = &st->drows[i];
+        for (unsigned w = 0; w < STORE_STATS_NWIN; w++) {
+            fprintf(f, "<tr class=\"%s\"><td>%s</td><td>", d->dim == 'r' ? "route" : "account",
+                    d->dim == 'r' ? "route" : "account");
+            html(f, d->name);
+            fprintf(f, "</td><td>%s</td><td>%llu</td><td>%llu</td><td>%llu</td>", wname[w],
+                    (unsigned long long)d->w[w].submitted, (unsigned long long)d->w[w].finished,
+                    (unsigned long long)d->w[w].delivered);
+            if (d->w[w].finished)
+                fprintf(f, "<td class=\"%s\">%.1f</td>",
+                        d->w[w].delivered * 10 >= d->w[w].finished * 9 ? "ok" : "bad",
+                        100.0 * (double)d->w[w].delivered / (double)d->w[w].finished);
+            else
+                fputs("<td>-</td>", f);
+            if (d->w[w].have_lat)
+                fprintf(f, "<td>%.0f ms</td><td>%.0f ms</td>", d->w[w].p50, d->w[w].p95);
+            else
+                fputs("<td>-</td><td>-</td>", f);
+            if (d->dim == 'a')
+                fprintf(f, "<td>%llu</td><td>", (unsigned long long)d->w[w].optouts);
+            else
+                fputs("<td>-</td><td>", f);
+            html(f, d->w[w].reasons);
+            fputs("</td></tr>\n", f);
+        }
+    }
+    fputs("</table>\n", f);
+}
+
+static void
 status_page(struct status *st, struct evbuffer *out)
 {
     static struct mt_route_info ri[MAX_ROUTES];
@@ -406,6 +564,8 @@ status_page(struct status *st, struct evbuffer *out)
     }
     fputs("</table>\n", f);
 
+    delivery_table(st, f);
+
     if (st->front) {
         fputs("<h2>Client binds</h2>\n<table id=\"clients\"><tr><th>account</th><th>binds</th>"
               "<th>receiver binds</th></tr>\n", f);
@@ -439,6 +599,8 @@ authorized(const struct status *st, struct evhttp_request *req)
 bool
 status_http(struct status *st, struct evhttp_request *req, const char *path)
 {
+    if (st->cfg && stats_api_http(st->stats_api, st->cfg, req, path))
+        return true;
     bool metrics = strcmp(path, "/metrics") == 0;
     if (!metrics && strcmp(path, "/status") != 0)
         return false;

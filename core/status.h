@@ -5,10 +5,14 @@
  *                  computed at the scrape: bind slots, routes, queues,
  *                  client binds, Redis links)
  *   GET /status    one plain HTML page: SMSC binds, routes (current vs
- *                  allowed mps, queue depth), client binds, recent errors
+ *                  allowed mps, queue depth), delivery in the last hour
+ *                  and day per route and account (store/store_stats),
+ *                  client binds, recent errors
+ *   GET /v1/stats  handed to core/stats_api (its own authorization)
  *
  * Both are open unless admin.http_token is set; then they need
  * `Authorization: Bearer TOKEN` (docs/operations.md says why the default).
+ * The delivery figures are read on the timer while the page is viewed.
  *
  * Queue depths come from Redis (XLEN, and the oldest entry's id for its
  * age) once a second on a timer, cached: a scrape never waits on Redis.
@@ -36,7 +40,8 @@ struct status *status_new(struct event_base *base, struct store_redis *redis,
 /* The config, engine and front in use (again after every reload). */
 void status_set(struct status *st, const struct gw_config *cfg, struct mt_engine *mt,
                 struct smpp_front *front);
-/* Answer GET /metrics or GET /status; false for any other path. */
+/* Answer GET /metrics, GET /status or GET /v1/stats; false for any other
+ * path. */
 bool status_http(struct status *st, struct evhttp_request *req, const char *path);
 void status_free(struct status *st);
 

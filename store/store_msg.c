@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "core/log.h"
+#include "store/store_stats.h"
 
 /* Keep terminal records this long (seconds). */
 #define RETENTION_S (7 * 86400)
@@ -135,13 +136,15 @@ static struct store_script accept_lua = { "accept",
  * Submit progress, two kinds of item:
  *   p smscid value ttl msg field raw   a part's submit_sm_resp: the SMSC id
  *                                      maps to "id:part" for its receipt
- *   j msg q stream_id now smsc         every part submitted: the stream
+ *   j msg q stream_id now smsc prefix  every part submitted: the stream
  *                                      entry goes, the state follows
+ *                                      (counted in the delivery statistics)
  * A record's fields from all the items of a batch go in one HSET; the
  * stream entries are acknowledged and deleted per stream in one XACK and
  * one XDEL.
  */
 static struct store_script progress_lua = { "progress",
+    STATS_LUA
     "local acks, sets, order = {}, {}, {}\n"
     "local function put(mk, ...)\n"
     "  local t = sets[mk]\n"
@@ -157,15 +160,18 @@ static struct store_script progress_lua = { "progress",
     "  local mk, q, now, smsc = ARGV[b + 2], ARGV[b + 3], ARGV[b + 5], ARGV[b + 6]\n"
     "  acks[q] = acks[q] or {}\n"
     "  table.insert(acks[q], ARGV[b + 4])\n"
-    "  local st = redis.call('HGET', mk, 'state')\n"
+    "  local h = redis.call('HMGET', mk, 'state', 'account', 'route', 'from')\n"
+    "  local st = h[1]\n"
     "  if st == 'queued' or st == 'retrying' then\n"
     "    put(mk, 'state', 'submitted', 'smsc', smsc, 'updated', now)\n"
+    "    stats_event(ARGV[b + 7], now, h[2], h[3], h[4], 'submitted')\n"
     "  end\n"
     "  put(mk, 'h:' .. now .. ':submitted', 'smsc=' .. smsc)\n"
     "  return 1\n"
     "end\n"
     BATCH_LOOP("progress")
     "for _, mk in ipairs(order) do redis.call('HSET', mk, unpack(sets[mk])) end\n"
+    "stats_flush()\n"
     "for q, ids in pairs(acks) do\n"
     "  redis.call('XACK', q, 'smsgw', unpack(ids))\n"
     "  redis.call('XDEL', q, unpack(ids))\n"
@@ -209,8 +215,10 @@ static struct store_script retry_lua = { "retry",
 
 /* KEYS: msg q. ARGV: stream_id now state detail retention prefix.
  * A message cancelled (cancel_sm) meanwhile keeps its state: only its queue
- * entry goes. */
+ * entry goes. The outcome (with detail as its reason) is counted in the
+ * delivery statistics (store/store_stats.h). */
 static struct store_script final_lua = { "final",
+    STATS_LUA
     "redis.call('XACK', KEYS[2], 'smsgw', ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "if redis.call('HGET', KEYS[1], 'state') == 'cancelled' then return 1 end\n"
@@ -219,8 +227,10 @@ static struct store_script final_lua = { "final",
     "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
     "local mk, prefix, state, err, now = KEYS[1], ARGV[6], ARGV[3], '', ARGV[2]\n"
     "local stat = ({rejected = 'REJECTD', expired = 'EXPIRED'})[state] or 'UNDELIV'\n"
-    "local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ")\n"
+    "local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ", 'route')\n"
     CLIENT_RECEIPT_LUA
+    "stats_event(prefix, now, c[3], c[7], c[4], state, ARGV[4] ~= '' and ARGV[4] or nil)\n"
+    "stats_flush()\n"
     "return 1\n", "" };
 
 /* KEYS: sched. ARGV: now max prefix. A due retry goes back on its route's
@@ -247,11 +257,15 @@ static struct store_script promote_lua = { "promote",
  * A part's receipt sets p<part>; when every part has a final one, the
  * message takes its state: delivered when all parts were, else the first
  * failed part's (not when a fallback chain has taken the message over: then
- * the receipt is only recorded). Answers {0} unknown SMSC id, {2, id, ''} a repeat,
+ * the receipt is only recorded). A new final state is counted in the
+ * delivery statistics, with its submit-to-receipt time (from created, or
+ * release_at for a held message) and, unless delivered, "STAT:err" as its
+ * reason. Answers {0} unknown SMSC id, {2, id, ''} a repeat,
  * {1, id, ''} recorded, {1, id, state, callback_url, client_ref} when the
  * message took a new final state.
  */
 static struct store_script dlr_lua = { "receipt",
+    STATS_LUA
     "local finals = {DELIVRD='delivered', UNDELIV='undelivered', EXPIRED='expired',\n"
     "  REJECTD='rejected', DELETED='deleted', UNKNOWN='unknown'}\n"
     /* A late receipt after the fallback chain took over is history only:
@@ -267,7 +281,7 @@ static struct store_script dlr_lua = { "receipt",
     "  local stat, err, now = ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]\n"
     "  local pf = 'p' .. part\n"
     "  local m = redis.call('HMGET', mk, pf, 'segments', 'state', 'callback_url', 'client_ref',\n"
-    "    " CLIENT_RECEIPT_FIELDS ")\n"
+    "    " CLIENT_RECEIPT_FIELDS ", 'route', 'release_at')\n"
     "  if m[1] == stat then return {2, id, ''} end\n"
     "  matched = matched + 1\n"
     "  local hf, hv = 'h:' .. now .. ':receipt:' .. part, 'stat=' .. stat .. ' err=' .. err\n"
@@ -299,9 +313,14 @@ static struct store_script dlr_lua = { "receipt",
     "  stat = worst or 'DELIVRD'\n"
     "  local c = {m[6], m[7], m[8], m[9], m[10], m[11]}\n"
     "  " CLIENT_RECEIPT_LUA
+    "  local t0 = math.max(tonumber(m[11]) or 0, tonumber(m[13]) or 0)\n"
+    "  stats_event(prefix, now, m[8], m[12], m[9], state,\n"
+    "    state ~= 'delivered' and (err ~= '' and stat .. ':' .. err or stat) or nil,\n"
+    "    t0 > 0 and math.max(tonumber(now) - t0, 0) or nil)\n"
     "  return {1, id, state, m[4] or '', m[5] or ''}\n"
     "end\n"
     BATCH_LOOP("receipt")
+    "stats_flush()\n"
     "if matched > 0 then redis.call('HINCRBY', prefix .. 'stats', 'receipts_matched', matched) end\n"
     "if unmatched > 0 then redis.call('HINCRBY', prefix .. 'stats', 'receipts_unmatched', unmatched) end\n"
     "return out\n", "" };
@@ -1040,13 +1059,13 @@ store_job_submitted(struct store_redis *r, const char *route, const struct store
     key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
     key(kq, sizeof(kq), r, "q", route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    const char *argv[] = { "j", kmsg, kq, job->stream_id, now, smsc };
+    const char *argv[] = { "j", kmsg, kq, job->stream_id, now, smsc, store_redis_prefix(r) };
     struct done_ctx *d = malloc(sizeof(*d));
     if (!d)
         abort();
     d->cb = cb;
     d->arg = arg;
-    if (store_redis_batch(r, &progress_lua, RANK_PROGRESS, done_reply, d, 6, argv, NULL) != 0) {
+    if (store_redis_batch(r, &progress_lua, RANK_PROGRESS, done_reply, d, 7, argv, NULL) != 0) {
         free(d);
         if (cb)
             cb(arg, -1);
@@ -1184,11 +1203,19 @@ store_receipt(struct store_redis *r, const char *smsc, const char *normid, const
     }
 }
 
-/* KEYS: optnum optacct. ARGV: subscriber out(1|0) account_wide(1|0) */
+/* KEYS: optnum optacct. ARGV: subscriber out(1|0) account_wide(1|0)
+ * prefix now account sender. A new opt-out counts in the delivery
+ * statistics of the account and the sender. */
 static struct store_script optout_lua = { "optout",
+    STATS_LUA
     "if ARGV[2] == '1' then\n"
-    "  if ARGV[3] == '1' then redis.call('SADD', KEYS[2], ARGV[1])\n"
-    "  else redis.call('SADD', KEYS[1], ARGV[1]) end\n"
+    "  local added\n"
+    "  if ARGV[3] == '1' then added = redis.call('SADD', KEYS[2], ARGV[1])\n"
+    "  else added = redis.call('SADD', KEYS[1], ARGV[1]) end\n"
+    "  if added == 1 then\n"
+    "    stats_event(ARGV[4], ARGV[5], ARGV[6], nil, ARGV[7], 'optouts')\n"
+    "    stats_flush()\n"
+    "  end\n"
     "else\n"
     "  redis.call('SREM', KEYS[1], ARGV[1])\n"
     "  redis.call('SREM', KEYS[2], ARGV[1])\n"
@@ -1199,12 +1226,15 @@ void
 store_optout_set(struct store_redis *r, const char *sender, const char *account,
                  const char *subscriber, bool out, bool account_wide, store_done_cb cb, void *arg)
 {
-    char kn[160], ka[160];
+    char kn[160], ka[160], now[24];
 
     key(kn, sizeof(kn), r, "optout:num", sender ? sender : "-", NULL);
     key(ka, sizeof(ka), r, "optout:acct", account ? account : "-", NULL);
-    const char *argv[] = { kn, ka, subscriber, out ? "1" : "0", account_wide ? "1" : "0" };
-    run_script(r, &optout_lua, 2, 3, argv, NULL, cb, arg);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    const char *argv[] = { kn, ka, subscriber, out ? "1" : "0", account_wide ? "1" : "0",
+                           store_redis_prefix(r), now, account ? account : "",
+                           sender ? sender : "" };
+    run_script(r, &optout_lua, 2, 7, argv, NULL, cb, arg);
 }
 
 /* ---------------------------------------------------------------- MO */

@@ -15,6 +15,8 @@
  *   P idem:ACCT:REF our id for a client_ref, TTL = validity + 1 day
  *   P smscid:SMSC:NORMID  "ID:PART" for receipts, TTL = validity + 1 day
  *   P stats         hash of counters (receipts_unmatched, ...)
+ *   P stats:b:...   delivery statistics, written by the final-state,
+ *                   progress and opt-out scripts (store/store_stats.h)
  *   P clientq:ACCT  list: JSON items (receipts, MO) for the account's SMPP
  *                   receiver binds, oldest first (RPUSH by the scripts that
  *                   set a final state or record an MO)

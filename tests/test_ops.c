@@ -9,9 +9,9 @@
  *                  keeps its connection (smsc-sim's bind count) and no
  *                  queued message is lost; a bad config keeps the old one;
  *                  SIGHUP reloads too
- *   GET /status    the HTML page's tables and recent errors (headless
- *                  Chromium's DOM when `chromium` is installed, the served
- *                  HTML otherwise)
+ *   GET /status    the HTML page's tables (delivery figures too) and recent
+ *                  errors (headless Chromium's DOM when `chromium` is
+ *                  installed, the served HTML otherwise)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -716,6 +716,21 @@ test_status_page(void **state)
     assert_non_null(strstr(body, "event=admin_refused"));
     free(body);
     free(hdr);
+    /* Delivery (last hour / day): read from Redis while the page is looked
+     * at, so it shows at a later view; the delivered message counts once. */
+    static const char delivered_row[] = "<td>route</td><td>default</td><td>hour</td>"
+        "<td>1</td><td>1</td><td>1</td><td class=\"ok\">100.0</td>";
+    bool shown = false;
+    for (int i = 0; i < 200 && !shown; i++) {
+        assert_int_equal(tl_http(g->http_port, "GET", "/status", "metrics-tok", NULL, &body,
+                                 NULL), 200);
+        shown = strstr(body, "<table id=\"delivery\">") && strstr(body, delivered_row);
+        if (!shown && i == 199)
+            fail_msg("no delivery row for route default in %s", body);
+        free(body);
+        if (!shown)
+            sleep_ms(50);
+    }
 
     /* A browser's view of the page, when one is installed. The token is
      * not needed for this part: reload a config without it. */
@@ -736,6 +751,9 @@ test_status_page(void **state)
         assert_non_null(strstr(dom, "sim#1"));
         assert_non_null(strstr(dom, "bound_trx"));
         assert_non_null(strstr(dom, "id=\"routes\""));
+        assert_non_null(strstr(dom, "id=\"delivery\""));
+        if (!strstr(dom, delivered_row))
+            fail_msg("the browser shows no delivery row for route default: %s", dom);
         free(dom);
     } else {
         fprintf(stderr, "note: chromium not installed; /status checked as served HTML only\n");
