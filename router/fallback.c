@@ -101,8 +101,8 @@ step_end(struct fb_run *run, const char *detail, const char *final_state, unsign
     struct store_fb_step sp = { .step = run->step, .detail = detail, .chan_type = chan_type,
                                 .provider_id = provider_id };
 
-    log_event(LOG_INFO, "fallback_step", "msg_id=%s step=%u attempt=%u channel=%s %s%s%s",
-              run->id, run->step, run->attempt, run->chain[run->step], detail,
+    log_event(LOG_INFO, "fallback_step", "msg_id=%s step=%u %s%s%s",
+              run->id, run->step, detail,
               final_state ? " state=" : "", final_state ? final_state : "");
     if (fb->closing && !final_state) {
         /* Shutting down: the record keeps state fallback and this step's
