@@ -1048,9 +1048,11 @@ test_config(void **state)
         "    subject = \"From {{from}}\"; body = \"{{text}}\"; timeout_ms = 20000; mps = 5;\n"
         "  };\n"
         "  ott = { base_url = \"https://graph.facebook.com/v19.0/\"; phone_number_id = \"1055\";\n"
-        "          token = \"EAAB\"; concurrency = 8; };\n"
+        "          token = \"EAAB\"; concurrency = 8; app_secret = \"s3cret-app\";\n"
+        "          verify_token = \"vt\"; retry_attempts = 5; retry_backoff_ms = 250; };\n"
         "  rcs = { base_url = \"https://rcsbusinessmessaging.googleapis.com\"; token = \"ya29\";\n"
-        "          agent_id = \"acme\"; max_queue = 500; };\n"
+        "          agent_id = \"acme\"; max_queue = 500; client_token = \"SJENCPGJESMGUFPY\";\n"
+        "          webhook_verify = false; };\n"
         "};\n");
     chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
     cfg_errs_print(&errs, stderr);
@@ -1066,6 +1068,17 @@ test_config(void **state)
     assert_int_equal(cc.ott.lim.timeout_ms, 10000);
     assert_int_equal(cc.rcs.lim.max_queue, 500);
     assert_string_equal(cc.rcs.name, "rcs");
+    /* Webhook and retry settings; defaults where not given. */
+    assert_string_equal(cc.ott.app_secret, "s3cret-app");
+    assert_string_equal(cc.ott.verify_token, "vt");
+    assert_true(cc.ott.webhook_verify);
+    assert_int_equal(cc.ott.lim.retry_attempts, 5);
+    assert_int_equal(cc.ott.lim.retry_backoff_ms, 250);
+    assert_string_equal(cc.rcs.client_token, "SJENCPGJESMGUFPY");
+    assert_false(cc.rcs.webhook_verify);
+    assert_int_equal(cc.rcs.lim.retry_attempts, 3);
+    assert_int_equal(cc.email.lim.retry_attempts, 3);
+    assert_int_equal(cc.email.lim.retry_backoff_ms, 1000);
     chan_config_free(&cc);
     config_destroy(c);
 
@@ -1082,8 +1095,14 @@ test_config(void **state)
         "          timeout_ms = 1.5; };\n"
         "  rcs = { token = \"has space\"; name = \"ott\"; colour = \"blue\"; };\n"
         "  sms = { };\n"
-        "};\n");
+        "};\n"
+        "more = { ott = { base_url = \"https://x\"; phone_number_id = \"1\"; token = \"t\";\n"
+        "                 app_secret = \"short\"; retry_attempts = 0; webhook_verify = 1; };\n"
+        "       };\n");
     chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
+    struct chan_config more;
+    chan_config_parse(&more, config_lookup(c, "more"), &errs);
+    chan_config_free(&more);
     cfg_errs_print(&errs, stderr);
     const char *want[] = {
         "c.conf:3: channels.email.transactional: \"url\" must start with smtp:// or smtps://",
@@ -1101,6 +1120,9 @@ test_config(void **state)
         "c.conf:11: channels.rcs: unknown setting \"colour\"",
         "c.conf:12: channels: unknown setting \"sms\"",
         "channels: name \"ott\" used twice",
+        "c.conf:15: channels.ott: \"app_secret\" must be",
+        "c.conf:15: channels.ott: \"retry_attempts\" must be 1 to 20",
+        "c.conf:15: channels.ott: \"webhook_verify\" must be",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!cfg_errs_has(&errs, want[i]))
