@@ -31,6 +31,10 @@ struct fallback {
     unsigned running;
     struct fb_run *runs;            /* chains running here (not resumed from P fbwait) */
     bool closing;                   /* fallback_free: no new steps */
+    /* Redis calls whose callbacks take fb: fallback_free() leaves fb to the
+     * last of them (store_redis_free answers them all, after fb is freed). */
+    unsigned redis_pending;
+    bool free_pending;
 };
 
 /* One chain being run. */
@@ -83,6 +87,26 @@ chan_by_name(struct fallback *fb, const char *name)
 }
 
 static void step_start(struct fb_run *run);
+
+/* A Redis call for fb is starting. */
+static void
+fb_asking(struct fallback *fb)
+{
+    fb->redis_pending++;
+}
+
+/* Its answer came: false when fb is being freed (then freed with the last
+ * answer) and the callback must not touch it any more. */
+static bool
+fb_answered(struct fallback *fb)
+{
+    fb->redis_pending--;
+    if (!fb->free_pending)
+        return true;
+    if (fb->redis_pending == 0)
+        free(fb);
+    return false;
+}
 
 static const char *
 type_name(enum chan_type t)
@@ -256,12 +280,19 @@ claimed(void *arg, int rc, const struct store_fb_msg *m)
 {
     struct fallback *fb = arg;
 
+    if (!fb_answered(fb))
+        return;
     if (rc < 0) {
         log_event(LOG_WARN, "fallback_not_claimed", "reason=\"redis unavailable\"");
         return;
     }
     if (rc == 0)
         return;
+    if (fb->closing) {
+        /* Claimed as we stop: state fallback, watched in P fbwait; an
+         * instance resumes it after fallback_resume_s. */
+        return;
+    }
     struct fb_run *run = calloc(1, sizeof(*run));
     if (!run)
         abort();
@@ -319,6 +350,7 @@ fallback_sms_failed(struct fallback *fb, const char *id, const char *state)
         return;
     char reason[48];
     snprintf(reason, sizeof(reason), "%s", state);
+    fb_asking(fb);
     store_fallback_claim(fb->redis, id, reason, strcmp(state, "no_receipt") == 0, false,
                          fb->cfg->fallback_resume_s, claimed, fb);
 }
@@ -337,6 +369,7 @@ resume(struct fallback *fb, const char *id)
         }
     }
     log_event(LOG_WARN, "fallback_stalled", "msg_id=%s action=resume", id);
+    fb_asking(fb);
     store_fallback_claim(fb->redis, id, "resume", false, true, fb->cfg->fallback_resume_s,
                          claimed, fb);
 }
@@ -345,6 +378,8 @@ static void
 due_ids(void *arg, int n, const char *const *ids)
 {
     struct fallback *fb = arg;
+    if (!fb_answered(fb) || fb->closing)
+        return;
     for (int i = 0; i < n; i++) {
         if (strncmp(ids[i], "r:", 2) == 0)
             resume(fb, ids[i] + 2);
@@ -359,8 +394,10 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     struct fallback *fb = arg;
     (void)fd;
     (void)what;
-    if (store_redis_ready(fb->redis))
+    if (store_redis_ready(fb->redis)) {
+        fb_asking(fb);
         store_fallback_due(fb->redis, 100, due_ids, fb);
+    }
 }
 
 /* ------------------------------------------------ provider status events */
@@ -381,6 +418,12 @@ event_stored(void *arg, int rc, const struct store_fb_event_info *info)
     struct fallback *fb = e->fb;
     char labels[96];
 
+    if (!fb_answered(fb)) {
+        if (e->cb)
+            e->cb(e->arg, -1);
+        free(e);
+        return;
+    }
     snprintf(labels, sizeof(labels), "channel=\"%s\",result=\"%s\"", e->type,
              rc > 0 ? "matched" : rc == 0 ? "unknown" : "error");
     metrics_inc("smsgw_channel_events_total", labels);
@@ -396,6 +439,7 @@ event_stored(void *arg, int rc, const struct store_fb_event_info *info)
              * here from its next step (P fbwait has it should this stop). */
             log_event(LOG_INFO, "msg_state", "msg_id=%s state=fallback reason=provider_failed",
                       info->id);
+            fb_asking(fb);
             store_fallback_claim(fb->redis, info->id, "provider_failed", false, true,
                                  fb->cfg->fallback_resume_s, claimed, fb);
         } else if (info->new_state[0]) {
@@ -431,6 +475,7 @@ fallback_channel_event(struct fallback *fb, enum chan_type type, const struct ch
                       (long long)ev->ts);
     if (ev->error && n > 0 && (size_t)n < sizeof(detail))
         snprintf(detail + n, sizeof(detail) - (size_t)n, " error=%s", ev->error);
+    fb_asking(fb);
     store_fallback_event(fb->redis, e->type, e->provider_id, e->event, detail,
                          fb->cfg->fallback_resume_s, event_stored, e);
 }
@@ -490,5 +535,8 @@ fallback_free(struct fallback *fb)
     }
     if (fb->curl)
         curlev_free(fb->curl);
-    free(fb);
+    if (fb->redis_pending)
+        fb->free_pending = true;
+    else
+        free(fb);
 }

@@ -46,6 +46,9 @@ struct fallback;
  * (may be NULL) are borrowed. Never NULL. Free with fallback_free(). */
 struct fallback *fallback_new(struct event_base *base, const struct gw_config *cfg,
                               struct store_redis *r, struct webhook *w);
+/* Connectors report what they hold (recorded, the chains resume later);
+ * callbacks of Redis calls still pending find fb marked closing (fb is
+ * released with the last of them, e.g. when store_redis_free answers). */
 void fallback_free(struct fallback *fb);
 
 /* SMS for id is over with state (undelivered, rejected, expired, failed,
