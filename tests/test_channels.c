@@ -1167,6 +1167,18 @@ sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static void
+gw_start(struct gw *g)
+{
+    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
+    g->pid = tl_spawn(argv, g->log);
+    gw_log = g->log;
+    if (!tl_wait_port(g->http, 10000)) {
+        tl_dump_tail(g->log);
+        fail_msg("smsgwd did not start");
+    }
+}
+
 static int
 gw_setup(void **state)
 {
@@ -1206,13 +1218,7 @@ gw_setup(void **state)
             g->redis.port, g->http, g->sim, hash, G.smtp_plain, G.http, TOKEN, APP_SECRET,
             G.http, TOKEN, CLIENT_TOKEN);
     fclose(f);
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->pid = tl_spawn(argv, g->log);
-    gw_log = g->log;
-    if (!tl_wait_port(g->http, 10000)) {
-        tl_dump_tail(g->log);
-        fail_msg("smsgwd did not start");
-    }
+    gw_start(g);
     *state = g;
     return 0;
 }
@@ -1579,6 +1585,39 @@ test_gw_retry_same_channel(void **state)
     free(id);
 }
 
+/* The retry waits in Redis: smsgwd killed while it waits, the next run
+ * sends it when it is due. */
+static void
+test_gw_retry_survives_crash(void **state)
+{
+    struct gw *g = *state;
+    char d[8][320];
+
+    char *id = gw_post(g, "{\"from\":\"12345\",\"to\":\"+12125550502\",\"text\":\"durable\","
+                          "\"fallback\":[\"ott\"]}");
+    char *rec = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(rec);
+        rec = gw_get(g, id);
+        if (strstr(rec, "retry_in_ms=3000"))
+            break;
+        sleep_ms(50);
+    }
+    assert_non_null(strstr(rec, "channel=ott result=failed error=http_503 retryable=1 attempt=1 "
+                                "retry_in_ms=3000"));
+    free(rec);
+    tl_stop(g->pid, SIGKILL, 2000);
+    gw_start(g);
+    rec = gw_wait_state(g, id, "sent_ott", 20000);
+    int n = history(rec, "fallback", d, 8);
+    assert_int_equal(n, 4);
+    assert_string_equal(d[2], "retry step=0 attempt=2");
+    assert_non_null(strstr(d[3], "channel=ott result=accepted provider_id=wamid."));
+    assert_non_null(strstr(d[3], " attempt=2"));
+    free(rec);
+    free(id);
+}
+
 /* An RBM DELIVERED event, in the Pub/Sub envelope RBM posts, signed with
  * the clientToken; and RBM's registration check. */
 static void
@@ -1676,6 +1715,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_gw_ott_delivered_read, gw_setup, gw_teardown),
         cmocka_unit_test_setup_teardown(test_gw_ott_failed_next_step, gw_setup, gw_teardown),
         cmocka_unit_test_setup_teardown(test_gw_retry_same_channel, gw_setup, gw_teardown),
+        cmocka_unit_test_setup_teardown(test_gw_retry_survives_crash, gw_setup, gw_teardown),
         cmocka_unit_test_setup_teardown(test_gw_rcs_delivered, gw_setup, gw_teardown),
         cmocka_unit_test_setup_teardown(test_gw_release_callback, gw_setup, gw_teardown),
     };

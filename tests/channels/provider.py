@@ -17,7 +17,8 @@ Behaviour by the last four digits of the recipient: 0500 -> 500, 0429 ->
 429 (WhatsApp code 130429), 0408 -> no answer for 30 s, 0131 -> 400 with
 WhatsApp code 131047 (outside the 24 h window), 0404 -> RBM 404 (not RCS
 capable, on capability and on send), 0503 -> 503 with Retry-After: 1 to the
-first two sends to that number, then the normal answer.
+first two sends to that number, then the normal answer; 0502 -> the same
+with Retry-After: 3, once.
 
   POST /cb/...    a status-callback receiver (smsgwd's core/webhook): no
                   token, answers 200, logged like the rest
@@ -73,15 +74,15 @@ class H(BaseHTTPRequestHandler):
         return u.path, rec["query"], body
 
     def behave(self, who):
-        if who.endswith("0503"):
+        if who.endswith("0503") or who.endswith("0502"):
             with lock:
                 tries[who] = tries.get(who, 0) + 1
                 n = tries[who]
-            if n <= 2:
+            if n <= (2 if who.endswith("0503") else 1):
                 data = json.dumps({"error": {"message": "Service temporarily unavailable"}}).encode()
                 self.send_response(503)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Retry-After", "1")
+                self.send_header("Retry-After", "1" if who.endswith("0503") else "3")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
