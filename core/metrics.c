@@ -53,6 +53,9 @@ static struct family families[] = {
       "Message state transitions seen by this instance, by new state", NULL, NULL },
     { "smsgw_receipts_total", M_COUNTER,
       "Delivery receipts from SMSCs: matched, unmatched, unreadable, deferred", NULL, NULL },
+    { "smsgw_channel_events_total", M_COUNTER,
+      "Fallback channel provider webhook events: matched, unknown, error, bad_signature, "
+      "malformed", NULL, NULL },
     { "smsgw_client_binds", M_GAUGE, "SMPP client binds per account", NULL, NULL },
     { "smsgw_redis_commands_total", M_COUNTER, "Redis commands sent, per connection", NULL, NULL },
     { "smsgw_redis_failures_total", M_COUNTER,

@@ -28,6 +28,7 @@
 
 #include "core/admin.h"
 #include "core/api.h"
+#include "core/chan_hooks.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -256,7 +257,7 @@ static bool
 be_other(void *bctx, struct evhttp_request *req, const char *path)
 {
     struct daemon *d = bctx;
-    return status_http(d->status, req, path);
+    return status_http(d->status, req, path) || chan_hooks_http(d->fallback, req, path);
 }
 
 static const struct api_backend backend = {

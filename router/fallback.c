@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/curlev.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "router/channels/channel.h"
 #include "router/router_mt.h"
 #include "store/store_fallback.h"
@@ -17,6 +18,7 @@
 
 #define FB_MAX_STEPS 3
 #define FB_POLL_MS 500
+#define FB_RETRY_MAX_MS (3600u * 1000u)    /* the longest wait before a retry */
 
 struct fallback {
     struct event_base *base;
@@ -29,6 +31,10 @@ struct fallback {
     unsigned running;
     struct fb_run *runs;            /* chains running here (not resumed from P fbwait) */
     bool closing;                   /* fallback_free: no new steps */
+    /* Redis calls whose callbacks take fb: fallback_free() leaves fb to the
+     * last of them (store_redis_free answers them all, after fb is freed). */
+    unsigned redis_pending;
+    bool free_pending;
 };
 
 /* One chain being run. */
@@ -37,6 +43,7 @@ struct fb_run {
     char id[40];
     char chain[FB_MAX_STEPS][65];
     unsigned nsteps, step;
+    unsigned attempt;               /* of this step: 1, 2, ... (retries) */
     char *email, *to, *from, *text, *callback_url, *client_ref;
     bool transactional;
     struct fb_run *prev, *next;     /* fb->runs */
@@ -81,54 +88,136 @@ chan_by_name(struct fallback *fb, const char *name)
 
 static void step_start(struct fb_run *run);
 
-/* The chain ended (state) or goes on with the next step. */
+/* A Redis call for fb is starting. */
 static void
-step_done(struct fb_run *run, const char *detail, const char *final_state)
+fb_asking(struct fallback *fb)
 {
-    log_event(LOG_INFO, "fallback_step", "msg_id=%s step=%u channel=%s %s%s%s", run->id,
-              run->step, run->chain[run->step], detail, final_state ? " state=" : "",
-              final_state ? final_state : "");
-    if (run->fb->closing && !final_state) {
-        /* Shutting down: the record keeps state fallback and this step's outcome. */
-        store_fallback_step(run->fb->redis, run->id, run->step, detail, NULL,
-                            run->fb->cfg->fallback_resume_s, NULL, NULL);
+    fb->redis_pending++;
+}
+
+/* Its answer came: false when fb is being freed (then freed with the last
+ * answer) and the callback must not touch it any more. */
+static bool
+fb_answered(struct fallback *fb)
+{
+    fb->redis_pending--;
+    if (!fb->free_pending)
+        return true;
+    if (fb->redis_pending == 0)
+        free(fb);
+    return false;
+}
+
+static const char *
+type_name(enum chan_type t)
+{
+    return t == CHAN_EMAIL ? "email" : t == CHAN_OTT ? "ott" : "rcs";
+}
+
+/* The chain ended (final_state), goes on with the next step, or (retry_ms)
+ * runs this step again later: then the run ends here and P fbwait brings
+ * the chain back when it is due, to whichever instance polls first. */
+static void
+step_end(struct fb_run *run, const char *detail, const char *final_state, unsigned retry_ms,
+         const char *chan_type, const char *provider_id)
+{
+    struct fallback *fb = run->fb;
+    struct store_fb_step sp = { .step = run->step, .detail = detail, .chan_type = chan_type,
+                                .provider_id = provider_id };
+
+    log_event(LOG_INFO, "fallback_step", "msg_id=%s step=%u %s%s%s",
+              run->id, run->step, detail,
+              final_state ? " state=" : "", final_state ? final_state : "");
+    if (fb->closing && !final_state) {
+        /* Shutting down: the record keeps state fallback and this step's
+         * outcome; the chain is resumed from this step after fallback_resume_s. */
+        sp.step = run->step;
+        sp.retry_due_ms = store_now_ms() + (uint64_t)fb->cfg->fallback_resume_s * 1000u;
+        sp.next_attempt = run->attempt;
+        store_fallback_step(fb->redis, run->id, &sp, fb->cfg->fallback_resume_s, NULL, NULL);
+        run_free(run);
+        return;
+    }
+    if (retry_ms) {
+        sp.retry_due_ms = store_now_ms() + retry_ms;
+        sp.next_attempt = run->attempt + 1;
+        store_fallback_step(fb->redis, run->id, &sp, fb->cfg->fallback_resume_s, NULL, NULL);
         run_free(run);
         return;
     }
     if (!final_state && run->step + 1 >= run->nsteps)
         final_state = "fallback_failed";
-    store_fallback_step(run->fb->redis, run->id, run->step, detail, final_state,
-                        run->fb->cfg->fallback_resume_s, NULL, NULL);
+    sp.final_state = final_state;
+    store_fallback_step(fb->redis, run->id, &sp, fb->cfg->fallback_resume_s, NULL, NULL);
     if (final_state) {
+        metrics_msg_state(final_state);
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", run->id, final_state);
-        mt_notify(run->fb->webhook, run->callback_url, run->id, final_state, run->client_ref,
+        mt_notify(fb->webhook, run->callback_url, run->id, final_state, run->client_ref,
                   NULL, run->to + 1, 0);
         run_free(run);
         return;
     }
     run->step++;
+    run->attempt = 1;
     step_start(run);
+}
+
+static void
+step_done(struct fb_run *run, const char *detail, const char *final_state)
+{
+    step_end(run, detail, final_state, 0, NULL, NULL);
+}
+
+/* How long before try attempt + 1 of a step whose try attempt failed with
+ * r (retryable); 0: no more tries. The provider's Retry-After when it gave
+ * one, else retry_backoff_ms doubled per try. */
+static unsigned
+retry_delay(const struct chan *c, const struct chan_limits *lim, unsigned attempt,
+            const struct chan_result *r)
+{
+    (void)c;
+    if (!r->retryable || attempt >= lim->retry_attempts || !r->error ||
+        strcmp(r->error, "shutdown") == 0)
+        return 0;
+    uint64_t ms = lim->retry_backoff_ms ? lim->retry_backoff_ms : 1000;
+    for (unsigned i = 1; i < attempt && ms < FB_RETRY_MAX_MS; i++)
+        ms *= 2;
+    if (r->retry_after_ms)
+        ms = r->retry_after_ms;
+    return (unsigned)(ms > FB_RETRY_MAX_MS ? FB_RETRY_MAX_MS : ms);
+}
+
+static const struct chan_limits *
+chan_limits_of(const struct fallback *fb, enum chan_type t)
+{
+    const struct chan_config *cc = &fb->cfg->channels;
+    return t == CHAN_EMAIL ? &cc->email.lim : t == CHAN_OTT ? &cc->ott.lim : &cc->rcs.lim;
 }
 
 static void
 sent(const struct chan_result *r, void *arg)
 {
     struct fb_run *run = arg;
-    char detail[320], state[80];
+    char detail[400], state[80];
     struct chan *c = chan_by_name(run->fb, run->chain[run->step]);
+    enum chan_type t = c ? chan_type(c) : CHAN_EMAIL;
 
     if (r->status == CHAN_ACCEPTED) {
-        snprintf(detail, sizeof(detail), "channel=%s result=accepted provider_id=%s",
-                 r->channel, r->provider_id ? r->provider_id : "");
-        enum chan_type t = c ? chan_type(c) : CHAN_EMAIL;
-        snprintf(state, sizeof(state), "sent_%s",
-                 t == CHAN_EMAIL ? "email" : t == CHAN_OTT ? "ott" : "rcs");
-        step_done(run, detail, state);
+        snprintf(detail, sizeof(detail), "channel=%s result=accepted provider_id=%s attempt=%u",
+                 r->channel, r->provider_id ? r->provider_id : "", run->attempt);
+        snprintf(state, sizeof(state), "sent_%s", type_name(t));
+        /* OTT and RCS report delivery later, by this id (core/chan_hooks). */
+        step_end(run, detail, state, 0, c && t != CHAN_EMAIL ? type_name(t) : NULL,
+                 r->provider_id);
         return;
     }
-    snprintf(detail, sizeof(detail), "channel=%s result=failed error=%s%s", r->channel,
-             r->error ? r->error : "unknown", r->retryable ? " retryable=1" : "");
-    step_done(run, detail, NULL);
+    unsigned delay = c ? retry_delay(c, chan_limits_of(run->fb, t), run->attempt, r) : 0;
+    int n = snprintf(detail, sizeof(detail), "channel=%s result=failed error=%s%s attempt=%u",
+                     r->channel, r->error ? r->error : "unknown",
+                     r->retryable ? " retryable=1" : "", run->attempt);
+    if (delay && n > 0 && (size_t)n < sizeof(detail))
+        snprintf(detail + n, sizeof(detail) - (size_t)n, " retry_in_ms=%u", delay);
+    step_end(run, detail, NULL, delay, NULL, NULL);
 }
 
 static void
@@ -191,12 +280,19 @@ claimed(void *arg, int rc, const struct store_fb_msg *m)
 {
     struct fallback *fb = arg;
 
+    if (!fb_answered(fb))
+        return;
     if (rc < 0) {
         log_event(LOG_WARN, "fallback_not_claimed", "reason=\"redis unavailable\"");
         return;
     }
     if (rc == 0)
         return;
+    if (fb->closing) {
+        /* Claimed as we stop: state fallback, watched in P fbwait; an
+         * instance resumes it after fallback_resume_s. */
+        return;
+    }
     struct fb_run *run = calloc(1, sizeof(*run));
     if (!run)
         abort();
@@ -229,14 +325,21 @@ claimed(void *arg, int rc, const struct store_fb_msg *m)
     run->transactional = strcmp(m->msg_class, "marketing") != 0;
     log_event(LOG_INFO, "msg_state", "msg_id=%s state=fallback chain=%s", run->id, m->chain);
     run->step = m->step;
+    run->attempt = m->attempt ? m->attempt : 1;
     if (run->step >= run->nsteps) {
-        store_fallback_step(fb->redis, run->id, run->step, "result=no_step_left",
-                            "fallback_failed", fb->cfg->fallback_resume_s, NULL, NULL);
+        struct store_fb_step sp = { .step = run->step, .detail = "result=no_step_left",
+                                    .final_state = "fallback_failed" };
+        store_fallback_step(fb->redis, run->id, &sp, fb->cfg->fallback_resume_s, NULL, NULL);
+        metrics_msg_state("fallback_failed");
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=fallback_failed", run->id);
+        mt_notify(fb->webhook, run->callback_url, run->id, "fallback_failed", run->client_ref,
+                  NULL, run->to + 1, 0);
         run_free(run);
         return;
     }
-    if (run->step > 0)
-        log_event(LOG_INFO, "fallback_resumed", "msg_id=%s step=%u", run->id, run->step);
+    if (run->step > 0 || run->attempt > 1)
+        log_event(LOG_INFO, "fallback_resumed", "msg_id=%s step=%u attempt=%u", run->id,
+                  run->step, run->attempt);
     step_start(run);
 }
 
@@ -247,6 +350,7 @@ fallback_sms_failed(struct fallback *fb, const char *id, const char *state)
         return;
     char reason[48];
     snprintf(reason, sizeof(reason), "%s", state);
+    fb_asking(fb);
     store_fallback_claim(fb->redis, id, reason, strcmp(state, "no_receipt") == 0, false,
                          fb->cfg->fallback_resume_s, claimed, fb);
 }
@@ -265,6 +369,7 @@ resume(struct fallback *fb, const char *id)
         }
     }
     log_event(LOG_WARN, "fallback_stalled", "msg_id=%s action=resume", id);
+    fb_asking(fb);
     store_fallback_claim(fb->redis, id, "resume", false, true, fb->cfg->fallback_resume_s,
                          claimed, fb);
 }
@@ -273,6 +378,8 @@ static void
 due_ids(void *arg, int n, const char *const *ids)
 {
     struct fallback *fb = arg;
+    if (!fb_answered(fb) || fb->closing)
+        return;
     for (int i = 0; i < n; i++) {
         if (strncmp(ids[i], "r:", 2) == 0)
             resume(fb, ids[i] + 2);
@@ -287,8 +394,102 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     struct fallback *fb = arg;
     (void)fd;
     (void)what;
-    if (store_redis_ready(fb->redis))
+    if (store_redis_ready(fb->redis)) {
+        fb_asking(fb);
         store_fallback_due(fb->redis, 100, due_ids, fb);
+    }
+}
+
+/* ------------------------------------------------ provider status events */
+
+struct ev_ctx {
+    struct fallback *fb;
+    fallback_event_cb cb;
+    void *arg;
+    char type[8];
+    char provider_id[256];
+    char event[16];
+};
+
+static void
+event_stored(void *arg, int rc, const struct store_fb_event_info *info)
+{
+    struct ev_ctx *e = arg;
+    struct fallback *fb = e->fb;
+    char labels[96];
+
+    if (!fb_answered(fb)) {
+        if (e->cb)
+            e->cb(e->arg, -1);
+        free(e);
+        return;
+    }
+    snprintf(labels, sizeof(labels), "channel=\"%s\",result=\"%s\"", e->type,
+             rc > 0 ? "matched" : rc == 0 ? "unknown" : "error");
+    metrics_inc("smsgw_channel_events_total", labels);
+    if (rc == 0) {
+        log_event(LOG_WARN, "channel_event_unmatched", "channel=%s provider_id=%s event=%s",
+                  e->type, e->provider_id, e->event);
+    } else if (rc > 0) {
+        log_event(LOG_INFO, "channel_event", "msg_id=%s channel=%s provider_id=%s event=%s%s%s",
+                  info->id, e->type, e->provider_id, e->event,
+                  info->new_state[0] ? " state=" : "", info->new_state);
+        if (info->chain_goes_on) {
+            /* The step that was accepted did not arrive: the chain goes on
+             * here from its next step (P fbwait has it should this stop). */
+            log_event(LOG_INFO, "msg_state", "msg_id=%s state=fallback reason=provider_failed",
+                      info->id);
+            fb_asking(fb);
+            store_fallback_claim(fb->redis, info->id, "provider_failed", false, true,
+                                 fb->cfg->fallback_resume_s, claimed, fb);
+        } else if (info->new_state[0]) {
+            metrics_msg_state(info->new_state);
+            log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s", info->id, info->new_state);
+            mt_notify(fb->webhook, info->callback_url, info->id, info->new_state,
+                      info->client_ref, NULL, info->to, 0);
+        }
+    }
+    if (e->cb)
+        e->cb(e->arg, rc);
+    free(e);
+}
+
+void
+fallback_channel_event(struct fallback *fb, enum chan_type type, const struct chan_event *ev,
+                       fallback_event_cb cb, void *arg)
+{
+    struct ev_ctx *e = calloc(1, sizeof(*e));
+    char detail[512];
+
+    if (!e)
+        abort();
+    e->fb = fb;
+    e->cb = cb;
+    e->arg = arg;
+    snprintf(e->type, sizeof(e->type), "%s", type_name(type));
+    snprintf(e->provider_id, sizeof(e->provider_id), "%s", ev->provider_id);
+    snprintf(e->event, sizeof(e->event), "%s", chan_status_name(ev->status));
+    int n = snprintf(detail, sizeof(detail), "provider_id=%s", ev->provider_id);
+    if (ev->ts > 0 && n > 0 && (size_t)n < sizeof(detail))
+        n += snprintf(detail + n, sizeof(detail) - (size_t)n, " provider_ts=%lld",
+                      (long long)ev->ts);
+    if (ev->error && n > 0 && (size_t)n < sizeof(detail))
+        snprintf(detail + n, sizeof(detail) - (size_t)n, " error=%s", ev->error);
+    fb_asking(fb);
+    store_fallback_event(fb->redis, e->type, e->provider_id, e->event, detail,
+                         fb->cfg->fallback_resume_s, event_stored, e);
+}
+
+const struct chan_config *
+fallback_channels(const struct fallback *fb)
+{
+    return &fb->cfg->channels;
+}
+
+bool
+fallback_ready(const struct fallback *fb)
+{
+    return fb && !fb->closing && store_redis_ready(fb->redis);
 }
 
 struct fallback *
@@ -334,5 +535,8 @@ fallback_free(struct fallback *fb)
     }
     if (fb->curl)
         curlev_free(fb->curl);
-    free(fb);
+    if (fb->redis_pending)
+        fb->free_pending = true;
+    else
+        free(fb);
 }

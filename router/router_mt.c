@@ -20,6 +20,7 @@
 #include "smpp/smpp_text.h"
 #include "smpp/smpp_tls.h"
 #include "store/store_msg.h"
+#include "store/store_sched.h"
 
 #define MAX_PARTS 32
 /* Jobs read from a route's queue at once: about 100 ms of the route's work,
@@ -1447,6 +1448,19 @@ log_pacer_stats(struct mt_engine *e)
         log_pace_line(&e->account_pace[i], &e->account_pace[i].last);
 }
 
+/* send_at / quiet hours over: the message is queued; its callback says so. */
+static void
+sched_released(void *arg, int n, const struct store_sched_released *rel)
+{
+    struct mt_engine *e = arg;
+    for (int i = 0; i < n; i++) {
+        metrics_msg_state("queued");
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=released", rel[i].id);
+        mt_notify(e->webhook, rel[i].callback_url, rel[i].id, "queued", rel[i].client_ref, NULL,
+                  rel[i].to, rel[i].segments);
+    }
+}
+
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1455,7 +1469,7 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!store_redis_ready(e->redis) || e->stopping)
         return;
-    store_sched_promote(e->redis, 200);
+    store_sched_promote(e->redis, 200, sched_released, e);
     static unsigned polls;
     if (++polls % 20 == 0)
         store_mo_expire(e->redis);      /* once a second */

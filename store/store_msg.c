@@ -233,25 +233,6 @@ static struct store_script final_lua = { "final",
     "stats_flush()\n"
     "return 1\n", "" };
 
-/* KEYS: sched. ARGV: now max prefix. A due retry goes back on its route's
- * queue, unless its message was cancelled while it waited; a scheduled or
- * held message becomes queued. */
-static struct store_script promote_lua = { "promote",
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
-    "for _, m in ipairs(due) do\n"
-    "  local j = cjson.decode(m)\n"
-    "  local st = j.k and redis.call('HGET', j.k, 'state')\n"
-    "  if st ~= 'cancelled' then\n"
-    "    local sid = redis.call('XADD', ARGV[3] .. 'q:' .. j.r, '*', unpack(j.f))\n"
-    "    if st == 'scheduled' or st == 'held' then\n"
-    "      redis.call('HSET', j.k, 'sid', sid, 'state', 'queued', 'updated', ARGV[1],\n"
-    "        'h:' .. ARGV[1] .. ':queued', 'released')\n"
-    "    elseif j.k then redis.call('HSET', j.k, 'sid', sid) end\n"
-    "  end\n"
-    "  redis.call('ZREM', KEYS[1], m)\n"
-    "end\n"
-    "return #due\n", "" };
-
 /*
  * Receipts, batched. Item: smscid prefix stat err now retention.
  * A part's receipt sets p<part>; when every part has a final one, the
@@ -1139,18 +1120,6 @@ store_job_final(struct store_redis *r, const char *route, const struct store_job
     const char *argv[] = { kmsg, kq, job->stream_id, now, state, detail, ret,
                            store_redis_prefix(r) };
     run_script(r, &final_lua, 2, 6, argv, NULL, cb, arg);
-}
-
-void
-store_sched_promote(struct store_redis *r, unsigned max)
-{
-    char ksched[160], now[24], mx[12];
-
-    key(ksched, sizeof(ksched), r, "sched", NULL, NULL);
-    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    snprintf(mx, sizeof(mx), "%u", max);
-    const char *argv[] = { ksched, now, mx, store_redis_prefix(r) };
-    run_script(r, &promote_lua, 1, 3, argv, NULL, NULL, NULL);
 }
 
 struct dlr_ctx {

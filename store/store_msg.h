@@ -59,7 +59,7 @@ struct store_msg_new {
     /* Not sent before due_ms (epoch ms; 0: queue now): the message waits
      * in P sched with state hold_state ("scheduled" for send_at, "held"
      * for quiet hours) and hold_detail in its history; store_sched_promote
-     * queues it when due (state queued, history "released"). */
+     * (store/store_sched.h) queues it when due (state queued, history "released"). */
     uint64_t due_ms;
     const char *hold_state;
     const char *hold_detail;
@@ -187,10 +187,6 @@ void store_job_retry(struct store_redis *r, const char *route, const struct stor
 /* Terminal without a receipt: "rejected", "failed", "expired". */
 void store_job_final(struct store_redis *r, const char *route, const struct store_job *job,
                      const char *state, const char *detail, store_done_cb cb, void *arg);
-
-/* Move due retries, scheduled and held messages into their queues (call
- * a few times a second). */
-void store_sched_promote(struct store_redis *r, unsigned max);
 
 /*
  * A receipt for smsc's normalised id: stat is the Appendix B word (DELIVRD,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "store/store_msg.h"
 
 #define SCHED_DUE_MAX 64
 
@@ -121,4 +122,91 @@ store_sched_remove(struct store_redis *r, const char *item, size_t len)
     const char *argv[] = { "ZREM", ks, item };
     size_t lens[] = { 4, strlen(ks), len };
     store_redis_argv(r, NULL, NULL, 3, argv, lens);
+}
+
+/* KEYS: sched. ARGV: now max prefix. A due retry goes back on its route's
+ * queue, unless its message was cancelled while it waited; a scheduled or
+ * held message becomes queued, and is returned (id callback_url client_ref
+ * to segments, five items each) for its status callback. */
+static struct store_script promote_lua = { "promote",
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    "local out = {}\n"
+    "for _, m in ipairs(due) do\n"
+    "  local j = cjson.decode(m)\n"
+    "  local st = j.k and redis.call('HGET', j.k, 'state')\n"
+    "  if st ~= 'cancelled' then\n"
+    "    local sid = redis.call('XADD', ARGV[3] .. 'q:' .. j.r, '*', unpack(j.f))\n"
+    "    if st == 'scheduled' or st == 'held' then\n"
+    "      redis.call('HSET', j.k, 'sid', sid, 'state', 'queued', 'updated', ARGV[1],\n"
+    "        'h:' .. ARGV[1] .. ':queued', 'released')\n"
+    "      local h = redis.call('HMGET', j.k, 'id', 'callback_url', 'client_ref', 'to',\n"
+    "        'segments')\n"
+    "      for i = 1, 5 do out[#out + 1] = h[i] or '' end\n"
+    "    elseif j.k then redis.call('HSET', j.k, 'sid', sid) end\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], m)\n"
+    "end\n"
+    "return out\n", "" };
+
+struct promote_ctx {
+    store_sched_released_cb cb;
+    void *arg;
+};
+
+static const char *
+str_el(const redisReply *a, size_t i)
+{
+    return i < a->elements && a->element[i]->type == REDIS_REPLY_STRING ? a->element[i]->str : "";
+}
+
+static void
+promote_reply(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct promote_ctx *c = arg;
+    (void)r;
+
+    if (store_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_event(LOG_ERROR, "redis_error", "op=sched_promote error=\"%s\"", reply->str);
+        if (c->cb)
+            c->cb(c->arg, -1, NULL);
+    } else if (c->cb) {
+        size_t n = reply->elements / 5;
+        struct store_sched_released *rel = calloc(n + 1, sizeof(*rel));
+        if (!rel)
+            abort();
+        for (size_t i = 0; i < n; i++) {
+            rel[i].id = str_el(reply, 5 * i);
+            rel[i].callback_url = str_el(reply, 5 * i + 1);
+            rel[i].client_ref = str_el(reply, 5 * i + 2);
+            rel[i].to = str_el(reply, 5 * i + 3);
+            rel[i].segments = (unsigned)strtoul(str_el(reply, 5 * i + 4), NULL, 10);
+        }
+        c->cb(c->arg, (int)n, rel);
+        free(rel);
+    }
+    free(c);
+}
+
+void
+store_sched_promote(struct store_redis *r, unsigned max, store_sched_released_cb cb, void *arg)
+{
+    char ksched[160], now[24], mx[12];
+    struct promote_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(ksched, sizeof(ksched), "%ssched", store_redis_prefix(r));
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    snprintf(mx, sizeof(mx), "%u", max);
+    const char *argv[] = { ksched, now, mx, store_redis_prefix(r) };
+    /* After this loop pass's batched writes (a retry's own progress). */
+    store_redis_flush(r);
+    if (store_redis_eval(r, &promote_lua, promote_reply, c, 1, 3, argv, NULL) != 0) {
+        free(c);
+        if (cb)
+            cb(arg, -1, NULL);
+    }
 }

@@ -1,4 +1,9 @@
 /*
+ * P sched (sorted set by due ms; JSON items {k: record key, r: route,
+ * f: stream fields}): retries waiting (store_job_retry), and HTTP messages
+ * held by send_at or quiet hours (store_msg_accept with due_ms).
+ * store_sched_promote() moves what is due onto its route's queue.
+ *
  * Messages a client submitted with a schedule_delivery_time in the future
  * (core/smpp_front), kept in Redis until they are due and then stored as
  * any message (store_msg_accept with the same id).
@@ -40,5 +45,24 @@ void store_sched_due(struct store_redis *r, uint64_t now_ms, unsigned max, store
 
 /* The message was stored (or dropped): out of the set. Fire and forget. */
 void store_sched_remove(struct store_redis *r, const char *item, size_t len);
+
+/* A scheduled or held message store_sched_promote() queued (state
+ * "queued", history "released"). Strings valid during the callback. */
+struct store_sched_released {
+    const char *id, *callback_url, *client_ref, *to;   /* "" when absent */
+    unsigned segments;
+};
+/* released[0..n-1]; n -1 when Redis failed. */
+typedef void (*store_sched_released_cb)(void *arg, int n,
+                                        const struct store_sched_released *released);
+
+/*
+ * Move up to max due entries of P sched onto their queues (call a few
+ * times a second): a retry unless its message was cancelled meanwhile; a
+ * scheduled or held message becomes queued, and is reported to cb (may be
+ * NULL) so that its status callback says so.
+ */
+void store_sched_promote(struct store_redis *r, unsigned max, store_sched_released_cb cb,
+                         void *arg);
 
 #endif

@@ -15,17 +15,24 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/cfg_group.h"
+#include "core/config.h"
 #include "core/curlev.h"
 #include "router/channels/channel.h"
 #include "tests/testlib.h"
@@ -1041,9 +1048,11 @@ test_config(void **state)
         "    subject = \"From {{from}}\"; body = \"{{text}}\"; timeout_ms = 20000; mps = 5;\n"
         "  };\n"
         "  ott = { base_url = \"https://graph.facebook.com/v19.0/\"; phone_number_id = \"1055\";\n"
-        "          token = \"EAAB\"; concurrency = 8; };\n"
+        "          token = \"EAAB\"; concurrency = 8; app_secret = \"s3cret-app\";\n"
+        "          verify_token = \"vt\"; retry_attempts = 5; retry_backoff_ms = 250; };\n"
         "  rcs = { base_url = \"https://rcsbusinessmessaging.googleapis.com\"; token = \"ya29\";\n"
-        "          agent_id = \"acme\"; max_queue = 500; };\n"
+        "          agent_id = \"acme\"; max_queue = 500; client_token = \"SJENCPGJESMGUFPY\";\n"
+        "          webhook_verify = false; };\n"
         "};\n");
     chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
     cfg_errs_print(&errs, stderr);
@@ -1059,6 +1068,17 @@ test_config(void **state)
     assert_int_equal(cc.ott.lim.timeout_ms, 10000);
     assert_int_equal(cc.rcs.lim.max_queue, 500);
     assert_string_equal(cc.rcs.name, "rcs");
+    /* Webhook and retry settings; defaults where not given. */
+    assert_string_equal(cc.ott.app_secret, "s3cret-app");
+    assert_string_equal(cc.ott.verify_token, "vt");
+    assert_true(cc.ott.webhook_verify);
+    assert_int_equal(cc.ott.lim.retry_attempts, 5);
+    assert_int_equal(cc.ott.lim.retry_backoff_ms, 250);
+    assert_string_equal(cc.rcs.client_token, "SJENCPGJESMGUFPY");
+    assert_false(cc.rcs.webhook_verify);
+    assert_int_equal(cc.rcs.lim.retry_attempts, 3);
+    assert_int_equal(cc.email.lim.retry_attempts, 3);
+    assert_int_equal(cc.email.lim.retry_backoff_ms, 1000);
     chan_config_free(&cc);
     config_destroy(c);
 
@@ -1075,8 +1095,14 @@ test_config(void **state)
         "          timeout_ms = 1.5; };\n"
         "  rcs = { token = \"has space\"; name = \"ott\"; colour = \"blue\"; };\n"
         "  sms = { };\n"
-        "};\n");
+        "};\n"
+        "more = { ott = { base_url = \"https://x\"; phone_number_id = \"1\"; token = \"t\";\n"
+        "                 app_secret = \"short\"; retry_attempts = 0; webhook_verify = 1; };\n"
+        "       };\n");
     chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
+    struct chan_config more;
+    chan_config_parse(&more, config_lookup(c, "more"), &errs);
+    chan_config_free(&more);
     cfg_errs_print(&errs, stderr);
     const char *want[] = {
         "c.conf:3: channels.email.transactional: \"url\" must start with smtp:// or smtps://",
@@ -1094,6 +1120,9 @@ test_config(void **state)
         "c.conf:11: channels.rcs: unknown setting \"colour\"",
         "c.conf:12: channels: unknown setting \"sms\"",
         "channels: name \"ott\" used twice",
+        "c.conf:15: channels.ott: \"app_secret\" must be",
+        "c.conf:15: channels.ott: \"retry_attempts\" must be 1 to 20",
+        "c.conf:15: channels.ott: \"webhook_verify\" must be",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!cfg_errs_has(&errs, want[i]))
@@ -1107,6 +1136,562 @@ test_config(void **state)
     chan_config_parse(&cc, NULL, &errs);
     assert_false(cc.has_email || cc.has_ott || cc.has_rcs);
     assert_int_equal(errs.n, 0);
+}
+
+
+/* ================================================= smsgwd with the channels
+ *
+ * The fallback chain in the daemon, against the same provider and SMTP
+ * servers: provider webhooks (OTT, RCS) mapped back to the record, and
+ * retryable failures retried on the same channel. Numbers in 1212555 are
+ * no-SMS (numbering.no_sms), so the chain runs at accept without an SMSC;
+ * status callbacks go to the provider stand-in's /cb/ path, which logs them.
+ */
+
+#define KEY "test-key-0123"
+#define APP_SECRET "app-secret-0123"
+#define CLIENT_TOKEN "client-token-0123"
+
+struct gw {
+    struct tl_redis redis;
+    pid_t pid;
+    int http, sim;
+    char conf[600], log[600];
+};
+static const char *gw_log;      /* the running smsgwd's, for failure reports */
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void
+gw_start(struct gw *g)
+{
+    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
+    g->pid = tl_spawn(argv, g->log);
+    gw_log = g->log;
+    if (!tl_wait_port(g->http, 10000)) {
+        tl_dump_tail(g->log);
+        fail_msg("smsgwd did not start");
+    }
+}
+
+static int
+gw_setup(void **state)
+{
+    struct gw *g = calloc(1, sizeof(*g));
+    char hash[65], sub[64];
+    static int n;
+
+    tl_redis_start(&g->redis);
+    g->http = tl_free_port();
+    g->sim = tl_free_port();        /* no SMSC there: numbers here are no-SMS */
+    snprintf(sub, sizeof(sub), "gw-%d", ++n);
+    snprintf(g->conf, sizeof(g->conf), "%s/%s.conf", G.dir, sub);
+    snprintf(g->log, sizeof(g->log), "%s/%s.log", G.dir, sub);
+    config_sha256_hex(KEY, hash);
+    FILE *f = fopen(g->conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "instance = \"test-1\";\n"
+            "log_level = \"debug\";\n"
+            "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
+            "http = { listen = \"127.0.0.1\"; port = %d; };\n"
+            "smsc = ( { name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\";\n"
+            "           password = \"secret\"; reconnect_min_ms = 1000; reconnect_max_ms = 5000; } );\n"
+            "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
+            "routes = ( { name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; } );\n"
+            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n"
+            "numbering = { no_sms = ( { prefix = \"1212555\"; kind = \"landline\"; } ); };\n"
+            "channels = {\n"
+            "  email = { transactional = { url = \"smtp://127.0.0.1:%d\"; starttls = false;\n"
+            "            from = \"Alerts <alerts@example.com>\"; }; timeout_ms = 5000; };\n"
+            "  ott = { base_url = \"http://127.0.0.1:%d/wa\"; phone_number_id = \"1055\";\n"
+            "          token = \"%s\"; timeout_ms = 5000; app_secret = \"%s\";\n"
+            "          verify_token = \"vt-1\"; retry_backoff_ms = 200; };\n"
+            "  rcs = { base_url = \"http://127.0.0.1:%d/rbm\"; token = \"%s\";\n"
+            "          timeout_ms = 5000; client_token = \"%s\"; };\n"
+            "};\n",
+            g->redis.port, g->http, g->sim, hash, G.smtp_plain, G.http, TOKEN, APP_SECRET,
+            G.http, TOKEN, CLIENT_TOKEN);
+    fclose(f);
+    gw_start(g);
+    *state = g;
+    return 0;
+}
+
+static int
+gw_teardown(void **state)
+{
+    struct gw *g = *state;
+    int rc = 0;
+    /* A clean stop: exit 0, nothing for ASan to report. */
+    if (g->pid > 0 && !tl_exited_ok(tl_stop(g->pid, SIGTERM, 10000))) {
+        tl_dump_tail(g->log);
+        fprintf(stderr, "smsgwd did not exit cleanly\n");
+        rc = -1;
+    }
+    gw_log = NULL;
+    tl_redis_stop(&g->redis);
+    free(g);
+    return rc;
+}
+
+/* POST /v1/messages; returns the new id (malloc'd). */
+static char *
+gw_post(struct gw *g, const char *json)
+{
+    char *body = NULL;
+    int st = tl_http(g->http, "POST", "/v1/messages", KEY, json, &body, NULL);
+    if (st != 202) {
+        tl_dump_tail(g->log);
+        fail_msg("POST %s -> %d %s", json, st, body ? body : "");
+    }
+    char *id = strdup(tl_jstr(body, "id"));
+    free(body);
+    return id;
+}
+
+static char *
+gw_get(struct gw *g, const char *id)
+{
+    char path[128], *body = NULL;
+    snprintf(path, sizeof(path), "/v1/messages/%s", id);
+    assert_int_equal(tl_http(g->http, "GET", path, KEY, NULL, &body, NULL), 200);
+    return body;
+}
+
+/* Poll GET until the message's state is want; returns the record. */
+static char *
+gw_wait_state(struct gw *g, const char *id, const char *want, int ms)
+{
+    char *body = NULL;
+    for (int waited = 0; waited <= ms; waited += 50) {
+        free(body);
+        body = gw_get(g, id);
+        if (strcmp(tl_jstr(body, "state"), want) == 0)
+            return body;
+        sleep_ms(50);
+    }
+    tl_dump_tail(g->log);
+    fail_msg("message %s never reached %s; last: %s", id, want, body);
+    return NULL;
+}
+
+/* The history entries of a record with this state, in order, as
+ * "detail" strings into out (at most max); returns how many. */
+static int
+history(const char *record, const char *state, char out[][320], int max)
+{
+    struct json_object *o = json_tokener_parse(record), *h;
+    int n = 0;
+    if (!o || !json_object_object_get_ex(o, "history", &h))
+        fail_msg("no history in %s", record);
+    for (size_t i = 0; i < json_object_array_length(h) && n < max; i++) {
+        struct json_object *e = json_object_array_get_idx(h, i);
+        const char *st = js(e, "state"), *d = js(e, "detail");
+        if (st && strcmp(st, state) == 0)
+            snprintf(out[n++], 320, "%s", d ? d : "");
+    }
+    json_object_put(o);
+    return n;
+}
+
+/* The provider id the chain's accepted step recorded ("provider_id=X "). */
+static char *
+accepted_provider_id(const char *record)
+{
+    static char pid[256];
+    char d[8][320];
+    int n = history(record, "fallback", d, 8);
+    for (int i = 0; i < n; i++) {
+        const char *p = strstr(d[i], "result=accepted provider_id=");
+        if (p) {
+            p += strlen("result=accepted provider_id=");
+            snprintf(pid, sizeof(pid), "%.*s", (int)strcspn(p, " "), p);
+            return pid;
+        }
+    }
+    fail_msg("no accepted step in %s", record);
+    return NULL;
+}
+
+/* One raw HTTP POST (or GET when body is NULL) with one extra header;
+ * returns the status, the response body into resp (size bytes). */
+static int
+raw_http(int port, const char *method, const char *path, const char *hname, const char *hval,
+         const char *body, char *resp, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        fail_msg("cannot connect to %d", port);
+    size_t bl = body ? strlen(body) : 0;
+    char *req = malloc(bl + 1024);
+    int n = snprintf(req, 1024, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n%s%s%s\r\n",
+                     method, path, bl, hname ? hname : "", hname ? ": " : "",
+                     hname ? hval : "");
+    if (hname)
+        n += snprintf(req + n, 8, "\r\n");
+    if (bl)
+        memcpy(req + n, body, bl);
+    for (size_t off = 0; off < (size_t)n + bl;) {
+        ssize_t w = write(fd, req + off, (size_t)n + bl - off);
+        if (w <= 0)
+            fail_msg("write failed");
+        off += (size_t)w;
+    }
+    free(req);
+    static char buf[65536];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = 0;
+    close(fd);
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+        if (gw_log)
+            tl_dump_tail(gw_log);
+        fail_msg("no HTTP answer to %s %s: %s", method, path, buf);
+    }
+    const char *b = strstr(buf, "\r\n\r\n");
+    if (resp)
+        snprintf(resp, size, "%s", b ? b + 4 : "");
+    return status;
+}
+
+/* WhatsApp's signature header value for body. */
+static const char *
+wa_sign(const char *body, const char *secret)
+{
+    static char hdr[80 + 2 * EVP_MAX_MD_SIZE];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, strlen(body),
+         md, &len);
+    int n = snprintf(hdr, sizeof(hdr), "sha256=");
+    for (unsigned i = 0; i < len; i++)
+        n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "%02x", md[i]);
+    return hdr;
+}
+
+/* A WhatsApp status webhook for one status. */
+static const char *
+wa_status(const char *wamid, const char *status, const char *errors)
+{
+    static char b[2048];
+    snprintf(b, sizeof(b),
+             "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"8856\",\"changes\":"
+             "[{\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"phone_number_id\":"
+             "\"1055\"},\"statuses\":[{\"id\":\"%s\",\"status\":\"%s\",\"timestamp\":"
+             "\"1795787068\",\"recipient_id\":\"12125550100\"%s%s}]},\"field\":\"messages\"}]}]}",
+             wamid, status, errors ? ",\"errors\":" : "", errors ? errors : "");
+    return b;
+}
+
+static int
+post_ott_hook(struct gw *g, const char *body, const char *signature, char *resp, size_t size)
+{
+    return raw_http(g->http, "POST", "/v1/webhooks/ott", "X-Hub-Signature-256", signature, body,
+                    resp, size);
+}
+
+/* The callbacks the provider stand-in received for msg id, in order, as
+ * "state,state,..." */
+static const char *
+callbacks_for(const char *id)
+{
+    static char out[1024];
+    FILE *f = fopen(G.plog, "r");
+    char line[65536];
+    out[0] = 0;
+    if (!f)
+        return out;
+    while (fgets(line, sizeof(line), f)) {
+        struct json_object *o = json_tokener_parse(line);
+        const char *p = js(o, "path"), *mid = js(o, "body.id"), *st = js(o, "body.state");
+        if (p && strncmp(p, "/cb/", 4) == 0 && mid && st && strcmp(mid, id) == 0)
+            snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? "," : "",
+                     st);
+        json_object_put(o);
+    }
+    fclose(f);
+    return out;
+}
+
+static void
+wait_callback(const char *id, const char *states)
+{
+    for (int i = 0; i < 200 && !strstr(callbacks_for(id), states); i++)
+        sleep_ms(50);
+    if (!strstr(callbacks_for(id), states))
+        fail_msg("callbacks for %s: \"%s\", wanted \"%s\" in them", id, callbacks_for(id), states);
+}
+
+static void
+test_gw_ott_delivered_read(void **state)
+{
+    struct gw *g = *state;
+    char msg[512], resp[4096], d[8][320];
+
+    snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+12125550100\",\"text\":\"hi ott\","
+             "\"fallback\":[\"ott\"],\"callback_url\":\"http://127.0.0.1:%d/cb/a\"}", G.http);
+    char *id = gw_post(g, msg);
+    char *rec = gw_wait_state(g, id, "sent_ott", 15000);
+    char wamid[256];
+    snprintf(wamid, sizeof(wamid), "%s", accepted_provider_id(rec));
+    assert_int_equal(strncmp(wamid, "wamid.", 6), 0);
+    free(rec);
+
+    /* A wrong signature: 401, nothing recorded. */
+    const char *body = wa_status(wamid, "delivered", NULL);
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, "not-the-secret"), resp,
+                                   sizeof(resp)), 401);
+    assert_non_null(strstr(resp, "bad_signature"));
+    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/ott", NULL, NULL, body, resp,
+                              sizeof(resp)), 401);
+    rec = gw_get(g, id);
+    assert_string_equal(tl_jstr(rec, "state"), "sent_ott");
+    assert_int_equal(history(rec, "delivered_ott", d, 8), 0);
+    free(rec);
+
+    /* Signed: delivered, then read; each a state and a callback. */
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
+    rec = gw_wait_state(g, id, "delivered_ott", 5000);
+    assert_int_equal(history(rec, "delivered_ott", d, 8), 1);
+    char want[300];
+    snprintf(want, sizeof(want), "provider_id=%s provider_ts=1795787068", wamid);
+    assert_string_equal(d[0], want);
+    free(rec);
+    wait_callback(id, "sent_ott,delivered_ott");
+
+    body = wa_status(wamid, "read", NULL);
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
+    free(gw_wait_state(g, id, "read_ott", 5000));
+    wait_callback(id, "sent_ott,delivered_ott,read_ott");
+
+    /* A late "delivered" does not move it back. */
+    body = wa_status(wamid, "delivered", NULL);
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
+    rec = gw_get(g, id);
+    assert_string_equal(tl_jstr(rec, "state"), "read_ott");
+    assert_int_equal(history(rec, "delivered_ott", d, 8), 2);
+    free(rec);
+
+    /* Unknown ids: 200 (the provider would retry for days), counted. */
+    body = wa_status("wamid.NOSUCH", "delivered", NULL);
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
+    assert_non_null(strstr(resp, "\"unknown\":1"));
+    char *metrics = NULL;
+    assert_int_equal(tl_http(g->http, "GET", "/metrics", NULL, NULL, &metrics, NULL), 200);
+    assert_non_null(strstr(metrics,
+                           "smsgw_channel_events_total{channel=\"ott\",result=\"unknown\"} 1"));
+    assert_non_null(strstr(metrics,
+                           "smsgw_channel_events_total{channel=\"ott\",result=\"bad_signature\"} 2"));
+    free(metrics);
+
+    /* Malformed (signed, so the parse is what refuses it): 400. */
+    body = "{\"entry\":";
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 400);
+    assert_non_null(strstr(resp, "bad_json"));
+
+    /* Meta's subscription handshake. */
+    assert_int_equal(raw_http(g->http, "GET", "/v1/webhooks/ott?hub.mode=subscribe&"
+                              "hub.verify_token=vt-1&hub.challenge=1158201444", NULL, NULL, NULL,
+                              resp, sizeof(resp)), 200);
+    assert_string_equal(resp, "1158201444");
+    assert_int_equal(raw_http(g->http, "GET", "/v1/webhooks/ott?hub.mode=subscribe&"
+                              "hub.verify_token=wrong&hub.challenge=1", NULL, NULL, NULL,
+                              resp, sizeof(resp)), 403);
+    free(id);
+}
+
+/* The provider says the accepted OTT message failed: the chain goes on
+ * to its next step (email). */
+static void
+test_gw_ott_failed_next_step(void **state)
+{
+    struct gw *g = *state;
+    char msg[512], resp[4096], d[8][320];
+
+    int mails = mail_count(G.mail_plain);
+    snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+12125550102\",\"text\":\"on ott\","
+             "\"fallback\":[\"ott\",\"email\"],\"email\":\"fay@example.org\","
+             "\"callback_url\":\"http://127.0.0.1:%d/cb/b\"}", G.http);
+    char *id = gw_post(g, msg);
+    char *rec = gw_wait_state(g, id, "sent_ott", 15000);
+    char wamid[256];
+    snprintf(wamid, sizeof(wamid), "%s", accepted_provider_id(rec));
+    free(rec);
+
+    const char *body = wa_status(wamid, "failed",
+                                 "[{\"code\":131026,\"title\":\"Message undeliverable\"}]");
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
+    rec = gw_wait_state(g, id, "sent_email", 15000);
+    assert_int_equal(history(rec, "failed_ott", d, 8), 1);
+    assert_non_null(strstr(d[0], "error=131026 Message undeliverable"));
+    int n = history(rec, "fallback", d, 8);
+    assert_true(n >= 4);
+    assert_non_null(strstr(d[1], "channel=ott result=accepted"));
+    assert_string_equal(d[2], "provider_failed step=1");
+    assert_non_null(strstr(d[3], "channel=email result=accepted"));
+    free(rec);
+    for (int i = 0; i < 100 && mail_count(G.mail_plain) == mails; i++)
+        sleep_ms(50);
+    assert_int_equal(mail_count(G.mail_plain), mails + 1);
+    wait_callback(id, "sent_ott,sent_email");
+
+    /* A failure reported again (the provider retries) changes nothing more. */
+    assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
+    rec = gw_get(g, id);
+    assert_string_equal(tl_jstr(rec, "state"), "sent_email");
+    assert_int_equal(history(rec, "failed_ott", d, 8), 2);
+    free(rec);
+    free(id);
+}
+
+/* 503 (Retry-After: 1) twice, then 200: the same channel three times, no
+ * fallback to the next step. */
+static void
+test_gw_retry_same_channel(void **state)
+{
+    struct gw *g = *state;
+    char d[8][320];
+
+    int before = count_requests("/wa/");
+    char *id = gw_post(g, "{\"from\":\"12345\",\"to\":\"+12125550503\",\"text\":\"again\","
+                          "\"fallback\":[\"ott\",\"email\"],\"email\":\"gus@example.org\"}");
+    char *rec = gw_wait_state(g, id, "sent_ott", 20000);
+    int n = history(rec, "fallback", d, 8);
+    /* start, failed 1, retry 2, failed 2, retry 3, accepted 3 */
+    assert_int_equal(n, 6);
+    assert_string_equal(d[1], "channel=ott result=failed error=http_503 retryable=1 attempt=1 "
+                              "retry_in_ms=1000");
+    assert_string_equal(d[2], "retry step=0 attempt=2");
+    assert_string_equal(d[3], "channel=ott result=failed error=http_503 retryable=1 attempt=2 "
+                              "retry_in_ms=1000");
+    assert_string_equal(d[4], "retry step=0 attempt=3");
+    assert_non_null(strstr(d[5], "channel=ott result=accepted provider_id=wamid."));
+    assert_non_null(strstr(d[5], " attempt=3"));
+    assert_null(strstr(rec, "channel=email"));
+    free(rec);
+    assert_int_equal(count_requests("/wa/") - before, 3);
+    free(id);
+}
+
+/* The retry waits in Redis: smsgwd killed while it waits, the next run
+ * sends it when it is due. */
+static void
+test_gw_retry_survives_crash(void **state)
+{
+    struct gw *g = *state;
+    char d[8][320];
+
+    char *id = gw_post(g, "{\"from\":\"12345\",\"to\":\"+12125550502\",\"text\":\"durable\","
+                          "\"fallback\":[\"ott\"]}");
+    char *rec = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(rec);
+        rec = gw_get(g, id);
+        if (strstr(rec, "retry_in_ms=3000"))
+            break;
+        sleep_ms(50);
+    }
+    assert_non_null(strstr(rec, "channel=ott result=failed error=http_503 retryable=1 attempt=1 "
+                                "retry_in_ms=3000"));
+    free(rec);
+    tl_stop(g->pid, SIGKILL, 2000);
+    gw_start(g);
+    rec = gw_wait_state(g, id, "sent_ott", 20000);
+    int n = history(rec, "fallback", d, 8);
+    assert_int_equal(n, 4);
+    assert_string_equal(d[2], "retry step=0 attempt=2");
+    assert_non_null(strstr(d[3], "channel=ott result=accepted provider_id=wamid."));
+    assert_non_null(strstr(d[3], " attempt=2"));
+    free(rec);
+    free(id);
+}
+
+/* An RBM DELIVERED event, in the Pub/Sub envelope RBM posts, signed with
+ * the clientToken; and RBM's registration check. */
+static void
+test_gw_rcs_delivered(void **state)
+{
+    struct gw *g = *state;
+    char msg[512], resp[4096], d[8][320];
+
+    /* Registration: answer the secret when the clientToken is ours. */
+    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", NULL, NULL,
+                              "{\"clientToken\":\"" CLIENT_TOKEN "\",\"secret\":\"1234567890\"}",
+                              resp, sizeof(resp)), 200);
+    assert_string_equal(resp, "1234567890");
+    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", NULL, NULL,
+                              "{\"clientToken\":\"other\",\"secret\":\"1234567890\"}",
+                              resp, sizeof(resp)), 401);
+
+    snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+12125550101\",\"text\":\"hi rcs\","
+             "\"fallback\":[\"rcs\"],\"callback_url\":\"http://127.0.0.1:%d/cb/c\"}", G.http);
+    char *id = gw_post(g, msg);
+    free(gw_wait_state(g, id, "sent_rcs", 15000));
+
+    char event[512], data[1024], body[1400], sig[200];
+    snprintf(event, sizeof(event),
+             "{\"senderPhoneNumber\":\"+12125550101\",\"eventType\":\"DELIVERED\","
+             "\"eventId\":\"MxKbfEtgELSNi0aQKm8gzUng\",\"messageId\":\"%s\","
+             "\"sendTime\":\"2026-11-27T18:00:00.123456Z\",\"agentId\":\"acme_agent\"}", id);
+    EVP_EncodeBlock((unsigned char *)data, (const unsigned char *)event, (int)strlen(event));
+    snprintf(body, sizeof(body), "{\"message\":{\"data\":\"%s\",\"messageId\":\"1\","
+             "\"publishTime\":\"2026-11-27T18:00:00.2Z\"},\"subscription\":\"projects/rbm/"
+             "subscriptions/acme\"}", data);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    HMAC(EVP_sha512(), CLIENT_TOKEN, (int)strlen(CLIENT_TOKEN), (const unsigned char *)event,
+         strlen(event), md, &len);
+    EVP_EncodeBlock((unsigned char *)sig, md, (int)len);
+
+    /* Signed with another token: 401, nothing recorded. */
+    char bad[200];
+    HMAC(EVP_sha512(), "x-token-0123", 12, (const unsigned char *)event, strlen(event), md, &len);
+    EVP_EncodeBlock((unsigned char *)bad, md, (int)len);
+    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", "X-Goog-Signature", bad, body,
+                              resp, sizeof(resp)), 401);
+    char *rec = gw_get(g, id);
+    assert_string_equal(tl_jstr(rec, "state"), "sent_rcs");
+    free(rec);
+
+    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", "X-Goog-Signature", sig, body,
+                              resp, sizeof(resp)), 200);
+    rec = gw_wait_state(g, id, "delivered_rcs", 5000);
+    assert_int_equal(history(rec, "delivered_rcs", d, 8), 1);
+    char want[200];
+    snprintf(want, sizeof(want), "provider_id=%s provider_ts=1795802400", id);
+    assert_string_equal(d[0], want);
+    free(rec);
+    wait_callback(id, "sent_rcs,delivered_rcs");
+    free(id);
+}
+
+/* A send_at message released to its queue: the callback gets "queued". */
+static void
+test_gw_release_callback(void **state)
+{
+    struct gw *g = *state;
+    char msg[512];
+
+    snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"later\","
+             "\"send_at\":%lld,\"callback_url\":\"http://127.0.0.1:%d/cb/d\"}",
+             (long long)time(NULL) + 2, G.http);
+    char *id = gw_post(g, msg);
+    wait_callback(id, "scheduled");
+    free(gw_wait_state(g, id, "queued", 10000));
+    wait_callback(id, "scheduled,queued");
+    free(id);
 }
 
 int
@@ -1127,6 +1712,15 @@ main(void)
         cmocka_unit_test(test_rcs_webhook),
         cmocka_unit_test(test_template),
         cmocka_unit_test(test_config),
+        cmocka_unit_test_setup_teardown(test_gw_ott_delivered_read, gw_setup, gw_teardown),
+        cmocka_unit_test_setup_teardown(test_gw_ott_failed_next_step, gw_setup, gw_teardown),
+        cmocka_unit_test_setup_teardown(test_gw_retry_same_channel, gw_setup, gw_teardown),
+        cmocka_unit_test_setup_teardown(test_gw_retry_survives_crash, gw_setup, gw_teardown),
+        cmocka_unit_test_setup_teardown(test_gw_rcs_delivered, gw_setup, gw_teardown),
+        cmocka_unit_test_setup_teardown(test_gw_release_callback, gw_setup, gw_teardown),
     };
+    /* CHAN_TEST=pattern runs only the tests whose names match (cmocka's filter). */
+    if (getenv("CHAN_TEST"))
+        cmocka_set_test_filter(getenv("CHAN_TEST"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -253,6 +253,12 @@ xfer_done(CURL *e, CURLcode res, void *arg)
             r.error = "response_too_large";
             r.retryable = false;
         }
+        /* 429 and 503 may say when to come back (seconds or an HTTP date;
+         * libcurl reads both). Bounded: a day is beyond any sane answer. */
+        curl_off_t ra = 0;
+        if (r.status == CHAN_FAILED && r.retryable &&
+            curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            r.retry_after_ms = (unsigned)(ra > 86400 ? 86400000 : ra * 1000);
     }
     job_report(c, j, &r);
     pump(c);
@@ -558,6 +564,10 @@ limits_parse(struct cfg_errs *e, const config_setting_t *g, const char *label,
     cfg_group_uint(e, g, label, "concurrency", false, 1, 1000, &lim->concurrency);
     cfg_group_uint(e, g, label, "mps", false, 0, 100000, &lim->mps);
     cfg_group_uint(e, g, label, "max_queue", false, 1, 10000000, &lim->max_queue);
+    lim->retry_attempts = 3;
+    lim->retry_backoff_ms = 1000;
+    cfg_group_uint(e, g, label, "retry_attempts", false, 1, 20, &lim->retry_attempts);
+    cfg_group_uint(e, g, label, "retry_backoff_ms", false, 100, 3600000, &lim->retry_backoff_ms);
 }
 
 static bool
@@ -636,7 +646,8 @@ email_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_email_cfg
 {
     static const char *const keys[] = { "name", "transactional", "marketing", "subject",
                                         "body", "timeout_ms", "concurrency", "mps",
-                                        "max_queue", NULL };
+                                        "max_queue", "retry_attempts", "retry_backoff_ms",
+                                        NULL };
     const char *label = "channels.email";
 
     cfg_group_check_keys(e, g, label, keys);
@@ -703,7 +714,9 @@ ott_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_ott_cfg *c)
 {
     static const char *const keys[] = { "name", "base_url", "phone_number_id", "token",
                                         "ca_file", "verify", "timeout_ms", "concurrency",
-                                        "mps", "max_queue", NULL };
+                                        "mps", "max_queue", "retry_attempts",
+                                        "retry_backoff_ms", "app_secret", "verify_token",
+                                        "webhook_verify", NULL };
     const char *label = "channels.ott";
 
     cfg_group_check_keys(e, g, label, keys);
@@ -714,6 +727,10 @@ ott_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_ott_cfg *c)
         !path_segment_ok(c->phone_number_id))
         cfg_errs_add(e, config_setting_get_member(g, "phone_number_id"),
                      "%s: \"phone_number_id\" must be letters, digits, - _ .", label);
+    cfg_group_str(e, g, label, "app_secret", false, 8, 256, &c->app_secret);
+    cfg_group_str(e, g, label, "verify_token", false, 1, 256, &c->verify_token);
+    c->webhook_verify = true;
+    cfg_group_bool(e, g, label, "webhook_verify", &c->webhook_verify);
     if (!c->name)
         c->name = chan_strdup("ott");
 }
@@ -723,7 +740,8 @@ rcs_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_rcs_cfg *c)
 {
     static const char *const keys[] = { "name", "base_url", "token", "agent_id", "ca_file",
                                         "verify", "timeout_ms", "concurrency", "mps",
-                                        "max_queue", NULL };
+                                        "max_queue", "retry_attempts", "retry_backoff_ms",
+                                        "client_token", "webhook_verify", NULL };
     const char *label = "channels.rcs";
 
     cfg_group_check_keys(e, g, label, keys);
@@ -734,6 +752,9 @@ rcs_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_rcs_cfg *c)
         !path_segment_ok(c->agent_id))
         cfg_errs_add(e, config_setting_get_member(g, "agent_id"),
                      "%s: \"agent_id\" must be letters, digits, - _ .", label);
+    cfg_group_str(e, g, label, "client_token", false, 8, 256, &c->client_token);
+    c->webhook_verify = true;
+    cfg_group_bool(e, g, label, "webhook_verify", &c->webhook_verify);
     if (!c->name)
         c->name = chan_strdup("rcs");
 }
@@ -814,11 +835,14 @@ chan_config_free(struct chan_config *c)
     free(c->ott.phone_number_id);
     free(c->ott.token);
     free(c->ott.ca_file);
+    free(c->ott.app_secret);
+    free(c->ott.verify_token);
     free(c->rcs.name);
     free(c->rcs.base_url);
     free(c->rcs.token);
     free(c->rcs.agent_id);
     free(c->rcs.ca_file);
+    free(c->rcs.client_token);
     memset(c, 0, sizeof(*c));
 }
 

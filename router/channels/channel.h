@@ -79,6 +79,7 @@ struct chan_result {
     const char *error;              /* FAILED: short reason, e.g. "http_500", "timeout",
                                        "not_rcs_capable", "smtp_550" */
     long code;                      /* HTTP status or SMTP reply code, 0 if none */
+    unsigned retry_after_ms;        /* FAILED: the provider's Retry-After, 0 if none */
 };
 typedef void (*chan_send_cb)(const struct chan_result *r, void *arg);
 
@@ -97,6 +98,11 @@ struct chan_limits {
     unsigned concurrency;           /* requests on the wire (default 16) */
     unsigned mps;                   /* sends started per second (default 0: no limit) */
     unsigned max_queue;             /* waiting in memory (default 10000) */
+    /* For the router (router/fallback), not the connector: tries of one
+     * fallback step in all when its failures are retryable (default 3),
+     * the first retry after retry_backoff_ms (default 1000), doubling. */
+    unsigned retry_attempts;
+    unsigned retry_backoff_ms;
 };
 
 struct chan_email_relay {
@@ -126,6 +132,13 @@ struct chan_ott_cfg {
     char *token;                    /* Bearer token */
     char *ca_file;
     bool verify;
+    /* Status webhooks (core/chan_hooks): the Meta app secret that signs
+     * them (X-Hub-Signature-256), the verify token of the subscription
+     * handshake (GET hub.verify_token); webhook_verify false takes unsigned
+     * bodies (tests only; default true). NULL: not set. */
+    char *app_secret;
+    char *verify_token;
+    bool webhook_verify;
 };
 
 struct chan_rcs_cfg {
@@ -136,6 +149,11 @@ struct chan_rcs_cfg {
     char *agent_id;                 /* NULL: not sent (single-agent credentials) */
     char *ca_file;
     bool verify;
+    /* Webhooks (core/chan_hooks): the clientToken RBM shows for the
+     * webhook; it signs every event (X-Goog-Signature) and proves the
+     * endpoint at registration. webhook_verify as for OTT. */
+    char *client_token;
+    bool webhook_verify;
 };
 
 /* The "channels" group: any of email, ott, rcs. */
@@ -234,6 +252,15 @@ bool chan_ott_verify_signature(const char *body, size_t len, const char *header,
  * number of events reported, or -1 if malformed.
  */
 int chan_rcs_parse_webhook(const char *body, size_t len, chan_event_cb cb, void *arg);
+
+/*
+ * RBM's X-Goog-Signature header: base64 of the HMAC-SHA512, keyed with the
+ * webhook's clientToken, of the event: the base64-decoded message.data of
+ * a Pub/Sub push envelope, or the body itself when it is a bare event.
+ * Constant-time compare.
+ */
+bool chan_rcs_verify_signature(const char *body, size_t len, const char *header,
+                               const char *client_token);
 
 /* Template substitution: {{text}} {{from}} {{to}} {{id}}; unknown
  * placeholders are kept as written; NULL values become "". malloc'd. */

@@ -187,6 +187,8 @@ chan_ott_new(struct event_base *base, struct curlev *curl, const struct chan_ott
     im->cfg.phone_number_id = chan_strdup(cfg->phone_number_id);
     im->cfg.token = chan_strdup(cfg->token);
     im->cfg.ca_file = chan_strdup(cfg->ca_file);
+    im->cfg.app_secret = NULL;      /* webhooks are core/chan_hooks' */
+    im->cfg.verify_token = NULL;
     if (asprintf(&im->url, "%s/%s/messages", cfg->base_url, cfg->phone_number_id) < 0 ||
         asprintf(&im->auth, "Authorization: Bearer %s", cfg->token) < 0)
         abort();

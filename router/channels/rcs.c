@@ -20,7 +20,9 @@
 #include <time.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #define RCS_TEXT_MAX        3072
@@ -248,6 +250,7 @@ chan_rcs_new(struct event_base *base, struct curlev *curl, const struct chan_rcs
     im->cfg.token = chan_strdup(cfg->token);
     im->cfg.agent_id = chan_strdup(cfg->agent_id);
     im->cfg.ca_file = chan_strdup(cfg->ca_file);
+    im->cfg.client_token = NULL;    /* webhooks are core/chan_hooks' */
     if (asprintf(&im->auth, "Authorization: Bearer %s", cfg->token) < 0)
         abort();
     return chan_base_new(&rcs_ops, im->cfg.name, base, curl, &cfg->lim, im);
@@ -304,40 +307,58 @@ rfc3339(const char *s)
     return (int64_t)timegm(&tm);
 }
 
+/* A Pub/Sub push envelope's message.data, base64-decoded (malloc'd, *n
+ * bytes, NUL-terminated); NULL with *bad false when root is no envelope,
+ * with *bad true when its data is not base64. */
+static unsigned char *
+envelope_data(struct json_object *root, size_t *n, bool *bad)
+{
+    struct json_object *msg;
+
+    *bad = false;
+    if (!json_object_object_get_ex(root, "message", &msg) || !jstr(msg, "data"))
+        return NULL;
+    const char *data = jstr(msg, "data");
+    size_t dl = strlen(data);
+    *bad = true;
+    if (dl % 4 != 0 || dl > 1 << 20)
+        return NULL;
+    unsigned char *dec = malloc(dl / 4 * 3 + 1);
+    if (!dec)
+        abort();
+    int k = EVP_DecodeBlock(dec, (const unsigned char *)data, (int)dl);
+    if (k < 0) {
+        free(dec);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as zero bytes. */
+    while (dl && data[dl - 1] == '=' && k > 0) {
+        k--;
+        dl--;
+    }
+    dec[k] = '\0';
+    *n = (size_t)k;
+    *bad = false;
+    return dec;
+}
+
 int
 chan_rcs_parse_webhook(const char *body, size_t len, chan_event_cb cb, void *arg)
 {
-    struct json_object *root = parse_exact(body, len), *msg, *ev = NULL;
+    struct json_object *root = parse_exact(body, len), *ev = NULL;
 
     if (!root || !json_object_is_type(root, json_type_object)) {
         json_object_put(root);
         return -1;
     }
     /* Pub/Sub push envelope: the event is base64 in message.data. */
-    if (json_object_object_get_ex(root, "message", &msg) && jstr(msg, "data")) {
-        const char *data = jstr(msg, "data");
-        size_t dl = strlen(data);
-        if (dl % 4 != 0 || dl > 1 << 20) {
-            json_object_put(root);
-            return -1;
-        }
-        unsigned char *dec = malloc(dl / 4 * 3 + 1);
-        if (!dec)
-            abort();
-        int n = EVP_DecodeBlock(dec, (const unsigned char *)data, (int)dl);
-        if (n < 0) {
-            free(dec);
-            json_object_put(root);
-            return -1;
-        }
-        /* EVP_DecodeBlock counts the padding as zero bytes. */
-        while (dl && data[dl - 1] == '=' && n > 0) {
-            n--;
-            dl--;
-        }
-        ev = parse_exact((const char *)dec, (size_t)n);
-        free(dec);
+    size_t n = 0;
+    bool bad;
+    unsigned char *dec = envelope_data(root, &n, &bad);
+    if (dec || bad) {
         json_object_put(root);
+        ev = dec ? parse_exact((const char *)dec, n) : NULL;
+        free(dec);
         if (!ev || !json_object_is_type(ev, json_type_object)) {
             json_object_put(ev);
             return -1;
@@ -367,4 +388,36 @@ chan_rcs_parse_webhook(const char *body, size_t len, chan_event_cb cb, void *arg
     }
     json_object_put(ev);
     return count;
+}
+
+bool
+chan_rcs_verify_signature(const char *body, size_t len, const char *header,
+                          const char *client_token)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    char want[4 * EVP_MAX_MD_SIZE / 3 + 8];
+
+    if (!header || !client_token || !client_token[0])
+        return false;
+    /* What RBM signs: the event itself, inside the envelope when there is one. */
+    struct json_object *root = parse_exact(body, len);
+    size_t n = 0;
+    bool bad = false;
+    unsigned char *dec = root && json_object_is_type(root, json_type_object)
+                             ? envelope_data(root, &n, &bad) : NULL;
+    json_object_put(root);
+    if (bad)
+        return false;
+    const unsigned char *signed_part = dec ? dec : (const unsigned char *)body;
+    size_t signed_len = dec ? n : len;
+    bool ok = HMAC(EVP_sha512(), client_token, (int)strlen(client_token), signed_part,
+                   signed_len, md, &mdlen) != NULL;
+    free(dec);
+    if (!ok)
+        return false;
+    int wl = EVP_EncodeBlock((unsigned char *)want, md, (int)mdlen);
+    /* Constant time over the expected length; a different length is no match. */
+    return wl > 0 && strlen(header) == (size_t)wl &&
+           CRYPTO_memcmp(header, want, (size_t)wl) == 0;
 }

@@ -16,7 +16,12 @@ query, authorization, content type, body as parsed) for the test to check.
 Behaviour by the last four digits of the recipient: 0500 -> 500, 0429 ->
 429 (WhatsApp code 130429), 0408 -> no answer for 30 s, 0131 -> 400 with
 WhatsApp code 131047 (outside the 24 h window), 0404 -> RBM 404 (not RCS
-capable, on capability and on send).
+capable, on capability and on send), 0503 -> 503 with Retry-After: 1 to the
+first two sends to that number, then the normal answer; 0502 -> the same
+with Retry-After: 3, once.
+
+  POST /cb/...    a status-callback receiver (smsgwd's core/webhook): no
+                  token, answers 200, logged like the rest
 """
 import json, os, re, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, token, logfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 lock = threading.Lock()
 counter = [0]
+tries = {}          # number -> sends seen (the 0503 behaviour)
 
 
 def log(rec):
@@ -59,12 +65,29 @@ class H(BaseHTTPRequestHandler):
                "auth": self.headers.get("Authorization"), "ctype": self.headers.get("Content-Type"),
                "body": body}
         log(rec)
+        if method == "POST" and u.path.startswith("/cb/"):
+            self.reply(200, {})
+            return None
         if self.headers.get("Authorization") != "Bearer " + token:
             self.reply(401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}})
             return None
         return u.path, rec["query"], body
 
     def behave(self, who):
+        if who.endswith("0503") or who.endswith("0502"):
+            with lock:
+                tries[who] = tries.get(who, 0) + 1
+                n = tries[who]
+            if n <= (2 if who.endswith("0503") else 1):
+                data = json.dumps({"error": {"message": "Service temporarily unavailable"}}).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", "1" if who.endswith("0503") else "3")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+            return False
         if who.endswith("0408"):
             time.sleep(30)
             return True

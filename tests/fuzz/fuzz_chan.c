@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the parsers of issue 5 that read outside input:
  * provider webhook bodies (WhatsApp, RBM — anyone can POST to the endpoint
- * until the signature is checked), destination numbers, quiet-hours
+ * until the signature is checked; RBM's check decodes the envelope itself),
+ * destination numbers, quiet-hours
  * windows and channel templates. The first byte picks the parser; the
  * rest is its input. Promises checked (abort = crash report):
  *   - a webhook parser's return value is -1 or the number of events it
@@ -73,6 +74,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         events = 0;
         int n = chan_rcs_parse_webhook(body, len, on_event, NULL);
         CHECK(n == -1 ? events == 0 : n == events && n <= 1);
+        /* The signature check reads the envelope too, before anything is trusted. */
+        CHECK(!chan_rcs_verify_signature(body, len, "AAAA", "client-token-0123"));
         break;
     }
     case 2: {
