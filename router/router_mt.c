@@ -1241,6 +1241,11 @@ job_send_some(struct mt_job *job, uint64_t now)
         if (log_enabled(LOG_DEBUG))
             log_event(LOG_DEBUG, "submit_sm", "msg_id=%s part=%u route=%s smsc=%s session=%u",
                       job->j.id, i, rt->cfg->name, m->cfg->name, smpp_session_id(s));
+        /* The guards count the PDU from now on, when it is in the session's
+         * buffer (and its log line written), not from the take. */
+        uint64_t sent = mono_us();
+        for (unsigned k = 0; k < job->npaces; k++)
+            router_pacer_sent(job->paces[k]->p, 1, sent);
     }
     return true;
 }

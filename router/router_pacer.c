@@ -254,6 +254,23 @@ guard_add(struct guard *g, uint64_t now, uint32_t n)
     g->len++;
 }
 
+/* The n sends of the newest run really left at t (later): count them there.
+ * Later is conservative - they stay in the window longer, never shorter. */
+static void
+guard_move_last(struct guard *g, uint32_t n, uint64_t t)
+{
+    if (!g->len)
+        return;
+    struct run *last = &g->runs[(g->head + g->len - 1) % g->size];
+    if (last->n < n || guard_qtime(g, t) <= last->t)
+        return;
+    last->n -= n;
+    g->total -= n;
+    if (last->n == 0)
+        g->len--;
+    guard_add(g, t, n);
+}
+
 /* (Re)shape a guard for window/cap, keeping its history. Older runs that do
  * not fit are folded into the oldest kept one (later time: conservative). */
 static void
@@ -660,6 +677,13 @@ router_pacer_take(struct router_pacer *p, uint64_t now_us, unsigned want)
         p->st.sent += n;
     }
     return (unsigned)n;
+}
+
+void
+router_pacer_sent(struct router_pacer *p, unsigned n, uint64_t sent_us)
+{
+    guard_move_last(&p->g1, n, sent_us);
+    guard_move_last(&p->g2, n, sent_us);
 }
 
 unsigned

@@ -103,6 +103,15 @@ unsigned router_pacer_peek(const struct router_pacer *p, uint64_t now_us, unsign
 unsigned router_pacer_take(struct router_pacer *p, uint64_t now_us, unsigned want);
 
 /*
+ * The n sends the last take() granted left at sent_us (>= that take's
+ * now), e.g. once the PDU is in the socket's buffer: the guards count them
+ * then. Whatever delays a PDU between take() and the socket (the rest of
+ * the loop pass, the process being descheduled) would otherwise let the
+ * real sends crowd a window that the guards saw as within the limit.
+ */
+void router_pacer_sent(struct router_pacer *p, unsigned n, uint64_t sent_us);
+
+/*
  * All-or-nothing over n pacers: n_take = min of their peeks, taken from each.
  * Returns n_take.
  */

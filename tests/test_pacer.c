@@ -371,6 +371,28 @@ test_next_us_matches_take(void **state)
 
 /* ------------------------------------------------------------- throttle */
 
+/* A send counted where it really left: at 1 mps the next send waits until
+ * a second after the PDU went out, not a second after the take. */
+static void
+test_sent_moves_the_guard(void **state)
+{
+    (void)state;
+    struct router_pacer *p = router_pacer_new(1, 0), *q = router_pacer_new(1, 0);
+
+    assert_int_equal(router_pacer_take(p, T0, GREEDY), 1);
+    assert_int_equal(router_pacer_take(q, T0, GREEDY), 1);
+    router_pacer_sent(p, 1, T0 + 500 * MS);
+    assert_int_equal(router_pacer_next_us(q, T0 + S), 0);
+    assert_int_equal(router_pacer_next_us(p, T0 + S), 500 * MS);
+    assert_int_equal(router_pacer_take(p, T0 + S, GREEDY), 0);
+    assert_int_equal(router_pacer_take(p, T0 + 1500 * MS, GREEDY), 1);
+    /* an earlier "sent" time changes nothing (never shorter) */
+    router_pacer_sent(q, 1, T0 - MS);
+    assert_int_equal(router_pacer_next_us(q, T0 + S), 0);
+    router_pacer_free(p);
+    router_pacer_free(q);
+}
+
 static void
 test_throttle_backoff_and_recovery(void **state)
 {
@@ -1009,6 +1031,7 @@ main(void)
         cmocka_unit_test(test_peek_is_all_or_nothing),
         cmocka_unit_test(test_next_us_matches_take),
         cmocka_unit_test(test_throttle_backoff_and_recovery),
+        cmocka_unit_test(test_sent_moves_the_guard),
         cmocka_unit_test(test_set_mps_keeps_history),
     };
     const struct CMUnitTest shared[] = {
