@@ -9,10 +9,12 @@
 #include <openssl/rand.h>
 
 #include "core/log.h"
+#include "store/store_failed.h"
 
 /* Keep terminal records this long (seconds). */
 #define RETENTION_S (7 * 86400)
 #define EXTRA_TTL_S 86400
+_Static_assert(RETENTION_S == STORE_FAILED_KEEP_S, "the failed index keeps what the records keep");
 
 uint64_t
 store_now_ms(void)
@@ -221,6 +223,7 @@ static struct store_script final_lua = { "final",
     "local stat = ({rejected = 'REJECTD', expired = 'EXPIRED'})[state] or 'UNDELIV'\n"
     "local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ")\n"
     CLIENT_RECEIPT_LUA
+    FAILED_INDEX_LUA
     "return 1\n", "" };
 
 /* KEYS: sched. ARGV: now max prefix. A due retry goes back on its route's
@@ -299,6 +302,7 @@ static struct store_script dlr_lua = { "receipt",
     "  stat = worst or 'DELIVRD'\n"
     "  local c = {m[6], m[7], m[8], m[9], m[10], m[11]}\n"
     "  " CLIENT_RECEIPT_LUA
+    FAILED_INDEX_LUA
     "  return {1, id, state, m[4] or '', m[5] or ''}\n"
     "end\n"
     BATCH_LOOP("receipt")
@@ -664,9 +668,12 @@ store_msg_get(struct store_redis *r, const char *account, const char *id, store_
 static char *job_blob(const struct store_job *job, size_t *len);
 
 /*
- * KEYS: msg q. ARGV: now blob. The record's state is checked again here,
- * atomically with the queueing: only a message that ended in a failure
- * (failed, rejected, expired, undelivered, fallback_failed) goes back.
+ * KEYS: msg q failed. ARGV: now blob id. The record's state is checked again
+ * here, atomically with the queueing: only a message that ended in a
+ * failure (failed, rejected, expired, undelivered, fallback_failed) goes
+ * back, so a message requeued twice (two operators, a bulk requeue meeting
+ * one requeued by id) is queued once; the second answer is {2, 'queued'}.
+ * Its entry in the failed index (store/store_failed.h) goes with it.
  * Answers {0}, {1} no such message, {2, state} not in a failed state.
  */
 static struct store_script requeue_lua = { "requeue",
@@ -678,6 +685,7 @@ static struct store_script requeue_lua = { "requeue",
     "redis.call('HSET', KEYS[1], 'state', 'queued', 'updated', ARGV[1], 'error', '', 'sid', sid,\n"
     "  'h:' .. ARGV[1] .. ':queued', 'requeued after ' .. st)\n"
     "redis.call('PERSIST', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[3])\n"
     "return {0}\n", "" };
 
 struct requeue_ctx {
@@ -749,15 +757,16 @@ requeue_record(struct store_redis *r, redisReply *reply, void *arg)
     snprintf(j.client_ref, sizeof(j.client_ref), "%s", f[9] ? f[9] : "");
     j.ref = (unsigned)(next_rand() >> 48);
 
-    char kmsg[160], kq[200], now[24];
+    char kmsg[160], kq[200], kf[200], now[24];
     size_t blen;
     char *blob = job_blob(&j, &blen);
     key(kmsg, sizeof(kmsg), r, "msg", c->id, NULL);
     key(kq, sizeof(kq), r, "q", c->route, NULL);
+    key(kf, sizeof(kf), r, "failed", c->route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    const char *argv[] = { kmsg, kq, now, blob };
-    size_t lens[] = { strlen(kmsg), strlen(kq), strlen(now), blen };
-    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 2, 2, argv, lens) != 0) {
+    const char *argv[] = { kmsg, kq, kf, now, blob, c->id };
+    size_t lens[] = { strlen(kmsg), strlen(kq), strlen(kf), strlen(now), blen, strlen(c->id) };
+    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 3, 3, argv, lens) != 0) {
         c->cb(c->arg, -1, NULL);
         free(c);
     }
