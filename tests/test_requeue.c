@@ -301,8 +301,12 @@ test_requeue_by_cause(void **state)
     old[1] = post_ok(g, "+14155550101");
     for (int i = 0; i < 2; i++)
         wait_state(g, old[i], "rejected");
-    sleep_ms(1100);
+    /* mark is at least 1.1 s after the older ones failed and 2 s before
+     * the newer ones, so that an age in whole seconds (below) falls between
+     * them even when smsgwctl starts slowly */
+    sleep_ms(2100);
     time_t mark = time(NULL);
+    sleep_ms(2000);
     for (int i = 0; i < 3; i++) {
         char to[32];
         snprintf(to, sizeof(to), "+1415555020%d", i);
@@ -345,9 +349,10 @@ test_requeue_by_cause(void **state)
         assert_string_equal(msg_state(g, cur[i]), "rejected");
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 6);
 
-    /* the same by name, an age for since, as JSON */
+    /* the same by name, an age for since (now - age is in [mark - 1, mark)),
+     * as JSON */
     CTL_OK(g, &out, "--json requeue --cause esme_rinvdstadr --since %lds --dry-run",
-           (long)(time(NULL) - mark));
+           (long)(time(NULL) - mark + 1));
     assert_int_equal(jnum(out, "matched"), 3);
     assert_int_equal(jnum(out, "requeued"), 0);
     assert_non_null(strstr(out, "\"dry_run\":true"));
@@ -406,11 +411,96 @@ test_requeue_by_cause(void **state)
     stop_gw_clean(g);
 }
 
+static void
+test_requeue_stale(void **state)
+{
+    struct rq *g = *state;
+    char *out = NULL, *gone, *kept, cmd[128];
+
+    write_config(g);
+    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
+    start_gw(g);
+    wait_sim_bound(g);
+    gone = post_ok(g, "+14155550400");
+    kept = post_ok(g, "+14155550401");
+    wait_state(g, gone, "rejected");
+    wait_state(g, kept, "rejected");
+    snprintf(cmd, sizeof(cmd), "DEL r:msg:%s", gone);
+    assert_int_equal(redis_int(g, cmd), 1);
+
+    /* a dry run neither lists nor drops it */
+    CTL_OK(g, &out, "requeue --cause rejected --dry-run");
+    assert_null(strstr(out, gone));
+    assert_non_null(strstr(out, kept));
+    assert_non_null(strstr(out, "matched 1 "));
+    free(out);
+    assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 2);
+
+    /* still refused by the carrier: requeued, rejected again, and back in
+     * the index; the entry of the record gone is dropped */
+    CTL_OK(g, &out, "requeue --cause rejected");
+    assert_non_null(strstr(out, "matched 1 requeued 1 skipped 0"));
+    free(out);
+    for (int i = 0; i < 200 && redis_int(g, "ZCARD r:failed:default") != 1; i++)
+        sleep_ms(50);
+    wait_state(g, kept, "rejected");
+    assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 1);
+    snprintf(cmd, sizeof(cmd), "ZSCORE r:failed:default %s", kept);
+    assert_true(redis_int(g, cmd) > 0);
+    free(gone);
+    free(kept);
+    stop_gw_clean(g);
+}
+
+static void
+test_requeue_bad_args(void **state)
+{
+    struct rq *g = *state;
+
+    write_config(g);
+    start_sim(g, NULL, NULL, NULL, NULL);
+    start_gw(g);
+
+    /* smsgwctl's own checks: exit 2 */
+    ctl_expect(g, 2, "needs a message id or --cause", "requeue");
+    ctl_expect(g, 2, "--cause needs a value", "requeue --cause");
+    ctl_expect(g, 2, "is empty", "requeue --cause ''");
+    ctl_expect(g, 2, "not both", "requeue m0123 --cause UNDELIV");
+    ctl_expect(g, 2, "not both", "requeue m0123 --dry-run");
+    ctl_expect(g, 2, "one message id", "requeue m0123 m0456");
+    ctl_expect(g, 2, "unknown option --bogus", "requeue --cause UNDELIV --bogus");
+    ctl_expect(g, 2, "--since \"yesterday\" is not a time",
+               "requeue --cause UNDELIV --since yesterday");
+    ctl_expect(g, 2, "is not a time", "requeue --cause UNDELIV --until 2026-02-31T00:00:00Z");
+    ctl_expect(g, 2, "is not a time", "requeue --cause UNDELIV --since 2026-11-27T25:00");
+    ctl_expect(g, 2, "is not a time", "requeue --cause UNDELIV --since 5y");
+    ctl_expect(g, 2, "--since is after --until", "requeue --cause UNDELIV --since 1h --until 2h");
+    ctl_expect(g, 2, "--limit must be 1..1000000", "requeue --cause UNDELIV --limit 0");
+    ctl_expect(g, 2, "--limit must be 1..1000000", "requeue --cause UNDELIV --limit 12x");
+
+    /* what only the daemon knows: exit 1 */
+    ctl_expect(g, 1, "not an SMPP status name", "requeue --cause ESME_RBOGUS");
+    ctl_expect(g, 1, "not an SMPP command_status", "requeue --cause 0xZZ");
+    ctl_expect(g, 1, "not an SMPP command_status", "requeue --cause 0x123456789");
+    ctl_expect(g, 1, "not a failure the index keeps", "requeue --cause DELIVRD");
+    ctl_expect(g, 1, "no route \"nosuch\"", "requeue --cause UNDELIV --route nosuch");
+    ctl_expect(g, 1, "no SMSC \"nosuch\"", "requeue --cause UNDELIV --smsc nosuch");
+
+    /* the good forms are taken: ISO with an offset, unix seconds, ages */
+    ctl_expect(g, 0, "matched 0 requeued 0 skipped 0",
+               "requeue --cause UNDELIV --since 2026-01-01T00:00:00+01:00 --until 4102444800");
+    ctl_expect(g, 0, "matched 0", "requeue --cause=UNDELIV --since=1w --until=2026-12-31");
+    ctl_expect(g, 0, "\"matched\":0", "requeue --cause '*' --since 90m --json");
+    stop_gw_clean(g);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_requeue_by_cause, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_bad_args, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
