@@ -14,6 +14,10 @@
  *                entry dropped by a real run (kept by a dry run)
  *   bad_args     usage errors exit 2, causes and filters the daemon cannot
  *                match exit 1, each with a message that says what to fix
+ *   scan_pages   store_failed_scan alone: small pages over entries sharing
+ *                one score see every match once, also when matches are
+ *                removed between pages (as requeue does); the time range
+ *                and the SMSC filter
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
 #include "core/config.h"
+#include "store/store_failed.h"
+#include "store/store_redis.h"
 #include "tests/testlib.h"
 
 #define KEY "test-key-0123"
@@ -494,6 +503,159 @@ test_requeue_bad_args(void **state)
     stop_gw_clean(g);
 }
 
+/* ------------------------------------------------ store_failed_scan */
+
+struct scan_fx {
+    struct tl_redis srv;
+    redisContext *c;
+    struct event_base *base;
+    struct store_redis *r;
+};
+
+static void
+scmd(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(rep);
+    assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+    freeReplyObject(rep);
+}
+
+struct page {
+    bool got, done;
+    int n;
+    char ids[64][40];
+};
+
+static void
+page_cb(void *arg, int n, const struct store_failed_match *m, bool done)
+{
+    struct page *p = arg;
+    p->got = true;
+    p->done = done;
+    p->n = n;
+    for (int i = 0; i < n && i < 64; i++)
+        snprintf(p->ids[i], sizeof(p->ids[i]), "%s", m[i].id);
+}
+
+/* Walk the whole range in pages; seen[k] counts id k. With remove, each
+ * page's matches leave the index before the next page. Returns matches. */
+static int
+walk(struct scan_fx *f, const struct store_failed_filter *flt, bool remove, int *seen)
+{
+    struct store_failed_cursor cur = { "", "" };
+    int total = 0;
+    for (int guard = 0; guard < 1000; guard++) {
+        struct page p = { 0 };
+        store_failed_scan(f->r, "rt", flt, &cur, 7, 5, page_cb, &p);
+        TL_RUN_UNTIL(f->base, p.got, 5000);
+        assert_true(p.got);
+        assert_true(p.n >= 0 && p.n <= 5);
+        for (int i = 0; i < p.n; i++) {
+            seen[atoi(p.ids[i] + 1)]++;
+            if (remove)
+                scmd(f->c, "ZREM s:failed:rt %s", p.ids[i]);
+        }
+        total += p.n;
+        if (p.done)
+            return total;
+    }
+    fail_msg("the scan never ended");
+    return -1;
+}
+
+static void
+test_scan_pages(void **state)
+{
+    (void)state;
+    struct scan_fx fx = { 0 }, *f = &fx;
+    tl_redis_start(&f->srv);
+    f->c = redisConnect("127.0.0.1", f->srv.port);
+    assert_non_null(f->c);
+    assert_int_equal(f->c->err, 0);
+    f->base = event_base_new();
+    struct cfg_redis cfg = { .host = (char *)"127.0.0.1", .port = f->srv.port,
+                             .prefix = (char *)"s:", .timeout_ms = 2000 };
+    f->r = store_redis_new(f->base, &cfg, "test");
+    TL_RUN_UNTIL(f->base, store_redis_ready(f->r), 5000);
+    assert_true(store_redis_ready(f->r));
+
+    /* 200 entries, the first 120 at one score: even ids refused 0x0B (no
+     * smsc), odd ones undelivered by receipt on smsc "b"; every 10th
+     * record is gone */
+    enum { N = 200 };
+    for (int k = 0; k < N; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "m%03d", k);
+        long long score = k < 120 ? 1000 : 1000 + k;
+        scmd(f->c, "ZADD s:failed:rt %lld %s", score, id);
+        if (k % 10 == 9)
+            continue;
+        if (k % 2 == 0)
+            scmd(f->c, "HSET s:msg:%s state rejected error ESME_RINVDSTADR from 12345", id);
+        else
+            scmd(f->c, "HSET s:msg:%s state undelivered error 001 smsc b from 12345", id);
+    }
+    int seen[N];
+    struct store_failed_filter flt = { .mode = 'e', .cause = "esme_rinvdstadr", .since_ms = 0,
+                                       .until_ms = 1000000, .dry_run = true };
+
+    /* dry run: each even id once, the index untouched */
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(walk(f, &flt, false, seen), 100);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(seen[k], k % 2 == 0 ? 1 : 0);
+    redisReply *rep = redisCommand(f->c, "ZCARD s:failed:rt");
+    assert_int_equal(rep->integer, N);
+    freeReplyObject(rep);
+
+    /* the time range: only the entries scored 1150..1199 */
+    memset(seen, 0, sizeof(seen));
+    flt.since_ms = 1150;
+    assert_int_equal(walk(f, &flt, false, seen), 25);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(seen[k], k >= 150 && k % 2 == 0 ? 1 : 0);
+    flt.since_ms = 0;
+
+    /* the SMSC: odd ones name b; the even ones have none and match only
+     * when the route uses b */
+    struct store_failed_filter any = { .mode = 'a', .smsc = "b", .until_ms = 1000000,
+                                       .dry_run = true };
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(walk(f, &any, false, seen), 80);     /* odd, less every 10th */
+    any.smsc_on_route = true;
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(walk(f, &any, false, seen), 180);
+    any.smsc = "c";
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(walk(f, &any, false, seen), 100);    /* the even ones */
+
+    /* receipt err by number */
+    struct store_failed_filter num = { .mode = 'n', .cause = "1", .until_ms = 1000000,
+                                       .dry_run = true };
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(walk(f, &num, false, seen), 80);
+
+    /* a real walk removing each page's matches: none missed; the stale
+     * entries (records gone) are dropped too */
+    flt.dry_run = false;
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(walk(f, &flt, true, seen), 100);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(seen[k], k % 2 == 0 ? 1 : 0);
+    rep = redisCommand(f->c, "ZCARD s:failed:rt");
+    assert_int_equal(rep->integer, 80);                   /* the odd ones with a record */
+    freeReplyObject(rep);
+
+    store_redis_free(f->r);
+    event_base_free(f->base);
+    redisFree(f->c);
+    tl_redis_stop(&f->srv);
+}
+
 int
 main(void)
 {
@@ -501,6 +663,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_requeue_by_cause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue_bad_args, setup, teardown),
+        cmocka_unit_test(test_scan_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
