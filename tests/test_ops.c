@@ -811,8 +811,8 @@ log_count(struct ox *g, const char *needle)
     return n;
 }
 
-/* An smpp-load client of system_id (password clientpw) on port; its JSON
- * line goes to log. */
+/* An smpp-load client of system_id (password clientpw) on port, a
+ * transceiver asking for receipts; its JSON line goes to log. */
 static pid_t
 start_client(struct ox *g, int smpp_port, const char *system_id, const char *count,
              const char *rate, const char *log)
@@ -822,7 +822,8 @@ start_client(struct ox *g, int smpp_port, const char *system_id, const char *cou
     char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
                      "--system-id", (char *)system_id, "--password", "clientpw", "--count",
                      (char *)count, "--duration", "30", "--rate", (char *)rate, "--from", "12345",
-                     "--to", "14155550100", "--json-only", NULL };
+                     "--to", "14155550100", "--bind-mode", "trx", "--registered-delivery", "1",
+                     "--dlr-wait-ms", "0", "--json-only", NULL };
     return tl_spawn(argv, log);
 }
 
@@ -959,6 +960,22 @@ test_reload_with_smpp_clients(void **state)
     }
     pclose(p);
     assert_true(n >= 4);        /* beta's 3, and acme's */
+    /* nothing of acme's receipts is left taken by this instance: what was
+     * in flight went back to its queue */
+    char llen[200];
+    snprintf(llen, sizeof(llen), "redis-cli -p %d LLEN o:clientq:acme:inflight:ops-1",
+             g->redis.port);
+    char got[32] = "";
+    for (int i = 0; i < 50 && strcmp(got, "0\n") != 0; i++) {
+        FILE *q = popen(llen, "r");
+        if (!q || !fgets(got, sizeof(got), q))
+            got[0] = 0;
+        if (q)
+            pclose(q);
+        if (strcmp(got, "0\n") != 0)
+            sleep_ms(100);
+    }
+    assert_string_equal(got, "0\n");
     stop_gw_clean(g);
 }
 
