@@ -536,6 +536,7 @@ cmd_requeue(struct aconn *c, const char *id)
 #define BULK_LIMIT_DEFAULT 10000
 #define BULK_LIMIT_MAX 1000000
 #define BULK_CAUSE_MAX 128
+#define BULK_LIST_MAX 10000         /* messages listed in the answer, at most */
 
 struct bulk_req {
     struct aconn *c;
@@ -550,12 +551,13 @@ struct bulk_req {
     unsigned inflight;                      /* this page's requeues unanswered */
     bool looping;                           /* still sending this page's requeues */
     bool redis_failed;
-    json_object *list;                      /* one object per match */
+    json_object *list;                      /* dry run: the matches; else the skipped */
+    unsigned unlisted;                      /* beyond BULK_LIST_MAX */
 };
 
 struct bulk_item {
     struct bulk_req *b;
-    json_object *entry;                     /* in b->list */
+    json_object *entry;                     /* owned until listed */
     char id[72];
 };
 
@@ -594,6 +596,7 @@ bulk_finish(struct bulk_req *b)
     JADD(o, "skipped", JINT(b->skipped));
     JADD(o, "limit_reached", JBOOL(b->matched >= b->limit));
     JADD(o, "messages", b->list);
+    JADD(o, "messages_not_listed", JINT(b->unlisted));
     b->list = NULL;
     bulk_free(b);
     reply(c, o);
@@ -621,10 +624,23 @@ bulk_page_done(struct bulk_req *b)
         bulk_next(b);
 }
 
+/* entry (consumed) into the answer's list, while it has room. */
+static void
+bulk_list(struct bulk_req *b, json_object *entry)
+{
+    if (json_object_array_length(b->list) < BULK_LIST_MAX) {
+        json_object_array_add(b->list, entry);
+    } else {
+        b->unlisted++;
+        json_object_put(entry);
+    }
+}
+
 static void
 bulk_skip(struct bulk_req *b, json_object *entry, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A match not requeued: counted, and listed with why (entry consumed). */
 static void
 bulk_skip(struct bulk_req *b, json_object *entry, const char *fmt, ...)
 {
@@ -636,6 +652,7 @@ bulk_skip(struct bulk_req *b, json_object *entry, const char *fmt, ...)
     b->skipped++;
     JADD(entry, "result", JSTR("skipped"));
     JADD(entry, "reason", JSTR(why));
+    bulk_list(b, entry);
 }
 
 static void
@@ -646,7 +663,7 @@ bulk_requeued(void *arg, int rc, const char *info)
 
     if (rc == 0) {
         b->requeued++;
-        JADD(it->entry, "result", JSTR("requeued"));
+        json_object_put(it->entry);     /* the log has it; the answer lists the skipped */
         mt_engine_wake(*b->c->a->d.r.mt, info);
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=requeued cause=\"%s\" "
                   "conn=%u", it->id, b->given, b->c->id);
@@ -658,7 +675,7 @@ bulk_requeued(void *arg, int rc, const char *info)
         bulk_skip(b, it->entry, "its sender %s is no longer in the config", info ? info : "?");
     } else {
         b->redis_failed = true;
-        JADD(it->entry, "result", JSTR("error"));
+        json_object_put(it->entry);
     }
     free(it);
     if (--b->inflight == 0 && !b->looping)
@@ -686,13 +703,14 @@ bulk_scanned(void *arg, int n, const struct store_failed_match *m, bool done)
         if (m[i].smsc[0])
             JADD(e, "smsc", JSTR(m[i].smsc));
         JADD(e, "failed_ms", JINT(m[i].failed_ms));
-        json_object_array_add(b->list, e);
         b->matched++;
         if (b->f.dry_run) {
-            if (!config_sender(*b->c->a->d.r.cfg, m[i].from))
+            if (!config_sender(*b->c->a->d.r.cfg, m[i].from)) {
                 bulk_skip(b, e, "its sender %s is no longer in the config", m[i].from);
-            else
+            } else {
                 JADD(e, "result", JSTR("would_requeue"));
+                bulk_list(b, e);
+            }
             continue;
         }
         struct bulk_item *it = calloc(1, sizeof(*it));

@@ -11,7 +11,8 @@
  *                run finds nothing; a message requeued by id is not
  *                queued twice by a later run
  *   stale        a failed record gone from Redis is skipped and its index
- *                entry dropped by a real run (kept by a dry run)
+ *                entry dropped by a real run (kept by a dry run); one whose
+ *                sender left the config is listed as skipped, and stays
  *   bad_args     usage errors exit 2, causes and filters the daemon cannot
  *                match exit 1, each with a message that says what to fix
  *   scan_pages   store_failed_scan alone: small pages over entries sharing
@@ -114,8 +115,9 @@ stop_sim(struct rq *g)
     g->sim = 0;
 }
 
+/* sender: the one sender's address ("12345" in most tests). */
 static void
-write_config(struct rq *g)
+write_config_sender(struct rq *g, const char *sender)
 {
     char hash[65];
     config_sha256_hex(KEY, hash);
@@ -129,11 +131,17 @@ write_config(struct rq *g)
             "admin = { socket = \"%s\"; };\n"
             "smsc = ( { name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\"; "
             "password = \"secret\"; reconnect_min_ms = 100; reconnect_max_ms = 300; } );\n"
-            "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
+            "senders = ( { address = \"%s\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
             "routes = ( { name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, g->http_port, g->sock, g->sim_port, hash);
+            g->redis.port, g->http_port, g->sock, g->sim_port, sender, hash);
     fclose(f);
+}
+
+static void
+write_config(struct rq *g)
+{
+    write_config_sender(g, "12345");
 }
 
 static void
@@ -456,6 +464,21 @@ test_requeue_stale(void **state)
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 1);
     snprintf(cmd, sizeof(cmd), "ZSCORE r:failed:default %s", kept);
     assert_true(redis_int(g, cmd) > 0);
+
+    /* its sender gone from the config: listed as skipped, and left as it is */
+    write_config_sender(g, "54321");
+    CTL_OK(g, &out, "reload");
+    free(out);
+    CTL_OK(g, &out, "requeue --cause '*' --dry-run");
+    assert_non_null(strstr(out, kept));
+    assert_non_null(strstr(out, "skipped: its sender 12345 is no longer in the config"));
+    assert_non_null(strstr(out, "matched 1 requeued 0 skipped 1"));
+    free(out);
+    CTL_OK(g, &out, "requeue --cause '*'");
+    assert_non_null(strstr(out, "its sender 12345 is no longer in the config"));
+    assert_non_null(strstr(out, "matched 1 requeued 0 skipped 1"));
+    free(out);
+    assert_string_equal(msg_state(g, kept), "rejected");
     free(gone);
     free(kept);
     stop_gw_clean(g);

@@ -215,6 +215,8 @@ print_requeue_bulk(json_object *o)
             printf("skipped %s: %s\n", js(m, "id"), js(m, "reason"));
         }
     }
+    if (jn(o, "messages_not_listed") > 0)
+        printf("(%lld more not listed)\n", jn(o, "messages_not_listed"));
     printf("matched %lld requeued %lld skipped %lld%s\n", jn(o, "matched"), jn(o, "requeued"),
            jn(o, "skipped"), dry ? " (dry run: nothing was requeued)" : "");
     if (strcmp(js(o, "limit_reached"), "true") == 0)
