@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,7 +19,6 @@
 #include <event2/util.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
-#include <strings.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -578,10 +578,12 @@ static void
 bulk_finish(struct bulk_req *b)
 {
     struct aconn *c = b->c;
+    char q[300];
 
-    log_event(LOG_INFO, "requeue_bulk", "conn=%u cause=\"%s\" dry_run=%s matched=%u requeued=%u "
-              "skipped=%u%s", c->id, b->given, b->f.dry_run ? "yes" : "no", b->matched,
-              b->requeued, b->skipped, b->redis_failed ? " error=redis" : "");
+    log_event(LOG_INFO, "requeue_bulk", "conn=%u cause=%s dry_run=%s matched=%u requeued=%u "
+              "skipped=%u%s", c->id, log_quote(b->given, q, sizeof(q)),
+              b->f.dry_run ? "yes" : "no", b->matched, b->requeued, b->skipped,
+              b->redis_failed ? " error=redis" : "");
     if (b->redis_failed) {
         reply_error(c, "Redis is unavailable (so far: matched %u requeued %u skipped %u; "
                     "run it again once Redis is back)", b->matched, b->requeued, b->skipped);
@@ -662,11 +664,12 @@ bulk_requeued(void *arg, int rc, const char *info)
     struct bulk_req *b = it->b;
 
     if (rc == 0) {
+        char q[300];
         b->requeued++;
         json_object_put(it->entry);     /* the log has it; the answer lists the skipped */
         mt_engine_wake(*b->c->a->d.r.mt, info);
-        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=requeued cause=\"%s\" "
-                  "conn=%u", it->id, b->given, b->c->id);
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=requeued cause=%s "
+                  "conn=%u", it->id, log_quote(b->given, q, sizeof(q)), b->c->id);
     } else if (rc == 1) {
         bulk_skip(b, it->entry, "the message is gone");
     } else if (rc == 2) {
@@ -973,8 +976,10 @@ cmd_requeue_bulk(struct aconn *c, const struct bulk_opts *o)
         return;
     }
     b->list = json_object_new_array();
-    log_event(LOG_INFO, "requeue_bulk_start", "conn=%u cause=\"%s\" mode=%c route=%s smsc=%s "
-              "since_ms=%llu until_ms=%llu limit=%u dry_run=%s", c->id, b->given, b->f.mode,
+    char q[300];
+    log_event(LOG_INFO, "requeue_bulk_start", "conn=%u cause=%s mode=%c route=%s smsc=%s "
+              "since_ms=%llu until_ms=%llu limit=%u dry_run=%s", c->id,
+              log_quote(b->given, q, sizeof(q)), b->f.mode,
               o->route[0] ? o->route : "*", b->smsc[0] ? b->smsc : "*",
               (unsigned long long)b->f.since_ms, (unsigned long long)b->f.until_ms, b->limit,
               b->f.dry_run ? "yes" : "no");
