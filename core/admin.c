@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +25,8 @@
 #include "core/smpp_front.h"
 #include "core/status.h"
 #include "router/router_mt.h"
+#include "smpp/smpp_pdu.h"
+#include "store/store_failed.h"
 #include "store/store_msg.h"
 #include "store/store_redis.h"
 
@@ -518,6 +521,471 @@ cmd_requeue(struct aconn *c, const char *id)
     store_msg_requeue(c->a->d.redis, q->id, requeue_sender, requeue_done, q);
 }
 
+/* ------------------------------------------------ requeue --cause */
+
+/*
+ * requeue with a cause: every message the failed index (store/store_failed.h)
+ * holds for the routes asked, in a time range, whose failure matches, goes
+ * back through store_msg_requeue (which refuses what is no longer failed, so
+ * two runs never queue one message twice). The index is walked a page at a
+ * time, the filter runs in Redis; each page's requeues go out together and
+ * the next page is read when they are all answered.
+ */
+#define BULK_EXAMINE 500            /* index entries one scan looks at */
+#define BULK_PAGE 100               /* matches one scan returns */
+#define BULK_LIMIT_DEFAULT 10000
+#define BULK_LIMIT_MAX 1000000
+#define BULK_CAUSE_MAX 128
+#define BULK_LIST_MAX 10000         /* messages listed in the answer, at most */
+
+struct bulk_req {
+    struct aconn *c;
+    struct store_failed_filter f;
+    char cause[BULK_CAUSE_MAX + 1];         /* as the filter matches it */
+    char given[BULK_CAUSE_MAX + 1];         /* as the operator wrote it */
+    char smsc[96];
+    char **routes;
+    size_t nroutes, ri;
+    struct store_failed_cursor cur;
+    unsigned limit, matched, requeued, skipped;
+    unsigned inflight;                      /* this page's requeues unanswered */
+    bool looping;                           /* still sending this page's requeues */
+    bool redis_failed;
+    json_object *list;                      /* dry run: the matches; else the skipped */
+    unsigned unlisted;                      /* beyond BULK_LIST_MAX */
+};
+
+struct bulk_item {
+    struct bulk_req *b;
+    json_object *entry;                     /* owned until listed */
+    char id[72];
+};
+
+static void bulk_next(struct bulk_req *b);
+
+static void
+bulk_free(struct bulk_req *b)
+{
+    for (size_t i = 0; i < b->nroutes; i++)
+        free(b->routes[i]);
+    free(b->routes);
+    if (b->list)
+        json_object_put(b->list);
+    free(b);
+}
+
+static void
+bulk_finish(struct bulk_req *b)
+{
+    struct aconn *c = b->c;
+    char q[300];
+
+    log_event(LOG_INFO, "requeue_bulk", "conn=%u cause=%s dry_run=%s matched=%u requeued=%u "
+              "skipped=%u%s", c->id, log_quote(b->given, q, sizeof(q)),
+              b->f.dry_run ? "yes" : "no", b->matched, b->requeued, b->skipped,
+              b->redis_failed ? " error=redis" : "");
+    if (b->redis_failed) {
+        reply_error(c, "Redis is unavailable (so far: matched %u requeued %u skipped %u; "
+                    "run it again once Redis is back)", b->matched, b->requeued, b->skipped);
+        bulk_free(b);
+        return;
+    }
+    json_object *o = ok_object();
+    JADD(o, "cause", JSTR(b->given));
+    JADD(o, "dry_run", JBOOL(b->f.dry_run));
+    JADD(o, "matched", JINT(b->matched));
+    JADD(o, "requeued", JINT(b->requeued));
+    JADD(o, "skipped", JINT(b->skipped));
+    JADD(o, "limit_reached", JBOOL(b->matched >= b->limit));
+    JADD(o, "messages", b->list);
+    JADD(o, "messages_not_listed", JINT(b->unlisted));
+    b->list = NULL;
+    bulk_free(b);
+    reply(c, o);
+}
+
+static bool
+bulk_sender(void *arg, const char *from, uint8_t *ton, uint8_t *npi)
+{
+    struct bulk_item *it = arg;
+    const struct cfg_sender *snd = config_sender(*it->b->c->a->d.r.cfg, from);
+
+    if (!snd)
+        return false;
+    *ton = snd->ton;
+    *npi = snd->npi;
+    return true;
+}
+
+static void
+bulk_page_done(struct bulk_req *b)
+{
+    if (b->redis_failed)
+        bulk_finish(b);
+    else
+        bulk_next(b);
+}
+
+/* entry (consumed) into the answer's list, while it has room. */
+static void
+bulk_list(struct bulk_req *b, json_object *entry)
+{
+    if (json_object_array_length(b->list) < BULK_LIST_MAX) {
+        json_object_array_add(b->list, entry);
+    } else {
+        b->unlisted++;
+        json_object_put(entry);
+    }
+}
+
+static void
+bulk_skip(struct bulk_req *b, json_object *entry, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A match not requeued: counted, and listed with why (entry consumed). */
+static void
+bulk_skip(struct bulk_req *b, json_object *entry, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    b->skipped++;
+    JADD(entry, "result", JSTR("skipped"));
+    JADD(entry, "reason", JSTR(why));
+    bulk_list(b, entry);
+}
+
+static void
+bulk_requeued(void *arg, int rc, const char *info)
+{
+    struct bulk_item *it = arg;
+    struct bulk_req *b = it->b;
+
+    if (rc == 0) {
+        char q[300];
+        b->requeued++;
+        json_object_put(it->entry);     /* the log has it; the answer lists the skipped */
+        mt_engine_wake(*b->c->a->d.r.mt, info);
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued reason=requeued cause=%s "
+                  "conn=%u", it->id, log_quote(b->given, q, sizeof(q)), b->c->id);
+    } else if (rc == 1) {
+        bulk_skip(b, it->entry, "the message is gone");
+    } else if (rc == 2) {
+        bulk_skip(b, it->entry, "the message is %s now", info ? info : "?");
+    } else if (rc == 3) {
+        bulk_skip(b, it->entry, "its sender %s is no longer in the config", info ? info : "?");
+    } else {
+        b->redis_failed = true;
+        json_object_put(it->entry);
+    }
+    free(it);
+    if (--b->inflight == 0 && !b->looping)
+        bulk_page_done(b);
+}
+
+static void
+bulk_scanned(void *arg, int n, const struct store_failed_match *m, bool done)
+{
+    struct bulk_req *b = arg;
+    const char *route = b->routes[b->ri];
+
+    if (n < 0) {
+        b->redis_failed = true;
+        bulk_finish(b);
+        return;
+    }
+    b->looping = true;
+    for (int i = 0; i < n && b->matched < b->limit; i++) {
+        json_object *e = json_object_new_object();
+        JADD(e, "id", JSTR(m[i].id));
+        JADD(e, "route", JSTR(route));
+        JADD(e, "state", JSTR(m[i].state));
+        JADD(e, "error", JSTR(m[i].error));
+        if (m[i].smsc[0])
+            JADD(e, "smsc", JSTR(m[i].smsc));
+        JADD(e, "failed_ms", JINT(m[i].failed_ms));
+        b->matched++;
+        if (b->f.dry_run) {
+            if (!config_sender(*b->c->a->d.r.cfg, m[i].from)) {
+                bulk_skip(b, e, "its sender %s is no longer in the config", m[i].from);
+            } else {
+                JADD(e, "result", JSTR("would_requeue"));
+                bulk_list(b, e);
+            }
+            continue;
+        }
+        struct bulk_item *it = calloc(1, sizeof(*it));
+        if (!it)
+            abort();
+        it->b = b;
+        it->entry = e;
+        snprintf(it->id, sizeof(it->id), "%s", m[i].id);
+        b->inflight++;
+        store_msg_requeue(b->c->a->d.redis, it->id, bulk_sender, bulk_requeued, it);
+    }
+    if (done) {
+        b->ri++;
+        memset(&b->cur, 0, sizeof(b->cur));
+    }
+    b->looping = false;
+    if (b->inflight == 0)
+        bulk_page_done(b);
+}
+
+static bool
+route_uses_smsc(const struct gw_config *cfg, const char *route, const char *smsc)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (strcmp(cfg->routes[i].name, route) != 0)
+            continue;
+        for (size_t k = 0; k < cfg->routes[i].nsmscs; k++)
+            if (strcmp(cfg->routes[i].smscs[k].smsc->name, smsc) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void
+bulk_next(struct bulk_req *b)
+{
+    if (b->matched >= b->limit || b->ri >= b->nroutes) {
+        bulk_finish(b);
+        return;
+    }
+    const char *route = b->routes[b->ri];
+    b->f.smsc_on_route = b->smsc[0] && route_uses_smsc(*b->c->a->d.r.cfg, route, b->smsc);
+    unsigned want = b->limit - b->matched;
+    store_failed_scan(b->c->a->d.redis, route, &b->f, &b->cur, BULK_EXAMINE,
+                      want < BULK_PAGE ? want : BULK_PAGE, bulk_scanned, b);
+}
+
+/*
+ * What the operator wrote as the cause, as the failed records hold it
+ * (store/store_failed.h modes). false with why when it cannot match a
+ * failure the index keeps.
+ */
+static bool
+bulk_cause(struct bulk_req *b, const char *in, char *why, size_t whysz)
+{
+    static const struct { const char *word, *state; } stats[] = {
+        { "UNDELIV", "undelivered" }, { "EXPIRED", "expired" }, { "REJECTD", "rejected" },
+        { "failed", "failed" }, { "rejected", "rejected" }, { "expired", "expired" },
+        { "undelivered", "undelivered" },
+    };
+    size_t n = strlen(in);
+
+    if (n == 0 || n > BULK_CAUSE_MAX) {
+        snprintf(why, whysz, "the cause must be 1 to %d characters", BULK_CAUSE_MAX);
+        return false;
+    }
+    memcpy(b->given, in, n + 1);
+    if (strcmp(in, "*") == 0) {
+        b->f.mode = 'a';
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++) {
+        if (strcasecmp(in, stats[i].word) == 0) {
+            b->f.mode = 's';
+            snprintf(b->cause, sizeof(b->cause), "%s", stats[i].state);
+            return true;
+        }
+    }
+    static const char *const not_failures[] = { "DELIVRD", "delivered", "ACCEPTD", "ENROUTE",
+                                                "DELETED", "UNKNOWN", "fallback_failed",
+                                                "cancelled", "queued", "submitted" };
+    for (size_t i = 0; i < sizeof(not_failures) / sizeof(not_failures[0]); i++) {
+        if (strcasecmp(in, not_failures[i]) == 0) {
+            snprintf(why, whysz, "\"%s\" is not a failure the index keeps (failed, rejected, "
+                     "expired, undelivered; requeue ID for others)", in);
+            return false;
+        }
+    }
+    const char *name = NULL;
+    if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X')) {
+        char *end;
+        unsigned long v = strtoul(in + 2, &end, 16);
+        if (!in[2] || *end || n > 10) {
+            snprintf(why, whysz, "\"%s\" is not an SMPP command_status (0x followed by 1 to 8 "
+                     "hex digits, e.g. 0x0000000b)", in);
+            return false;
+        }
+        name = smpp_status_name((uint32_t)v);
+    } else if (strncasecmp(in, "ESME_", 5) == 0) {
+        for (uint32_t v = 0; v < 0x500 && !name; v++)
+            if (strcasecmp(smpp_status_name(v), in) == 0)
+                name = smpp_status_name(v);
+        if (!name) {
+            snprintf(why, whysz, "\"%s\" is not an SMPP status name (e.g. ESME_RINVDSTADR, or "
+                     "write the code as 0x...)", in);
+            return false;
+        }
+    }
+    if (name) {
+        b->f.mode = 'e';
+        snprintf(b->cause, sizeof(b->cause), "%s", name);
+    } else if (strspn(in, "0123456789") == n) {
+        b->f.mode = 'n';
+        memcpy(b->cause, in, n + 1);
+        return true;
+    } else {
+        b->f.mode = 'e';
+        memcpy(b->cause, in, n + 1);
+    }
+    for (char *p = b->cause; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return true;
+}
+
+/* The requeue request's fields past "cmd"; absent ones keep their zero. */
+struct bulk_opts {
+    bool have_cause;
+    char cause[BULK_CAUSE_MAX + 2];
+    char route[96], smsc[96];
+    bool have_since, have_until, dry_run, have_limit;
+    int64_t since_ms, until_ms, limit;
+    char bad[96];                           /* a field of the wrong type */
+};
+
+static void
+bulk_opts_read(json_object *req, struct bulk_opts *o)
+{
+    json_object *v;
+    static const char *const strs[] = { "cause", "route", "smsc" };
+    char *dst[] = { o->cause, o->route, o->smsc };
+    size_t dsz[] = { sizeof(o->cause), sizeof(o->route), sizeof(o->smsc) };
+    static const char *const nums[] = { "since_ms", "until_ms", "limit" };
+    int64_t *ndst[] = { &o->since_ms, &o->until_ms, &o->limit };
+    bool *nhave[] = { &o->have_since, &o->have_until, &o->have_limit };
+
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < 3; i++) {
+        if (!json_object_object_get_ex(req, strs[i], &v))
+            continue;
+        if (!json_object_is_type(v, json_type_string)) {
+            snprintf(o->bad, sizeof(o->bad), "\"%s\" must be a string", strs[i]);
+            continue;
+        }
+        if (strlen(json_object_get_string(v)) >= dsz[i]) {
+            snprintf(o->bad, sizeof(o->bad), "\"%s\" is too long", strs[i]);
+            continue;
+        }
+        snprintf(dst[i], dsz[i], "%s", json_object_get_string(v));
+        if (i == 0)
+            o->have_cause = true;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!json_object_object_get_ex(req, nums[i], &v))
+            continue;
+        if (!json_object_is_type(v, json_type_int)) {
+            snprintf(o->bad, sizeof(o->bad), "\"%s\" must be an integer", nums[i]);
+            continue;
+        }
+        *ndst[i] = json_object_get_int64(v);
+        *nhave[i] = true;
+    }
+    if (json_object_object_get_ex(req, "dry_run", &v)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            snprintf(o->bad, sizeof(o->bad), "\"dry_run\" must be true or false");
+        else
+            o->dry_run = json_object_get_boolean(v);
+    }
+}
+
+static bool
+config_has_smsc(const struct gw_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nsmscs; i++)
+        if (strcmp(cfg->smscs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void
+cmd_requeue_bulk(struct aconn *c, const struct bulk_opts *o)
+{
+    const struct gw_config *cfg = *c->a->d.r.cfg;
+    char why[300];
+
+    if (o->bad[0]) {
+        reply_error(c, "requeue: %s", o->bad);
+        return;
+    }
+    struct bulk_req *b = calloc(1, sizeof(*b));
+    if (!b)
+        abort();
+    b->c = c;
+    if (!bulk_cause(b, o->cause, why, sizeof(why))) {
+        free(b);
+        reply_error(c, "requeue: %s", why);
+        return;
+    }
+    b->f.cause = b->cause;
+    b->f.dry_run = o->dry_run;
+    b->limit = BULK_LIMIT_DEFAULT;
+    if (o->have_limit) {
+        if (o->limit < 1 || o->limit > BULK_LIMIT_MAX) {
+            free(b);
+            reply_error(c, "requeue: limit %lld is out of range 1..%d", (long long)o->limit,
+                        BULK_LIMIT_MAX);
+            return;
+        }
+        b->limit = (unsigned)o->limit;
+    }
+    uint64_t now = store_now_ms();
+    int64_t since = o->have_since ? o->since_ms : 0, until = o->have_until ? o->until_ms
+                                                                           : (int64_t)now;
+    if (since < 0 || until < 0 || since > until) {
+        free(b);
+        reply_error(c, "requeue: the time range is empty or negative (since_ms %lld, until_ms "
+                    "%lld)", (long long)since, (long long)until);
+        return;
+    }
+    b->f.since_ms = (uint64_t)since;
+    b->f.until_ms = (uint64_t)until;
+    if (o->smsc[0]) {
+        if (!config_has_smsc(cfg, o->smsc)) {
+            free(b);
+            reply_error(c, "requeue: no SMSC \"%s\" in the running config", o->smsc);
+            return;
+        }
+        snprintf(b->smsc, sizeof(b->smsc), "%s", o->smsc);
+        b->f.smsc = b->smsc;
+    }
+    b->routes = calloc(cfg->nroutes + 1, sizeof(char *));
+    if (!b->routes)
+        abort();
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (o->route[0] && strcmp(cfg->routes[i].name, o->route) != 0)
+            continue;
+        b->routes[b->nroutes] = strdup(cfg->routes[i].name);
+        if (!b->routes[b->nroutes])
+            abort();
+        b->nroutes++;
+    }
+    if (o->route[0] && b->nroutes == 0) {
+        bulk_free(b);
+        reply_error(c, "requeue: no route \"%s\" in the running config", o->route);
+        return;
+    }
+    if (!store_redis_ready(c->a->d.redis)) {
+        bulk_free(b);
+        reply_error(c, "Redis is unavailable");
+        return;
+    }
+    b->list = json_object_new_array();
+    char q[300];
+    log_event(LOG_INFO, "requeue_bulk_start", "conn=%u cause=%s mode=%c route=%s smsc=%s "
+              "since_ms=%llu until_ms=%llu limit=%u dry_run=%s", c->id,
+              log_quote(b->given, q, sizeof(q)), b->f.mode,
+              o->route[0] ? o->route : "*", b->smsc[0] ? b->smsc : "*",
+              (unsigned long long)b->f.since_ms, (unsigned long long)b->f.until_ms, b->limit,
+              b->f.dry_run ? "yes" : "no");
+    bulk_next(b);
+}
+
 static void
 cmd_optout(struct aconn *c, const char *number)
 {
@@ -628,9 +1096,35 @@ handle_line(struct aconn *c, const char *line)
         reply_error(c, "missing \"cmd\"");
         return;
     }
+    /* requeue takes an id (arg) or a cause and its filters. */
+    struct bulk_opts *bo = NULL;
+    if (strcmp(cmd, "requeue") == 0) {
+        bo = malloc(sizeof(*bo));
+        if (!bo)
+            abort();
+        bulk_opts_read(req, bo);
+        bool filters = bo->have_cause || bo->route[0] || bo->smsc[0] || bo->have_since ||
+                       bo->have_until || bo->have_limit || bo->dry_run;
+        const char *err = NULL;
+        if (arg && *arg && filters)
+            err = "requeue takes a message id or a cause with its filters, not both";
+        else if (filters && !bo->have_cause)
+            err = "requeue with filters needs a cause (\"cause\", e.g. \"0x0000000b\" or "
+                  "\"UNDELIV\"; \"*\" for any)";
+        if (err) {
+            free(bo);
+            json_object_put(req);
+            reply_error(c, "%s", err);
+            return;
+        }
+        if (!bo->have_cause) {
+            free(bo);
+            bo = NULL;
+        }
+    }
     static const char *const need_arg[] = { "queue", "pause", "resume", "rebind", "message",
                                             "optout", "requeue", NULL };
-    for (size_t i = 0; need_arg[i]; i++) {
+    for (size_t i = 0; need_arg[i] && !bo; i++) {
         if (strcmp(cmd, need_arg[i]) == 0 && (!arg || !*arg)) {
             reply_error(c, "%s needs an argument", cmd);
             json_object_put(req);
@@ -650,7 +1144,7 @@ handle_line(struct aconn *c, const char *line)
         strcmp(cmd, "reload") && strcmp(cmd, "requeue")) {
         reply_error(c, "unknown command \"%s\"; commands: status, binds, routes, queue ROUTE, "
                     "pause ROUTE, resume ROUTE, rebind SMSC, message ID, requeue ID, "
-                    "optout NUMBER, reload", cmd);
+                    "requeue with a cause, optout NUMBER, reload", cmd);
         return;
     }
     char qa[300];
@@ -688,6 +1182,9 @@ handle_line(struct aconn *c, const char *line)
         cmd_message(c, a);
     } else if (strcmp(cmd, "optout") == 0) {
         cmd_optout(c, a);
+    } else if (strcmp(cmd, "requeue") == 0 && bo) {
+        cmd_requeue_bulk(c, bo);
+        free(bo);
     } else if (strcmp(cmd, "requeue") == 0) {
         cmd_requeue(c, a);
     } else {

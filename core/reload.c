@@ -210,21 +210,6 @@ reloader_run(struct reloader *rl, reload_done_fn done, void *arg)
         return;
     }
     struct gw_config *oc = *rl->d.cfg;
-    if (rl->d.smpp && smpp_front_set_config(rl->d.smpp, nc, NULL) != 0) {
-        config_free(nc);
-        free(rl->errtext);
-        rl->errtext = NULL;
-        if (asprintf(&rl->errtext, "%s: accounts were added, removed or reordered; with "
-                     "smpp_server that needs a restart (the old config stays in force)\n",
-                     rl->d.config_path) < 0)
-            abort();
-        log_event(LOG_ERROR, "config_reload_refused", "config=%s reason=\"accounts changed "
-                  "with smpp_server\" kept=old", rl->d.config_path);
-        rl->res.ok = false;
-        rl->res.errors = rl->errtext;
-        finish(rl);
-        return;
-    }
     restart_fields(rl, oc, nc);
     if (rl->restart[0])
         log_event(LOG_WARN, "config_reload_partial", "config=%s restart_needed=\"%s\"",

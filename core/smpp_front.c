@@ -48,10 +48,12 @@
 #define ALIVE_REFRESH_MS 5000
 #define SWEEP_MS 30000
 
+struct front_acct;
+
 /* An item of P clientq:ACCOUNT taken into this instance's inflight list. */
 struct front_item {
     struct smpp_front *f;
-    size_t ai;                      /* account index */
+    struct front_acct *fa;
     char *raw;                      /* the JSON as stored (LREM needs it exactly) */
     size_t len;
     struct front_item *next;
@@ -60,15 +62,24 @@ struct front_item {
 /* A Redis call of the deliverer; f is NULL once the front is freed. */
 struct front_op {
     struct smpp_front *f;
-    size_t ai;
+    struct front_acct *fa;          /* NULL: not an account's */
     struct front_op *prev, *next;
 };
 
 /*
  * Per account: the rate cap (tokens refill at mps per second, up to one
- * second's worth) and the deliverer of its client queue.
+ * second's worth) and the deliverer of its client queue. Found by the
+ * account's name across reloads: items, Redis calls and binds point to it,
+ * so a reload may add, remove and reorder accounts. One that a reload
+ * removed stays (on the front's gone list, until the front is freed) for
+ * its deliverer to put back what it had taken; a later reload that names
+ * the account again takes it back.
  */
 struct front_acct {
+    char *name;
+    const struct cfg_account *cfg;  /* the config's entry (removed: the last one) */
+    bool removed;
+    struct front_acct *gone_next;
     unsigned binds;
     double tokens;
     uint64_t last_ms;
@@ -87,6 +98,7 @@ struct front_acct {
 struct front_conn {
     struct smpp_session *s;
     const struct cfg_account *account;
+    struct front_acct *fa;
     unsigned pending;               /* submits waiting for Redis */
     bool rx;                        /* may receive deliver_sm (RX or TRX bind) */
     struct front_conn *prev, *next;
@@ -121,7 +133,8 @@ struct smpp_front {
     struct webhook *webhook;
     SSL_CTX *ssl;
     struct smpp_server *srv;
-    struct front_acct *accts;       /* parallel to cfg->accounts */
+    struct front_acct **accts;      /* parallel to cfg->accounts */
+    struct front_acct *gone;        /* accounts removed by reloads */
     struct front_conn *conns;
     struct front_submit *pending;
     struct front_op *ops;           /* deliverer calls waiting for Redis */
@@ -155,10 +168,11 @@ now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* a is an entry of the current config. */
 static struct front_acct *
 acct_of(struct smpp_front *f, const struct cfg_account *a)
 {
-    return &f->accts[a - f->cfg->accounts];
+    return f->accts[a - f->cfg->accounts];
 }
 
 /* Linear: binds are few (sum of smpp_max_binds). The session's udata is
@@ -262,6 +276,7 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
     struct front_conn *c = xcalloc(1, sizeof(*c));
     c->s = s;
     c->account = a;
+    c->fa = fa;
     c->next = f->conns;
     if (f->conns)
         f->conns->prev = c;
@@ -289,14 +304,14 @@ on_closed(struct smpp_session *s, void *ctx)
     for (struct front_submit *q = f->pending; q; q = q->next)
         if (q->conn == c)
             q->conn = NULL;
-    acct_of(f, c->account)->binds--;
+    c->fa->binds--;
     if (c->rx) {
-        acct_of(f, c->account)->rx_binds--;
+        c->fa->rx_binds--;
         event_active(f->kick_ev, EV_TIMEOUT, 0);
     }
-    log_event(LOG_INFO, "smpp_client_unbound", "session=%u account=%s binds=%u rx_binds=%u",
-              smpp_session_id(s), c->account->name, acct_of(f, c->account)->binds,
-              acct_of(f, c->account)->rx_binds);
+    log_event(LOG_INFO, "smpp_client_unbound", "session=%u account=%s binds=%u rx_binds=%u%s",
+              smpp_session_id(s), c->fa->name, c->fa->binds, c->fa->rx_binds,
+              c->fa->removed ? " reason=\"account removed from the config\"" : "");
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -364,9 +379,8 @@ dest_digits(const char *d, char out[16])
 }
 
 static bool
-take_token(struct smpp_front *f, const struct cfg_account *a)
+take_token(struct front_acct *fa, const struct cfg_account *a)
 {
-    struct front_acct *fa = acct_of(f, a);
     uint64_t t = now_ms();
 
     if (!a->mps)
@@ -694,7 +708,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         refuse(s, req, a, ESME_RTHROTTLED, "smpp_window of submits waiting for the store");
         return;
     }
-    if (!take_token(f, a)) {
+    if (!take_token(c->fa, a)) {
         refuse(s, req, a, ESME_RTHROTTLED, "above the account's mps");
         return;
     }
@@ -1020,6 +1034,12 @@ on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
             smpp_session_respond_status(s, &req->hdr, ESME_RSYSERR);
         return;
     }
+    if (c->fa->removed) {
+        /* Being unbound: a reload removed the account. */
+        if (smpp_resp_id(req->hdr.command_id))
+            refuse(s, req, c->account, ESME_RINVBNDSTS, "the account was removed from the config");
+        return;
+    }
     switch (req->hdr.command_id) {
     case SUBMIT_SM:
     case DATA_SM:
@@ -1060,11 +1080,11 @@ kick(struct smpp_front *f)
 }
 
 static struct front_op *
-op_new(struct smpp_front *f, size_t ai)
+op_new(struct smpp_front *f, struct front_acct *fa)
 {
     struct front_op *o = xcalloc(1, sizeof(*o));
     o->f = f;
-    o->ai = ai;
+    o->fa = fa;
     o->next = f->ops;
     if (f->ops)
         f->ops->prev = o;
@@ -1074,10 +1094,10 @@ op_new(struct smpp_front *f, size_t ai)
 
 /* The front behind o (NULL if freed); o is unlinked and freed. */
 static struct smpp_front *
-op_end(struct front_op *o, size_t *ai)
+op_end(struct front_op *o, struct front_acct **fa)
 {
     struct smpp_front *f = o->f;
-    *ai = o->ai;
+    *fa = o->fa;
     if (f) {
         if (o->prev)
             o->prev->next = o->next;
@@ -1250,8 +1270,8 @@ item_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
 {
     struct front_item *it = arg;
     struct smpp_front *f = it->f;
-    struct front_acct *fa = &f->accts[it->ai];
-    const char *acct = f->cfg->accounts[it->ai].name;
+    struct front_acct *fa = it->fa;
+    const char *acct = fa->name;
 
     fa->sending--;
     if (res == SMPP_REQ_RESP && resp->hdr.command_status == ESME_ROK) {
@@ -1279,18 +1299,17 @@ deliver_window(const struct front_conn *c)
     return w > DELIVER_WINDOW_MAX ? DELIVER_WINDOW_MAX : w;
 }
 
-/* The receiver bind of account ai with the most room for deliver_sm (NULL:
+/* The receiver bind of account fa with the most room for deliver_sm (NULL:
  * none has room); *room the free room of all of them, *window their
  * windows' sum. */
 static struct front_conn *
-pick_rx(struct smpp_front *f, size_t ai, unsigned *room, unsigned *window)
+pick_rx(struct smpp_front *f, struct front_acct *fa, unsigned *room, unsigned *window)
 {
     struct front_conn *best = NULL;
     unsigned best_room = 0, total = 0, wsum = 0;
 
     for (struct front_conn *c = f->conns; c; c = c->next) {
-        if (!c->rx || (size_t)(c->account - f->cfg->accounts) != ai ||
-            !smpp_session_is_bound(c->s))
+        if (!c->rx || c->fa != fa || !smpp_session_is_bound(c->s))
             continue;
         unsigned w = deliver_window(c), out = smpp_session_outstanding(c->s);
         unsigned r = out < w ? w - out : 0;
@@ -1311,12 +1330,11 @@ pick_rx(struct smpp_front *f, size_t ai, unsigned *room, unsigned *window)
 static void
 requeued(void *arg, int rc)
 {
-    size_t ai;
-    struct smpp_front *f = op_end(arg, &ai);
+    struct front_acct *fa;
+    struct smpp_front *f = op_end(arg, &fa);
 
     if (!f)
         return;
-    struct front_acct *fa = &f->accts[ai];
     fa->requeueing = false;
     if (rc == 0) {
         fa->dirty = false;
@@ -1328,12 +1346,11 @@ requeued(void *arg, int rc)
 static void
 taken(void *arg, int n, const char *const *items, const size_t *lens)
 {
-    size_t ai;
-    struct smpp_front *f = op_end(arg, &ai);
+    struct front_acct *fa;
+    struct smpp_front *f = op_end(arg, &fa);
 
     if (!f)
         return;
-    struct front_acct *fa = &f->accts[ai];
     fa->taking = false;
     if (n < 0) {
         /* The script may have run: whatever it moved goes back first. */
@@ -1344,7 +1361,7 @@ taken(void *arg, int n, const char *const *items, const size_t *lens)
     for (int i = 0; i < n; i++) {
         struct front_item *it = xcalloc(1, sizeof(*it));
         it->f = f;
-        it->ai = ai;
+        it->fa = fa;
         it->raw = malloc(lens[i] + 1);
         if (!it->raw)
             abort();
@@ -1365,30 +1382,32 @@ taken(void *arg, int n, const char *const *items, const size_t *lens)
 }
 
 static void
-deliver_run(struct smpp_front *f, size_t ai)
+deliver_run(struct smpp_front *f, struct front_acct *fa)
 {
-    struct front_acct *fa = &f->accts[ai];
-    const struct cfg_account *a = &f->cfg->accounts[ai];
+    const struct cfg_account *a = fa->cfg;
     unsigned room = 0;
+    /* A removed account's binds are being unbound: nothing more goes to
+     * them, and what was taken goes back to its queue. */
+    unsigned rx = fa->removed ? 0 : fa->rx_binds;
 
     if (fa->taking || fa->requeueing || !store_redis_ready(f->redis) || !f->swept_once)
         return;
-    if (fa->buf_head && !fa->rx_binds)
+    if (fa->buf_head && !rx)
         fa->dirty = true;               /* taken but no receiver left */
-    if (fa->dirty || (!fa->recovered && fa->rx_binds)) {
+    if (fa->dirty || (!fa->recovered && rx)) {
         if (fa->sending)
             return;                     /* wait until every deliver_sm has ended */
         buf_drop(fa);                   /* they are in the inflight list too */
         if (fa->dirty && now_ms() < fa->resume_ms)
             return;
         fa->requeueing = true;
-        store_clientq_requeue(f->redis, a->name, f->instance, requeued, op_new(f, ai));
+        store_clientq_requeue(f->redis, fa->name, f->instance, requeued, op_new(f, fa));
         return;
     }
-    if (!fa->rx_binds || f->stopping)
+    if (!rx || f->stopping)
         return;
     while (fa->buf_head) {
-        struct front_conn *c = pick_rx(f, ai, NULL, NULL);
+        struct front_conn *c = pick_rx(f, fa, NULL, NULL);
         if (!c)
             break;
         struct front_item *it = fa->buf_head;
@@ -1432,13 +1451,13 @@ deliver_run(struct smpp_front *f, size_t ai)
      * trip; one take at a time keeps the queue's order.
      */
     unsigned window = 0;
-    pick_rx(f, ai, &room, &window);
+    pick_rx(f, fa, &room, &window);
     unsigned have = fa->buffered + fa->sending;
     if (window > 0 && have < 2 * window) {
         fa->taking = true;
         fa->pushed = false;
         store_clientq_take(f->redis, a->name, f->instance, 2 * window - have, taken,
-                           op_new(f, ai));
+                           op_new(f, fa));
     }
 }
 
@@ -1446,10 +1465,13 @@ static void
 deliver_all(struct smpp_front *f)
 {
     for (size_t i = 0; i < f->cfg->naccounts; i++) {
-        const struct front_acct *fa = &f->accts[i];
+        struct front_acct *fa = f->accts[i];
         if (fa->rx_binds || fa->dirty || fa->buf_head)
-            deliver_run(f, i);
+            deliver_run(f, fa);
     }
+    for (struct front_acct *fa = f->gone; fa; fa = fa->gone_next)
+        if (fa->dirty || fa->buf_head)
+            deliver_run(f, fa);
 }
 
 static void
@@ -1469,8 +1491,8 @@ clientq_pushed(void *arg, const char *account)
     struct smpp_front *f = arg;
 
     for (size_t i = 0; i < f->cfg->naccounts; i++) {
-        struct front_acct *fa = &f->accts[i];
-        if (!fa->rx_binds || (account && strcmp(account, f->cfg->accounts[i].name) != 0))
+        struct front_acct *fa = f->accts[i];
+        if (!fa->rx_binds || (account && strcmp(account, fa->name) != 0))
             continue;
         if (fa->taking)
             fa->pushed = true;
@@ -1485,8 +1507,8 @@ static void housekeep(struct smpp_front *f);
 static void
 alive_done(void *arg, int rc)
 {
-    size_t ai;
-    struct smpp_front *f = op_end(arg, &ai);
+    struct front_acct *op_fa;
+    struct smpp_front *f = op_end(arg, &op_fa);
 
     if (!f)
         return;
@@ -1501,8 +1523,12 @@ alive_done(void *arg, int rc)
          * back to their queues. Start over from the queues. */
         log_event(LOG_WARN, "clientq_alive_lapsed", "instance=%s", f->instance);
         for (size_t i = 0; i < f->cfg->naccounts; i++) {
-            f->accts[i].dirty = true;
-            f->accts[i].resume_ms = now_ms();
+            f->accts[i]->dirty = true;
+            f->accts[i]->resume_ms = now_ms();
+        }
+        for (struct front_acct *fa = f->gone; fa; fa = fa->gone_next) {
+            fa->dirty = true;
+            fa->resume_ms = now_ms();
         }
     }
     if (!f->alive_ok)
@@ -1516,8 +1542,8 @@ alive_done(void *arg, int rc)
 static void
 swept(void *arg, int rc, unsigned long moved)
 {
-    size_t ai;
-    struct smpp_front *f = op_end(arg, &ai);
+    struct front_acct *op_fa;
+    struct smpp_front *f = op_end(arg, &op_fa);
 
     if (!f)
         return;
@@ -1539,11 +1565,11 @@ housekeep(struct smpp_front *f)
         return;
     if (!f->alive_busy && t >= f->alive_due_ms) {
         f->alive_busy = true;
-        store_clientq_alive(f->redis, f->instance, ALIVE_TTL_MS, alive_done, op_new(f, 0));
+        store_clientq_alive(f->redis, f->instance, ALIVE_TTL_MS, alive_done, op_new(f, NULL));
     }
     if (f->alive_ok && !f->sweeping && t >= f->sweep_due_ms) {
         f->sweeping = true;
-        store_clientq_sweep(f->redis, f->instance, !f->swept_once, swept, op_new(f, 0));
+        store_clientq_sweep(f->redis, f->instance, !f->swept_once, swept, op_new(f, NULL));
     }
 }
 
@@ -1572,8 +1598,8 @@ static void
 sched_accepted(void *arg, int rc, const char *id)
 {
     struct sched_job *j = arg;
-    size_t ai;
-    struct smpp_front *f = op_end(j->op, &ai);
+    struct front_acct *op_fa;
+    struct smpp_front *f = op_end(j->op, &op_fa);
 
     if (f) {
         f->sched_waiting--;
@@ -1639,7 +1665,7 @@ sched_release(struct smpp_front *f, const char *raw, size_t len)
         return;
     }
     struct sched_job *j = xcalloc(1, sizeof(*j));
-    j->op = op_new(f, 0);
+    j->op = op_new(f, NULL);
     j->raw = xcalloc(1, len + 1);
     memcpy(j->raw, raw, len);
     j->len = len;
@@ -1680,8 +1706,8 @@ sched_release(struct smpp_front *f, const char *raw, size_t len)
 static void
 sched_due_items(void *arg, int n, const char *const *items, const size_t *lens)
 {
-    size_t ai;
-    struct smpp_front *f = op_end(arg, &ai);
+    struct front_acct *op_fa;
+    struct smpp_front *f = op_end(arg, &op_fa);
 
     if (!f)
         return;
@@ -1701,7 +1727,7 @@ sched_poll(struct smpp_front *f)
     clock_gettime(CLOCK_REALTIME, &ts);
     f->sched_busy = true;
     store_sched_due(f->redis, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, 64,
-                    sched_due_items, op_new(f, 0));
+                    sched_due_items, op_new(f, NULL));
 }
 
 static void
@@ -1730,6 +1756,25 @@ static const struct smpp_session_ops front_ops = {
 
 /* ------------------------------------------------------------------ lifetime */
 
+static struct front_acct *
+acct_new(const struct cfg_account *a)
+{
+    struct front_acct *fa = xcalloc(1, sizeof(*fa));
+    fa->name = strdup(a->name);
+    if (!fa->name)
+        abort();
+    fa->cfg = a;
+    return fa;
+}
+
+static void
+acct_free(struct front_acct *fa)
+{
+    buf_drop(fa);
+    free(fa->name);
+    free(fa);
+}
+
 struct smpp_front *
 smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
 {
@@ -1744,6 +1789,8 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
     f->mt = deps->mt;
     f->webhook = deps->webhook;
     f->accts = xcalloc(deps->cfg->naccounts, sizeof(*f->accts));
+    for (size_t i = 0; i < deps->cfg->naccounts; i++)
+        f->accts[i] = acct_new(&deps->cfg->accounts[i]);
     f->guard = bindguard_new();
     if (sc->tls_cert_file) {
         struct smpp_tls_server_cfg tc = { .cert_file = sc->tls_cert_file,
@@ -1751,6 +1798,8 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
         f->ssl = smpp_tls_server_ctx(&tc, err, errsz);
         if (!f->ssl) {
             bindguard_free(f->guard);
+            for (size_t i = 0; i < deps->cfg->naccounts; i++)
+                acct_free(f->accts[i]);
             free(f->accts);
             free(f);
             return NULL;
@@ -1790,6 +1839,8 @@ smpp_front_new(const struct smpp_front_deps *deps, char *err, size_t errsz)
         if (f->ssl)
             SSL_CTX_free(f->ssl);
         bindguard_free(f->guard);
+        for (size_t i = 0; i < deps->cfg->naccounts; i++)
+            acct_free(f->accts[i]);
         free(f->accts);
         free(f);
         return NULL;
@@ -1803,24 +1854,73 @@ smpp_front_port(const struct smpp_front *f)
     return smpp_server_port(f->srv);
 }
 
-/* The per-account state (f->accts) runs parallel to cfg->accounts and is
- * referred to by index from Redis calls and deliver_sm in flight, so a new
- * config is taken only when it lists the same accounts in the same order;
- * everything else about them (passwords, senders, caps, windows) may change. */
+/*
+ * The accounts are matched by name: a kept one keeps its state and its
+ * binds (the same sessions, now under its new settings); a new one can
+ * bind at once; a removed one's binds are unbound (submits on them are
+ * refused meanwhile with ESME_RINVBNDSTS), and its deliverer puts back in
+ * P clientq:ACCOUNT what it had taken. Its messages are in Redis and go on
+ * as any message: their receipts wait in its client queue.
+ */
 int
 smpp_front_set_config(struct smpp_front *f, const struct gw_config *cfg, struct mt_engine *mt)
 {
-    if (cfg->naccounts != f->cfg->naccounts)
-        return -1;
-    for (size_t i = 0; i < cfg->naccounts; i++)
-        if (strcmp(cfg->accounts[i].name, f->cfg->accounts[i].name) != 0)
-            return -1;
     if (!mt)
         return 0;
-    for (struct front_conn *c = f->conns; c; c = c->next)
-        c->account = &cfg->accounts[c->account - f->cfg->accounts];
+    struct front_acct **na = xcalloc(cfg->naccounts, sizeof(*na));
+    bool *kept = xcalloc(f->cfg->naccounts, sizeof(*kept));
+    unsigned added = 0, removed = 0;
+
+    for (size_t i = 0; i < cfg->naccounts; i++) {
+        const struct cfg_account *a = &cfg->accounts[i];
+        for (size_t k = 0; k < f->cfg->naccounts && !na[i]; k++) {
+            if (!kept[k] && strcmp(f->accts[k]->name, a->name) == 0) {
+                kept[k] = true;
+                na[i] = f->accts[k];
+            }
+        }
+        for (struct front_acct **pp = &f->gone; !na[i] && *pp; pp = &(*pp)->gone_next) {
+            if (strcmp((*pp)->name, a->name) == 0) {
+                na[i] = *pp;            /* named again before its binds were all gone */
+                *pp = na[i]->gone_next;
+                na[i]->gone_next = NULL;
+                na[i]->removed = false;
+            }
+        }
+        if (!na[i]) {
+            na[i] = acct_new(a);
+            added++;
+            if (a->smpp_system_id)
+                log_event(LOG_INFO, "smpp_account_added", "account=%s", a->name);
+        }
+        na[i]->cfg = a;
+    }
+    for (size_t k = 0; k < f->cfg->naccounts; k++) {
+        if (kept[k])
+            continue;
+        struct front_acct *fa = f->accts[k];
+        fa->removed = true;
+        fa->gone_next = f->gone;
+        f->gone = fa;
+        removed++;
+        log_event(LOG_INFO, "smpp_account_removed", "account=%s binds=%u", fa->name, fa->binds);
+    }
+    for (struct front_conn *c = f->conns; c; c = c->next) {
+        if (!c->fa->removed) {
+            c->account = c->fa->cfg;
+        } else if (smpp_session_is_bound(c->s)) {
+            log_event(LOG_INFO, "smpp_client_unbinding", "session=%u account=%s reason=\"account "
+                      "removed from the config\"", smpp_session_id(c->s), c->fa->name);
+            smpp_session_unbind(c->s);
+        }
+    }
+    free(kept);
+    free(f->accts);
+    f->accts = na;
     f->cfg = cfg;
     f->mt = mt;
+    if (added || removed)
+        kick(f);
     return 0;
 }
 
@@ -1829,7 +1929,7 @@ smpp_front_accounts(const struct smpp_front *f, smpp_front_account_fn fn, void *
 {
     for (size_t i = 0; i < f->cfg->naccounts; i++)
         if (f->cfg->accounts[i].smpp_system_id)
-            fn(arg, f->cfg->accounts[i].name, f->accts[i].binds, f->accts[i].rx_binds);
+            fn(arg, f->cfg->accounts[i].name, f->accts[i]->binds, f->accts[i]->rx_binds);
 }
 
 void
@@ -1860,7 +1960,11 @@ smpp_front_free(struct smpp_front *f)
     for (struct front_op *o = f->ops; o; o = o->next)
         o->f = NULL;
     for (size_t i = 0; i < f->cfg->naccounts; i++)
-        buf_drop(&f->accts[i]);
+        acct_free(f->accts[i]);
+    for (struct front_acct *fa = f->gone, *next; fa; fa = next) {
+        next = fa->gone_next;
+        acct_free(fa);
+    }
     event_free(f->kick_ev);
     event_free(f->poll_ev);
     if (f->ssl)

@@ -68,10 +68,12 @@ int smpp_front_port(const struct smpp_front *f);
 /* Stop accepting binds and submits; unbind every client. */
 void smpp_front_shutdown(struct smpp_front *f);
 /*
- * Reload: use cfg (and engine mt) from now on. Only a config with the same
- * accounts in the same order is taken (-1 otherwise, nothing changed);
- * mt NULL only checks that. The old config must stay alive: submits in
- * progress keep pointers into it.
+ * Reload: use cfg (and engine mt) from now on; 0 (mt NULL: nothing done).
+ * Accounts are matched by name, so they may be added, removed and
+ * reordered: a kept account's binds stay (same sessions, its new
+ * settings), a new one may bind, a removed one's binds are unbound. The
+ * old config must stay alive: submits in progress and the binds being
+ * unbound keep pointers into it.
  */
 int smpp_front_set_config(struct smpp_front *f, const struct gw_config *cfg, struct mt_engine *mt);
 /* fn for every account with SMPP access: its current binds (all kinds)

@@ -10,10 +10,12 @@
 
 #include "core/log.h"
 #include "store/store_stats.h"
+#include "store/store_failed.h"
 
 /* Keep terminal records this long (seconds). */
 #define RETENTION_S (7 * 86400)
 #define EXTRA_TTL_S 86400
+_Static_assert(RETENTION_S == STORE_FAILED_KEEP_S, "the failed index keeps what the records keep");
 
 uint64_t
 store_now_ms(void)
@@ -231,6 +233,7 @@ static struct store_script final_lua = { "final",
     CLIENT_RECEIPT_LUA
     "stats_event(prefix, now, c[3], c[7], c[4], state, ARGV[4] ~= '' and ARGV[4] or nil)\n"
     "stats_flush()\n"
+    FAILED_INDEX_LUA
     "return 1\n", "" };
 
 /*
@@ -298,6 +301,7 @@ static struct store_script dlr_lua = { "receipt",
     "  stats_event(prefix, now, m[8], m[12], m[9], state,\n"
     "    state ~= 'delivered' and (err ~= '' and stat .. ':' .. err or stat) or nil,\n"
     "    t0 > 0 and math.max(tonumber(now) - t0, 0) or nil)\n"
+    FAILED_INDEX_LUA
     "  return {1, id, state, m[4] or '', m[5] or ''}\n"
     "end\n"
     BATCH_LOOP("receipt")
@@ -664,9 +668,12 @@ store_msg_get(struct store_redis *r, const char *account, const char *id, store_
 static char *job_blob(const struct store_job *job, size_t *len);
 
 /*
- * KEYS: msg q. ARGV: now blob. The record's state is checked again here,
- * atomically with the queueing: only a message that ended in a failure
- * (failed, rejected, expired, undelivered, fallback_failed) goes back.
+ * KEYS: msg q failed. ARGV: now blob id. The record's state is checked again
+ * here, atomically with the queueing: only a message that ended in a
+ * failure (failed, rejected, expired, undelivered, fallback_failed) goes
+ * back, so a message requeued twice (two operators, a bulk requeue meeting
+ * one requeued by id) is queued once; the second answer is {2, 'queued'}.
+ * Its entry in the failed index (store/store_failed.h) goes with it.
  * Answers {0}, {1} no such message, {2, state} not in a failed state.
  */
 static struct store_script requeue_lua = { "requeue",
@@ -678,6 +685,7 @@ static struct store_script requeue_lua = { "requeue",
     "redis.call('HSET', KEYS[1], 'state', 'queued', 'updated', ARGV[1], 'error', '', 'sid', sid,\n"
     "  'h:' .. ARGV[1] .. ':queued', 'requeued after ' .. st)\n"
     "redis.call('PERSIST', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[3])\n"
     "return {0}\n", "" };
 
 struct requeue_ctx {
@@ -749,15 +757,16 @@ requeue_record(struct store_redis *r, redisReply *reply, void *arg)
     snprintf(j.client_ref, sizeof(j.client_ref), "%s", f[9] ? f[9] : "");
     j.ref = (unsigned)(next_rand() >> 48);
 
-    char kmsg[160], kq[200], now[24];
+    char kmsg[160], kq[200], kf[200], now[24];
     size_t blen;
     char *blob = job_blob(&j, &blen);
     key(kmsg, sizeof(kmsg), r, "msg", c->id, NULL);
     key(kq, sizeof(kq), r, "q", c->route, NULL);
+    key(kf, sizeof(kf), r, "failed", c->route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    const char *argv[] = { kmsg, kq, now, blob };
-    size_t lens[] = { strlen(kmsg), strlen(kq), strlen(now), blen };
-    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 2, 2, argv, lens) != 0) {
+    const char *argv[] = { kmsg, kq, kf, now, blob, c->id };
+    size_t lens[] = { strlen(kmsg), strlen(kq), strlen(kf), strlen(now), blen, strlen(c->id) };
+    if (store_redis_eval(r, &requeue_lua, requeue_reply, c, 3, 3, argv, lens) != 0) {
         c->cb(c->arg, -1, NULL);
         free(c);
     }

@@ -22,6 +22,8 @@
  *                   set a final state or record an MO)
  *   P clientq:ACCT:inflight:INSTANCE  list: items this instance took and
  *                   has not yet had a deliver_sm_resp OK for
+ *   P failed:ROUTE  sorted set: the route's failed messages by failure
+ *                   time (store/store_failed.h)
  * Single-instance Redis layout: keys of one script do not share a hash tag
  * yet, so it is not Redis Cluster ready.
  */
@@ -119,7 +121,9 @@ void store_msg_cancel(struct store_redis *r, const char *account, const char *id
  * smsgwctl requeue: a message that ended failed, rejected, expired,
  * undelivered or fallback_failed goes back on its route's queue as a new
  * attempt (its full validity again, history "queued: requeued after
- * STATE"). sender gives its sender's TON/NPI now (false: not configured).
+ * STATE") and out of the failed index; requeueing it again is refused
+ * (rc 2, it is queued). sender gives its sender's TON/NPI now (false: not
+ * configured).
  * cb rc: 0 queued (info: the route), 1 no such message, 2 not in a failed
  * state (info: the state), 3 sender no longer configured (info: it),
  * -1 Redis.

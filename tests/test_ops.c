@@ -8,7 +8,10 @@
  *   reload         an SMSC removed and a route added while the kept SMSC
  *                  keeps its connection (smsc-sim's bind count) and no
  *                  queued message is lost; a bad config keeps the old one;
- *                  SIGHUP reloads too
+ *                  SIGHUP reloads too; with SMPP clients bound, accounts
+ *                  added and reordered (the kept client stays on its
+ *                  socket, the new one binds) and removed (its bind is
+ *                  unbound, its messages are delivered)
  *   GET /status    the HTML page's tables (delivery figures too) and recent
  *                  errors (headless Chromium's DOM when `chromium` is
  *                  installed, the served HTML otherwise)
@@ -761,15 +764,12 @@ test_status_page(void **state)
     stop_gw_clean(g);
 }
 
-/* Accounts with SMPP access: client binds show in binds and /metrics; a
- * reload that changes an account keeps the client's bind, one that adds
- * an account is refused (the SMPP front's state is per account position). */
+/* Accounts with SMPP access: client binds show in binds and /metrics.
+ * accounts: the accounts list body (acct_entry() builds entries); senders: the
+ * accounts list of sender 12345. */
 static void
-write_smpp_config(struct ox *g, int smpp_port, const char *acme_extra, const char *more)
+write_accts_config(struct ox *g, int smpp_port, const char *accounts, const char *senders)
 {
-    char hash[65], pw[CONFIG_SMPP_HASH_MAX];
-    config_sha256_hex(KEY, hash);
-    assert_int_equal(config_hash_smpp_password("clientpw", 1000, pw, sizeof(pw)), 0);
     smsc_defs(g);
     FILE *f = fopen(g->conf, "w");
     assert_non_null(f);
@@ -780,81 +780,40 @@ write_smpp_config(struct ox *g, int smpp_port, const char *acme_extra, const cha
             "smpp_server = { listen = \"127.0.0.1\"; port = %d; };\n"
             "admin = { socket = \"%s\"; };\n"
             "smsc = ( %s );\n"
-            "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
+            "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [%s]; } );\n"
             "routes = ( { name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; } );\n"
-            "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; smpp_system_id = \"acmecli\";\n"
-            "               smpp_password = \"%s\"; %s } %s );\n",
-            g->redis.port, g->http_port, smpp_port, g->sock, smsc_sim, hash, pw,
-            acme_extra ? acme_extra : "", more ? more : "");
+            "accounts = ( %s );\n",
+            g->redis.port, g->http_port, smpp_port, g->sock, smsc_sim, senders, accounts);
     fclose(f);
 }
 
-static void
-test_reload_with_smpp_clients(void **state)
+/* One account entry: name, its API key, and with system_id an SMPP login
+ * (password "clientpw"); extra: more settings. Returns a static buffer
+ * (one of 4). */
+static const char *
+acct_entry(const char *name, const char *key, const char *system_id, const char *extra)
 {
-    struct ox *g = *state;
-    char *out = NULL, port[16], hash[65];
-    int smpp_port = tl_free_port();
+    static char bufs[4][1024];
+    static int next;
+    char hash[65], pw[CONFIG_SMPP_HASH_MAX], *b = bufs[next++ % 4];
+    config_sha256_hex(key, hash);
+    assert_int_equal(config_hash_smpp_password("clientpw", 1000, pw, sizeof(pw)), 0);
+    if (system_id)
+        snprintf(b, 1024, "{ name = \"%s\"; api_keys = [\"sha256:%s\"]; smpp_system_id = \"%s\";"
+                 " smpp_password = \"%s\"; %s }", name, hash, system_id, pw, extra ? extra : "");
+    else
+        snprintf(b, 1024, "{ name = \"%s\"; api_keys = [\"sha256:%s\"]; %s }", name, hash,
+                 extra ? extra : "");
+    return b;
+}
 
-    start_sim(g);
-    write_smpp_config(g, smpp_port, NULL, NULL);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
-    if (!tl_wait_port(smpp_port, 10000))
-        fail_msg("no SMPP listener");
-    /* a client that stays bound for a while, sending one message a second */
-    char loadlog[4300];
-    snprintf(port, sizeof(port), "%d", smpp_port);
-    snprintf(loadlog, sizeof(loadlog), "%s/load.log", g->dir);
-    char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
-                     "--system-id", "acmecli", "--password", "clientpw", "--count", "0",
-                     "--duration", "30", "--rate", "1", "--from", "12345",
-                     "--to", "14155550100", "--json-only", NULL };
-    pid_t load = tl_spawn(argv, loadlog);
-    bool bound = false;
-    for (int i = 0; i < 100 && !bound; i++) {
-        CTL_OK(g, &out, "--json binds");
-        bound = jnum(out, "binds") == 1;
-        free(out);
-        if (!bound)
-            sleep_ms(100);
-    }
-    if (!bound) {
-        tl_dump_file(loadlog);
-        fail_msg("the SMPP client never showed in binds");
-    }
-    char *m = scrape(g, NULL);
-    assert_int_equal((int)metric(m, "smsgw_client_binds{account=\"acme\"}"), 1);
-    free(m);
-
-    /* A changed account (a cap) applies; the client stays bound. */
-    write_smpp_config(g, smpp_port, "mps = 50;", NULL);
-    CTL_OK(g, &out, "--json reload");
-    assert_int_equal(jnum(out, "smscs_kept"), 1);
-    free(out);
-    CTL_OK(g, &out, "--json binds");
-    assert_int_equal(jnum(out, "binds"), 1);
-    free(out);
-
-    /* Another account: refused while smpp_server runs; the old config stays. */
-    config_sha256_hex("other-key", hash);
-    char more[200];
-    snprintf(more, sizeof(more), ", { name = \"other\"; api_keys = [\"sha256:%s\"]; }", hash);
-    write_smpp_config(g, smpp_port, "mps = 50;", more);
-    assert_int_equal(ctl(g, &out, "", "reload"), 1);
-    assert_non_null(strstr(out, "restart"));
-    free(out);
-    assert_int_equal(tl_http(g->http_port, "POST", "/v1/messages", "other-key",
-                             "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\"}", NULL,
-                             NULL), 401);
-    CTL_OK(g, &out, "--json binds");
-    assert_int_equal(jnum(out, "binds"), 1);
-    free(out);
-    char *id = post_ok(g, "+14155550100");
-    free(wait_state(g, id, "delivered", 10000));
-    free(id);
-    tl_stop(load, SIGKILL, 2000);
-    stop_gw_clean(g);
+static void
+write_smpp_config(struct ox *g, int smpp_port, const char *acme_extra, const char *more)
+{
+    char accounts[3000];
+    snprintf(accounts, sizeof(accounts), "%s %s", acct_entry("acme", KEY, "acmecli", acme_extra),
+             more ? more : "");
+    write_accts_config(g, smpp_port, accounts, "\"acme\"");
 }
 
 static int
@@ -868,6 +827,174 @@ log_count(struct ox *g, const char *needle)
     if (f)
         fclose(f);
     return n;
+}
+
+/* An smpp-load client of system_id (password clientpw) on port, a
+ * transceiver asking for receipts; its JSON line goes to log. */
+static pid_t
+start_client(struct ox *g, int smpp_port, const char *system_id, const char *count,
+             const char *rate, const char *log)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", smpp_port);
+    char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
+                     "--system-id", (char *)system_id, "--password", "clientpw", "--count",
+                     (char *)count, "--duration", "30", "--rate", (char *)rate, "--from", "12345",
+                     "--to", "14155550100", "--bind-mode", "trx", "--registered-delivery", "1",
+                     "--dlr-wait-ms", "0", "--json-only", NULL };
+    return tl_spawn(argv, log);
+}
+
+/* The client binds of account in `smsgwctl --json binds` (-1: not listed). */
+static long
+client_binds(struct ox *g, const char *account)
+{
+    char *out = NULL, pat[128];
+    CTL_OK(g, &out, "--json binds");
+    snprintf(pat, sizeof(pat), "\"account\":\"%s\"", account);
+    const char *p = strstr(out, pat);
+    long n = p ? jnum(p, "binds") : -1;
+    free(out);
+    return n;
+}
+
+static void
+wait_client_binds(struct ox *g, const char *account, long want, const char *log)
+{
+    for (int i = 0; i < 100 && client_binds(g, account) != want; i++)
+        sleep_ms(100);
+    if (client_binds(g, account) != want) {
+        tl_dump_file(log);
+        tl_dump_tail(g->gwlog);
+        fail_msg("account %s never had %ld client binds (has %ld)", account, want,
+                 client_binds(g, account));
+    }
+}
+
+/*
+ * Reloads with SMPP clients bound: a changed account keeps its bind; an
+ * account added (and the list reordered) can bind and submit at once while
+ * the kept account's bind stays on its socket; an account removed has its
+ * bind unbound, and the messages it had submitted are delivered.
+ */
+static void
+test_reload_with_smpp_clients(void **state)
+{
+    struct ox *g = *state;
+    char *out = NULL, accounts[4000], loadlog[4300], betalog[4300];
+    int smpp_port = tl_free_port();
+
+    start_sim(g);
+    write_smpp_config(g, smpp_port, NULL, NULL);
+    start_gw(g);
+    wait_sim_binds_now(g, 1);
+    if (!tl_wait_port(smpp_port, 10000))
+        fail_msg("no SMPP listener");
+    /* a client that stays bound for a while, sending two messages a second */
+    snprintf(loadlog, sizeof(loadlog), "%s/load.log", g->dir);
+    snprintf(betalog, sizeof(betalog), "%s/beta.log", g->dir);
+    pid_t load = start_client(g, smpp_port, "acmecli", "0", "2", loadlog);
+    wait_client_binds(g, "acme", 1, loadlog);
+    char *m = scrape(g, NULL);
+    assert_int_equal((int)metric(m, "smsgw_client_binds{account=\"acme\"}"), 1);
+    free(m);
+
+    /* A changed account (a cap) applies; the client stays bound. */
+    write_smpp_config(g, smpp_port, "mps = 50;", NULL);
+    CTL_OK(g, &out, "--json reload");
+    assert_int_equal(jnum(out, "smscs_kept"), 1);
+    free(out);
+    assert_int_equal(client_binds(g, "acme"), 1);
+
+    /* Two accounts added, one with SMPP access, listed before acme. */
+    snprintf(accounts, sizeof(accounts), "%s, %s, %s", acct_entry("beta", "beta-key", "betacli", NULL),
+             acct_entry("acme", KEY, "acmecli", "mps = 50;"), acct_entry("other", "other-key", NULL, NULL));
+    write_accts_config(g, smpp_port, accounts, "\"acme\", \"beta\"");
+    CTL_OK(g, &out, "--json reload");
+    free(out);
+    /* the new API key is known (the sender is not this account's) */
+    assert_int_not_equal(tl_http(g->http_port, "POST", "/v1/messages", "other-key",
+                                 "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\"}",
+                                 NULL, NULL), 401);
+    pid_t beta = start_client(g, smpp_port, "betacli", "3", "10", betalog);
+    tl_stop(beta, 0, 20000);       /* signal 0: wait for it to end on its own */
+    FILE *bf = fopen(betalog, "r");
+    char line[8192] = "";
+    while (bf && fgets(line, sizeof(line), bf))
+        if (strstr(line, "\"messages_ok\""))
+            break;
+    if (bf)
+        fclose(bf);
+    if (jnum(line, "messages_ok") != 3) {
+        tl_dump_file(betalog);
+        tl_dump_tail(g->gwlog);
+        fail_msg("the new account's client did not submit its 3 messages");
+    }
+    /* acme's client never left its socket: one bind, and one unbind (beta's) */
+    for (int i = 0; i < 50 && log_count(g, "event=smpp_client_unbound session=") < 1; i++)
+        sleep_ms(100);
+    assert_int_equal(client_binds(g, "acme"), 1);
+    assert_int_equal(log_count(g, "event=smpp_client_bound session="), 2);   /* acme, beta */
+    assert_int_equal(log_count(g, "event=smpp_client_unbound session="), 1);
+    assert_int_equal(log_count(g, "account=acme command="), 1);
+
+    /* acme removed: its bind is unbound, what it submitted is delivered */
+    snprintf(accounts, sizeof(accounts), "%s", acct_entry("beta", "beta-key", "betacli", NULL));
+    write_accts_config(g, smpp_port, accounts, "\"beta\"");
+    CTL_OK(g, &out, "--json reload");
+    free(out);
+    wait_client_binds(g, "acme", -1, loadlog);
+    for (int i = 0; i < 100 && log_count(g, "reason=\"account removed from the config\"") < 2; i++)
+        sleep_ms(100);
+    assert_true(log_count(g, "event=smpp_client_unbound session=") >= 2);
+    assert_true(log_count(g, "reason=\"account removed from the config\"") >= 2);
+    tl_stop(load, SIGKILL, 2000);
+    /* every message in Redis reaches delivered (beta's 3, acme's, the
+     * refused API one is not stored) */
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "redis-cli -p %d --scan --pattern 'o:msg:*'", g->redis.port);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char key[200];
+    int n = 0;
+    while (fgets(key, sizeof(key), p)) {
+        key[strcspn(key, "\n")] = 0;
+        char hget[300], state_now[64] = "";
+        snprintf(hget, sizeof(hget), "redis-cli -p %d HGET %s state", g->redis.port, key);
+        for (int i = 0; i < 100 && strcmp(state_now, "delivered\n") != 0; i++) {
+            FILE *q = popen(hget, "r");
+            if (!q || !fgets(state_now, sizeof(state_now), q))
+                state_now[0] = 0;
+            if (q)
+                pclose(q);
+            if (strcmp(state_now, "delivered\n") != 0)
+                sleep_ms(100);
+        }
+        if (strcmp(state_now, "delivered\n") != 0) {
+            tl_dump_tail(g->gwlog);
+            fail_msg("%s is %s, not delivered", key, state_now);
+        }
+        n++;
+    }
+    pclose(p);
+    assert_true(n >= 4);        /* beta's 3, and acme's */
+    /* nothing of acme's receipts is left taken by this instance: what was
+     * in flight went back to its queue */
+    char llen[200];
+    snprintf(llen, sizeof(llen), "redis-cli -p %d LLEN o:clientq:acme:inflight:ops-1",
+             g->redis.port);
+    char got[32] = "";
+    for (int i = 0; i < 50 && strcmp(got, "0\n") != 0; i++) {
+        FILE *q = popen(llen, "r");
+        if (!q || !fgets(got, sizeof(got), q))
+            got[0] = 0;
+        if (q)
+            pclose(q);
+        if (strcmp(got, "0\n") != 0)
+            sleep_ms(100);
+    }
+    assert_string_equal(got, "0\n");
+    stop_gw_clean(g);
 }
 
 /* SIGUSR1 turns debug logging on (submit_sm lines appear), SIGUSR2 turns it
@@ -1054,5 +1181,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reload_with_smpp_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_page, setup, teardown),
     };
+    /* OPS_TEST=test_reload_* runs only the tests that match. */
+    if (getenv("OPS_TEST"))
+        cmocka_set_test_filter(getenv("OPS_TEST"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,11 +2,14 @@
  * smsgwctl: talk to a running smsgwd over its admin socket.
  *
  *   smsgwctl [-s SOCKET | --tcp HOST:PORT] [--json] COMMAND [ARG]
+ *   smsgwctl [...] requeue --cause CODE [--route R] [--smsc S] [--since TIME]
+ *            [--until TIME] [--limit N] [--dry-run]
  *   smsgwctl hash-secret [--iterations N] [SECRET]
  *
  * Commands: status, binds, routes, queue ROUTE, pause ROUTE, resume ROUTE,
- * rebind SMSC, message ID, requeue ID, optout NUMBER, reload. Over TCP the token comes
- * from SMSGWCTL_TOKEN (never from the command line, where ps shows it).
+ * rebind SMSC, message ID, requeue ID, requeue --cause, optout NUMBER,
+ * reload. Over TCP the token comes from SMSGWCTL_TOKEN (never from the
+ * command line, where ps shows it).
  *
  * Exit status: 0 done, 1 smsgwd refused or failed the command (its reason
  * on stderr), 2 usage, 3 no connection to smsgwd.
@@ -18,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -44,6 +49,13 @@ usage(FILE *f)
             "  rebind SMSC     unbind SMSC's sessions; they bind again\n"
             "  message ID      a message's record and history\n"
             "  requeue ID      send a failed/rejected/expired/undelivered message again\n"
+            "  requeue --cause CODE [--route R] [--smsc S] [--since TIME] [--until TIME]\n"
+            "          [--limit N] [--dry-run]\n"
+            "                  send again every message that failed by CODE (an SMPP\n"
+            "                  status 0x0000000b or ESME_RINVDSTADR, a receipt stat\n"
+            "                  UNDELIV, a receipt err 001, a state rejected, or * for\n"
+            "                  any) in the time range; TIME: unix seconds, ISO-8601\n"
+            "                  (UTC unless it says), or an age such as 90m, 2h, 3d\n"
             "  optout NUMBER   where NUMBER is opted out\n"
             "  reload          re-read the config (as SIGHUP); errors as FILE:LINE\n"
             "  hash-secret     print sha256:... (api_keys, admin tokens) and\n"
@@ -176,6 +188,43 @@ jarr(json_object *o, const char *k)
 }
 
 static void
+print_requeue_bulk(json_object *o)
+{
+    json_object *a = jarr(o, "messages");
+    bool dry = strcmp(js(o, "dry_run"), "true") == 0;
+    size_t n = json_object_array_length(a);
+
+    if (dry && n > 0)
+        printf("%-24s %-16s %-12s %-20s %-20s %s\n", "ID", "ROUTE", "STATE", "ERROR",
+               "FAILED_AT", "RESULT");
+    for (size_t i = 0; i < n; i++) {
+        json_object *m = json_object_array_get_idx(a, i);
+        const char *res = js(m, "result");
+        if (dry) {
+            char when[32] = "-";
+            time_t t = (time_t)(jn(m, "failed_ms") / 1000);
+            struct tm tm;
+            if (gmtime_r(&t, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("%-24s %-16s %-12s %-20s %-20s %s%s%s\n", js(m, "id"), js(m, "route"),
+                   js(m, "state"), *js(m, "error") ? js(m, "error") : "-", when,
+                   strcmp(res, "would_requeue") == 0 ? "would requeue" : res,
+                   strcmp(res, "skipped") == 0 ? ": " : "",
+                   strcmp(res, "skipped") == 0 ? js(m, "reason") : "");
+        } else if (strcmp(res, "skipped") == 0) {
+            printf("skipped %s: %s\n", js(m, "id"), js(m, "reason"));
+        }
+    }
+    if (jn(o, "messages_not_listed") > 0)
+        printf("(%lld more not listed)\n", jn(o, "messages_not_listed"));
+    printf("matched %lld requeued %lld skipped %lld%s\n", jn(o, "matched"), jn(o, "requeued"),
+           jn(o, "skipped"), dry ? " (dry run: nothing was requeued)" : "");
+    if (strcmp(js(o, "limit_reached"), "true") == 0)
+        printf("the limit was reached: there may be more; run it again%s\n",
+               dry ? "" : " for the rest");
+}
+
+static void
 print_human(const char *cmd, json_object *o)
 {
     if (strcmp(cmd, "status") == 0) {
@@ -242,6 +291,8 @@ print_human(const char *cmd, json_object *o)
             if (strncmp(k2, "h:", 2) == 0)
                 printf("  %-32s %s\n", k2 + 2, json_object_get_string(v2));
         }
+    } else if (strcmp(cmd, "requeue") == 0 && jarr(o, "messages")) {
+        print_requeue_bulk(o);
     } else if (strcmp(cmd, "requeue") == 0) {
         printf("message %s queued again on route %s\n", js(o, "id"), js(o, "route"));
     } else if (strcmp(cmd, "optout") == 0) {
@@ -312,6 +363,214 @@ hash_secret(int argc, char **argv, bool as_json)
     return 0;
 }
 
+static long long
+now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/*
+ * TIME as epoch ms: unix seconds ("1764265200"), ISO-8601
+ * ("2026-11-27T18:00:00Z", "2026-11-27 18:00", "2026-11-27T18:00:00+01:00",
+ * "2026-11-27"; UTC when no zone is given) or an age before now ("90s",
+ * "30m", "2h", "3d", "1w").
+ */
+static bool
+parse_time(const char *s, long long now, long long *out)
+{
+    size_t n = strlen(s), digits = strspn(s, "0123456789");
+
+    if (n == 0)
+        return false;
+    if (digits == n) {
+        if (n > 11)
+            return false;
+        *out = strtoll(s, NULL, 10) * 1000;
+        return true;
+    }
+    if (digits > 0 && digits <= 7 && n == digits + 1) {
+        static const struct { char c; long long ms; } units[] = {
+            { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+            { 'w', 604800000 },
+        };
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (s[n - 1] == units[i].c) {
+                *out = now - strtoll(s, NULL, 10) * units[i].ms;
+                return *out >= 0;
+            }
+        }
+        return false;
+    }
+    struct tm tm = { 0 };
+    int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
+    const char *p = s;
+    if (sscanf(p, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10)
+        return false;
+    p += used;
+    if (*p == 'T' || *p == ' ') {
+        used = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &used) != 2 || used != 5)
+            return false;
+        p += 1 + used;
+        if (*p == ':') {
+            used = 0;
+            if (sscanf(p + 1, "%2d%n", &sec, &used) != 1 || used != 2)
+                return false;
+            p += 1 + used;
+            if (*p == '.' || *p == ',') {
+                p++;
+                if (!(*p >= '0' && *p <= '9'))
+                    return false;
+                while (*p >= '0' && *p <= '9')
+                    p++;        /* fractions of a second: the index keeps ms, we take s */
+            }
+        }
+    }
+    long long off_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh = 0, om = 0;
+        used = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &used) == 2 && used == 5) {
+            ;
+        } else if (sscanf(p + 1, "%2d%2d%n", &oh, &om, &used) == 2 && used == 4) {
+            ;
+        } else if (sscanf(p + 1, "%2d%n", &oh, &used) == 1 && used == 2) {
+            om = 0;
+        } else {
+            return false;
+        }
+        if (oh > 23 || om > 59)
+            return false;
+        off_s = (oh * 3600LL + om * 60LL) * (*p == '-' ? -1 : 1);
+        p += 1 + used;
+    }
+    if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d)     /* timegm normalised a 31 February */
+        return false;
+    *out = ((long long)t - off_s) * 1000;
+    return *out >= 0;
+}
+
+/*
+ * requeue's own arguments (after the command): an ID, or --cause and its
+ * filters, into req. Returns 0, or 2 after a message on stderr.
+ */
+static int
+requeue_args(int argc, char **argv, json_object *req)
+{
+    const char *id = NULL, *cause = NULL, *route = NULL, *smsc = NULL, *since = NULL,
+               *until = NULL, *limit = NULL;
+    bool dry = false;
+    struct { const char *name; const char **dst; } vals[] = {
+        { "--cause", &cause }, { "--route", &route }, { "--smsc", &smsc },
+        { "--since", &since }, { "--until", &until }, { "--limit", &limit },
+    };
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0)
+            continue;
+        if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
+            dry = true;
+            continue;
+        }
+        bool took = false;
+        for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]) && !took; k++) {
+            size_t l = strlen(vals[k].name);
+            if (strncmp(a, vals[k].name, l) != 0 || (a[l] && a[l] != '='))
+                continue;
+            took = true;
+            if (a[l] == '=') {
+                *vals[k].dst = a + l + 1;
+            } else if (i + 1 < argc) {
+                *vals[k].dst = argv[++i];
+            } else {
+                fprintf(stderr, "smsgwctl: requeue: %s needs a value\n", vals[k].name);
+                return 2;
+            }
+        }
+        if (took)
+            continue;
+        if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "smsgwctl: requeue: unknown option %s (--cause, --route, --smsc, "
+                    "--since, --until, --limit, --dry-run, --json)\n", a);
+            return 2;
+        }
+        if (id) {
+            fprintf(stderr, "smsgwctl: requeue takes one message id\n");
+            return 2;
+        }
+        id = a;
+    }
+    bool filters = cause || route || smsc || since || until || limit || dry;
+    if (id && filters) {
+        fprintf(stderr, "smsgwctl: requeue takes a message id or --cause with its filters, "
+                "not both\n");
+        return 2;
+    }
+    if (id) {
+        json_object_object_add(req, "arg", json_object_new_string(id));
+        return 0;
+    }
+    if (!cause) {
+        fprintf(stderr, "smsgwctl: requeue needs a message id or --cause CODE (e.g. --cause "
+                "0x0000000b, --cause UNDELIV, --cause '*' for any)\n");
+        return 2;
+    }
+    if (!*cause) {
+        fprintf(stderr, "smsgwctl: requeue: --cause is empty\n");
+        return 2;
+    }
+    json_object_object_add(req, "cause", json_object_new_string(cause));
+    if (route)
+        json_object_object_add(req, "route", json_object_new_string(route));
+    if (smsc)
+        json_object_object_add(req, "smsc", json_object_new_string(smsc));
+    long long now = now_ms(), t0 = 0, t1 = now;
+    if (since && !parse_time(since, now, &t0)) {
+        fprintf(stderr, "smsgwctl: requeue: --since \"%s\" is not a time (unix seconds, "
+                "ISO-8601 such as 2026-11-27T18:00:00Z, or an age such as 2h)\n", since);
+        return 2;
+    }
+    if (until && !parse_time(until, now, &t1)) {
+        fprintf(stderr, "smsgwctl: requeue: --until \"%s\" is not a time (unix seconds, "
+                "ISO-8601 such as 2026-11-27T18:00:00Z, or an age such as 2h)\n", until);
+        return 2;
+    }
+    if (t0 > t1) {
+        fprintf(stderr, "smsgwctl: requeue: --since is after --until\n");
+        return 2;
+    }
+    if (since)
+        json_object_object_add(req, "since_ms", json_object_new_int64(t0));
+    if (until)
+        json_object_object_add(req, "until_ms", json_object_new_int64(t1));
+    if (limit) {
+        char *end;
+        long long v = strtoll(limit, &end, 10);
+        if (!*limit || *end || v < 1 || v > 1000000) {
+            fprintf(stderr, "smsgwctl: requeue: --limit must be 1..1000000\n");
+            return 2;
+        }
+        json_object_object_add(req, "limit", json_object_new_int64(v));
+    }
+    if (dry)
+        json_object_object_add(req, "dry_run", json_object_new_boolean(1));
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -368,8 +627,18 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (wants != (nargs == 1)) {
+    json_object *req = json_object_new_object();
+    json_object_object_add(req, "cmd", json_object_new_string(cmd));
+    if (strcmp(cmd, "requeue") == 0) {
+        int rc = requeue_args(argc - optind - 1, argv + optind + 1, req);
+        if (rc != 0) {
+            json_object_put(req);
+            return rc;
+        }
+        arg = NULL;     /* in req already */
+    } else if (wants != (nargs == 1)) {
         fprintf(stderr, "smsgwctl: %s %s\n", cmd, wants ? "needs one argument" : "takes no argument");
+        json_object_put(req);
         return 2;
     }
 
@@ -378,10 +647,9 @@ main(int argc, char **argv)
         fprintf(stderr, "smsgwctl: cannot connect to %s: %s%s\n", tcp ? tcp : sock,
                 strerror(errno), !tcp && errno == EACCES
                 ? " (the socket is mode 0600: run as smsgwd's user or root)" : "");
+        json_object_put(req);
         return 3;
     }
-    json_object *req = json_object_new_object();
-    json_object_object_add(req, "cmd", json_object_new_string(cmd));
     if (arg)
         json_object_object_add(req, "arg", json_object_new_string(arg));
     if (tcp && getenv("SMSGWCTL_TOKEN"))
