@@ -194,6 +194,7 @@ add_session(void *arg, const struct mt_session_info *si)
     JADD(s, "outstanding", JINT(si->outstanding));
     JADD(s, "window", JINT(si->window));
     JADD(s, "reconnects", JINT(si->reconnects));
+    JADD(s, "health", JSTR(si->health));
     json_object_array_add(arg, s);
 }
 
@@ -243,6 +244,8 @@ cmd_routes(struct aconn *c)
         JADD(x, "in_memory", JINT(ri[i].in_memory));
         JADD(x, "submitted", JINT((long long)ri[i].submitted));
         JADD(x, "throttled", JINT((long long)ri[i].throttled));
+        JADD(x, "smscs", JINT(ri[i].smscs));
+        JADD(x, "smscs_suspended", JINT(ri[i].smscs_suspended));
         json_object_array_add(arr, x);
     }
     JADD(o, "routes", arr);
