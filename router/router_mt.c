@@ -1541,7 +1541,8 @@ route_run(struct mt_route *rt)
                 return;
             }
             rt->warned_down = false;
-            if (rt->pick_degraded != rt->degraded) {
+            /* A probe says nothing of the route: the others are still out. */
+            if (!rt->pick_probe && rt->pick_degraded != rt->degraded) {
                 rt->degraded = rt->pick_degraded;
                 if (rt->degraded)
                     log_event(LOG_WARN, "route_degraded", "route=%s smsc=%s reason=\"every SMSC "

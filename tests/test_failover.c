@@ -364,8 +364,11 @@ start_sim(struct fx *g, int n, bool reject)
     }
 }
 
+#define EQUAL_SMSCS "( { name = \"sim\"; priority = 0; }, { name = \"sim2\"; priority = 0; } )"
+
 static void
-write_config(struct fx *g, const char *error_rate, unsigned retry_attempts)
+write_config_ex(struct fx *g, const char *error_rate, unsigned retry_attempts, unsigned mps,
+                const char *smscs)
 {
     char hash[65];
     config_sha256_hex(KEY, hash);
@@ -383,13 +386,19 @@ write_config(struct fx *g, const char *error_rate, unsigned retry_attempts)
             "           password = \"secret\"; window = 8; reconnect_min_ms = 100;\n"
             "           reconnect_max_ms = 500; error_rate = %s; } );\n"
             "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
-            "routes = ( { name = \"default\"; mps = 50; prefixes = [\"\"];\n"
-            "             smsc = ( { name = \"sim\"; priority = 0; }, { name = \"sim2\"; priority = 0; } );\n"
+            "routes = ( { name = \"default\"; mps = %u; prefixes = [\"\"];\n"
+            "             smsc = %s;\n"
             "             retry_attempts = %u; retry_backoff_ms = 200; retry_backoff_max_ms = 400; } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
             g->redis.port, g->http_port, g->sim_port, error_rate, g->sim2_port, error_rate,
-            retry_attempts, hash);
+            mps, smscs, retry_attempts, hash);
     fclose(f);
+}
+
+static void
+write_config(struct fx *g, const char *error_rate, unsigned retry_attempts)
+{
+    write_config_ex(g, error_rate, retry_attempts, 50, EQUAL_SMSCS);
 }
 
 static void
@@ -609,6 +618,47 @@ test_all_suspended_keeps_sending(void **state)
         free(ids[i]);
 }
 
+/*
+ * A message read from the queue and waiting for its pacing slot on an SMSC
+ * that gets suspended meanwhile moves to the other one before anything of
+ * it went out. Weights 1:3 give sim2 the first two messages; at 1 mps the
+ * second waits a second for its slot, while the first's error (min_samples
+ * 1) suspends sim2 within milliseconds.
+ */
+static void
+test_waiting_job_moves(void **state)
+{
+    struct fx *g = *state;
+    char *body = NULL, *ids[2];
+
+    start_sim(g, 1, false);
+    start_sim(g, 2, true);
+    write_config_ex(g, "{ threshold = 0.5; window_s = 30; min_samples = 1; cooldown_s = 3600; "
+                       "cooldown_max_s = 3600; }", 5, 1,
+                    "( { name = \"sim\"; weight = 1; }, { name = \"sim2\"; weight = 3; } )");
+    start_gw(g);
+    int st = tl_http(g->http_port, "POST", "/v1/messages/batch", KEY,
+                     "{\"messages\":[{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"a\"},"
+                     "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"b\"}]}",
+                     &body, NULL);
+    assert_int_equal(st, 202);
+    const char *p = body;
+    for (int i = 0; i < 2; i++) {
+        p = strstr(p, "\"id\":\"");
+        assert_non_null(p);
+        p += 6;
+        ids[i] = strndup(p, strcspn(p, "\""));
+    }
+    free(body);
+    wait_all_delivered(g, ids, 2, 20000);
+    wait_log(g, "event=msg_moved msg_id=", 1, 1000);
+    assert_non_null(strstr(tl_ctl(g->ctl2_port, "stats\n"), "\"rejected\":1,"));
+    assert_int_equal(sim_stat(g->ctl2_port, "submit_sm"), 1);   /* the moved one never went */
+    assert_int_equal(sim_stat(g->ctl_port, "accepted"), 2);
+    free(ids[0]);
+    free(ids[1]);
+}
+
 /* smsc-sim's reject command checks what it is given. */
 static void
 test_sim_reject_command(void **state)
@@ -635,6 +685,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sim_reject_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover_and_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_suspended_keeps_sending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_job_moves, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
