@@ -622,6 +622,8 @@ static const struct key cap_keys[] = {
 };
 static const struct section cap_section = SECTION("marketing_cap", cap_keys);
 
+static const char *const smpp_classes[] = { "transactional", "marketing", NULL };
+
 static const struct key account_keys[] = {
     KSTR("name", struct cfg_account, name, 1, 64, NULL, F_REQUIRED),
     KFN("api_keys", parse_api_keys, F_REQUIRED),
@@ -639,6 +641,8 @@ static const struct key account_keys[] = {
     KNUM(K_UINT, "smpp_max_binds", struct cfg_account, smpp_max_binds, 1, 1000, 4, 0),
     KNUM(K_UINT, "smpp_window", struct cfg_account, smpp_window, 1, 10000, 64, 0),
     KGROUP("marketing_cap", struct cfg_account, marketing_cap, cap_section),
+    /* SMPP has no class field: the account says what its binds send. */
+    KENUM("smpp_class", struct cfg_account, smpp_marketing, smpp_classes, 0),
 };
 static const struct section account_section = SECTION("account", account_keys);
 

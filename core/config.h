@@ -151,6 +151,7 @@ struct cfg_account {
     unsigned smpp_max_binds;    /* concurrent binds; default 4 */
     unsigned smpp_window;       /* submits awaiting our resp per bind; default 64 */
     struct cfg_cap marketing_cap;   /* frequency cap on class marketing; default off */
+    int smpp_marketing;         /* 1: its SMPP submits are class marketing ("smpp_class") */
     const char *file;
     int line;
 };
