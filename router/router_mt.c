@@ -1657,12 +1657,14 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     struct mt_engine *e = arg;
     (void)fd;
     (void)what;
+    if (e->stopping)
+        return;     /* a predecessor after a reload: its successor has the SMSCs' state */
     /* A suspended SMSC starts probing when its cooldown is over, whether
      * or not a route looks for a session meanwhile (smsgwctl shows it). */
     uint64_t now = mono_ms();
     for (size_t i = 0; i < e->nsmscs; i++)
         health_event(&e->smscs[i], router_health_tick(e->smscs[i].health, now), now, NULL, NULL);
-    if (!store_redis_ready(e->redis) || e->stopping)
+    if (!store_redis_ready(e->redis))
         return;
     store_sched_promote(e->redis, 200);
     static unsigned polls;

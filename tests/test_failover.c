@@ -555,6 +555,12 @@ test_failover_and_probe(void **state)
     assert_int_equal(tl_http(g->http_port, "GET", "/status", NULL, NULL, &page, NULL), 200);
     assert_true(strstr(page, "suspended") || strstr(page, "probing"));
     free(page);
+    /* a reload keeps the SMSC out: its state goes to the new engine */
+    kill(g->gw, SIGHUP);
+    wait_log(g, "event=config_reloaded", 1, 10000);
+    m = metrics(g);
+    assert_non_null(strstr(m, "smsgw_smsc_suspended{smsc=\"sim2\"} 1"));
+    free(m);
 
     /* 2. after the cooldown one probe goes to sim2; it fails; the message
      * still ends delivered via sim, and sim2 waits twice as long */
