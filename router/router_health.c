@@ -89,6 +89,12 @@ router_health_adopt(struct router_health *h, const struct router_health *old)
     router_health_set_cfg(h, &cfg);
     if (h->bucket_ms != old->bucket_ms)
         memset(h->b, 0, sizeof(h->b));
+    /* A probe still out belongs to the old tracker: its outcome goes there.
+     * This one starts its probing period afresh, or it would wait for ever
+     * for that probe's slot. */
+    h->probes_out = 0;
+    if (h->state == ROUTER_HEALTH_PROBING && ++h->probe_gen == 0)
+        h->probe_gen = 1;
 }
 
 enum router_health_outcome

@@ -649,8 +649,6 @@ health_cfg(const struct cfg_smsc *c, struct router_health_cfg *hc)
     };
 }
 
-static uint64_t mono_ms(void);
-
 /* Log (and count) what a health call changed. msg_id and status: the
  * submit that caused it, when one did. */
 static void
@@ -1154,12 +1152,12 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
 
 /* Undo job_prepare for a job none of whose parts went out: it picks again. */
 static void
-job_unprepare(struct mt_job *job)
+job_unprepare(struct mt_job *job, const char *why)
 {
     if (job->probe_gen)
         router_health_probe_abandon(job->smsc->health, job->probe_gen);
-    log_event(LOG_INFO, "msg_moved", "msg_id=%s route=%s from_smsc=%s reason=suspended",
-              job->j.id, job->rt->cfg->name, job->smsc->cfg->name);
+    log_event(LOG_INFO, "msg_moved", "msg_id=%s route=%s from_smsc=%s reason=%s",
+              job->j.id, job->rt->cfg->name, job->smsc->cfg->name, why);
     free(job->buf);
     job->buf = NULL;
     job->smsc = NULL;
@@ -1519,15 +1517,20 @@ route_run(struct mt_route *rt)
      * every bind is down would be wasted for the other instances too. */
     while (rt->ready_head) {
         struct mt_job *job = rt->ready_head;
-        if (job->smsc && job->sent == 0 && !job->probe_gen &&
-            router_health_state(job->smsc->health) != ROUTER_HEALTH_ACTIVE) {
-            /* Its SMSC was taken out while the job waited (window, pacing)
-             * and nothing of it went out yet: it moves to the SMSC the
-             * route would choose now, unless that is as bad. */
+        if (job->smsc && job->sent == 0) {
+            /* Nothing of it went out yet, and its SMSC lost every bind or
+             * was suspended while it waited (pacing, window): it moves to
+             * the SMSC the route would choose now (for a suspension, unless
+             * that one is suspended too). Left there, it would hold the
+             * whole route behind it until the SMSC came back. */
             struct mt_smsc *m = NULL;
             bool any = false;
-            if (pick_session(rt, NULL, &m, &any) && m != job->smsc && !rt->pick_degraded)
-                job_unprepare(job);
+            bool down = !pick_session(rt, job->smsc, &m, &any) && !any;
+            bool out = !job->probe_gen &&
+                       router_health_state(job->smsc->health) != ROUTER_HEALTH_ACTIVE;
+            if ((down || out) && pick_session(rt, NULL, &m, &any) && m != job->smsc &&
+                (down || !rt->pick_degraded))
+                job_unprepare(job, down ? "binds_down" : "suspended");
         }
         if (!job->smsc) {
             struct mt_smsc *m = NULL;

@@ -198,6 +198,24 @@ test_disabled_and_probes(void **state)
     /* the other probe's outcome is an ordinary one now */
     assert_int_equal(router_health_record(h, 31002, ROUTER_HEALTH_OK, g), ROUTER_HEALTH_NONE);
     router_health_free(h);
+
+    /* a reload adopts a probing tracker whose probe is out: the new one
+     * may probe at once, and the old probe's outcome means nothing to it */
+    c = hcfg;
+    c.min_samples = 1;
+    struct router_health *old = router_health_new(&c);
+    router_health_record(old, 1000, ROUTER_HEALTH_ERROR, 0);
+    router_health_tick(old, 31000);
+    unsigned og = router_health_probe_start(old);
+    assert_false(router_health_may_take(old));
+    h = router_health_new(&c);
+    router_health_adopt(h, old);
+    assert_int_equal(router_health_state(h), ROUTER_HEALTH_PROBING);
+    assert_true(router_health_may_take(h));
+    assert_int_equal(router_health_record(h, 31001, ROUTER_HEALTH_OK, og), ROUTER_HEALTH_NONE);
+    assert_int_equal(router_health_state(h), ROUTER_HEALTH_PROBING);
+    router_health_free(old);
+    router_health_free(h);
 }
 
 /* ------------------------------------------------------------ config */
@@ -291,6 +309,8 @@ struct fx {
     struct tl_redis redis;
     pid_t sim, sim2, gw;
     int sim_port, ctl_port, sim2_port, ctl2_port, http_port;
+    unsigned sim2_reconnect_ms;     /* sim2's reconnect_min_ms and _max_ms; 0: 100 and 500 */
+    const char *sim2_args;          /* one more smsc-sim flag and its value, "--x 1" */
     char conf[4200], gwlog[4200], simlog[4200];
 };
 
@@ -347,11 +367,20 @@ start_sim(struct fx *g, int n, bool reject)
     char *argv[24] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
                        "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
                        "--log-level", "warn", "--control-port", ctl, NULL };
+    int a = 15;
     if (reject) {
-        argv[15] = "--reject-pct";
-        argv[16] = "100";
-        argv[17] = "--reject-status";
-        argv[18] = "0x08";
+        argv[a++] = "--reject-pct";
+        argv[a++] = "100";
+        argv[a++] = "--reject-status";
+        argv[a++] = "0x08";
+    }
+    char extra[64] = "", *val = NULL;
+    if (n == 2 && g->sim2_args) {
+        snprintf(extra, sizeof(extra), "%s", g->sim2_args);
+        val = strchr(extra, ' ');
+        *val++ = 0;
+        argv[a++] = extra;
+        argv[a++] = val;
     }
     pid_t pid = tl_spawn(argv, log);
     if (n == 2)
@@ -383,15 +412,17 @@ write_config_ex(struct fx *g, const char *error_rate, unsigned retry_attempts, u
             "           password = \"secret\"; window = 8; reconnect_min_ms = 100;\n"
             "           reconnect_max_ms = 500; error_rate = %s; },\n"
             "         { name = \"sim2\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\";\n"
-            "           password = \"secret\"; window = 8; reconnect_min_ms = 100;\n"
-            "           reconnect_max_ms = 500; error_rate = %s; } );\n"
+            "           password = \"secret\"; window = 8; reconnect_min_ms = %u;\n"
+            "           reconnect_max_ms = %u; error_rate = %s; } );\n"
             "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
             "routes = ( { name = \"default\"; mps = %u; prefixes = [\"\"];\n"
             "             smsc = %s;\n"
             "             retry_attempts = %u; retry_backoff_ms = 200; retry_backoff_max_ms = 400; } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, g->http_port, g->sim_port, error_rate, g->sim2_port, error_rate,
-            mps, smscs, retry_attempts, hash);
+            g->redis.port, g->http_port, g->sim_port, error_rate, g->sim2_port,
+            g->sim2_reconnect_ms ? g->sim2_reconnect_ms : 100,
+            g->sim2_reconnect_ms ? g->sim2_reconnect_ms : 500, error_rate, mps, smscs,
+            retry_attempts, hash);
     fclose(f);
 }
 
@@ -665,6 +696,48 @@ test_waiting_job_moves(void **state)
     free(ids[1]);
 }
 
+/*
+ * The same when the SMSC loses its bind instead: sim2 drops the connection
+ * after its first submit and binds again only seconds later; the second
+ * message, waiting for its slot on sim2, goes to sim instead of holding the
+ * route until sim2 is back.
+ */
+static void
+test_waiting_job_moves_off_lost_bind(void **state)
+{
+    struct fx *g = *state;
+    char *body = NULL, *ids[2];
+
+    g->sim2_args = "--close-after 1";
+    g->sim2_reconnect_ms = 4000;
+    start_sim(g, 1, false);
+    start_sim(g, 2, false);
+    write_config_ex(g, "{ enabled = false; }", 5, 1,
+                    "( { name = \"sim\"; weight = 1; }, { name = \"sim2\"; weight = 3; } )");
+    start_gw(g);
+    for (int i = 0; i < 200 && sim_stat(g->ctl2_port, "binds_now") < 1; i++)
+        sleep_ms(50);
+    int st = tl_http(g->http_port, "POST", "/v1/messages/batch", KEY,
+                     "{\"messages\":[{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"a\"},"
+                     "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"b\"}]}",
+                     &body, NULL);
+    assert_int_equal(st, 202);
+    const char *p = body;
+    for (int i = 0; i < 2; i++) {
+        p = strstr(p, "\"id\":\"");
+        assert_non_null(p);
+        p += 6;
+        ids[i] = strndup(p, strcspn(p, "\""));
+    }
+    free(body);
+    wait_log(g, "event=msg_moved msg_id=", 1, 10000);
+    assert_int_equal(log_count(g, "from_smsc=sim2 reason=binds_down"), 1);
+    wait_all_delivered(g, ids + 1, 1, 20000);
+    assert_int_equal(sim_stat(g->ctl2_port, "submit_sm"), 1);
+    free(ids[0]);
+    free(ids[1]);
+}
+
 /* smsc-sim's reject command checks what it is given. */
 static void
 test_sim_reject_command(void **state)
@@ -692,6 +765,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_failover_and_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_suspended_keeps_sending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_job_moves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_job_moves_off_lost_bind, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
