@@ -199,6 +199,20 @@ add_session(void *arg, const struct mt_session_info *si)
 }
 
 static void
+add_health(void *arg, const struct mt_smsc_info *si)
+{
+    json_object *s = json_object_new_object();
+    JADD(s, "smsc", JSTR(si->smsc));
+    JADD(s, "health", JSTR(si->health));
+    JADD(s, "error_rate", JDBL(si->error_rate));
+    JADD(s, "samples", JINT(si->samples));
+    JADD(s, "rate_at_suspend", JDBL(si->rate_at_suspend));
+    JADD(s, "probe_in_s", JDBL(si->probe_in_s));
+    JADD(s, "suspensions", JINT((long long)si->suspensions));
+    json_object_array_add(arg, s);
+}
+
+static void
 add_client(void *arg, const char *account, unsigned binds, unsigned rx)
 {
     json_object *s = json_object_new_object();
@@ -213,11 +227,13 @@ cmd_binds(struct aconn *c)
 {
     const struct reload_deps *r = &c->a->d.r;
     json_object *o = ok_object(), *smsc = json_object_new_array(),
-                *clients = json_object_new_array();
+                *clients = json_object_new_array(), *health = json_object_new_array();
     mt_engine_sessions(*r->mt, add_session, smsc);
+    mt_engine_smscs(*r->mt, add_health, health);
     if (r->smpp)
         smpp_front_accounts(r->smpp, add_client, clients);
     JADD(o, "smsc", smsc);
+    JADD(o, "smsc_health", health);
     JADD(o, "clients", clients);
     reply(c, o);
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -311,7 +312,7 @@ struct fx {
     int sim_port, ctl_port, sim2_port, ctl2_port, http_port;
     unsigned sim2_reconnect_ms;     /* sim2's reconnect_min_ms and _max_ms; 0: 100 and 500 */
     const char *sim2_args;          /* one more smsc-sim flag and its value, "--x 1" */
-    char conf[4200], gwlog[4200], simlog[4200];
+    char conf[4200], gwlog[4200], simlog[4200], sock[4200];
 };
 
 static void
@@ -335,6 +336,7 @@ setup(void **state)
     snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
     snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
     snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
+    snprintf(g->sock, sizeof(g->sock), "%s/admin.sock", g->dir);
     *state = g;
     return 0;
 }
@@ -408,6 +410,7 @@ write_config_ex(struct fx *g, const char *error_rate, unsigned retry_attempts, u
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
             "http = { listen = \"127.0.0.1\"; port = %d; };\n"
+            "admin = { socket = \"%s\"; };\n"
             "smsc = ( { name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\";\n"
             "           password = \"secret\"; window = 8; reconnect_min_ms = 100;\n"
             "           reconnect_max_ms = 500; error_rate = %s; },\n"
@@ -419,7 +422,7 @@ write_config_ex(struct fx *g, const char *error_rate, unsigned retry_attempts, u
             "             smsc = %s;\n"
             "             retry_attempts = %u; retry_backoff_ms = 200; retry_backoff_max_ms = 400; } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, g->http_port, g->sim_port, error_rate, g->sim2_port,
+            g->redis.port, g->http_port, g->sock, g->sim_port, error_rate, g->sim2_port,
             g->sim2_reconnect_ms ? g->sim2_reconnect_ms : 100,
             g->sim2_reconnect_ms ? g->sim2_reconnect_ms : 500, error_rate, mps, smscs,
             retry_attempts, hash);
@@ -529,6 +532,23 @@ wait_log(struct fx *g, const char *needle, int count, int ms)
     }
 }
 
+/* smsgwctl's output for args (must exit 0); free it. */
+static char *
+ctl(struct fx *g, const char *args)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "%s -s %s %s 2>&1", tl_bin("smsgwctl"), g->sock, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *buf = calloc(1, 65536);
+    size_t len = fread(buf, 1, 65535, p);
+    buf[len] = 0;
+    int st = pclose(p);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("smsgwctl %s: %s", args, buf);
+    return buf;
+}
+
 static char *
 metrics(struct fx *g)
 {
@@ -586,6 +606,17 @@ test_failover_and_probe(void **state)
     assert_int_equal(tl_http(g->http_port, "GET", "/status", NULL, NULL, &page, NULL), 200);
     assert_true(strstr(page, "suspended") || strstr(page, "probing"));
     free(page);
+    char *out = ctl(g, "binds");
+    assert_non_null(strstr(out, "HEALTH"));
+    assert_true(strstr(out, "suspended") || strstr(out, "probing"));
+    free(out);
+    out = ctl(g, "--json binds");
+    assert_non_null(strstr(out, "\"smsc_health\":[{\"smsc\":\"sim\",\"health\":\"active\""));
+    assert_non_null(strstr(out, "\"rate_at_suspend\":1"));
+    free(out);
+    out = ctl(g, "--json routes");
+    assert_non_null(strstr(out, "\"smscs\":2,\"smscs_suspended\":1"));
+    free(out);
     /* a reload keeps the SMSC out: its state goes to the new engine */
     kill(g->gw, SIGHUP);
     wait_log(g, "event=config_reloaded", 1, 10000);

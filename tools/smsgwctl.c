@@ -197,6 +197,17 @@ print_human(const char *cmd, json_object *o)
             printf("%-20s %-24s %-14s %8lld %11s %10lld %-9s\n", js(s, "smsc"), js(s, "slot"),
                    js(s, "state"), jn(s, "session"), ow, jn(s, "reconnects"), js(s, "health"));
         }
+        a = jarr(o, "smsc_health");
+        if (a && json_object_array_length(a)) {
+            printf("\n%-20s %-9s %10s %7s %15s %10s %11s\n", "SMSC", "HEALTH", "ERROR_RATE",
+                   "SAMPLES", "RATE_SUSPENDED", "PROBE_IN_S", "SUSPENSIONS");
+            for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *s = json_object_array_get_idx(a, i);
+                printf("%-20s %-9s %10.2f %7lld %15.2f %10.1f %11lld\n", js(s, "smsc"),
+                       js(s, "health"), jd(s, "error_rate"), jn(s, "samples"),
+                       jd(s, "rate_at_suspend"), jd(s, "probe_in_s"), jn(s, "suspensions"));
+            }
+        }
         a = jarr(o, "clients");
         if (a && json_object_array_length(a)) {
             printf("\n%-24s %6s %9s\n", "ACCOUNT", "BINDS", "RX_BINDS");
