@@ -455,7 +455,6 @@ accepted(void *arg, int rc, const char *id)
     struct front_submit *q = arg;
     struct smpp_front *f = q->f;
     uint32_t status = ESME_ROK;
-
     const char *state = q->state ? q->state : "queued";
 
     submit_unlink(q);
@@ -694,8 +693,8 @@ sched_added(void *arg, int rc)
  */
 static void
 schedule(struct smpp_front *f, struct front_submit *q, const struct cfg_account *a,
-         const struct cfg_sender *snd, const struct cfg_route *route, uint8_t rd, time_t expires, time_t sched,
-         const char *text, size_t text_len, const struct smpp_text_info *info)
+         const struct cfg_sender *snd, const struct cfg_route *route, uint8_t rd, time_t expires,
+         time_t sched, const char *text, size_t text_len, const struct smpp_text_info *info)
 {
     char id[24];
     time_t now = time(NULL);

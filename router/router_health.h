@@ -118,6 +118,7 @@ struct router_health_view {
     uint64_t probe_at;          /* suspended: when probing starts */
     unsigned long suspensions;  /* active -> suspended, in all */
 };
-void router_health_view(const struct router_health *h, uint64_t now, struct router_health_view *out);
+void router_health_view(const struct router_health *h, uint64_t now,
+                        struct router_health_view *out);
 
 #endif

@@ -64,7 +64,7 @@ struct mt_job {
     unsigned next;                  /* next part index to consider sending */
     unsigned pending;               /* parts sent, awaiting resp */
     unsigned sent;                  /* parts sent in this attempt */
-    unsigned probe_gen;             /* the probe of smsc's health (router_health_probe_start), or 0 */
+    unsigned probe_gen;             /* it probes smsc: router_health_probe_start's, or 0 */
     uint32_t ok_mask, temp_mask;
     uint32_t perm_status;
     char temp_error[24];            /* the last temporary failure, for the record's history */
@@ -666,9 +666,10 @@ health_event(struct mt_smsc *m, enum router_health_event ev, uint64_t now, const
         m->suspended_at_ms = now;
         log_event(LOG_WARN, "smsc_suspended",
                   "smsc=%s error_rate=%.2f window=%us min_samples=%u threshold=%.2f cooldown=%us "
-                  "msg_id=%s status=%s", m->cfg->name, v.rate_at_suspend, m->cfg->error_rate.window_s,
-                  m->cfg->error_rate.min_samples, m->cfg->error_rate.threshold, v.cooldown_ms / 1000u,
-                  msg_id ? msg_id : "-", status ? status : "-");
+                  "msg_id=%s status=%s", m->cfg->name, v.rate_at_suspend,
+                  m->cfg->error_rate.window_s, m->cfg->error_rate.min_samples,
+                  m->cfg->error_rate.threshold, v.cooldown_ms / 1000u, msg_id ? msg_id : "-",
+                  status ? status : "-");
         break;
     case ROUTER_HEALTH_PROBE:
         log_event(LOG_INFO, "smsc_probing", "smsc=%s probes=%u", m->cfg->name,
@@ -680,7 +681,8 @@ health_event(struct mt_smsc *m, enum router_health_event ev, uint64_t now, const
         break;
     case ROUTER_HEALTH_PROBE_FAILED:
         log_event(LOG_WARN, "smsc_probe_failed", "smsc=%s msg_id=%s status=%s cooldown=%us",
-                  m->cfg->name, msg_id ? msg_id : "-", status ? status : "-", v.cooldown_ms / 1000u);
+                  m->cfg->name, msg_id ? msg_id : "-", status ? status : "-",
+                  v.cooldown_ms / 1000u);
         break;
     case ROUTER_HEALTH_NONE:
         break;
@@ -710,8 +712,9 @@ smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
                                                           "result", results[i]));
         m->m_rtt = metrics_histo("smsgw_submit_resp_seconds",
                                  metrics_labels(l, sizeof(l), "smsc", c->name, NULL, NULL));
-        m->m_suspensions = metrics_counter("smsgw_smsc_suspensions_total",
-                                           metrics_labels(l, sizeof(l), "smsc", c->name, NULL, NULL));
+        m->m_suspensions = metrics_counter(
+            "smsgw_smsc_suspensions_total",
+            metrics_labels(l, sizeof(l), "smsc", c->name, NULL, NULL));
     }
     {
         struct router_health_cfg hc;
