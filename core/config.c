@@ -541,7 +541,7 @@ static const struct key admin_keys[] = {
 };
 static const struct section admin_section = SECTION("admin", admin_keys);
 
-/* SMPP 3.4 5.2.1-5.2.3: system_id 16, password 9, system_type 13 octets with the NUL. */
+/* smsc.error_rate: error-rate failover (router/router_health). */
 static const struct key error_rate_keys[] = {
     KBOOL("enabled", struct cfg_error_rate, enabled, true),
     KFN("threshold", parse_error_threshold, 0),     /* 0 < t <= 1, default 0.5 */
@@ -553,6 +553,7 @@ static const struct key error_rate_keys[] = {
 };
 static const struct section error_rate_section = SECTION("error_rate", error_rate_keys);
 
+/* SMPP 3.4 5.2.1-5.2.3: system_id 16, password 9, system_type 13 octets with the NUL. */
 static const struct key smsc_keys[] = {
     KSTR("name", struct cfg_smsc, name, 1, 64, NULL, F_REQUIRED),
     KSTR("host", struct cfg_smsc, host, 1, 255, NULL, F_REQUIRED),
