@@ -604,7 +604,10 @@ test_failover_and_probe(void **state)
     free(m);
     char *page = NULL;
     assert_int_equal(tl_http(g->http_port, "GET", "/status", NULL, NULL, &page, NULL), 200);
-    assert_true(strstr(page, "suspended") || strstr(page, "probing"));
+    /* the bind table's health cell (not the recent-errors list) */
+    assert_true(strstr(page, "<td class=\"bad\">suspended</td></tr>") ||
+                strstr(page, "<td class=\"bad\">probing</td></tr>"));
+    assert_non_null(strstr(page, "<th>health</th>"));
     free(page);
     char *out = ctl(g, "binds");
     assert_non_null(strstr(out, "HEALTH"));
