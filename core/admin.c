@@ -197,6 +197,21 @@ add_session(void *arg, const struct mt_session_info *si)
     JADD(s, "outstanding", JINT(si->outstanding));
     JADD(s, "window", JINT(si->window));
     JADD(s, "reconnects", JINT(si->reconnects));
+    JADD(s, "health", JSTR(si->health));
+    json_object_array_add(arg, s);
+}
+
+static void
+add_health(void *arg, const struct mt_smsc_info *si)
+{
+    json_object *s = json_object_new_object();
+    JADD(s, "smsc", JSTR(si->smsc));
+    JADD(s, "health", JSTR(si->health));
+    JADD(s, "error_rate", JDBL(si->error_rate));
+    JADD(s, "samples", JINT(si->samples));
+    JADD(s, "rate_at_suspend", JDBL(si->rate_at_suspend));
+    JADD(s, "probe_in_s", JDBL(si->probe_in_s));
+    JADD(s, "suspensions", JINT((long long)si->suspensions));
     json_object_array_add(arg, s);
 }
 
@@ -215,11 +230,13 @@ cmd_binds(struct aconn *c)
 {
     const struct reload_deps *r = &c->a->d.r;
     json_object *o = ok_object(), *smsc = json_object_new_array(),
-                *clients = json_object_new_array();
+                *clients = json_object_new_array(), *health = json_object_new_array();
     mt_engine_sessions(*r->mt, add_session, smsc);
+    mt_engine_smscs(*r->mt, add_health, health);
     if (r->smpp)
         smpp_front_accounts(r->smpp, add_client, clients);
     JADD(o, "smsc", smsc);
+    JADD(o, "smsc_health", health);
     JADD(o, "clients", clients);
     reply(c, o);
 }
@@ -246,6 +263,8 @@ cmd_routes(struct aconn *c)
         JADD(x, "in_memory", JINT(ri[i].in_memory));
         JADD(x, "submitted", JINT((long long)ri[i].submitted));
         JADD(x, "throttled", JINT((long long)ri[i].throttled));
+        JADD(x, "smscs", JINT(ri[i].smscs));
+        JADD(x, "smscs_suspended", JINT(ri[i].smscs_suspended));
         json_object_array_add(arr, x);
     }
     JADD(o, "routes", arr);

@@ -499,6 +499,7 @@ static void parse_smpp_allowed_ips(struct ctx *, const config_setting_t *, void 
 static void parse_numbering(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_quiet_hours(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_channels(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_error_threshold(struct ctx *, const config_setting_t *, void *, const char *);
 
 static const struct key redis_keys[] = {
     KSTR("host", struct cfg_redis, host, 1, 255, "127.0.0.1", 0),
@@ -540,6 +541,18 @@ static const struct key admin_keys[] = {
 };
 static const struct section admin_section = SECTION("admin", admin_keys);
 
+/* smsc.error_rate: error-rate failover (router/router_health). */
+static const struct key error_rate_keys[] = {
+    KBOOL("enabled", struct cfg_error_rate, enabled, true),
+    KFN("threshold", parse_error_threshold, 0),     /* 0 < t <= 1, default 0.5 */
+    KNUM(K_UINT, "window_s", struct cfg_error_rate, window_s, 1, 3600, 30, 0),
+    KNUM(K_UINT, "min_samples", struct cfg_error_rate, min_samples, 1, 1000000, 20, 0),
+    KNUM(K_UINT, "cooldown_s", struct cfg_error_rate, cooldown_s, 1, 86400, 30, 0),
+    KNUM(K_UINT, "cooldown_max_s", struct cfg_error_rate, cooldown_max_s, 1, 86400, 300, 0),
+    KNUM(K_UINT, "probes", struct cfg_error_rate, probes, 1, 100, 1, 0),
+};
+static const struct section error_rate_section = SECTION("error_rate", error_rate_keys);
+
 /* SMPP 3.4 5.2.1-5.2.3: system_id 16, password 9, system_type 13 octets with the NUL. */
 static const struct key smsc_keys[] = {
     KSTR("name", struct cfg_smsc, name, 1, 64, NULL, F_REQUIRED),
@@ -568,6 +581,7 @@ static const struct key smsc_keys[] = {
     /* either one sets short_code_ton_set (finalize) */
     KNUM(K_U8, "short_code_ton", struct cfg_smsc, short_code_ton, 0, TON_MAX, 3, 0),
     KNUM(K_U8, "short_code_npi", struct cfg_smsc, short_code_npi, 0, NPI_MAX, 0, 0),
+    KGROUP("error_rate", struct cfg_smsc, error_rate, error_rate_section),
 };
 static const struct section smsc_section = SECTION("smsc", smsc_keys);
 
@@ -609,6 +623,8 @@ static const struct key cap_keys[] = {
 };
 static const struct section cap_section = SECTION("marketing_cap", cap_keys);
 
+static const char *const smpp_classes[] = { "transactional", "marketing", NULL };
+
 static const struct key account_keys[] = {
     KSTR("name", struct cfg_account, name, 1, 64, NULL, F_REQUIRED),
     KFN("api_keys", parse_api_keys, F_REQUIRED),
@@ -626,6 +642,8 @@ static const struct key account_keys[] = {
     KNUM(K_UINT, "smpp_max_binds", struct cfg_account, smpp_max_binds, 1, 1000, 4, 0),
     KNUM(K_UINT, "smpp_window", struct cfg_account, smpp_window, 1, 10000, 64, 0),
     KGROUP("marketing_cap", struct cfg_account, marketing_cap, cap_section),
+    /* SMPP has no class field: the account says what its binds send. */
+    KENUM("smpp_class", struct cfg_account, smpp_marketing, smpp_classes, 0),
 };
 static const struct section account_section = SECTION("account", account_keys);
 
@@ -869,6 +887,36 @@ parse_section(struct ctx *x, const struct section *sec, const config_setting_t *
 }
 
 /* ------------------------------------------------------ custom settings */
+
+/* error_rate.threshold: a share of errors, 0.5 or 1 (an integer 1 reads as 1.0). */
+static void
+parse_error_threshold(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct cfg_error_rate *er = obj;
+    char w[160];
+    double v;
+
+    if (!s) {
+        er->threshold = 0.5;
+        return;
+    }
+    where(w, sizeof(w), label, "threshold");
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_FLOAT)
+        v = config_setting_get_float(s);
+    else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+        v = (double)config_setting_get_int64(s);
+    else {
+        err_s(x, s, "%s must be a number such as 0.5, not %s", w, type_desc(s));
+        return;
+    }
+    if (!(v > 0 && v <= 1)) {
+        err_s(x, s, "%s %g is out of range: more than 0, at most 1 (a share of errors, 0.5 = half)",
+              w, v);
+        return;
+    }
+    er->threshold = v;
+}
 
 static void
 parse_alpha_forbidden(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
@@ -1619,6 +1667,12 @@ validate(struct ctx *x)
         if (m->reconnect_min_ms > m->reconnect_max_ms)
             err_s(x, member_or(g, "reconnect_min_ms"), "smsc \"%s\": reconnect_min_ms (%u) is greater than reconnect_max_ms (%u)",
                   m->name ? m->name : "?", m->reconnect_min_ms, m->reconnect_max_ms);
+        if (m->error_rate.cooldown_s > m->error_rate.cooldown_max_s) {
+            const config_setting_t *er = config_setting_get_member(g, "error_rate");
+            err_s(x, er ? member_or(er, "cooldown_s") : g,
+                  "smsc \"%s\": error_rate cooldown_s (%u) is greater than cooldown_max_s (%u)",
+                  m->name ? m->name : "?", m->error_rate.cooldown_s, m->error_rate.cooldown_max_s);
+        }
     }
     dup_names(x, "smsc", "name", c->nsmscs, smsc_name, x->smsc_s);
 

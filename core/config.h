@@ -35,6 +35,18 @@ bool sender_type_parse(const char *s, enum sender_type *out);
 
 enum smsc_bind_mode { SMSC_BIND_TRX = 0, SMSC_BIND_TX_RX };
 
+/* Error-rate failover of one SMSC (router/router_health.h,
+ * docs/configuration.md "Error-rate failover"). */
+struct cfg_error_rate {
+    bool enabled;               /* default true */
+    double threshold;           /* error share that suspends, 0 < t <= 1; default 0.5 */
+    unsigned window_s;          /* sliding window; default 30 */
+    unsigned min_samples;       /* outcomes in the window before it may suspend; default 20 */
+    unsigned cooldown_s;        /* suspended this long before a probe; default 30 */
+    unsigned cooldown_max_s;    /* cap of the doubling after failed probes; default 300 */
+    unsigned probes;            /* probe messages let through at once; default 1 */
+};
+
 struct cfg_smsc {
     char *name;
     char *host;
@@ -60,6 +72,7 @@ struct cfg_smsc {
     enum smpp_dlr_id_format dlr_id_format;  /* ids in receipts: default = resp_id_format */
     bool short_code_ton_set;    /* override the TON/NPI of short codes on this SMSC */
     uint8_t short_code_ton, short_code_npi;
+    struct cfg_error_rate error_rate;
     const char *file;           /* where it was defined, for messages */
     int line;
 };
@@ -138,6 +151,7 @@ struct cfg_account {
     unsigned smpp_max_binds;    /* concurrent binds; default 4 */
     unsigned smpp_window;       /* submits awaiting our resp per bind; default 64 */
     struct cfg_cap marketing_cap;   /* frequency cap on class marketing; default off */
+    int smpp_marketing;         /* 1: its SMPP submits are class marketing ("smpp_class") */
     const char *file;
     int line;
 };

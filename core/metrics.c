@@ -37,6 +37,13 @@ static struct family families[] = {
       NULL, NULL },
     { "smsgw_submit_resp_seconds", M_HISTOGRAM,
       "Time from submit_sm written to its resp, per SMSC", NULL, NULL },
+    { "smsgw_smsc_suspended", M_GAUGE,
+      "1 while the SMSC is out of route selection for its error rate (suspended or probing), "
+      "else 0", NULL, NULL },
+    { "smsgw_smsc_error_rate", M_GAUGE,
+      "Share of errors among the SMSC's submit outcomes in its error_rate window", NULL, NULL },
+    { "smsgw_smsc_suspensions_total", M_COUNTER,
+      "Times the SMSC was taken out of route selection for its error rate", NULL, NULL },
     { "smsgw_route_submitted_total", M_COUNTER,
       "submit_sm PDUs sent on the route (one per segment)", NULL, NULL },
     { "smsgw_route_throttled_total", M_COUNTER,

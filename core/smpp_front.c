@@ -21,6 +21,7 @@
 #include "smpp/smpp_text.h"
 #include "smpp/smpp_time.h"
 #include "smpp/smpp_tls.h"
+#include "store/store_caps.h"
 #include "store/store_clientq.h"
 #include "store/store_msg.h"
 #include "store/store_parts.h"
@@ -122,6 +123,14 @@ struct front_submit {
     const struct cfg_route *route_cfg;
     uint8_t rd;
     time_t expires;                 /* the client's validity_period (0: the route's) */
+    /* A marketing account (smpp_class): its cap is taken before storing. */
+    const char *state;              /* stored as: "queued", or "held" (quiet hours) */
+    bool capped;                    /* a marketing_cap unit was taken: refund if not stored */
+    enum store_caps_period cap_period;
+    struct store_msg_new n;         /* kept while the cap is checked */
+    void *owner;                    /* copies of the strings n points to */
+    struct store_sched_new sched;   /* a scheduled submit kept while the cap is checked ... */
+    char *sched_json;               /* ... with its item (sched.json) */
     struct front_submit *prev, *next;
 };
 
@@ -447,8 +456,12 @@ submit_end(struct front_submit *q, uint32_t status, const char *id, const char *
             smpp_session_respond_status(q->conn->s, &q->req, status);
         }
     }
+    free(q->owner);
+    free(q->sched_json);
     free(q);
 }
+
+static void sched_added(void *arg, int rc);
 
 static void
 accepted(void *arg, int rc, const char *id)
@@ -456,14 +469,19 @@ accepted(void *arg, int rc, const char *id)
     struct front_submit *q = arg;
     struct smpp_front *f = q->f;
     uint32_t status = ESME_ROK;
+    const char *state = q->state ? q->state : "queued";
 
     submit_unlink(q);
     if (rc == 0 && f) {
-        metrics_msg_state("queued");
-        log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp session=%u", id,
+        metrics_msg_state(state);
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s source=smpp session=%u", id, state,
                   q->session_id);
-        mt_engine_wake(f->mt, q->route);
-        mt_notify(f->webhook, q->callback_url, id, "queued", NULL, NULL, q->to, q->segments);
+        if (strcmp(state, "queued") == 0)
+            mt_engine_wake(f->mt, q->route);
+        mt_notify(f->webhook, q->callback_url, id, state, NULL, NULL, q->to, q->segments);
+    } else if (q->capped && f) {
+        /* Not stored after all (or stored before): give the unit back. */
+        store_caps_refund(f->redis, q->account, q->to, q->cap_period, 1, time(NULL), NULL, NULL);
     }
     if ((rc == 0 || rc == 1) && f && q->group[0])
         store_parts_done(f->redis, q->account, q->group);
@@ -483,7 +501,82 @@ accepted(void *arg, int rc, const char *id)
             smpp_session_respond_status(q->conn->s, &q->req, status);
         }
     }
+    free(q->owner);
     free(q);
+}
+
+/* The cap's answer: over it, the submit is refused with ESME_RX_P_APPN
+ * (docs/smpp-server.md): permanent for this message, as retrying before
+ * the period ends meets the same cap. */
+static void
+cap_taken(const struct store_caps_result *res, void *arg)
+{
+    struct front_submit *q = arg;
+    char why[160];
+
+    if (!q->f) {
+        submit_end(q, ESME_RSUBMITFAIL, NULL, "shutting down");
+        return;
+    }
+    if (!res->ok) {
+        submit_end(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
+        return;
+    }
+    if (!res->allowed) {
+        char when[32];
+        admit_format_time(res->resets_at, when);
+        log_event(LOG_INFO, "frequency_cap", "account=%s count=%lld resets_at=%s source=smpp",
+                  q->account, res->count, when);
+        /* A refused set is not marked done: sent again, it is judged again
+         * (as an opted-out one is); its parts expire with the set. */
+        snprintf(why, sizeof(why), "the account's marketing cap for the recipient is used up; "
+                 "it resets at %s", when);
+        submit_end(q, ESME_RX_P_APPN, NULL, why);
+        return;
+    }
+    q->capped = true;
+    if (q->sched_json)
+        store_sched_add(q->f->redis, &q->sched, sched_added, q);
+    else
+        store_msg_accept(q->f->redis, &q->n, accepted, q);
+}
+
+/*
+ * Store n for q. For an account whose SMPP traffic is marketing: held
+ * until the number's quiet hours end (as the API holds marketing), and with
+ * a marketing_cap, one unit of the cap is taken first (one Lua script) and
+ * given back if the message is not stored.
+ */
+static void
+front_accept(struct smpp_front *f, struct front_submit *q, const struct cfg_account *a,
+             struct store_msg_new *n)
+{
+    char detail[160];
+    const char *hold = NULL;
+
+    q->state = "queued";
+    if (a->smpp_marketing) {
+        n->msg_class = "marketing";
+        if (!n->due_ms) {
+            n->due_ms = admit_release(f->cfg, q->to, true, 0, &hold, detail, sizeof(detail));
+            if (n->due_ms) {
+                n->hold_state = hold;
+                n->hold_detail = detail;
+                q->state = hold;
+            }
+        }
+    }
+    const struct cfg_cap *cap = &a->marketing_cap;
+    if (!a->smpp_marketing || cap->count == 0) {
+        store_msg_accept(f->redis, n, accepted, q);
+        return;
+    }
+    q->cap_period = cap->period == CAP_PERIOD_DAY ? STORE_CAPS_DAY : STORE_CAPS_MONTH;
+    q->n = *n;
+    q->owner = store_msg_new_copy(&q->n);
+    if (store_caps_take(f->redis, a->name, q->to, q->cap_period, cap->count, 1, time(NULL),
+                        cap_taken, q) != 0)
+        submit_end(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
 }
 
 /* Seconds the message may wait: the route's validity, or less when the
@@ -519,6 +612,8 @@ submit_new(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu *re
     c->pending++;
     return q;
 }
+
+static const struct cfg_account *account_named(const struct gw_config *cfg, const char *name);
 
 /* store_parts_add: the part is in Redis, and maybe the whole message is. */
 static void
@@ -583,7 +678,11 @@ part_stored(void *arg, int rc, const char *id, const char *text, size_t len)
     };
     log_event(LOG_INFO, "smpp_parts_complete", "session=%u account=%s msg_id=%s "
               "group=\"%s\" segments=%u", q->session_id, q->account, id, q->group, info.pdus);
-    store_msg_accept(f->redis, &n, accepted, q);
+    const struct cfg_account *a = account_named(f->cfg, q->account);
+    if (a)
+        front_accept(f, q, a, &n);
+    else
+        store_msg_accept(f->redis, &n, accepted, q);
 }
 
 static void
@@ -594,6 +693,9 @@ sched_added(void *arg, int rc)
     if (rc == 0)
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=scheduled source=smpp session=%u",
                   q->msg_id, q->session_id);
+    else if (q->capped && q->f)
+        store_caps_refund(q->f->redis, q->account, q->to, q->cap_period, 1, time(NULL), NULL,
+                          NULL);
     submit_end(q, rc == 0 ? ESME_ROK : ESME_RSUBMITFAIL, q->msg_id,
               "the message store is unavailable");
 }
@@ -604,9 +706,9 @@ sched_added(void *arg, int rc)
  * there; sched_release() stores it as any message when it is due.
  */
 static void
-schedule(struct smpp_front *f, struct front_submit *q, const struct cfg_sender *snd,
-         const struct cfg_route *route, uint8_t rd, time_t expires, time_t sched,
-         const char *text, size_t text_len, const struct smpp_text_info *info)
+schedule(struct smpp_front *f, struct front_submit *q, const struct cfg_account *a,
+         const struct cfg_sender *snd, const struct cfg_route *route, uint8_t rd, time_t expires,
+         time_t sched, const char *text, size_t text_len, const struct smpp_text_info *info)
 {
     char id[24];
     time_t now = time(NULL);
@@ -632,7 +734,23 @@ schedule(struct smpp_front *f, struct front_submit *q, const struct cfg_sender *
         .json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
         .ttl_s = (unsigned)(sched - now) + route->validity_s + 86400u,
     };
-    store_sched_add(f->redis, &n, sched_added, q);
+    const struct cfg_cap *cap = &a->marketing_cap;
+    if (a->smpp_marketing && cap->count) {
+        /* The cap is taken when the message is accepted, as the API does
+         * for send_at; quiet hours are judged when it is due. */
+        q->sched_json = strdup(n.json);
+        if (!q->sched_json)
+            abort();
+        q->sched = n;
+        q->sched.id = q->msg_id;
+        q->sched.json = q->sched_json;
+        q->cap_period = cap->period == CAP_PERIOD_DAY ? STORE_CAPS_DAY : STORE_CAPS_MONTH;
+        if (store_caps_take(f->redis, a->name, q->to, q->cap_period, cap->count, 1, now,
+                            cap_taken, q) != 0)
+            submit_end(q, ESME_RSUBMITFAIL, NULL, "the message store is unavailable");
+    } else {
+        store_sched_add(f->redis, &n, sched_added, q);
+    }
     json_object_put(o);
 }
 
@@ -746,7 +864,8 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         }
     }
     const struct cfg_route *route = config_route_select(cfg, to, snd->type, a->name,
-                                                        "transactional");
+                                                        a->smpp_marketing ? "marketing"
+                                                                          : "transactional");
     if (!route) {
         snprintf(why, sizeof(why), "no route carries %s senders to +%s",
                  sender_type_name(snd->type), to);
@@ -864,7 +983,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
     struct front_submit *q = submit_new(f, c, req, a, route, to);
     q->segments = info.pdus;
     if (sched) {
-        schedule(f, q, snd, route, rd, expires, sched, text, text_len, &info);
+        schedule(f, q, a, snd, route, rd, expires, sched, text, text_len, &info);
         return;
     }
     struct store_msg_new n = {
@@ -885,7 +1004,7 @@ handle_submit(struct smpp_front *f, struct front_conn *c, const struct smpp_pdu 
         .source = "smpp",
         .registered_delivery = rd,
     };
-    store_msg_accept(f->redis, &n, accepted, q);
+    front_accept(f, q, a, &n);
     /* q may be gone already */
 }
 
@@ -1583,6 +1702,7 @@ struct sched_job {
     char route[65], to[16], id[40];
     const char *callback_url;
     unsigned segments;
+    const char *state;              /* "queued", or "held" (a marketing account's quiet hours) */
 };
 
 static void
@@ -1604,11 +1724,12 @@ sched_accepted(void *arg, int rc, const char *id)
     if (f) {
         f->sched_waiting--;
         if (rc == 0) {
-            metrics_msg_state("queued");
-            log_event(LOG_INFO, "msg_state", "msg_id=%s state=queued source=smpp scheduled=yes",
-                      id);
-            mt_engine_wake(f->mt, j->route);
-            mt_notify(f->webhook, j->callback_url, id, "queued", NULL, NULL, j->to, j->segments);
+            metrics_msg_state(j->state);
+            log_event(LOG_INFO, "msg_state", "msg_id=%s state=%s source=smpp scheduled=yes",
+                      id, j->state);
+            if (strcmp(j->state, "queued") == 0)
+                mt_engine_wake(f->mt, j->route);
+            mt_notify(f->webhook, j->callback_url, id, j->state, NULL, NULL, j->to, j->segments);
         } else if (rc == 2) {
             log_event(LOG_WARN, "msg_scheduled_dropped", "msg_id=%s reason=\"the subscriber "
                       "opted out\"", j->id);
@@ -1698,6 +1819,19 @@ sched_release(struct smpp_front *f, const char *raw, size_t len)
         .registered_delivery = (uint8_t)jms(o, "rd"),
         .id = j->id,
     };
+    j->state = "queued";
+    char detail[160];
+    if (a->smpp_marketing) {
+        /* Its cap was taken when it was accepted; quiet hours count now. */
+        const char *hold = NULL;
+        n.msg_class = "marketing";
+        n.due_ms = admit_release(f->cfg, j->to, true, 0, &hold, detail, sizeof(detail));
+        if (n.due_ms) {
+            n.hold_state = hold;
+            n.hold_detail = detail;
+            j->state = hold;
+        }
+    }
     f->sched_waiting++;
     store_msg_accept(f->redis, &n, sched_accepted, j);
     json_object_put(o);

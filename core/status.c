@@ -372,6 +372,16 @@ session_metrics(void *arg, const struct mt_session_info *si)
 }
 
 static void
+smsc_metrics(void *arg, const struct mt_smsc_info *si)
+{
+    char l[200];
+    (void)arg;
+    metrics_labels(l, sizeof(l), "smsc", si->smsc, NULL, NULL);
+    metrics_gauge_set("smsgw_smsc_suspended", l, strcmp(si->health, "active") != 0);
+    metrics_gauge_set("smsgw_smsc_error_rate", l, si->error_rate);
+}
+
+static void
 account_metrics(void *arg, const char *account, unsigned binds, unsigned rx_binds)
 {
     char l[200];
@@ -392,6 +402,7 @@ metrics_page(struct status *st, struct evbuffer *out)
     metrics_gauges_clear();
     if (st->mt) {
         mt_engine_sessions(st->mt, session_metrics, st);
+        mt_engine_smscs(st->mt, smsc_metrics, st);
         size_t n = mt_engine_routes(st->mt, ri, MAX_ROUTES);
         for (size_t i = 0; i < n; i++) {
             metrics_labels(l, sizeof(l), "route", ri[i].name, NULL, NULL);
@@ -445,8 +456,9 @@ session_row(void *arg, const struct mt_session_info *si)
     html(f, si->slot);
     fprintf(f, "</td><td class=\"%s\">", si->bound ? "ok" : "bad");
     html(f, si->state);
-    fprintf(f, "</td><td>%u</td><td>%u/%u</td><td>%lu</td></tr>\n", si->session_id,
-            si->outstanding, si->window, si->reconnects);
+    fprintf(f, "</td><td>%u</td><td>%u/%u</td><td>%lu</td><td class=\"%s\">%s</td></tr>\n",
+            si->session_id, si->outstanding, si->window, si->reconnects,
+            strcmp(si->health, "active") == 0 ? "ok" : "bad", si->health);
 }
 
 static void
@@ -539,7 +551,7 @@ status_page(struct status *st, struct evbuffer *out)
             store_redis_ready(st->redis) ? "connected" : "down");
 
     fputs("<h2>SMSC binds</h2>\n<table id=\"binds\"><tr><th>SMSC</th><th>slot</th><th>state</th>"
-          "<th>session</th><th>outstanding/window</th><th>reconnects</th></tr>\n", f);
+          "<th>session</th><th>outstanding/window</th><th>reconnects</th><th>health</th></tr>\n", f);
     if (st->mt)
         mt_engine_sessions(st->mt, session_row, f);
     fputs("</table>\n", f);

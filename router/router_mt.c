@@ -12,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/webhook.h"
 #include "router/fallback.h"
+#include "router/router_health.h"
 #include "router/router_keywords.h"
 
 #include <json-c/json.h>
@@ -41,6 +42,9 @@ struct mt_smsc {
     bool adopted;                   /* clients taken over from the engine before a reload */
     struct metrics_histo *m_rtt;    /* submit_sm -> resp */
     double *m_resp[6];              /* ok, throttled, temporary, permanent, timeout, conn_lost */
+    struct router_health *health;   /* error-rate failover (router/router_health.h) */
+    double *m_suspensions;
+    uint64_t suspended_at_ms;       /* when it was last taken out, for the log */
 };
 
 /* One submit_sm in flight: its resp callback's argument, freed there. */
@@ -60,8 +64,11 @@ struct mt_job {
     unsigned nparts;
     unsigned next;                  /* next part index to consider sending */
     unsigned pending;               /* parts sent, awaiting resp */
+    unsigned sent;                  /* parts sent in this attempt */
+    unsigned probe_gen;             /* it probes smsc: router_health_probe_start's, or 0 */
     uint32_t ok_mask, temp_mask;
     uint32_t perm_status;
+    char temp_error[24];            /* the last temporary failure, for the record's history */
     bool throttled;
     bool finishing;
     const char *outcome;            /* state to report once Redis has it, or NULL */
@@ -105,6 +112,9 @@ struct mt_route {
     bool warned_down;
     unsigned read_batch;
     double *shares;                 /* per cfg->smscs[i]: messages given to it (weighted pick) */
+    bool pick_probe;                /* the last pick_session chose a probing SMSC's probe slot */
+    bool pick_degraded;             /* ... chose a suspended SMSC: every live one is suspended */
+    bool degraded;                  /* as logged (route_degraded / route_degraded_end) */
     bool paused;                    /* smsgwctl pause: neither read nor send */
     double *m_submitted, *m_throttled;
 };
@@ -210,6 +220,12 @@ mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t
+mono_ms(void)
+{
+    return mono_us() / 1000u;
 }
 
 /* ---------------------------------------------------------------- binds */
@@ -624,6 +640,63 @@ static const struct smpp_session_ops smsc_ops = {
 };
 
 static void
+health_cfg(const struct cfg_smsc *c, struct router_health_cfg *hc)
+{
+    const struct cfg_error_rate *er = &c->error_rate;
+    *hc = (struct router_health_cfg){
+        .enabled = er->enabled, .threshold = er->threshold, .window_ms = er->window_s * 1000u,
+        .min_samples = er->min_samples, .cooldown_ms = er->cooldown_s * 1000u,
+        .cooldown_max_ms = er->cooldown_max_s * 1000u, .probes = er->probes,
+    };
+}
+
+/* Log (and count) what a health call changed. msg_id and status: the
+ * submit that caused it, when one did. */
+static void
+health_event(struct mt_smsc *m, enum router_health_event ev, uint64_t now, const char *msg_id,
+             const char *status)
+{
+    struct router_health_view v;
+
+    if (ev == ROUTER_HEALTH_NONE)
+        return;
+    router_health_view(m->health, now, &v);
+    switch (ev) {
+    case ROUTER_HEALTH_SUSPEND:
+        (*m->m_suspensions)++;
+        m->suspended_at_ms = now;
+        log_event(LOG_WARN, "smsc_suspended",
+                  "smsc=%s error_rate=%.2f window=%us min_samples=%u threshold=%.2f cooldown=%us "
+                  "msg_id=%s status=%s", m->cfg->name, v.rate_at_suspend,
+                  m->cfg->error_rate.window_s, m->cfg->error_rate.min_samples,
+                  m->cfg->error_rate.threshold, v.cooldown_ms / 1000u, msg_id ? msg_id : "-",
+                  status ? status : "-");
+        break;
+    case ROUTER_HEALTH_PROBE:
+        log_event(LOG_INFO, "smsc_probing", "smsc=%s probes=%u", m->cfg->name,
+                  m->cfg->error_rate.probes);
+        break;
+    case ROUTER_HEALTH_RESUME:
+        log_event(LOG_INFO, "smsc_resumed", "smsc=%s msg_id=%s suspended_for=%.1fs", m->cfg->name,
+                  msg_id ? msg_id : "-", (double)(now - m->suspended_at_ms) / 1000.0);
+        break;
+    case ROUTER_HEALTH_PROBE_FAILED:
+        log_event(LOG_WARN, "smsc_probe_failed", "smsc=%s msg_id=%s status=%s cooldown=%us",
+                  m->cfg->name, msg_id ? msg_id : "-", status ? status : "-",
+                  v.cooldown_ms / 1000u);
+        break;
+    case ROUTER_HEALTH_NONE:
+        break;
+    }
+    if (ev == ROUTER_HEALTH_SUSPEND || ev == ROUTER_HEALTH_PROBE || ev == ROUTER_HEALTH_RESUME ||
+        ev == ROUTER_HEALTH_PROBE_FAILED) {
+        /* Routes re-pick: jobs waiting for it move on, or to it. */
+        for (size_t i = 0; i < m->eng->nroutes; i++)
+            route_kick(&m->eng->routes[i]);
+    }
+}
+
+static void
 smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
 {
     char err[256];
@@ -640,6 +713,14 @@ smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
                                                           "result", results[i]));
         m->m_rtt = metrics_histo("smsgw_submit_resp_seconds",
                                  metrics_labels(l, sizeof(l), "smsc", c->name, NULL, NULL));
+        m->m_suspensions = metrics_counter(
+            "smsgw_smsc_suspensions_total",
+            metrics_labels(l, sizeof(l), "smsc", c->name, NULL, NULL));
+    }
+    {
+        struct router_health_cfg hc;
+        health_cfg(c, &hc);
+        m->health = router_health_new(&hc);
     }
     if (c->tls) {
         struct smpp_tls_client_cfg tc = { .ca_file = c->tls_ca_file, .cert_file = c->tls_cert_file,
@@ -688,16 +769,44 @@ smsc_init(struct mt_engine *e, struct mt_smsc *m, const struct cfg_smsc *c)
  * every time: a 3:1 split came out 1:0. Counting what each SMSC was given
  * splits by weight at any rate; an SMSC that comes back after being down
  * is not owed its missed share (route_gave keeps it at most a round behind).
+ *
+ * Error-rate failover (router/router_health.h), for new messages only
+ * (without only; a message whose parts have started stays on its SMSC):
+ * a suspended SMSC is left out; a probing one with a probe slot free is
+ * chosen before the others of its priority or worse, so that the probe
+ * goes out at once (rt->pick_probe). When every SMSC with room is
+ * suspended, the one that was suspended at the lowest error rate is used
+ * all the same (rt->pick_degraded): an operator would rather send degraded
+ * than not at all, and what fails on it takes the route's normal retries.
  */
+struct pick {
+    struct smpp_session *s;
+    struct mt_smsc *m;
+    double score, rate;
+    unsigned prio;
+};
+
+static bool
+pick_better(const struct pick *p, const struct pick *best, bool by_rate)
+{
+    if (!best->s)
+        return true;
+    if (by_rate && p->rate != best->rate)
+        return p->rate < best->rate;
+    if (p->prio != best->prio)
+        return p->prio < best->prio;
+    return p->score < best->score;
+}
+
 static struct smpp_session *
 pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, bool *any_bound)
 {
     struct mt_engine *e = rt->eng;
-    struct smpp_session *best = NULL;
-    double best_score = 0;
-    unsigned best_prio = ~0u;
+    struct pick live = { 0 }, probe = { 0 }, degraded = { 0 };
+    uint64_t now = mono_ms();
 
     *any_bound = false;
+    rt->pick_probe = rt->pick_degraded = false;
     for (size_t i = 0; i < rt->cfg->nsmscs; i++) {
         const struct cfg_route_smsc *rs = &rt->cfg->smscs[i];
         struct mt_smsc *m = NULL;
@@ -720,18 +829,47 @@ pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, 
                 ms_out = out;
             }
         }
-        if (!ms || rs->priority > best_prio)
+        if (!ms)
             continue;
-        double score = ((rt->shares ? rt->shares[i] : 0) + 1) /
-                       (double)(rs->weight ? rs->weight : 1);
-        if (rs->priority < best_prio || !best || score < best_score) {
-            best = ms;
-            best_score = score;
-            best_prio = rs->priority;
-            *which = m;
+        struct pick p = {
+            .s = ms, .m = m, .prio = rs->priority,
+            .score = ((rt->shares ? rt->shares[i] : 0) + 1) / (double)(rs->weight ? rs->weight : 1),
+        };
+        if (only) {
+            live = p;
+            break;
+        }
+        health_event(m, router_health_tick(m->health, now), now, NULL, NULL);
+        enum router_health_state hs = router_health_state(m->health);
+        if (hs == ROUTER_HEALTH_ACTIVE) {
+            if (pick_better(&p, &live, false))
+                live = p;
+        } else if (hs == ROUTER_HEALTH_PROBING && router_health_may_take(m->health)) {
+            if (pick_better(&p, &probe, false))
+                probe = p;
+        } else {
+            struct router_health_view v;
+            router_health_view(m->health, now, &v);
+            p.rate = v.rate_at_suspend;
+            if (pick_better(&p, &degraded, true))
+                degraded = p;
         }
     }
-    return best;
+    if (probe.s && (!live.s || probe.prio <= live.prio)) {
+        rt->pick_probe = true;
+        *which = probe.m;
+        return probe.s;
+    }
+    if (live.s) {
+        *which = live.m;
+        return live.s;
+    }
+    if (degraded.s) {
+        rt->pick_degraded = true;
+        *which = degraded.m;
+        return degraded.s;
+    }
+    return NULL;
 }
 
 /* A message of rt goes to m: count it in m's share. SMSCs of the same
@@ -761,6 +899,12 @@ route_gave(struct mt_route *rt, const struct mt_smsc *m)
 
 static void route_tick_cb(evutil_socket_t fd, short what, void *arg);
 static void job_finish(struct mt_job *job);
+
+static const char *
+status_word(uint32_t st)
+{
+    return smpp_status_name(st);
+}
 
 static unsigned
 retry_delay_ms(const struct cfg_route *r, unsigned attempt)
@@ -831,6 +975,8 @@ held_del(struct mt_route *rt, const char *id)
 static void
 job_free(struct mt_job *job)
 {
+    if (job->probe_gen && job->smsc)
+        router_health_probe_abandon(job->smsc->health, job->probe_gen);
     if (job->rt && job->rt->held)
         held_del(job->rt, job->j.stream_id);
     free(job->buf);
@@ -873,11 +1019,6 @@ job_stored(void *arg, int rc)
     route_kick(rt);
 }
 
-static const char *
-status_word(uint32_t st)
-{
-    return smpp_status_name(st);
-}
 
 /* Every part has an outcome: record it in Redis. */
 static void
@@ -939,7 +1080,10 @@ job_finish(struct mt_job *job)
         return;
     }
     e->st.retries++;
-    snprintf(detail, sizeof(detail), "attempt=%u", next.attempt);
+    /* Which SMSC failed it, and how: after a failover the history shows
+     * the message leaving the failing SMSC. */
+    snprintf(detail, sizeof(detail), "attempt=%u smsc=%s error=%s", next.attempt,
+             job->smsc ? job->smsc->cfg->name : "-", job->temp_error[0] ? job->temp_error : "-");
     store_job_retry(e->redis, rt->cfg->name, &next, now + retry_delay_ms(rt->cfg, next.attempt),
                     detail, job_stored, job);
 }
@@ -962,6 +1106,21 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
                         : resp->hdr.command_status == ESME_RTHROTTLED ||
                           resp->hdr.command_status == ESME_RMSGQFUL ? 1
                         : smpp_status_is_temporary(resp->hdr.command_status) ? 2 : 3])++;
+    {
+        /* A dropped bind (conn_lost) is the bind-down failover's business,
+         * and one admin rebind with a full window would otherwise count as
+         * a window of errors: neither. A timeout is an error. */
+        enum router_health_outcome ho = res == SMPP_REQ_TIMEOUT ? ROUTER_HEALTH_ERROR
+                                      : res != SMPP_REQ_RESP ? ROUTER_HEALTH_NEUTRAL
+                                      : router_health_classify(resp->hdr.command_status);
+        uint64_t now = mono_ms();
+        unsigned gen = job->probe_gen;
+        job->probe_gen = 0;     /* the probe is its first outcome; later parts are ordinary */
+        health_event(job->smsc, router_health_record(job->smsc->health, now, ho, gen), now,
+                     job->j.id, res == SMPP_REQ_TIMEOUT ? "timeout"
+                                : res != SMPP_REQ_RESP ? "conn_lost"
+                                : status_word(resp->hdr.command_status));
+    }
     if (res == SMPP_REQ_RESP && resp->hdr.command_status == ESME_ROK) {
         char norm[80];
         const char *raw = resp->has_body ? (const char *)resp->u.submit_sm_resp.message_id : "";
@@ -984,12 +1143,32 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
     } else if (res != SMPP_REQ_RESP || smpp_status_is_temporary(resp->hdr.command_status)) {
         e->st.resp_temp++;
         job->temp_mask |= 1u << p->idx;
+        snprintf(job->temp_error, sizeof(job->temp_error), "%s",
+                 res == SMPP_REQ_TIMEOUT ? "timeout" : res != SMPP_REQ_RESP ? "conn_lost"
+                 : status_word(resp->hdr.command_status));
     } else {
         e->st.resp_perm++;
         job->perm_status = resp->hdr.command_status;
     }
     if (job->pending == 0 && job->next >= job->nparts)
         job_finish(job);
+}
+
+/* Undo job_prepare for a job none of whose parts went out: it picks again. */
+static void
+job_unprepare(struct mt_job *job, const char *why)
+{
+    if (job->probe_gen)
+        router_health_probe_abandon(job->smsc->health, job->probe_gen);
+    log_event(LOG_INFO, "msg_moved", "msg_id=%s route=%s from_smsc=%s reason=%s",
+              job->j.id, job->rt->cfg->name, job->smsc->cfg->name, why);
+    free(job->buf);
+    job->buf = NULL;
+    job->smsc = NULL;
+    job->probe_gen = 0;
+    job->nparts = job->next = 0;
+    job->ok_mask = job->temp_mask = 0;
+    job->npaces = 0;
 }
 
 /* Split the job's text for the SMSC it goes to. */
@@ -1236,6 +1415,7 @@ job_send_some(struct mt_job *job, uint64_t now)
             free(p);
             return false;
         }
+        job->sent++;
         rt->eng->st.submitted_parts++;
         (*rt->m_submitted)++;
         if (log_enabled(LOG_DEBUG))
@@ -1346,6 +1526,21 @@ route_run(struct mt_route *rt)
      * every bind is down would be wasted for the other instances too. */
     while (rt->ready_head) {
         struct mt_job *job = rt->ready_head;
+        if (job->smsc && job->sent == 0) {
+            /* Nothing of it went out yet, and its SMSC lost every bind or
+             * was suspended while it waited (pacing, window): it moves to
+             * the SMSC the route would choose now (for a suspension, unless
+             * that one is suspended too). Left there, it would hold the
+             * whole route behind it until the SMSC came back. */
+            struct mt_smsc *m = NULL;
+            bool any = false;
+            bool down = !pick_session(rt, job->smsc, &m, &any) && !any;
+            bool out = !job->probe_gen &&
+                       router_health_state(job->smsc->health) != ROUTER_HEALTH_ACTIVE;
+            if ((down || out) && pick_session(rt, NULL, &m, &any) && m != job->smsc &&
+                (down || !rt->pick_degraded))
+                job_unprepare(job, down ? "binds_down" : "suspended");
+        }
         if (!job->smsc) {
             struct mt_smsc *m = NULL;
             bool any = false;
@@ -1358,6 +1553,18 @@ route_run(struct mt_route *rt)
                 return;
             }
             rt->warned_down = false;
+            /* A probe says nothing of the route: the others are still out. */
+            if (!rt->pick_probe && rt->pick_degraded != rt->degraded) {
+                rt->degraded = rt->pick_degraded;
+                if (rt->degraded)
+                    log_event(LOG_WARN, "route_degraded", "route=%s smsc=%s reason=\"every SMSC "
+                              "with a bind is suspended; sending on the least bad\"",
+                              rt->cfg->name, m->cfg->name);
+                else
+                    log_event(LOG_INFO, "route_degraded_end", "route=%s smsc=%s", rt->cfg->name,
+                              m->cfg->name);
+            }
+            bool probe = rt->pick_probe;
             route_gave(rt, m);
             if (!job_prepare(job, m)) {
                 ready_pop(rt);
@@ -1365,6 +1572,11 @@ route_run(struct mt_route *rt)
                 store_job_final(e->redis, rt->cfg->name, &job->j, "failed", "text could not be encoded",
                                 job_stored, job);
                 continue;
+            }
+            if (probe) {
+                job->probe_gen = router_health_probe_start(m->health);
+                log_event(LOG_INFO, "smsc_probe", "smsc=%s msg_id=%s route=%s", m->cfg->name,
+                          job->j.id, rt->cfg->name);
             }
         }
         if (!job_send_some(job, now))
@@ -1472,7 +1684,14 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
     struct mt_engine *e = arg;
     (void)fd;
     (void)what;
-    if (!store_redis_ready(e->redis) || e->stopping)
+    if (e->stopping)
+        return;     /* a predecessor after a reload: its successor has the SMSCs' state */
+    /* A suspended SMSC starts probing when its cooldown is over, whether
+     * or not a route looks for a session meanwhile (smsgwctl shows it). */
+    uint64_t now = mono_ms();
+    for (size_t i = 0; i < e->nsmscs; i++)
+        health_event(&e->smscs[i], router_health_tick(e->smscs[i].health, now), now, NULL, NULL);
+    if (!store_redis_ready(e->redis))
         return;
     store_sched_promote(e->redis, 200, sched_released, e);
     static unsigned polls;
@@ -1659,6 +1878,8 @@ mt_engine_free(struct mt_engine *e)
         free(e->smscs[i].clients);
         if (e->smscs[i].ssl)
             SSL_CTX_free(e->smscs[i].ssl);
+        router_health_free(e->smscs[i].health);
+        e->smscs[i].health = NULL;
     }
     for (size_t i = 0; i < e->cfg->nsenders; i++)
         router_pacer_free(e->sender_pace[i].p);
@@ -1717,7 +1938,13 @@ mt_engine_routes(const struct mt_engine *e, struct mt_route_info *out, size_t ma
             .name = rt->cfg->name, .mps = rt->cfg->mps, .in_memory = rt->inflight,
             .ready = rt->nready, .paused = rt->paused, .bound = bound,
             .submitted = *rt->m_submitted, .throttled = *rt->m_throttled,
+            .smscs = (unsigned)rt->cfg->nsmscs,
         };
+        for (size_t j = 0; j < rt->cfg->nsmscs; j++)
+            for (size_t k = 0; k < e->nsmscs; k++)
+                if (e->smscs[k].cfg == rt->cfg->smscs[j].smsc &&
+                    router_health_state(e->smscs[k].health) != ROUTER_HEALTH_ACTIVE)
+                    out[n].smscs_suspended++;
     }
     return n;
 }
@@ -1750,9 +1977,28 @@ mt_engine_sessions(const struct mt_engine *e, mt_session_fn fn, void *arg)
                 .reconnects = smpp_client_reconnects(cl),
                 .outstanding = s ? smpp_session_outstanding(s) : 0,
                 .window = s ? smpp_session_window(s) : m->cfg->window,
+                .health = router_health_state_name(router_health_state(m->health)),
             };
             fn(arg, &si);
         }
+    }
+}
+
+void
+mt_engine_smscs(const struct mt_engine *e, mt_smsc_fn fn, void *arg)
+{
+    uint64_t now = mono_ms();
+    for (size_t i = 0; i < e->nsmscs; i++) {
+        const struct mt_smsc *m = &e->smscs[i];
+        struct router_health_view v;
+        router_health_view(m->health, now, &v);
+        struct mt_smsc_info si = {
+            .smsc = m->cfg->name, .health = router_health_state_name(v.state),
+            .error_rate = v.error_rate, .samples = v.samples, .rate_at_suspend = v.rate_at_suspend,
+            .probe_in_s = v.probe_at > now ? (double)(v.probe_at - now) / 1000.0 : 0,
+            .suspensions = v.suspensions,
+        };
+        fn(arg, &si);
     }
 }
 
@@ -1842,6 +2088,14 @@ mt_engine_successor(struct mt_engine *old, const struct gw_config *cfg, unsigned
     *kept = 0;
     for (size_t i = 0; i < e->nsmscs; i++) {
         struct mt_smsc *m = &e->smscs[i];
+        for (size_t k = 0; k < old->nsmscs; k++) {
+            /* Its error window and suspension go on under the new settings:
+             * a reload does not give a failing SMSC its traffic back. */
+            if (strcmp(old->smscs[k].cfg->name, m->cfg->name) == 0) {
+                router_health_adopt(m->health, old->smscs[k].health);
+                m->suspended_at_ms = old->smscs[k].suspended_at_ms;
+            }
+        }
         for (size_t k = 0; k < old->nsmscs; k++) {
             struct mt_smsc *om = &old->smscs[k];
             if (strcmp(om->cfg->name, m->cfg->name) != 0 || !om->nclients ||

@@ -70,6 +70,7 @@ struct mt_route_info {
     unsigned ready;             /* of which waiting to be sent */
     bool paused;
     bool bound;                 /* an SMSC of the route has a bound transmitter */
+    unsigned smscs, smscs_suspended;    /* its SMSCs; of which suspended or probing (error rate) */
     double submitted, throttled;    /* submit_sm sent / throttled resps (process totals) */
 };
 size_t mt_engine_routes(const struct mt_engine *e, struct mt_route_info *out, size_t max);
@@ -82,10 +83,24 @@ struct mt_session_info {
     unsigned session_id;        /* 0 when none */
     unsigned long reconnects;
     unsigned outstanding, window;
+    const char *health;         /* the SMSC's error-rate state: "active", "suspended", "probing" */
 };
 typedef void (*mt_session_fn)(void *arg, const struct mt_session_info *si);
 /* fn for every bind slot of every SMSC. */
 void mt_engine_sessions(const struct mt_engine *e, mt_session_fn fn, void *arg);
+
+/* Error-rate failover state of each SMSC (router/router_health.h). */
+struct mt_smsc_info {
+    const char *smsc;
+    const char *health;         /* "active", "suspended", "probing" */
+    double error_rate;          /* errors / samples in the window now */
+    unsigned samples;
+    double rate_at_suspend;     /* what took it out last (0: never) */
+    double probe_in_s;          /* suspended: seconds until the probe; else 0 */
+    unsigned long suspensions;
+};
+typedef void (*mt_smsc_fn)(void *arg, const struct mt_smsc_info *si);
+void mt_engine_smscs(const struct mt_engine *e, mt_smsc_fn fn, void *arg);
 
 /* Pause (stop reading and sending; queued messages stay in Redis) or
  * resume a route. 0, or -1 when there is no such route. */

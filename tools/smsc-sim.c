@@ -1798,6 +1798,33 @@ ctl_command(void *arg, struct ctl_conn *c, char *line)
             ctl_reply(c, "OK parts=%d", rc);
         else
             ctl_reply(c, "ERR %s", why ? why : "failed");
+    } else if (strcmp(cmd, "reject") == 0) {
+        /* reject PCT [STATUS]: --reject-pct/--reject-status at run time,
+         * e.g. to make this SMSC fail and heal under a running test. */
+        char *pct = ctl_next_word(&p), *st = ctl_next_word(&p);
+        uint32_t ppm;
+        uint64_t status = sim->o.reject_status;
+        if (!pct || ctl_next_word(&p) || !sim_parse_pct(pct, strlen(pct), &ppm) ||
+            (st && !sim_parse_u64(st, 1, UINT32_MAX, &status))) {
+            ctl_reply(c, "ERR usage: reject PCT [STATUS] (PCT 0..100, STATUS such as 0x45)");
+            return;
+        }
+        if ((uint64_t)ppm + sim->o.withhold_ppm > 1000000) {
+            ctl_reply(c, "ERR reject and --withhold-pct add up to more than 100");
+            return;
+        }
+        struct smpp_pdu pdu;
+        uint8_t buf[64];
+        size_t n;
+        smpp_pdu_init(&pdu, SUBMIT_SM_RESP, (uint32_t)status, 1);
+        if (smpp_pdu_pack_buf(&pdu, buf, sizeof(buf), &n) != 0) {
+            ctl_reply(c, "ERR status 0x%X: not a status the PDU layer can send", (unsigned)status);
+            return;
+        }
+        sim->o.reject_ppm = ppm;
+        sim->o.reject_status = (uint32_t)status;
+        log_event(LOG_INFO, "reject_set", "pct=%.4f status=0x%X", ppm / 10000.0, (unsigned)status);
+        ctl_reply(c, "OK reject_pct=%.4f reject_status=0x%X", ppm / 10000.0, (unsigned)status);
     } else if (strcmp(cmd, "stats") == 0) {
         char buf[STATS_JSON_MAX];
         stats_json(sim, buf, sizeof(buf));
@@ -1806,7 +1833,7 @@ ctl_command(void *arg, struct ctl_conn *c, char *line)
         ctl_reply(c, "OK stopping");
         sim_stop(sim, "control quit");
     } else if (strcmp(cmd, "help") == 0) {
-        ctl_reply(c, "OK commands: mo FROM TO TEXT | mo_parts ORDER FROM TO TEXT | stats | quit | help");
+        ctl_reply(c, "OK commands: mo FROM TO TEXT | mo_parts ORDER FROM TO TEXT | reject PCT [STATUS] | stats | quit | help");
     } else {
         ctl_reply(c, "ERR unknown command");
     }

@@ -237,14 +237,25 @@ print_human(const char *cmd, json_object *o)
                jn(o, "accounts"), jn(o, "client_binds"));
     } else if (strcmp(cmd, "binds") == 0) {
         json_object *a = jarr(o, "smsc");
-        printf("%-20s %-24s %-14s %8s %11s %10s\n", "SMSC", "SLOT", "STATE", "SESSION",
-               "OUT/WINDOW", "RECONNECTS");
+        printf("%-20s %-24s %-14s %8s %11s %10s %-9s\n", "SMSC", "SLOT", "STATE", "SESSION",
+               "OUT/WINDOW", "RECONNECTS", "HEALTH");
         for (size_t i = 0; a && i < json_object_array_length(a); i++) {
             json_object *s = json_object_array_get_idx(a, i);
             char ow[32];
             snprintf(ow, sizeof(ow), "%lld/%lld", jn(s, "outstanding"), jn(s, "window"));
-            printf("%-20s %-24s %-14s %8lld %11s %10lld\n", js(s, "smsc"), js(s, "slot"),
-                   js(s, "state"), jn(s, "session"), ow, jn(s, "reconnects"));
+            printf("%-20s %-24s %-14s %8lld %11s %10lld %-9s\n", js(s, "smsc"), js(s, "slot"),
+                   js(s, "state"), jn(s, "session"), ow, jn(s, "reconnects"), js(s, "health"));
+        }
+        a = jarr(o, "smsc_health");
+        if (a && json_object_array_length(a)) {
+            printf("\n%-20s %-9s %10s %7s %15s %10s %11s\n", "SMSC", "HEALTH", "ERROR_RATE",
+                   "SAMPLES", "RATE_SUSPENDED", "PROBE_IN_S", "SUSPENSIONS");
+            for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *s = json_object_array_get_idx(a, i);
+                printf("%-20s %-9s %10.2f %7lld %15.2f %10.1f %11lld\n", js(s, "smsc"),
+                       js(s, "health"), jd(s, "error_rate"), jn(s, "samples"),
+                       jd(s, "rate_at_suspend"), jd(s, "probe_in_s"), jn(s, "suspensions"));
+            }
         }
         a = jarr(o, "clients");
         if (a && json_object_array_length(a)) {
@@ -256,13 +267,16 @@ print_human(const char *cmd, json_object *o)
         }
     } else if (strcmp(cmd, "routes") == 0) {
         json_object *a = jarr(o, "routes");
-        printf("%-20s %-8s %9s %7s %9s %9s %9s %10s %9s\n", "ROUTE", "STATE", "MPS_NOW", "MPS",
-               "QUEUED", "OLDEST_S", "IN_MEM", "SUBMITTED", "THROTTLED");
+        printf("%-20s %-8s %9s %7s %9s %9s %9s %10s %9s %9s\n", "ROUTE", "STATE", "MPS_NOW", "MPS",
+               "QUEUED", "OLDEST_S", "IN_MEM", "SUBMITTED", "THROTTLED", "SUSPENDED");
         for (size_t i = 0; a && i < json_object_array_length(a); i++) {
             json_object *r = json_object_array_get_idx(a, i);
-            printf("%-20s %-8s %9.1f %7lld %9s %9s %9lld %10lld %9lld\n", js(r, "route"),
+            char susp[32];
+            snprintf(susp, sizeof(susp), "%lld/%lld", jn(r, "smscs_suspended"), jn(r, "smscs"));
+            printf("%-20s %-8s %9.1f %7lld %9s %9s %9lld %10lld %9lld %9s\n", js(r, "route"),
                    js(r, "state"), jd(r, "current_mps"), jn(r, "mps"), js(r, "depth"),
-                   js(r, "oldest_s"), jn(r, "in_memory"), jn(r, "submitted"), jn(r, "throttled"));
+                   js(r, "oldest_s"), jn(r, "in_memory"), jn(r, "submitted"), jn(r, "throttled"),
+                   susp);
         }
     } else if (strcmp(cmd, "queue") == 0) {
         printf("route       %s%s\nqueued      %lld (XLEN)\npending     %lld (read, awaiting "
