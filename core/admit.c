@@ -179,8 +179,9 @@ admit_check_number(const struct gw_config *cfg, const char *digits, bool has_fal
 }
 
 uint64_t
-admit_release(const struct gw_config *cfg, const char *digits, bool marketing, time_t send_at,
-              const char **hold_state, char *detail, size_t detailsz)
+admit_release(const struct gw_config *cfg, const struct cfg_account *acct, const char *digits,
+              bool marketing, time_t send_at, const char **hold_state, char *detail,
+              size_t detailsz)
 {
     time_t now = time(NULL), at = send_at > now ? send_at : now, release = 0;
     long off = admit_clock_offset();
@@ -190,7 +191,8 @@ admit_release(const struct gw_config *cfg, const char *digits, bool marketing, t
     detail[0] = '\0';
     if (marketing && cfg->quiet) {
         bool known = true;
-        time_t r = quiet_release_at(cfg->quiet, digits, NULL, at + off, &known);
+        time_t r = quiet_release_at(cfg->quiet, digits, acct && acct->quiet_set ? &acct->quiet : NULL,
+                                    at + off, &known);
         if (r)
             release = r - off;
     }

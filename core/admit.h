@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <time.h>
 
+struct cfg_account;
 struct gw_config;
 
 /* The test clock offset (0 unless SMSGW_TEST_NOW_OFFSET_S is set). */
@@ -49,11 +50,13 @@ int admit_check_number(const struct gw_config *cfg, const char *digits, bool has
 
 /*
  * When may the message go (real epoch ms; 0 = now)? send_at (0: none) and,
- * for marketing, quiet hours at the later of now and send_at. hold_state
+ * for marketing, quiet hours at the later of now and send_at, in acct's own
+ * window when it has one (acct may be NULL). hold_state
  * is set to "scheduled" or "held" (NULL when 0 is returned) and detail to
  * the history text ("send_at=..." or "quiet_hours release=... zone=...").
  */
-uint64_t admit_release(const struct gw_config *cfg, const char *digits, bool marketing,
-                       time_t send_at, const char **hold_state, char *detail, size_t detailsz);
+uint64_t admit_release(const struct gw_config *cfg, const struct cfg_account *acct,
+                       const char *digits, bool marketing, time_t send_at,
+                       const char **hold_state, char *detail, size_t detailsz);
 
 #endif

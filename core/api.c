@@ -628,7 +628,7 @@ validate_object(const struct gw_config *cfg, const struct cfg_account *account,
             goto out;
         }
     }
-    m->due_ms = admit_release(cfg, m->to, m->msg_class == MSG_MARKETING, send_at,
+    m->due_ms = admit_release(cfg, account, m->to, m->msg_class == MSG_MARKETING, send_at,
                               &m->hold_state, m->hold_detail, sizeof(m->hold_detail));
 
     /* Encoding and segments, cut the way the route's first SMSC will. */

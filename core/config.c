@@ -498,6 +498,7 @@ static void parse_smpp_password(struct ctx *, const config_setting_t *, void *, 
 static void parse_smpp_allowed_ips(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_numbering(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_quiet_hours(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_account_quiet(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_channels(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_error_threshold(struct ctx *, const config_setting_t *, void *, const char *);
 
@@ -644,6 +645,9 @@ static const struct key account_keys[] = {
     KGROUP("marketing_cap", struct cfg_account, marketing_cap, cap_section),
     /* SMPP has no class field: the account says what its binds send. */
     KENUM("smpp_class", struct cfg_account, smpp_marketing, smpp_classes, 0),
+    /* Its marketing is held outside this local window instead of the
+     * country's or the default (quiet_hours group). */
+    KFN("quiet_hours", parse_account_quiet, 0),
 };
 static const struct section account_section = SECTION("account", account_keys);
 
@@ -1214,6 +1218,26 @@ parse_cidr(const char *v, struct cfg_cidr *r)
     r->mask = bits ? 0xFFFFFFFFu << (32 - bits) : 0;
     r->net = ((uint32_t)o[0] << 24 | (uint32_t)o[1] << 16 | (uint32_t)o[2] << 8 | o[3]) & r->mask;
     return true;
+}
+
+static void
+parse_account_quiet(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct cfg_account *a = obj;
+    char w[160];
+    const char *v;
+
+    a->quiet_set = false;
+    if (!s)
+        return;
+    where(w, sizeof(w), label, "quiet_hours");
+    v = config_setting_get_string(s);
+    if (!v || !quiet_window_parse(v, &a->quiet)) {
+        err_s(x, s, "%s must be a local window \"HH:MM-HH:MM\" such as \"10:00-20:00\"%s%s", w,
+              v ? ", not " : "", v ? v : "");
+        return;
+    }
+    a->quiet_set = true;
 }
 
 static void

@@ -20,7 +20,7 @@
 #include "smpp/smpp_text.h"
 
 struct numplan;
-struct quiet;
+#include "router/quiet.h"
 
 enum sender_type {
     SENDER_SHORTCODE = 0,
@@ -152,6 +152,8 @@ struct cfg_account {
     unsigned smpp_window;       /* submits awaiting our resp per bind; default 64 */
     struct cfg_cap marketing_cap;   /* frequency cap on class marketing; default off */
     int smpp_marketing;         /* 1: its SMPP submits are class marketing ("smpp_class") */
+    bool quiet_set;             /* "quiet_hours": its own sending window for marketing */
+    struct quiet_window quiet;  /* (else the country's, else the default) */
     const char *file;
     int line;
 };

@@ -558,7 +558,7 @@ front_accept(struct smpp_front *f, struct front_submit *q, const struct cfg_acco
     if (a->smpp_marketing) {
         n->msg_class = "marketing";
         if (!n->due_ms) {
-            n->due_ms = admit_release(f->cfg, q->to, true, 0, &hold, detail, sizeof(detail));
+            n->due_ms = admit_release(f->cfg, a, q->to, true, 0, &hold, detail, sizeof(detail));
             if (n->due_ms) {
                 n->hold_state = hold;
                 n->hold_detail = detail;
@@ -1825,7 +1825,7 @@ sched_release(struct smpp_front *f, const char *raw, size_t len)
         /* Its cap was taken when it was accepted; quiet hours count now. */
         const char *hold = NULL;
         n.msg_class = "marketing";
-        n.due_ms = admit_release(f->cfg, j->to, true, 0, &hold, detail, sizeof(detail));
+        n.due_ms = admit_release(f->cfg, a, j->to, true, 0, &hold, detail, sizeof(detail));
         if (n.due_ms) {
             n.hold_state = hold;
             n.hold_detail = detail;

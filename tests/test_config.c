@@ -830,6 +830,24 @@ test_smpp_server_and_accounts(void **state)
     assert_err(&l, 10, "account \"c\": smpp_system_id is 16 characters long; at most 15 allowed");
     assert_err(&l, 10, "account \"c\": smpp_max_binds 0 is out of range 1..1000");
     loaded_free(&l);
+
+    /* An account's own quiet-hours window. */
+    load_text(&l, "quiet.conf",
+              "accounts = ( { name = \"a\"; api_keys = [\"" KEY_FOO "\"];\n"
+              "  quiet_hours = \"10:00-19:30\"; },\n"
+              "  { name = \"b\"; api_keys = [\"" KEY_BAR "\"];\n"
+              "  quiet_hours = \"10-20\"; } );\n");
+    assert_nerrs(&l, 1);
+    assert_err(&l, 4, "account \"b\": quiet_hours must be a local window \"HH:MM-HH:MM\"");
+    loaded_free(&l);
+    load_text(&l, "quiet2.conf",
+              "accounts = ( { name = \"a\"; api_keys = [\"" KEY_FOO "\"];\n"
+              "  quiet_hours = \"10:00-19:30\"; } );\n");
+    assert_nerrs(&l, 0);
+    assert_true(l.cfg->accounts[0].quiet_set);
+    assert_int_equal(l.cfg->accounts[0].quiet.start_min, 600);
+    assert_int_equal(l.cfg->accounts[0].quiet.end_min, 19 * 60 + 30);
+    loaded_free(&l);
 }
 
 /* Many errors in one file: all are reported, sorted by line, one per line. */

@@ -641,6 +641,31 @@ test_quiet_hours_release(void **state)
     free(id);
 }
 
+/* An account's own window wins over the default: 09:30 in New York is
+ * inside 09:00-21:00 but before this account's 10:00. */
+static void
+test_quiet_hours_account_window(void **state)
+{
+    struct gx *g = *state;
+    time_t now = time(NULL), nine = next_9am_new_york(now);
+
+    g->clock_offset = (long)((nine + 1800) - now);
+    g->account_extra = "quiet_hours = \"10:00-20:00\";";
+    start_sim(g, NULL, NULL, NULL, NULL);
+    write_config(g);
+    start_gw(g);
+
+    char *b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360125\",\"text\":\"sale\","
+                             "\"class\":\"marketing\"}", 202);
+    assert_string_equal(tl_jstr(b, "status"), "held");
+    char *id = strdup(tl_jstr(b, "id"));
+    free(b);
+    b = get_msg(g, id);
+    assert_int_equal(jnum(b, "release_at"), (long long)(nine + 3600 - g->clock_offset) * 1000);
+    free(b);
+    free(id);
+}
+
 /* --------------------------------------------------------- frequency caps */
 
 static void
@@ -959,6 +984,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_send_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_hours_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_hours_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiet_hours_account_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frequency_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_rejected_to_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_undeliv_to_ott, setup, teardown),
