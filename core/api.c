@@ -1,4 +1,5 @@
 #include "core/api.h"
+#include "core/http_util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -759,37 +760,6 @@ log_request(const char *method, const char *path, int status, const char *accoun
 }
 
 static void
-send_json(struct evhttp_request *req, int status, const char *json)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    struct evbuffer *b = evbuffer_new();
-
-    if (!b)
-        abort();
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evbuffer_add(b, json, strlen(json));
-    evbuffer_add(b, "\n", 1);
-    evhttp_send_reply(req, status, NULL, b);
-    evbuffer_free(b);
-}
-
-static void
-send_error(struct evhttp_request *req, int status, const char *code, const char *message)
-{
-    struct json_object *root = json_object_new_object(), *err = json_object_new_object();
-
-    json_object_object_add(err, "code", json_object_new_string(code));
-    json_object_object_add(err, "message", json_object_new_string(message));
-    json_object_object_add(root, "error", err);
-    if (status == 503)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(root);
-}
-
-static void
 send_accepted(struct evhttp_request *req, int status, const char *id, unsigned segments,
               enum smpp_text_enc enc, const struct api_msg *m)
 {
@@ -808,7 +778,7 @@ send_accepted(struct evhttp_request *req, int status, const char *id, unsigned s
     json_object_object_add(root, "encoding", json_object_new_string(smpp_text_enc_name(enc)));
     snprintf(loc, sizeof(loc), MESSAGES_PATH "/%s", id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
-    send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+    http_send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
 }
@@ -821,14 +791,7 @@ call_conn_closed(struct evhttp_connection *evcon, void *arg)
     struct api_call *c = arg;
 
     (void)evcon;
-    if (!c->req)
-        return;
-    /* Still queued on the connection: evhttp frees it right after this
-     * callback. Already detached: nobody but us will free it. */
-    if (evhttp_request_get_connection(c->req) == NULL)
-        c->detached = true;
-    else
-        c->req = NULL;
+    http_conn_closed(&c->req, &c->detached);
 }
 
 static struct api_call *
@@ -916,7 +879,7 @@ submit_done(void *arg, enum api_rc rc, const char *id)
         log_request(c->method, c->path, status, c->account, &c->t0, id, NULL);
     } else if (rc == API_EUNAVAILABLE) {
         status = 503;
-        send_error(req, status, "unavailable", "the message store is unavailable; "
+        http_send_error(req, status, "unavailable", "the message store is unavailable; "
                    "retry after the Retry-After delay");
         log_request(c->method, c->path, status, c->account, &c->t0, NULL, "unavailable");
     } else if (rc == API_EFREQCAP) {
@@ -934,18 +897,18 @@ submit_done(void *arg, enum api_rc rc, const char *id)
         long long secs = id ? strtoll(id, NULL, 10) - (long long)time(NULL) : 3600;
         snprintf(ra, sizeof(ra), "%lld", secs > 0 ? secs : 1);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
-        send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+        http_send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
         json_object_put(root);
         log_request(c->method, c->path, status, c->account, &c->t0, NULL, "frequency_cap");
     } else if (rc == API_EOPTEDOUT) {
         status = 403;
-        send_error(req, status, "opted_out", "the recipient has opted out of messages from this "
+        http_send_error(req, status, "opted_out", "the recipient has opted out of messages from this "
                    "sender (they texted STOP); they must text START to receive messages again");
         log_request(c->method, c->path, status, c->account, &c->t0, NULL, "opted_out");
     } else {
         status = 500;
         log_event(LOG_ERROR, "api_backend", "op=submit rc=%d id=%s", (int)rc, id ? "set" : "null");
-        send_error(req, status, "internal", "internal error; the message may not have been "
+        http_send_error(req, status, "internal", "internal error; the message may not have been "
                    "accepted: retry with the same client_ref");
         log_request(c->method, c->path, status, c->account, &c->t0, NULL, "internal");
     }
@@ -966,22 +929,22 @@ get_done(void *arg, enum api_rc rc, const char *json)
     }
     if (rc == API_OK && json) {
         status = 200;
-        send_json(req, status, json);
+        http_send_json(req, status, json);
         log_request(c->method, c->path, status, c->account, &c->t0, c->id, NULL);
     } else if (rc == API_ENOTFOUND) {
         status = 404;
         snprintf(msg, sizeof(msg), "no message '%s' for this account", c->id);
-        send_error(req, status, "not_found", msg);
+        http_send_error(req, status, "not_found", msg);
         log_request(c->method, c->path, status, c->account, &c->t0, c->id, "not_found");
     } else if (rc == API_EUNAVAILABLE) {
         status = 503;
-        send_error(req, status, "unavailable", "the message store is unavailable; "
+        http_send_error(req, status, "unavailable", "the message store is unavailable; "
                    "retry after the Retry-After delay");
         log_request(c->method, c->path, status, c->account, &c->t0, c->id, "unavailable");
     } else {
         status = 500;
         log_event(LOG_ERROR, "api_backend", "op=get rc=%d id=%s", (int)rc, c->id);
-        send_error(req, status, "internal", "internal error; retry later");
+        http_send_error(req, status, "internal", "internal error; retry later");
         log_request(c->method, c->path, status, c->account, &c->t0, c->id, "internal");
     }
     call_free(c);
@@ -1003,28 +966,6 @@ valid_id(const char *s)
     return n > 0;
 }
 
-/* The API key from "Authorization: Bearer KEY", or NULL. */
-static const char *
-bearer_key(struct evhttp_request *req, char *buf, size_t bufsz)
-{
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    size_t n;
-
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    n = strlen(h);
-    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n >= bufsz)
-        return NULL;
-    memcpy(buf, h, n);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* The account whose API key the request carries, or NULL after answering
  * 401 (the key is wiped from the stack either way). */
 static const struct cfg_account *
@@ -1032,13 +973,13 @@ authenticate(struct evhttp_request *req, const struct gw_config *cfg, const char
              const char *path, const struct timespec *t0)
 {
     char keybuf[512];
-    const char *key = bearer_key(req, keybuf, sizeof(keybuf));
+    const char *key = http_bearer(req, keybuf, sizeof(keybuf));
     const struct cfg_account *account = key ? config_account_by_key(cfg, key) : NULL;
 
     explicit_bzero(keybuf, sizeof(keybuf));
     if (!account) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-        send_error(req, 401, "unauthorized", key ? "the API key is not valid"
+        http_send_error(req, 401, "unauthorized", key ? "the API key is not valid"
                    : "send your API key as `Authorization: Bearer <key>`");
         log_request(method, path, 401, NULL, t0, NULL, "unauthorized");
     }
@@ -1083,18 +1024,18 @@ optout_done(void *arg, enum api_rc rc, bool opted_out, unsigned count)
         return;
     }
     if (rc != API_OK) {
-        send_error(req, 503, "unavailable", "the opt-out store is unavailable; retry after the "
+        http_send_error(req, 503, "unavailable", "the opt-out store is unavailable; retry after the "
                    "Retry-After delay");
         log_request(c->method, c->path, 503, c->account, &c->t0, NULL, "unavailable");
     } else if (c->numbers) {
         snprintf(body, sizeof(body), "{\"imported\":%u,\"invalid\":%u,\"scope\":\"%s\"}",
                  count, c->invalid, c->sender[0] ? c->sender : "account");
-        send_json(req, 200, body);
+        http_send_json(req, 200, body);
         log_request(c->method, c->path, 200, c->account, &c->t0, NULL, NULL);
     } else {
         snprintf(body, sizeof(body), "{\"number\":\"+%s\",\"opted_out\":%s,\"scope\":\"%s\"}",
                  c->number, opted_out ? "true" : "false", c->sender[0] ? c->sender : "account");
-        send_json(req, 200, body);
+        http_send_json(req, 200, body);
         log_request(c->method, c->path, 200, c->account, &c->t0, NULL, NULL);
     }
     call_free(c);
@@ -1126,7 +1067,7 @@ handle_optouts(struct api_server *s, struct evhttp_request *req, const char *met
         if (!snd || !config_account_may_use(account, snd)) {
             snprintf(msg, sizeof(msg), "sender `%.40s` is not one of this account's senders",
                      sender);
-            send_error(req, 403, "sender_not_allowed", msg);
+            http_send_error(req, 403, "sender_not_allowed", msg);
             log_request(method, path, 403, account->name, t0, NULL, "sender_not_allowed");
             evhttp_clear_headers(&q);
             return;
@@ -1134,7 +1075,7 @@ handle_optouts(struct api_server *s, struct evhttp_request *req, const char *met
     }
     bool bulk = *rest == 0;
     if (!bulk && (*rest != '/' || !e164_digits(rest + 1, strlen(rest + 1), number))) {
-        send_error(req, 400, "invalid_number", "use /v1/optouts/+E164 (e.g. /v1/optouts/+14155550100)");
+        http_send_error(req, 400, "invalid_number", "use /v1/optouts/+E164 (e.g. /v1/optouts/+14155550100)");
         log_request(method, path, 400, account->name, t0, NULL, "invalid_number");
         evhttp_clear_headers(&q);
         return;
@@ -1143,14 +1084,14 @@ handle_optouts(struct api_server *s, struct evhttp_request *req, const char *met
         (!bulk && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_PUT && cmd != EVHTTP_REQ_DELETE)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           bulk ? "POST" : "GET, PUT, DELETE");
-        send_error(req, 405, "method_not_allowed", bulk ? "POST a CSV list to /v1/optouts"
+        http_send_error(req, 405, "method_not_allowed", bulk ? "POST a CSV list to /v1/optouts"
                    : "use GET, PUT or DELETE on /v1/optouts/{number}");
         log_request(method, path, 405, account->name, t0, NULL, "method_not_allowed");
         evhttp_clear_headers(&q);
         return;
     }
     if (!s->backend.optout || !s->backend.ready(s->bctx)) {
-        send_error(req, 503, "unavailable", "the opt-out store is unavailable; retry after the "
+        http_send_error(req, 503, "unavailable", "the opt-out store is unavailable; retry after the "
                    "Retry-After delay");
         log_request(method, path, 503, account->name, t0, NULL, "unavailable");
         evhttp_clear_headers(&q);
@@ -1261,7 +1202,7 @@ batch_reply(struct api_call *c)
     json_object_object_add(root, "refused", json_object_new_int64(refused));
     json_object_object_add(root, "results", res);
     int status = refused ? 207 : 202;
-    send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+    http_send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
     {
@@ -1334,7 +1275,7 @@ handle_batch(struct api_server *s, struct evhttp_request *req, const char *metho
     int status;
 
     if ((status = parse_body(body, len, &root, &e)) != 0) {
-        send_error(req, status, code, msg);
+        http_send_error(req, status, code, msg);
         log_request(method, path, status, account->name, t0, NULL, code);
         return;
     }
@@ -1342,7 +1283,7 @@ handle_batch(struct api_server *s, struct evhttp_request *req, const char *metho
         !json_object_object_get_ex(root, "messages", &list) ||
         !json_object_is_type(list, json_type_array) || json_object_object_length(root) != 1) {
         json_object_put(root);
-        send_error(req, 400, "bad_batch", "send {\"messages\": [ {message}, ... ]}: an object "
+        http_send_error(req, 400, "bad_batch", "send {\"messages\": [ {message}, ... ]}: an object "
                    "whose only field is `messages`, an array of the objects POST /v1/messages "
                    "takes");
         log_request(method, path, 400, account->name, t0, NULL, "bad_batch");
@@ -1353,13 +1294,13 @@ handle_batch(struct api_server *s, struct evhttp_request *req, const char *metho
         json_object_put(root);
         snprintf(msg, sizeof(msg), "`messages` has %zu messages; send 1 to %d per request", n,
                  API_BATCH_MAX);
-        send_error(req, n ? 413 : 400, "bad_batch", msg);
+        http_send_error(req, n ? 413 : 400, "bad_batch", msg);
         log_request(method, path, n ? 413 : 400, account->name, t0, NULL, "bad_batch");
         return;
     }
     if (!s->backend.ready(s->bctx)) {
         json_object_put(root);
-        send_error(req, 503, "unavailable", "the message store is unavailable; "
+        http_send_error(req, 503, "unavailable", "the message store is unavailable; "
                    "retry after the Retry-After delay");
         log_request(method, path, 503, account->name, t0, NULL, "unavailable");
         return;
@@ -1420,7 +1361,7 @@ handle(struct evhttp_request *req, void *arg)
         if (cmd != EVHTTP_REQ_POST) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
             snprintf(msg, sizeof(msg), "%s is not allowed here; use POST " BATCH_PATH, method);
-            send_error(req, 405, "method_not_allowed", msg);
+            http_send_error(req, 405, "method_not_allowed", msg);
             log_request(method, path, 405, NULL, &t0, NULL, "method_not_allowed");
             return;
         }
@@ -1434,7 +1375,7 @@ handle(struct evhttp_request *req, void *arg)
         valid_id(path + sizeof(MESSAGES_PATH)))
         id = path + sizeof(MESSAGES_PATH);
     if (!post_route && !id) {
-        send_error(req, 404, "not_found", "no such endpoint; the API has POST /v1/messages, "
+        http_send_error(req, 404, "not_found", "no such endpoint; the API has POST /v1/messages, "
                    "POST /v1/messages/batch and GET /v1/messages/{id} (id: 1 to 64 of A-Z a-z 0-9 _ -)");
         log_request(method, path, 404, NULL, &t0, NULL, "not_found");
         return;
@@ -1444,7 +1385,7 @@ handle(struct evhttp_request *req, void *arg)
                           post_route ? "POST" : "GET");
         snprintf(msg, sizeof(msg), "%s is not allowed here; use %s", method,
                  post_route ? "POST /v1/messages" : "GET /v1/messages/{id}");
-        send_error(req, 405, "method_not_allowed", msg);
+        http_send_error(req, 405, "method_not_allowed", msg);
         log_request(method, path, 405, NULL, &t0, NULL, "method_not_allowed");
         return;
     }
@@ -1471,13 +1412,13 @@ handle(struct evhttp_request *req, void *arg)
 
     status = api_validate(cfg, account, body, len, &m, &owner, &code, msg, sizeof(msg));
     if (status) {
-        send_error(req, status, code, msg);
+        http_send_error(req, status, code, msg);
         log_request(method, path, status, account->name, &t0, NULL, code);
         return;
     }
     if (!s->backend.ready(s->bctx)) {
         json_object_put(owner);
-        send_error(req, 503, "unavailable", "the message store is unavailable; "
+        http_send_error(req, 503, "unavailable", "the message store is unavailable; "
                    "retry after the Retry-After delay");
         log_request(method, path, 503, account->name, &t0, NULL, "unavailable");
         return;

@@ -1,4 +1,5 @@
 #include "core/chan_hooks.h"
+#include "core/http_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,14 +110,7 @@ call_conn_closed(struct evhttp_connection *evcon, void *arg)
     struct hook_call *c = arg;
 
     (void)evcon;
-    if (!c->req)
-        return;
-    /* Still queued on the connection: evhttp frees it right after this
-     * callback. Already detached: nobody but us will free it. */
-    if (evhttp_request_get_connection(c->req) == NULL)
-        c->detached = true;
-    else
-        c->req = NULL;
+    http_conn_closed(&c->req, &c->detached);
 }
 
 static void

@@ -1,4 +1,5 @@
 #include "core/stats_api.h"
+#include "core/http_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -77,37 +78,10 @@ log_request(struct evhttp_request *req, int status, const char *account,
 }
 
 static void
-send_json(struct evhttp_request *req, int status, const char *json)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    struct evbuffer *b = evbuffer_new();
-
-    if (!b)
-        abort();
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evbuffer_add(b, json, strlen(json));
-    evbuffer_add(b, "\n", 1);
-    evhttp_send_reply(req, status, NULL, b);
-    evbuffer_free(b);
-}
-
-static void
 send_error(struct evhttp_request *req, int status, const char *code, const char *message,
            const char *account, const struct timespec *t0)
 {
-    struct json_object *root = json_object_new_object(), *err = json_object_new_object();
-
-    json_object_object_add(err, "code", json_object_new_string(code));
-    json_object_object_add(err, "message", json_object_new_string(message));
-    json_object_object_add(root, "error", err);
-    if (status == 503)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    if (status == 401)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-    send_json(req, status, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(root);
+    http_send_error(req, status, code, message);
     log_request(req, status, account, t0, code);
 }
 
@@ -161,12 +135,7 @@ call_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct stats_call *c = arg;
     (void)evcon;
-    if (!c->req)
-        return;
-    if (evhttp_request_get_connection(c->req) == NULL)
-        c->detached = true;
-    else
-        c->req = NULL;
+    http_conn_closed(&c->req, &c->detached);
 }
 
 static void
@@ -229,7 +198,7 @@ queried(void *arg, int rc, const struct store_stats_agg *rows)
         }
         json_object_object_add(root, wname[w], win);
     }
-    send_json(req, 200, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+    http_send_json(req, 200, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
     log_request(req, 200, c->account, &c->t0, NULL);
@@ -270,27 +239,6 @@ valid_name(const char *s)
     return n > 0;
 }
 
-static const char *
-bearer(struct evhttp_request *req, char *buf, size_t bufsz)
-{
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    size_t n;
-
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    n = strlen(h);
-    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n >= bufsz)
-        return NULL;
-    memcpy(buf, h, n);
-    buf[n] = '\0';
-    return buf;
-}
-
 /*
  * Who asks: 1 the operator (admin.http_token, or no Authorization while
  * that is unset), 0 the account *acct, -1 refused (answered 401).
@@ -300,7 +248,7 @@ who(const struct gw_config *cfg, struct evhttp_request *req, const struct cfg_ac
     const struct timespec *t0)
 {
     char keybuf[512];
-    const char *key = bearer(req, keybuf, sizeof(keybuf));
+    const char *key = http_bearer(req, keybuf, sizeof(keybuf));
     const char *want = cfg->admin.http_token_sha256;
     int rc = -1;
 
