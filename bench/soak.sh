@@ -3,7 +3,7 @@
 # injected on a schedule, then a reconciliation from Redis (issue 6).
 #
 #   redis-server (AOF, appendfsync always: an acknowledged write survives
-#   kill -9), smsc-sim as two carriers on two routes ("a": prefix 14150,
+#   kill -9), smsc-sim as two carriers on two routes ("a": prefix 1415,
 #   "b": the rest), smsgwd with an SMPP server, and two clients:
 #     HTTP  wrk + bench/http_post.lua, paced (WRK_CONNS * 1000 / DELAY_MS /s),
 #           60% of SOAK_N; the id of every 202 is kept
@@ -180,7 +180,7 @@ senders = (
   { address = "12345"; type = "shortcode"; accounts = [ "demo", "soak" ]; }
 );
 routes = (
-  { name = "a"; mps = 2000; prefixes = [ "14150" ]; smsc = [ "carrier-a" ]; },
+  { name = "a"; mps = 2000; prefixes = [ "1415" ]; smsc = [ "carrier-a" ]; },
   { name = "b"; mps = 2000; prefixes = [ "" ]; smsc = [ "carrier-b" ]; }
 );
 accounts = (
@@ -287,7 +287,7 @@ env STOP_FILE="$R/wrk.stopped" COUNTS_FILE="$R/http.counts" IDS_FILE="$R/http.id
 WRK=$!; PIDS+=("$WRK")
 timeout --signal=INT --kill-after=20 $((LOAD_LIMIT_S + 60)) "$BIN/smpp-load" --host 127.0.0.1 --port "$MP" \
     --system-id soak --password soak --bind-mode trx --binds 2 --window 32 --rate "$SMPP_RATE" \
-    --count "$SMPP_N" --registered-delivery 1 --from 12345 --to 14150550100 \
+    --count "$SMPP_N" --registered-delivery 1 --from 12345 --to 14155550100 \
     --timeout-ms 15000 --connect-timeout-ms 120000 --dlr-wait-ms 20000 --json-only \
     >"$R/smpp-load.json" 2>"$R/smpp-load.log" &
 LOAD=$!; PIDS+=("$LOAD")
