@@ -736,15 +736,6 @@ method_name(enum evhttp_cmd_type t)
     return "OTHER";
 }
 
-static long
-elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* The request's line in the log; never the key. */
 static void
 log_request(const char *method, const char *path, int status, const char *account,
@@ -755,7 +746,7 @@ log_request(const char *method, const char *path, int status, const char *accoun
     log_event(LOG_INFO, "http", "method=%s path=%s status=%d account=%s ms=%ld%s%s%s%s",
               method, log_quote(path, qp, sizeof(qp)), status,
               account && *account ? log_quote(account, qa, sizeof(qa)) : "-",
-              elapsed_ms(t0), id ? " id=" : "", id ? id : "", code ? " code=" : "",
+              http_elapsed_ms(t0), id ? " id=" : "", id ? id : "", code ? " code=" : "",
               code ? code : "");
 }
 
@@ -843,7 +834,7 @@ call_finish(struct api_call *c)
         char qp[160], qa[80];
         log_event(LOG_INFO, "http", "method=%s path=%s status=0 account=%s ms=%ld reason=%s",
                   c->method, log_quote(c->path, qp, sizeof(qp)),
-                  log_quote(c->account, qa, sizeof(qa)), elapsed_ms(&c->t0),
+                  log_quote(c->account, qa, sizeof(qa)), http_elapsed_ms(&c->t0),
                   c->srv ? "client_gone" : "server_closed");
     }
     return NULL;
@@ -1210,7 +1201,7 @@ batch_reply(struct api_call *c)
         log_event(LOG_INFO, "http", "method=%s path=%s status=%d account=%s ms=%ld "
                   "messages=%u accepted=%u refused=%u", c->method,
                   log_quote(c->path, qp, sizeof(qp)), status, log_quote(c->account, qa, sizeof(qa)),
-                  elapsed_ms(&c->t0), c->nitems, ok, refused);
+                  http_elapsed_ms(&c->t0), c->nitems, ok, refused);
     }
     call_free(c);
 }

@@ -33,21 +33,13 @@ struct hook_call {
     char path[32];
 };
 
-static long
-elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
 static void
 log_hook(const char *method, const char *path, int status, const struct timespec *t0,
          const char *code)
 {
     log_event(status >= 500 ? LOG_WARN : LOG_INFO, "http",
               "method=%s path=%s status=%d account=- ms=%ld%s%s", method, path, status,
-              elapsed_ms(t0), code ? " code=" : "", code ? code : "");
+              http_elapsed_ms(t0), code ? " code=" : "", code ? code : "");
 }
 
 static void

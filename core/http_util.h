@@ -10,6 +10,10 @@
 #include <stddef.h>
 
 struct evhttp_request;
+struct timespec;
+
+/* Milliseconds since t0 (CLOCK_MONOTONIC), for request log lines. */
+long http_elapsed_ms(const struct timespec *t0);
 
 /* Reply with json (a newline is added), Content-Type application/json and
  * Cache-Control no-store. */

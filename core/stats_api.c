@@ -58,14 +58,6 @@ stats_api_free(struct stats_api *sa)
 
 /* ------------------------------------------------------------ replies */
 
-static long
-elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 static void
 log_request(struct evhttp_request *req, int status, const char *account,
             const struct timespec *t0, const char *code)
@@ -73,7 +65,7 @@ log_request(struct evhttp_request *req, int status, const char *account,
     char qa[80];
     log_event(LOG_INFO, "http", "method=%s path=" STATS_API_PATH " status=%d account=%s ms=%ld%s%s",
               evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ? "HEAD" : "GET", status,
-              account && *account ? log_quote(account, qa, sizeof(qa)) : "-", elapsed_ms(t0),
+              account && *account ? log_quote(account, qa, sizeof(qa)) : "-", http_elapsed_ms(t0),
               code ? " code=" : "", code ? code : "");
 }
 
@@ -159,7 +151,7 @@ queried(void *arg, int rc, const struct store_stats_agg *rows)
         if (req)
             evhttp_request_free(req);
         log_event(LOG_INFO, "http", "method=GET path=" STATS_API_PATH " status=0 ms=%ld "
-                  "reason=client_gone", elapsed_ms(&c->t0));
+                  "reason=client_gone", http_elapsed_ms(&c->t0));
         call_free(c);
         return;
     }
