@@ -447,18 +447,9 @@ start_gw(struct fx *g)
 }
 
 static long long
-jnum(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
-}
-
-static long long
 sim_stat(int ctl, const char *key)
 {
-    return jnum(tl_ctl(ctl, "stats\n"), key);
+    return tl_jnum(tl_ctl(ctl, "stats\n"), key);
 }
 
 static char *

@@ -177,15 +177,6 @@ stop_gw_clean(struct ox *g)
     }
 }
 
-static long
-jnum(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
-}
-
 static char *
 post_ok(struct ox *g, const char *to)
 {
@@ -236,7 +227,7 @@ msg_state(struct ox *g, const char *id)
 static long
 sim_stat(struct ox *g, const char *key)
 {
-    return jnum(tl_ctl(g->ctl_port, "stats\n"), key);
+    return tl_jnum(tl_ctl(g->ctl_port, "stats\n"), key);
 }
 
 static void
@@ -414,13 +405,13 @@ test_smsgwctl_commands(void **state)
     assert_non_null(strstr(out, "1 of 1 bound"));
     free(out);
     CTL_OK(g, &out, "--json status");
-    assert_int_equal(jnum(out, "sessions_bound"), 1);
+    assert_int_equal(tl_jnum(out, "sessions_bound"), 1);
     assert_string_equal(tl_jstr(out, "instance"), "ops-1");
     free(out);
     CTL_OK(g, &out, "--json binds");
     assert_string_equal(tl_jstr(out, "slot"), "sim#1");
     assert_string_equal(tl_jstr(out, "state"), "bound_trx");
-    long session = jnum(out, "session");
+    long session = tl_jnum(out, "session");
     assert_true(session > 0);
     free(out);
     CTL_OK(g, &out, "binds");
@@ -442,7 +433,7 @@ test_smsgwctl_commands(void **state)
     sleep_ms(1500);
     assert_string_equal(msg_state(g, id), "queued");
     CTL_OK(g, &out, "--json queue default");
-    assert_true(jnum(out, "depth") >= 1);
+    assert_true(tl_jnum(out, "depth") >= 1);
     assert_non_null(strstr(out, "\"paused\":true"));
     free(out);
     CTL_OK(g, &out, "queue default");
@@ -476,7 +467,7 @@ test_smsgwctl_commands(void **state)
     /* rebind: the SMSC sees a second bind */
     long binds = sim_stat(g, "binds");
     CTL_OK(g, &out, "--json rebind sim");
-    assert_int_equal(jnum(out, "unbound"), 1);
+    assert_int_equal(tl_jnum(out, "unbound"), 1);
     free(out);
     for (int i = 0; i < 100 && sim_stat(g, "binds") < binds + 1; i++)
         sleep_ms(50);
@@ -505,7 +496,7 @@ test_smsgwctl_commands(void **state)
     free(out);
     assert_int_equal(ctl(g, &out, "SMSGWCTL_TOKEN=tok-123 ", "--tcp 127.0.0.1:%d --json status",
                          g->admin_port), 0);
-    assert_int_equal(jnum(out, "sessions_bound"), 1);
+    assert_int_equal(tl_jnum(out, "sessions_bound"), 1);
     free(out);
 
     free(id);
@@ -572,7 +563,7 @@ test_reload_keeps_binds_and_messages(void **state)
     assert_int_equal(sim_stat(g, "binds"), 2);
     CTL_OK(g, &out, "--json binds");
     /* the first slot listed is sim#1 */
-    long session = jnum(out, "session");
+    long session = tl_jnum(out, "session");
     assert_true(session > 0);
     assert_string_equal(tl_jstr(out, "slot"), "sim#1");
     free(out);
@@ -588,11 +579,11 @@ test_reload_keeps_binds_and_messages(void **state)
                     "{ name = \"default\"; mps = 200; smsc = [\"sim\"]; prefixes = [\"\"]; },"
                     "{ name = \"uk\"; mps = 50; smsc = [\"sim\"]; prefixes = [\"44\"]; }", NULL);
     CTL_OK(g, &out, "--json reload");
-    assert_int_equal(jnum(out, "smscs_kept"), 1);
-    assert_int_equal(jnum(out, "smscs_new"), 0);
-    assert_int_equal(jnum(out, "smscs_removed"), 1);
-    assert_int_equal(jnum(out, "routes_added"), 1);
-    assert_int_equal(jnum(out, "routes_removed"), 1);
+    assert_int_equal(tl_jnum(out, "smscs_kept"), 1);
+    assert_int_equal(tl_jnum(out, "smscs_new"), 0);
+    assert_int_equal(tl_jnum(out, "smscs_removed"), 1);
+    assert_int_equal(tl_jnum(out, "routes_added"), 1);
+    assert_int_equal(tl_jnum(out, "routes_removed"), 1);
     free(out);
 
     for (int i = 0; i < N; i++)
@@ -601,7 +592,7 @@ test_reload_keeps_binds_and_messages(void **state)
     /* sim was never bound again: still the two binds of the start */
     assert_int_equal(sim_stat(g, "binds"), 2);
     CTL_OK(g, &out, "--json binds");
-    assert_int_equal(jnum(out, "session"), session);
+    assert_int_equal(tl_jnum(out, "session"), session);
     assert_null(strstr(out, "sim2"));
     free(out);
     CTL_OK(g, &out, "--json routes");
@@ -661,8 +652,8 @@ test_reload_keeps_binds_and_messages(void **state)
     write_config_ex(g, smscs,
                     "{ name = \"default\"; mps = 200; smsc = [\"sim\"]; prefixes = [\"\"]; }", NULL);
     CTL_OK(g, &out, "--json reload");
-    assert_int_equal(jnum(out, "smscs_kept"), 0);
-    assert_int_equal(jnum(out, "smscs_new"), 1);
+    assert_int_equal(tl_jnum(out, "smscs_kept"), 0);
+    assert_int_equal(tl_jnum(out, "smscs_new"), 1);
     free(out);
     for (int i = 0; i < 100 && sim_stat(g, "binds") < 3; i++)
         sleep_ms(50);
@@ -853,7 +844,7 @@ client_binds(struct ox *g, const char *account)
     CTL_OK(g, &out, "--json binds");
     snprintf(pat, sizeof(pat), "\"account\":\"%s\"", account);
     const char *p = strstr(out, pat);
-    long n = p ? jnum(p, "binds") : -1;
+    long n = p ? tl_jnum(p, "binds") : -1;
     free(out);
     return n;
 }
@@ -902,7 +893,7 @@ test_reload_with_smpp_clients(void **state)
     /* A changed account (a cap) applies; the client stays bound. */
     write_smpp_config(g, smpp_port, "mps = 50;", NULL);
     CTL_OK(g, &out, "--json reload");
-    assert_int_equal(jnum(out, "smscs_kept"), 1);
+    assert_int_equal(tl_jnum(out, "smscs_kept"), 1);
     free(out);
     assert_int_equal(client_binds(g, "acme"), 1);
 
@@ -925,7 +916,7 @@ test_reload_with_smpp_clients(void **state)
             break;
     if (bf)
         fclose(bf);
-    if (jnum(line, "messages_ok") != 3) {
+    if (tl_jnum(line, "messages_ok") != 3) {
         tl_dump_file(betalog);
         tl_dump_tail(g->gwlog);
         fail_msg("the new account's client did not submit its 3 messages");

@@ -167,18 +167,9 @@ stop_gw_clean(struct rq *g)
 }
 
 static long
-jnum(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
-}
-
-static long
 sim_stat(struct rq *g, const char *key)
 {
-    return jnum(tl_ctl(g->ctl_port, "stats\n"), key);
+    return tl_jnum(tl_ctl(g->ctl_port, "stats\n"), key);
 }
 
 static void
@@ -370,8 +361,8 @@ test_requeue_by_cause(void **state)
      * as JSON */
     CTL_OK(g, &out, "--json requeue --cause esme_rinvdstadr --since %lds --dry-run",
            (long)(time(NULL) - mark + 1));
-    assert_int_equal(jnum(out, "matched"), 3);
-    assert_int_equal(jnum(out, "requeued"), 0);
+    assert_int_equal(tl_jnum(out, "matched"), 3);
+    assert_int_equal(tl_jnum(out, "requeued"), 0);
     assert_non_null(strstr(out, "\"dry_run\":true"));
     free(out);
 
@@ -402,7 +393,7 @@ test_requeue_by_cause(void **state)
 
     /* again: nothing left of that cause and range */
     CTL_OK(g, &out, "--json requeue --cause 0x0B --since %ld", (long)mark);
-    assert_int_equal(jnum(out, "matched"), 0);
+    assert_int_equal(tl_jnum(out, "matched"), 0);
     free(out);
 
     /* one of the older requeued by id first: the bulk run does not queue

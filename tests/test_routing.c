@@ -231,15 +231,6 @@ post(struct gx *g, const char *json, char **body)
     return tl_http(g->http_port, "POST", "/v1/messages", KEY, json, body, NULL);
 }
 
-static long long
-jnum(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
-}
-
 static char *
 post_expect(struct gx *g, const char *json, int want)
 {
@@ -307,7 +298,7 @@ hist_ts(const char *body, const char *state, const char *detail)
             if (!d || (close && d > close))
                 continue;
         }
-        return jnum(open, "ts");
+        return tl_jnum(open, "ts");
     }
     return -1;
 }
@@ -416,7 +407,7 @@ test_number_checks(void **state)
     char *id2 = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hi\"}");
     free(wait_state(g, id2, "delivered", 10000));
     /* Only that one reached the SMSC. */
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
     free(id);
     free(id2);
 }
@@ -505,9 +496,9 @@ test_number_checks_smpp(void **state)
     smpp_session_free(s);
     event_base_free(base);
     /* Only the valid one reached the SMSC. */
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
         sleep_ms(50);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
 }
 
 /* ---------------------------------------------------------------- send_at */
@@ -551,7 +542,7 @@ test_send_at(void **state)
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = get_msg(g, id);
-    long long release = jnum(b, "release_at");
+    long long release = tl_jnum(b, "release_at");
     assert_int_equal(release, (long long)at * 1000);
     free(b);
     b = wait_state(g, id, "delivered", 15000);
@@ -599,7 +590,7 @@ test_quiet_hours_hold(void **state)
     b = get_msg(g, id);
     assert_string_equal(tl_jstr(b, "state"), "held");
     /* Released at 09:00 New York time by smsgwd's clock, in real time. */
-    assert_int_equal(jnum(b, "release_at"), (long long)(nine - g->clock_offset) * 1000);
+    assert_int_equal(tl_jnum(b, "release_at"), (long long)(nine - g->clock_offset) * 1000);
     hist_must(b, "held", "quiet_hours release=");
     assert_non_null(strstr(b, "zone=America/New_York"));
     free(b);
@@ -633,7 +624,7 @@ test_quiet_hours_release(void **state)
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = wait_state(g, id, "delivered", 30000);
-    long long release = jnum(b, "release_at");
+    long long release = tl_jnum(b, "release_at");
     assert_int_equal(release, (long long)(nine - g->clock_offset) * 1000);
     assert_true(hist_ts(b, "queued", "released") >= release);
     assert_true(hist_ts(b, "submitted", NULL) >= release);
@@ -661,7 +652,7 @@ test_quiet_hours_account_window(void **state)
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
     b = get_msg(g, id);
-    assert_int_equal(jnum(b, "release_at"), (long long)(nine + 3600 - g->clock_offset) * 1000);
+    assert_int_equal(tl_jnum(b, "release_at"), (long long)(nine + 3600 - g->clock_offset) * 1000);
     free(b);
     free(id);
 }
@@ -872,7 +863,7 @@ submits(struct gx *g, int n2)
     int save = g->ctl_port;
     if (n2)
         g->ctl_port = g->ctl2_port;
-    long n = (long)jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    long n = (long)tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
     g->ctl_port = save;
     return n;
 }

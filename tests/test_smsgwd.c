@@ -212,16 +212,6 @@ wait_state(struct gx *g, const char *id, const char *want, int ms)
     return NULL;
 }
 
-/* One line from smsc-sim's control port. */
-static long
-jnum(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    return p ? strtol(p + strlen(pat), NULL, 10) : -1;
-}
-
 static void
 stop_gw_clean(struct gx *g)
 {
@@ -276,7 +266,7 @@ test_idempotent_client_ref(void **state)
     free(body);
     sleep_ms(300);
     char *stats = tl_ctl(g->ctl_port, "stats\n");
-    assert_int_equal(jnum(stats, "submit_sm"), 1);
+    assert_int_equal(tl_jnum(stats, "submit_sm"), 1);
     free(b1);
     free(b2);
     stop_gw_clean(g);
@@ -299,7 +289,7 @@ test_long_gsm_and_ucs2(void **state)
     char *body = NULL;
     assert_int_equal(post(g, json, &body), 202);
     assert_string_equal(tl_jstr(body, "encoding"), "gsm7");
-    assert_int_equal(jnum(body, "segments"), 3);
+    assert_int_equal(tl_jnum(body, "segments"), 3);
     char *id1 = strdup(tl_jstr(body, "id"));
     free(body);
     /* UCS-2 with an emoji (surrogate pair), 100 characters: 2 segments */
@@ -310,15 +300,15 @@ test_long_gsm_and_ucs2(void **state)
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550103\",\"text\":\"%s\"}", u);
     assert_int_equal(post(g, json, &body), 202);
     assert_string_equal(tl_jstr(body, "encoding"), "ucs2");
-    assert_int_equal(jnum(body, "segments"), 2);
+    assert_int_equal(tl_jnum(body, "segments"), 2);
     char *id2 = strdup(tl_jstr(body, "id"));
     free(body);
     free(wait_state(g, id1, "delivered", 10000));
     free(wait_state(g, id2, "delivered", 10000));
     char *stats = tl_ctl(g->ctl_port, "stats\n");
-    assert_int_equal(jnum(stats, "segments_reassembled"), 2);
-    assert_int_equal(jnum(stats, "concatenated_parts"), 5);
-    assert_int_equal(jnum(stats, "bad_udh"), 0);
+    assert_int_equal(tl_jnum(stats, "segments_reassembled"), 2);
+    assert_int_equal(tl_jnum(stats, "concatenated_parts"), 5);
+    assert_int_equal(tl_jnum(stats, "bad_udh"), 0);
     free(id1);
     free(id2);
     stop_gw_clean(g);
@@ -418,8 +408,8 @@ test_throttled_smsc_loses_nothing(void **state)
         free(ids[i]);
     }
     char *stats = tl_ctl(g->ctl_port, "stats\n");
-    assert_true(jnum(stats, "throttled") > 0);     /* the SMSC did push back */
-    assert_int_equal(jnum(stats, "accepted"), N);   /* and each went through once */
+    assert_true(tl_jnum(stats, "throttled") > 0);     /* the SMSC did push back */
+    assert_int_equal(tl_jnum(stats, "accepted"), N);   /* and each went through once */
     stop_gw_clean(g);
 }
 
@@ -885,9 +875,9 @@ test_mo_stop_start_help(void **state)
 
     /* STOP: confirmation sent, MT from that number refused */
     assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345  Stop.\n"), "OK"));
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
         sleep_ms(100);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
     for (int i = 0; i < 50 && !count_lines(hooklog, "Stop.", NULL); i++)
         sleep_ms(100);
     assert_int_equal(count_lines(hooklog, "Stop.", "handled\\\":true"), 1);
@@ -901,17 +891,17 @@ test_mo_stop_start_help(void **state)
 
     /* START: opted back in, with a confirmation */
     assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 START\n"), "OK"));
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 3; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 3; i++)
         sleep_ms(100);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
     id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"welcome back\"}");
     free(id);
 
     /* HELP: answered with one message */
     assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550198 12345 help\n"), "OK"));
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 5; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 5; i++)
         sleep_ms(100);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 5);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 5);
 
     /* the opt-out API: look up, opt out by API, bulk import, opt back in */
     char *hb = NULL;
@@ -1067,7 +1057,7 @@ test_smpp_client_submit(void **state)
     }
     free(out);
     long n = 0;
-    for (int i = 0; i < 100 && (n = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm")) < 50; i++)
+    for (int i = 0; i < 100 && (n = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm")) < 50; i++)
         sleep_ms(100);
     assert_int_equal(n, 50);
     assert_true(count_lines(g->gwlog, "smpp_client_bound", "account=acme") >= 1);
@@ -1368,7 +1358,7 @@ test_smpp_client_gets_mo(void **state)
     write_config(g, 100, NULL, NULL);
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
         sleep_ms(50);
 
     struct event_base *base = event_base_new();
@@ -1849,11 +1839,11 @@ concat_parts_case(struct gx *g, const char *concat)
     bool payload = !strcmp(concat, "payload"), sar = !strcmp(concat, "sar");
     unsigned pdus = payload ? 2 : 4;
     char *st = tl_ctl(g->ctl_port, "stats\n");
-    assert_int_equal(jnum(st, "segments_reassembled"), payload ? 0 : 1);
-    assert_int_equal(jnum(st, "concatenated_parts"), payload ? 0 : 3);
-    assert_int_equal(jnum(st, "concat_parts_sar"), sar ? 3 : 0);
-    assert_int_equal(jnum(st, "concat_parts_udh"), sar || payload ? 0 : 3);
-    assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
+    assert_int_equal(tl_jnum(st, "segments_reassembled"), payload ? 0 : 1);
+    assert_int_equal(tl_jnum(st, "concatenated_parts"), payload ? 0 : 3);
+    assert_int_equal(tl_jnum(st, "concat_parts_sar"), sar ? 3 : 0);
+    assert_int_equal(tl_jnum(st, "concat_parts_udh"), sar || payload ? 0 : 3);
+    assert_int_equal(tl_jnum(st, "submit_sm") + tl_jnum(st, "data_sm"), pdus);
 
     /* a part sent again: the same id, nothing new sent */
     req_part(base, s, false, 0x42, 3, 2, p2, &w);
@@ -1861,7 +1851,7 @@ concat_parts_case(struct gx *g, const char *concat)
     assert_string_equal(w.id, id[0]);
     TL_RUN_UNTIL(base, 0, 500);
     st = tl_ctl(g->ctl_port, "stats\n");
-    assert_int_equal(jnum(st, "submit_sm") + jnum(st, "data_sm"), pdus);
+    assert_int_equal(tl_jnum(st, "submit_sm") + tl_jnum(st, "data_sm"), pdus);
 
     /* more parts than max_segments (default 10) */
     req_part(base, s, false, 0x43, 11, 1, "x", &w);
@@ -1970,9 +1960,9 @@ test_smpp_client_validity_schedule(void **state)
     smpp_abs(-3600, abs);
     req_timed(base, s, "14155550181", "", abs, &w);
     assert_int_equal(w.status, ESME_RINVEXPIRY);
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
         sleep_ms(50);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
 
     /* schedule */
     char rel_id[66], abs_id[66];
@@ -1989,10 +1979,10 @@ test_smpp_client_validity_schedule(void **state)
     if (strcmp(tl_jstr(body, "state"), "scheduled") != 0)
         fail_msg("a message scheduled 5 s ahead: %s", body);
     free(body);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);    /* not sent yet */
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);    /* not sent yet */
     free(wait_state(g, rel_id, "delivered", 15000));
     free(wait_state(g, abs_id, "delivered", 15000));
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
     assert_int_equal(atoi(rcli(g, "ZCARD t:smppsched")), 0);
     /* sent no earlier than due: the queued transition comes after "scheduled" */
     snprintf(cmd, sizeof(cmd), "HKEYS t:msg:%s", abs_id);    /* history: h:MS:EVENT */
@@ -2094,7 +2084,7 @@ test_smpp_client_query_cancel(void **state)
     req_cancel(base, s, keep, &w);          /* too late */
     assert_int_equal(w.status, ESME_RCANCELFAIL);
     sleep_ms(500);
-    assert_int_equal(jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
     char *body = wait_state(g, drop, "cancelled", 2000);
     free(body);
     /* The cancelled message's queue entry went with the cancel: the
@@ -2183,7 +2173,7 @@ test_node_smpp_client_gets_mo(void **state)
     write_config(g, 100, NULL, NULL);
     start_gw(g);
     assert_true(tl_wait_port(g->smpp_port, 5000));
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
         sleep_ms(50);
     snprintf(port, sizeof(port), "%d", g->smpp_port);
     snprintf(script, sizeof(script), "%s/tests/interop/mo_client.js", tl_top());
@@ -2314,7 +2304,7 @@ test_restarts_send_each_message_at_most_twice(void **state)
     tl_redis_start(&g->redis);
     /* until every message was sent and the queue is empty */
     for (int i = 0; i < 300; i++) {
-        if (jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") >= N && atoi(rcli(g, "XLEN t:q:default")) == 0)
+        if (tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") >= N && atoi(rcli(g, "XLEN t:q:default")) == 0)
             break;
         sleep_ms(100);
     }
@@ -2373,18 +2363,18 @@ test_sigterm_full_window(void **state)
                  i, i);
         ids[i] = post_ok(g, json);
     }
-    for (int i = 0; i < 100 && jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 64; i++)
+    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 64; i++)
         sleep_ms(20);
-    long in_flight = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    long in_flight = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
     assert_true(in_flight >= 64);           /* the window (64) is full */
     stop_gw_clean(g);                        /* SIGTERM: drain, exit 0 */
-    long sent_before = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    long sent_before = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
     start_gw(g);
     for (int i = 0; i < N; i++) {
         free(wait_state(g, ids[i], "delivered", 30000));
         free(ids[i]);
     }
-    long total = jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    long total = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
     print_message("sigterm: %ld in flight at the signal, %ld before restart, %ld in all\n",
                   in_flight, sent_before, total);
     assert_int_equal(total, N);             /* none lost, none twice */

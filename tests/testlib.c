@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -116,6 +117,11 @@ tl_spawn(char *const argv[], const char *logpath)
     if (pid < 0)
         die("fork");
     if (pid == 0) {
+        /* A test that fails midway skips its cleanup: the servers it
+         * started must still not outlive the test program. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(127);
         if (logpath) {
             int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
@@ -347,6 +353,15 @@ tl_jstr(const char *json, const char *key)
         o[i++] = *p++;
     o[i] = 0;
     return o;
+}
+
+long long
+tl_jnum(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
 char *

@@ -89,6 +89,8 @@ int tl_http(int port, const char *method, const char *path, const char *bearer,
  * rotating static buffers.
  */
 char *tl_jstr(const char *json, const char *key);
+/* The integer value of "key": in json (first occurrence), or -1. */
+long long tl_jnum(const char *json, const char *key);
 
 /*
  * Send cmd to a line-protocol control port on 127.0.0.1 (smsc-sim's) and
