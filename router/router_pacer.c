@@ -764,8 +764,19 @@ router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *
  * late). When another owner takes over after a tight grant, its first slot
  * comes g later, so the tight owner's late sends cannot crowd it. A plain
  * string in the key is an older smsgwd's next slot: honoured, treated as
- * another owner's wide grant. Numbers stay below 2^53 (Lua doubles).
- * Returns { k, first, now, tight }.
+ * another owner's wide grant.
+ *
+ * Wide grants are spaced for a lateness budget J (ARGV[11] = J + drift),
+ * which each instance sets from its own clock-mapping error, so budgets
+ * differ. A window that starts at a slot of a grant with a large J reaches
+ * J + W past it, into later grants spaced for smaller ones; so jm/je keep
+ * the budget of the last wide grant and where it ended, and a wide grant
+ * whose slots such a window can reach is spaced for that budget too
+ * (ARGV[12] mps, ARGV[13] mps/10 + 1). Found by test_pacer's two-owner
+ * check once it used each grant's own J: 1,006 in a 100 ms window, cap
+ * 1,001, when one instance's J had grown under load.
+ * Numbers stay below 2^53 (Lua doubles).
+ * Returns { k, first, now, tight, P, Q } (the spacing the slots have).
  */
 static const char pacer_lua[] =
     "local t = redis.call('TIME')\n"
@@ -777,7 +788,7 @@ static const char pacer_lua[] =
     "local s = {}\n"
     "local kind = redis.call('TYPE', KEYS[1]).ok\n"
     "if kind == 'hash' then\n"
-    "  s = redis.call('HMGET', KEYS[1], 'n', 'o', 'c', 't', 'g')\n"
+    "  s = redis.call('HMGET', KEYS[1], 'n', 'o', 'c', 't', 'g', 'jm', 'je')\n"
     "elseif kind == 'string' then\n"
     "  s = {redis.call('GET', KEYS[1]), '', tostring(now), '0', '0'}\n"
     "end\n"
@@ -789,7 +800,18 @@ static const char pacer_lua[] =
     "end\n"
     "local tight = not s[1] or (s[2] == me and now - chg >= quiet)\n"
     "if tight then P, Q = tonumber(ARGV[6]), tonumber(ARGV[7]) end\n"
+    "local jd = tonumber(ARGV[11])\n"
     "if first < now + lead then first = now + lead end\n"
+    "if not tight then\n"
+    "  local jm, je = tonumber(s[6] or '0') or 0, tonumber(s[7] or '0') or 0\n"
+    "  if jm > jd and je + jm + 1000000 > first then\n"
+    "    jd = jm\n"
+    "    local c = {{1000000 + jm, tonumber(ARGV[12])}, {100000 + jm, tonumber(ARGV[13])}}\n"
+    "    for _, x in ipairs(c) do\n"
+    "      if x[1] * Q > P * x[2] then P, Q = x[1], x[2] end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
     "local room = now + lead + horizon - first\n"
     "local k = 0\n"
     "if room >= 1 then k = math.floor((room - 1) * Q / P) + 1 end\n"
@@ -800,12 +822,15 @@ static const char pacer_lua[] =
     "  if kind == 'string' then redis.call('DEL', KEYS[1]) end\n"
     "  redis.call('HSET', KEYS[1], 'n', string.format('%d', nxt), 'o', me,\n"
     "    'c', string.format('%d', chg), 't', tight and '1' or '0', 'g', ARGV[9])\n"
+    "  if not tight then\n"
+    "    redis.call('HSET', KEYS[1], 'jm', string.format('%d', jd), 'je', string.format('%d', nxt))\n"
+    "  end\n"
     "  redis.call('PEXPIRE', KEYS[1], ttl)\n"
     "end\n"
-    "return { k, first, now, tight and 1 or 0 }\n";
+    "return { k, first, now, tight and 1 or 0, P, Q }\n";
 
 /* SHA1 of pacer_lua; test_pacer compares it with SCRIPT LOAD's answer. */
-static const char pacer_lua_sha[] = "d9f86fac6325be344dc337d786fed7cc1dd62e1e";
+static const char pacer_lua_sha[] = "41303a13baeee6be5d03f4ebf0fb3059a9ef36c8";
 
 const char *
 router_pacer_lua(void)
@@ -912,6 +937,16 @@ router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd, con
      * other owner's send can share a window with a tight grant's. */
     cmd->argv[i] = put_u64(cmd->num[8], 2 * US_PER_S + 2 * p->horizon_us, &cmd->argvlen[i]);
     i++;
+    /* The lateness budget the wide spacing was computed for (J + drift + 1,
+     * as in shared_spacing), and the caps, so the script can widen it for
+     * a larger budget still in reach (pacer_lua). */
+    cmd->argv[i] = put_u64(cmd->num[9], shared_j(p, now_us) + p->horizon_us / DRIFT_DIV + 1,
+                           &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = put_u64(cmd->num[10], p->mps, &cmd->argvlen[i]);
+    i++;
+    cmd->argv[i] = put_u64(cmd->num[11], cap100(p->mps), &cmd->argvlen[i]);
+    i++;
     cmd->argc = i;
 
     p->inflight = true;
@@ -964,16 +999,19 @@ router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64
         strncmp(reply->str, "NOSCRIPT", 8) == 0)
         return ROUTER_PACER_NOSCRIPT;
     p->inflight = false;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 6)
         return ROUTER_PACER_ERROR;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         if (reply->element[i]->type != REDIS_REPLY_INTEGER || reply->element[i]->integer < 0)
             return ROUTER_PACER_ERROR;
     long long k = reply->element[0]->integer;
     long long first = reply->element[1]->integer;
     long long rn = reply->element[2]->integer;
     bool tight = reply->element[3]->integer == 1;
-    if (first < rn || local_now_us < p->req_sent || k > (long long)UINT32_MAX)
+    uint64_t P = (uint64_t)reply->element[4]->integer, Q = (uint64_t)reply->element[5]->integer;
+    uint64_t askP = tight ? p->req_tP : p->req_P, askQ = tight ? p->req_tQ : p->req_Q;
+    if (first < rn || local_now_us < p->req_sent || k > (long long)UINT32_MAX || Q == 0 ||
+        Q > UINT32_MAX || P * askQ < askP * Q)     /* never denser than asked */
         return ROUTER_PACER_ERROR;
 
     p->st.grants++;
@@ -994,8 +1032,8 @@ router_pacer_apply_grant(struct router_pacer *p, const redisReply *reply, uint64
     int64_t start = first + p->best_u;
     struct block *b = &p->blocks[p->nblocks++];
     b->start = start > 0 ? (uint64_t)start : 0;
-    b->P = tight ? p->req_tP : p->req_P;
-    b->Q = tight ? p->req_tQ : p->req_Q;
+    b->P = P;
+    b->Q = (uint32_t)Q;
     b->next = 0;
     b->count = (uint32_t)k;
     b->slack = j - err;

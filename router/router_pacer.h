@@ -155,10 +155,11 @@ void router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_st
 
 /*
  * The Lua script: KEYS[1] = the route's rate key (e.g. "{smsgw}rate:ROUTE"),
- * ARGV = P Q want horizon_us lead_us tP tQ owner gap_us quiet_us: slots are
- * P/Q µs apart (tP/tQ when one owner has held the sequence for quiet_us).
- * Uses Redis TIME; returns { k, first_slot_us, redis_now_us, tight } (Redis
- * clock); keeps the next free slot and its owner in a hash with a PX expiry.
+ * ARGV = P Q want horizon_us lead_us tP tQ owner gap_us quiet_us jd mps cap100:
+ * slots are P/Q µs apart (tP/tQ when one owner has held the sequence for
+ * quiet_us; wider when an earlier grant's larger lateness budget jd can
+ * reach them). Uses Redis TIME; returns { k, first_slot_us, redis_now_us,
+ * tight, P, Q } (Redis clock; P/Q the spacing the slots have); keeps the next free slot and its owner in a hash with a PX expiry.
  * router_pacer_lua_sha() is its SHA1 in hex (test_pacer checks it against
  * SCRIPT LOAD).
  */
@@ -182,12 +183,12 @@ unsigned router_pacer_grant_want(const struct router_pacer *p, uint64_t now_us,
  * eval = false: EVALSHA; true: EVAL with the source (after NOSCRIPT).
  * Returns 0, or -1 if want is 0 or the pacer is not shared.
  */
-#define ROUTER_PACER_CMD_ARGS 15
+#define ROUTER_PACER_CMD_ARGS 18
 struct router_pacer_cmd {
     int argc;
     const char *argv[ROUTER_PACER_CMD_ARGS];
     size_t argvlen[ROUTER_PACER_CMD_ARGS];
-    char num[9][24];
+    char num[12][24];
 };
 int router_pacer_grant_cmd(struct router_pacer *p, struct router_pacer_cmd *cmd,
                            const char *key, unsigned want, uint64_t now_us, bool eval);

@@ -554,12 +554,18 @@ do_grant(redisContext *c, struct router_pacer *p, const char *key, unsigned want
             g->k = r->element[0]->integer;
             g->first = r->element[1]->integer;
             g->now = r->element[2]->integer;
-            assert_int_equal(r->elements, 4);
+            assert_int_equal(r->elements, 6);
             g->tight = r->element[3]->integer == 1;
             g->wP = strtoull(cmd.argv[4], NULL, 10);
             g->wQ = strtoull(cmd.argv[5], NULL, 10);
-            g->P = strtoull(cmd.argv[g->tight ? 9 : 4], NULL, 10);
-            g->Q = strtoull(cmd.argv[g->tight ? 10 : 5], NULL, 10);
+            /* the spacing the slots got: what was asked, or wider */
+            g->P = (uint64_t)r->element[4]->integer;
+            g->Q = (uint64_t)r->element[5]->integer;
+            uint64_t aP = strtoull(cmd.argv[g->tight ? 9 : 4], NULL, 10),
+                     aQ = strtoull(cmd.argv[g->tight ? 10 : 5], NULL, 10);
+            assert_true(g->P * aQ >= aP * g->Q);
+            if (g->tight)
+                assert_true(g->P == aP && g->Q == aQ);
             g->lead = strtoll(cmd.argv[8], NULL, 10);
             g->gap = strtoull(cmd.argv[12], NULL, 10);
             g->owner = p;
@@ -657,8 +663,10 @@ test_shared_two_instances_tile(void **state)
     uint32_t seed = 3;
     const uint64_t quiet = 2 * S + 2 * 100 * MS;
 
+    /* Different lateness budgets, as two instances with different clock-
+     * mapping errors have: a window from a slot of b's reaches further. */
     router_pacer_set_shared(a, 0);
-    router_pacer_set_shared(b, 0);
+    router_pacer_set_shared(b, 3000);
     assert_true(router_pacer_is_shared(a));
     /* phase: 0 a alone, 1 both, 2 b alone, 3 a once */
     uint64_t t0 = mono_us();
@@ -831,6 +839,8 @@ test_shared_grant_mapping(void **state)
     /* a fresh key: one owner, so the grant is spaced tight (argv 9/10) */
     assert_int_equal(r->element[3]->integer, 1);
     uint64_t P = strtoull(cmd.argv[9], NULL, 10), Q = strtoull(cmd.argv[10], NULL, 10);
+    assert_int_equal(r->element[4]->integer, (long long)P);
+    assert_int_equal(r->element[5]->integer, (long long)Q);
     assert_true(P * 1000 >= Q * S && P * 1000 <= Q * (S + 2000));
     assert_int_equal(router_pacer_apply_grant(p, r, recv), k);
     freeReplyObject(r);
