@@ -355,8 +355,9 @@ for _, k in ipairs(r[2]) do
   local key = (h[2] or 'http') .. '/' .. (h[1] or 'none')
   c[key] = (c[key] or 0) + 1
   local nf, ns = 0, 0
-  for _, e in ipairs(redis.call('LRANGE', 'smsgw:hist:' .. string.sub(k, 11), 0, -1)) do
-    local st = string.match(e, '^%d+ (%S+)')
+  -- history: the record's fields h:MS:EVENT (h:MS:receipt:PART left out)
+  for _, f in ipairs(redis.call('HKEYS', k)) do
+    local st = string.match(f, '^h:%d+:([%a_]+)$')
     if finals[st] then nf = nf + 1 end
     if st == 'submitted' then ns = ns + 1 end
   end
@@ -407,8 +408,8 @@ local c, bad = {}, {}
 for _, id in ipairs(ARGV) do
   local s = redis.call('HGET', 'smsgw:msg:' .. id, 'state') or 'missing'
   local nf = 0
-  for _, e in ipairs(redis.call('LRANGE', 'smsgw:hist:' .. id, 0, -1)) do
-    if finals[string.match(e, '^%d+ (%S+)') or ''] then nf = nf + 1 end
+  for _, f in ipairs(redis.call('HKEYS', 'smsgw:msg:' .. id)) do
+    if finals[string.match(f, '^h:%d+:([%a_]+)$') or ''] then nf = nf + 1 end
   end
   local k = s
   if finals[s] and nf ~= 1 then k = s .. '_finals' .. nf end
