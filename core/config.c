@@ -1939,10 +1939,16 @@ redis_check(struct ctx *x, const config_setting_t *root)
 
     const struct cfg_redis *rc = &x->cp->pub.redis;
     if (!rc->tls) {
-        if (rc->tls_ca_file || rc->tls_cert_file || rc->tls_key_file || rc->tls_server_name ||
-            config_setting_get_member(g, "tls_verify"))
-            err_s(x, g, "redis: a tls_* setting is set but tls is false; set tls = true or "
-                  "remove them");
+        static const char *const tk[] = { "tls_ca_file", "tls_cert_file", "tls_key_file",
+                                          "tls_verify", "tls_server_name" };
+        for (size_t i = 0; i < sizeof(tk) / sizeof(tk[0]); i++) {
+            const config_setting_t *m = config_setting_get_member(g, tk[i]);
+            if (m) {
+                err_s(x, m, "redis: %s is set but tls is false; set tls = true or remove it",
+                      tk[i]);
+                break;
+            }
+        }
         return;
     }
     if (us) {
