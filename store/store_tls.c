@@ -285,12 +285,18 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 static int
 make_socket_dir(struct store_tls *t, const char *name, char *err, size_t errsz)
 {
-    const char *tmp = getenv("TMPDIR");
+    /* systemd's RuntimeDirectory= (/run/smsgw), else $TMPDIR, else /tmp;
+     * the socket path must fit sun_path, so a long one falls to the next. */
+    const char *cand[] = { getenv("RUNTIME_DIRECTORY"), getenv("TMPDIR"), "/tmp" };
+    const char *tmp = "/tmp";
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
-    /* The socket path must fit sun_path: a long $TMPDIR falls back to /tmp. */
-    if (!tmp || !*tmp || strlen(tmp) > 60)
-        tmp = "/tmp";
+    for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
+        if (cand[i] && cand[i][0] == '/' && strlen(cand[i]) <= 60 && !strchr(cand[i], ':')) {
+            tmp = cand[i];
+            break;
+        }
+    }
     snprintf(t->dir, sizeof(t->dir), "%s/smsgw-redis-XXXXXX", tmp);
     if (!mkdtemp(t->dir)) {     /* mode 0700 */
         snprintf(err, errsz, "cannot create a private directory in %s: %s", tmp, strerror(errno));

@@ -1,8 +1,8 @@
 /*
  * TLS to Redis for hiredis 0.14, which has none (Debian 12 ships no
  * hiredis_ssl): an in-process bridge. It listens on a private Unix socket
- * (mode 0600, in a 0700 directory of its own under $TMPDIR or /tmp, removed
- * by store_tls_free); store_redis points hiredis at that socket, and every
+ * (mode 0600, in a 0700 directory of its own under $RUNTIME_DIRECTORY (systemd's
+ * RuntimeDirectory=), $TMPDIR or /tmp, removed by store_tls_free); store_redis points hiredis at that socket, and every
  * connection accepted there is joined to a new TLS connection to the real
  * Redis host:port (OpenSSL through smpp/smpp_tls: TLS >= 1.2, certificate
  * and host name verified unless tls_verify is false, optional client

@@ -161,6 +161,7 @@ start_gw(struct gx *g)
     char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
     /* The bridge's private directory goes under TMPDIR: here, g->tmp. */
     setenv("TMPDIR", g->tmp, 1);
+    unsetenv("RUNTIME_DIRECTORY");
     g->gw = tl_spawn(argv, g->gwlog);
     unsetenv("TMPDIR");
     if (!tl_wait_port(g->http_port, 10000)) {
