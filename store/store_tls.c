@@ -107,6 +107,19 @@ out_reason(struct pair *p, short what, char *buf, size_t sz)
         if (!e)
             e = last;
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    /* libevent reports a socket-level failure (connect refused, reset) as
+     * the bare SSL_ERROR_SYSCALL code, not an OpenSSL error: the socket
+     * says what it was (SO_ERROR, else errno as the callback found it). */
+    if (e && ERR_GET_LIB(e) == 0)
+        e = 0;
+    if (!e) {
+        int fd = bufferevent_getfd(p->out), soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr)
+            serr = soerr;
+        if (!serr && !(what & BEV_EVENT_EOF))
+            serr = EIO;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         snprintf(buf, sz, "%s timed out after %u ms", p->up ? "connection" : "TLS handshake",
                  p->t->timeout_ms);
@@ -119,7 +132,7 @@ out_reason(struct pair *p, short what, char *buf, size_t sz)
     } else if (what & BEV_EVENT_EOF) {
         snprintf(buf, sz, p->up ? "closed by the server" : "closed by the server during the TLS handshake");
     } else if (serr) {
-        snprintf(buf, sz, "connect failed: %s", strerror(serr));
+        snprintf(buf, sz, "%s: %s", p->up ? "connection failed" : "connect failed", strerror(serr));
     } else {
         snprintf(buf, sz, "TLS connection failed");
     }
