@@ -359,6 +359,9 @@ store_tls_new(struct event_base *base, const struct cfg_redis *cfg, const char *
         store_tls_free(t);
         return NULL;
     }
+    if (!cfg->tls_verify)
+        log_event(LOG_WARN, "redis_tls_unverified", "conn=%s addr=%s:%d note=\"tls_verify is "
+                  "false: Redis's certificate is not checked\"", t->name, t->host, t->port);
     return t;
 }
 

@@ -8,6 +8,7 @@
  *   - a CA that did not sign Redis's certificate, or a server name the
  *     certificate does not carry: redis_tls_failed "certificate verify
  *     failed: ..." and POST answers 503, never 202
+ *   - tls_verify = false: the wrong CA is accepted, with a warning
  *   - tls-auth-clients yes: without a client certificate 503, with one 202
  *   - redis-server restarted: smsgwd reconnects through the bridge
  *   - config errors at file:line (smsgwd -t), and -t passes a good config
@@ -346,6 +347,22 @@ test_tls_wrong_ca(void **state)
     assert_true(log_has(g, "reason=\"certificate verify failed: ", 100));
 }
 
+/* tls_verify = false (a lab): any certificate, and a warning. */
+static void
+test_tls_unverified(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000], id[128];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_verify = false;", g->ca2);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    assert_true(log_has(g, "redis_tls_unverified conn=main", 1000));
+}
+
 static void
 test_tls_wrong_name(void **state)
 {
@@ -638,6 +655,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tls_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_wrong_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_wrong_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_unverified, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_server_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_cert_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_cert, setup, teardown),
