@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 
 #include "core/cfg_group.h"
+#include "smpp/smpp_tls.h"
 #include "router/numplan.h"
 #include "router/quiet.h"
 
@@ -509,6 +510,12 @@ static const struct key redis_keys[] = {
     KSTR("password", struct cfg_redis, password, 0, 0, NULL, 0),
     KSTR("prefix", struct cfg_redis, prefix, 0, 64, "smsgw:", 0),
     KNUM(K_UINT, "timeout_ms", struct cfg_redis, timeout_ms, 1, 600000, 2000, 0),
+    KBOOL("tls", struct cfg_redis, tls, false),
+    KSTR("tls_ca_file", struct cfg_redis, tls_ca_file, 1, 0, NULL, 0),
+    KSTR("tls_cert_file", struct cfg_redis, tls_cert_file, 1, 0, NULL, 0),
+    KSTR("tls_key_file", struct cfg_redis, tls_key_file, 1, 0, NULL, 0),
+    KBOOL("tls_verify", struct cfg_redis, tls_verify, true),
+    KSTR("tls_server_name", struct cfg_redis, tls_server_name, 1, 255, NULL, 0),
 };
 static const struct section redis_section = SECTION("redis", redis_keys);
 
@@ -1927,6 +1934,48 @@ redis_check(struct ctx *x, const config_setting_t *root)
         err_s(x, us, "redis: unix_socket and host are both set; set only one");
     else if (us && config_setting_get_member(g, "port"))
         err_s(x, us, "redis: unix_socket and port are both set; set only one");
+    if (!g || !config_setting_is_group(g))
+        return;
+
+    const struct cfg_redis *rc = &x->cp->pub.redis;
+    if (!rc->tls) {
+        static const char *const tk[] = { "tls_ca_file", "tls_cert_file", "tls_key_file",
+                                          "tls_verify", "tls_server_name" };
+        for (size_t i = 0; i < sizeof(tk) / sizeof(tk[0]); i++) {
+            const config_setting_t *m = config_setting_get_member(g, tk[i]);
+            if (m) {
+                err_s(x, m, "redis: %s is set but tls is false; set tls = true or remove it",
+                      tk[i]);
+                break;
+            }
+        }
+        return;
+    }
+    if (us) {
+        err_s(x, member_or(g, "tls"), "redis: tls needs host and port; a unix_socket is "
+              "local and has no TLS (remove tls or unix_socket)");
+        return;
+    }
+    if (!rc->tls_cert_file != !rc->tls_key_file) {
+        err_s(x, member_or(g, rc->tls_cert_file ? "tls_cert_file" : "tls_key_file"),
+              "redis: tls_cert_file and tls_key_file go together (the client certificate "
+              "for tls-auth-clients); set both or neither");
+        return;
+    }
+    /* Load the files now, so a wrong path or PEM is a config error (and
+     * smsgwd -t finds it) rather than a connection that never comes up. */
+    struct smpp_tls_client_cfg tc = { .ca_file = rc->tls_ca_file, .cert_file = rc->tls_cert_file,
+                                      .key_file = rc->tls_key_file, .verify = rc->tls_verify };
+    char terr[320] = "";
+    SSL_CTX *ctx = smpp_tls_client_ctx(&tc, terr, sizeof(terr));
+    if (!ctx) {
+        const char *k = strstr(terr, "CA") ? "tls_ca_file"
+                        : strstr(terr, "client key") ? "tls_key_file"
+                        : strstr(terr, "client") ? "tls_cert_file" : "tls";
+        err_s(x, member_or(g, k), "redis: %s", terr);
+        return;
+    }
+    SSL_CTX_free(ctx);
 }
 
 static void
@@ -2002,6 +2051,10 @@ free_all(struct gw_config *c)
     free(c->redis.unix_socket);
     free(c->redis.password);
     free(c->redis.prefix);
+    free(c->redis.tls_ca_file);
+    free(c->redis.tls_cert_file);
+    free(c->redis.tls_key_file);
+    free(c->redis.tls_server_name);
     free(c->http.listen);
     free(c->http.tls_cert_file);
     free(c->http.tls_key_file);

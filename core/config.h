@@ -200,6 +200,12 @@ struct cfg_redis {
     char *password;             /* optional AUTH */
     char *prefix;               /* key prefix, default "smsgw:" */
     unsigned timeout_ms;        /* command watchdog, default 2000 */
+    bool tls;                   /* TLS to host:port (store/store_tls bridge) */
+    char *tls_ca_file;          /* NULL: the system's trust store */
+    char *tls_cert_file;        /* client certificate (tls-auth-clients), with tls_key_file */
+    char *tls_key_file;
+    bool tls_verify;            /* default true */
+    char *tls_server_name;      /* name checked and sent as SNI; default host */
 };
 
 /* Operations (docs/operations.md): the admin socket smsgwctl talks to, an

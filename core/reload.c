@@ -84,7 +84,12 @@ restart_fields(struct reloader *rl, const struct gw_config *o, const struct gw_c
     if (!same(o->redis.host, n->redis.host) || o->redis.port != n->redis.port ||
         !same(o->redis.unix_socket, n->redis.unix_socket) ||
         !same(o->redis.password, n->redis.password) || !same(o->redis.prefix, n->redis.prefix) ||
-        o->redis.timeout_ms != n->redis.timeout_ms)
+        o->redis.timeout_ms != n->redis.timeout_ms || o->redis.tls != n->redis.tls ||
+        o->redis.tls_verify != n->redis.tls_verify ||
+        !same(o->redis.tls_ca_file, n->redis.tls_ca_file) ||
+        !same(o->redis.tls_cert_file, n->redis.tls_cert_file) ||
+        !same(o->redis.tls_key_file, n->redis.tls_key_file) ||
+        !same(o->redis.tls_server_name, n->redis.tls_server_name))
         need_restart(rl, "redis");
     if (!same(o->http.listen, n->http.listen) || o->http.port != n->http.port)
         need_restart(rl, "http.listen/port");

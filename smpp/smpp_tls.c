@@ -2,7 +2,10 @@
 
 #include <stdio.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 static void
 ssl_err(char *err, size_t errsz, const char *what, const char *arg)
@@ -109,4 +112,21 @@ smpp_tls_server_ctx(const struct smpp_tls_server_cfg *cfg, char *err, size_t err
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     }
     return ctx;
+}
+
+SSL *
+smpp_tls_client_ssl(SSL_CTX *ctx, const char *host)
+{
+    SSL *ssl = SSL_new(ctx);
+    unsigned char b[16];
+
+    if (!ssl || !host || !*host)
+        return ssl;
+    if (inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+    } else {
+        SSL_set_tlsext_host_name(ssl, host);
+        SSL_set1_host(ssl, host);
+    }
+    return ssl;
 }

@@ -29,4 +29,9 @@ struct smpp_tls_server_cfg {
 SSL_CTX *smpp_tls_client_ctx(const struct smpp_tls_client_cfg *cfg, char *err, size_t errsz);
 SSL_CTX *smpp_tls_server_ctx(const struct smpp_tls_server_cfg *cfg, char *err, size_t errsz);
 
+/* A client connection on ctx that checks the peer's certificate against
+ * host (an IP literal: its IP SANs; a name: its DNS names, and sent as
+ * SNI). host NULL or "": no name check. NULL when out of memory. */
+SSL *smpp_tls_client_ssl(SSL_CTX *ctx, const char *host);
+
 #endif

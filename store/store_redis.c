@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "store/store_tls.h"
 
 struct pending {
     struct store_redis *r;
@@ -47,6 +48,9 @@ struct store_redis {
     int port;
     unsigned timeout_ms;
     redisAsyncContext *ac;
+    bool tls;                   /* hiredis talks to store_tls's Unix socket */
+    struct store_tls *bridge;   /* NULL with tls: not built yet (retried) */
+    struct cfg_redis tls_cfg;   /* what the bridge is built from (strings owned) */
     bool connected;             /* TCP up */
     bool ready;                 /* and authenticated */
     uint64_t connect_started_ms;
@@ -177,9 +181,9 @@ set_ready(struct store_redis *r)
     r->ready = true;
     r->was_ready = true;
     r->backoff_ms = 100;
-    log_event(LOG_INFO, "redis_ready", "conn=%s addr=%s%s%d", r->name,
+    log_event(LOG_INFO, "redis_ready", "conn=%s addr=%s%s%d tls=%s", r->name,
               r->unix_socket ? r->unix_socket : r->host, r->unix_socket ? "" : ":",
-              r->unix_socket ? 0 : r->port);
+              r->unix_socket ? 0 : r->port, r->tls ? "yes" : "no");
     if (r->on_ready)
         r->on_ready(r, r->on_ready_arg);
 }
@@ -188,6 +192,8 @@ static void
 auth_cb(struct store_redis *r, redisReply *reply, void *arg)
 {
     (void)arg;
+    if (!reply)
+        return;     /* the connection failed first: lost() says so */
     if (store_reply_failed(reply)) {
         log_event(LOG_ERROR, "redis_auth_failed", "conn=%s error=\"%s\"", r->name,
                   reply ? reply->str : "no reply");
@@ -198,6 +204,19 @@ auth_cb(struct store_redis *r, redisReply *reply, void *arg)
 
 static int send_pending(struct store_redis *r, store_reply_cb cb, void *arg, int argc,
                         const char **argv, const size_t *argvlen);
+
+static void
+ping_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    (void)arg;
+    if (!reply)
+        return;     /* the bridge closed: lost() reconnects */
+    if (store_reply_failed(reply)) {
+        log_event(LOG_ERROR, "redis_ping_failed", "conn=%s error=\"%s\"", r->name, reply->str);
+        return;     /* NOAUTH and the like: the watchdog or the server's close will retry */
+    }
+    set_ready(r);
+}
 
 static void
 connect_cb(const redisAsyncContext *ac, int status)
@@ -220,6 +239,12 @@ connect_cb(const redisAsyncContext *ac, int status)
         size_t lens[] = { 4, strlen(r->password) };
         /* AUTH goes out before anything else can: ready is still false. */
         send_pending(r, auth_cb, NULL, 2, argv, lens);
+    } else if (r->tls) {
+        /* The bridge's socket accepts before its TLS handshake is done:
+         * ready only once Redis has answered through it. */
+        const char *argv[] = { "PING" };
+        size_t lens[] = { 4 };
+        send_pending(r, ping_cb, NULL, 1, argv, lens);
     } else {
         set_ready(r);
     }
@@ -242,8 +267,21 @@ connect_now(struct store_redis *r)
 
     if (r->ac)
         return;
-    ac = r->unix_socket ? redisAsyncConnectUnix(r->unix_socket)
-                        : redisAsyncConnect(r->host, r->port);
+    if (r->tls && !r->bridge) {
+        char err[320] = "";
+        r->bridge = store_tls_new(r->base, &r->tls_cfg, r->name, err, sizeof(err));
+        if (!r->bridge) {
+            log_event(LOG_ERROR, "redis_tls_failed", "conn=%s addr=%s:%d reason=\"%s\"", r->name,
+                      r->host, r->port, err);
+            schedule_reconnect(r);
+            return;
+        }
+    }
+    if (r->bridge)
+        ac = redisAsyncConnectUnix(store_tls_path(r->bridge));
+    else
+        ac = r->unix_socket ? redisAsyncConnectUnix(r->unix_socket)
+                            : redisAsyncConnect(r->host, r->port);
     if (!ac || ac->err) {
         log_event(LOG_WARN, "redis_connect_failed", "conn=%s error=\"%s\"", r->name,
                   ac ? ac->errstr : "out of memory");
@@ -307,6 +345,18 @@ store_redis_new(struct event_base *base, const struct cfg_redis *cfg, const char
     r->prefix = xstrdup(cfg->prefix ? cfg->prefix : "smsgw:");
     r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 2000;
     r->backoff_ms = 100;
+    if (cfg->tls && !cfg->unix_socket) {
+        r->tls = true;
+        r->tls_cfg.host = r->host;
+        r->tls_cfg.port = r->port;
+        r->tls_cfg.timeout_ms = r->timeout_ms;
+        r->tls_cfg.tls = true;
+        r->tls_cfg.tls_verify = cfg->tls_verify;
+        r->tls_cfg.tls_ca_file = xstrdup(cfg->tls_ca_file);
+        r->tls_cfg.tls_cert_file = xstrdup(cfg->tls_cert_file);
+        r->tls_cfg.tls_key_file = xstrdup(cfg->tls_key_file);
+        r->tls_cfg.tls_server_name = xstrdup(cfg->tls_server_name);
+    }
     char l[96];
     metrics_labels(l, sizeof(l), "conn", r->name, NULL, NULL);
     r->m_cmds = metrics_counter("smsgw_redis_commands_total", l);
@@ -343,6 +393,11 @@ store_redis_free(struct store_redis *r)
         r->ac = NULL;
         redisAsyncFree(ac);
     }
+    store_tls_free(r->bridge);
+    free(r->tls_cfg.tls_ca_file);
+    free(r->tls_cfg.tls_cert_file);
+    free(r->tls_cfg.tls_key_file);
+    free(r->tls_cfg.tls_server_name);
     event_free(r->retry_ev);
     event_free(r->watchdog_ev);
     event_free(r->flush_ev);

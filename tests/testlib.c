@@ -232,10 +232,25 @@ tl_redis_start(struct tl_redis *r)
         r->port = tl_free_port();
     snprintf(port, sizeof(port), "%d", r->port);
     snprintf(log, sizeof(log), "%s/redis.log", r->dir);
-    char *argv[] = { "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", r->aof ? "yes" : "no",
-                     "--appendfsync", "always", "--dir", r->dir,
-                     "--daemonize", "no", NULL };
+    char *argv[32] = { "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
+                       "--save", "", "--appendonly", r->aof ? "yes" : "no",
+                       "--appendfsync", "always", "--dir", r->dir,
+                       "--daemonize", "no", NULL };
+    if (r->tls_cert) {
+        char **a = argv + 15;
+        argv[1] = "--tls-port";
+        *a++ = "--port";
+        *a++ = "0";
+        *a++ = "--tls-cert-file";
+        *a++ = (char *)r->tls_cert;
+        *a++ = "--tls-key-file";
+        *a++ = (char *)r->tls_key;
+        *a++ = "--tls-ca-cert-file";
+        *a++ = (char *)r->tls_ca;
+        *a++ = "--tls-auth-clients";
+        *a++ = r->tls_auth_clients ? "yes" : "no";
+        *a = NULL;
+    }
     r->pid = tl_spawn(argv, log);
     if (!tl_wait_port(r->port, 10000)) {
         tl_dump_file(log);

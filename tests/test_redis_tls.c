@@ -1,0 +1,667 @@
+/*
+ * TLS to Redis (issue 6; store/store_tls): a real redis-server listening
+ * with TLS only, certificates made here with the openssl CLI, smsc-sim and
+ * smsgwd.
+ *
+ *   - verified TLS: a POST is accepted (202) and the message is delivered;
+ *     the bridge's socket is 0600 in a 0700 directory removed at exit
+ *   - a CA that did not sign Redis's certificate, or a server name the
+ *     certificate does not carry: redis_tls_failed "certificate verify
+ *     failed: ..." and POST answers 503, never 202
+ *   - tls_verify = false: the wrong CA is accepted, with a warning
+ *   - tls-auth-clients yes: without a client certificate 503, with one 202
+ *   - redis-server restarted: smsgwd reconnects through the bridge
+ *   - config errors at file:line (smsgwd -t), and -t passes a good config
+ *   - in process (store_redis): values far larger than the bridge's
+ *     watermarks go both ways intact; with a failing handshake the link
+ *     is never reported ready, not even for a moment
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/config.h"
+#include "store/store_redis.h"
+#include "tests/testlib.h"
+
+#define KEY "acme-key-0123"
+
+struct gx {
+    char *dir;
+    struct tl_redis redis;
+    pid_t sim, gw;
+    int sim_port, http_port;
+    char conf[4200], gwlog[4200], simlog[4200], tmp[4200];
+    char ca[4200], ca2[4200], srv[4200], srvkey[4200], cli[4200], clikey[4200];
+};
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void
+make_certs(const char *dir)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=smsgw-test-ca >/dev/null 2>&1 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca2.key -out ca2.pem -days 2 "
+             "-subj /CN=smsgw-other-ca >/dev/null 2>&1 && "
+             "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr "
+             "-subj /CN=redis.test >/dev/null 2>&1 && "
+             "printf 'subjectAltName=IP:127.0.0.1,DNS:redis.test\\n' > ext.cnf && "
+             "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out srv.pem -days 2 -extfile ext.cnf >/dev/null 2>&1 && "
+             "openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr "
+             "-subj /CN=smsgwd >/dev/null 2>&1 && "
+             "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out cli.pem -days 2 >/dev/null 2>&1",
+             dir);
+    if (system(cmd) != 0)
+        fail_msg("openssl could not make the certificates");
+}
+
+static int
+setup(void **state)
+{
+    struct gx *g = calloc(1, sizeof(*g));
+    g->dir = tl_tmpdir();
+    make_certs(g->dir);
+#define P(f, n) snprintf(g->f, sizeof(g->f), "%s/" n, g->dir)
+    P(ca, "ca.pem");
+    P(ca2, "ca2.pem");
+    P(srv, "srv.pem");
+    P(srvkey, "srv.key");
+    P(cli, "cli.pem");
+    P(clikey, "cli.key");
+    P(conf, "smsgw.conf");
+    P(gwlog, "smsgwd.log");
+    P(simlog, "sim.log");
+    P(tmp, "tmp");
+#undef P
+    mkdir(g->tmp, 0700);
+    g->redis.tls_cert = g->srv;
+    g->redis.tls_key = g->srvkey;
+    g->redis.tls_ca = g->ca;
+    g->redis.aof = true;
+    g->sim_port = tl_free_port();
+    g->http_port = tl_free_port();
+    *state = g;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct gx *g = *state;
+    if (g->gw > 0)
+        tl_stop(g->gw, SIGKILL, 2000);
+    if (g->sim > 0)
+        tl_stop(g->sim, SIGKILL, 2000);
+    if (g->redis.pid > 0)
+        tl_redis_stop(&g->redis);
+    tl_cleanup_dir(g->dir);
+    free(g);
+    return 0;
+}
+
+static void
+start_sim(struct gx *g)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", g->sim_port);
+    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "gw",
+                     "--password", "secret", "--stats-interval-ms", "0", "--log-level", "warn",
+                     "--dlr-delay-ms", "50", NULL };
+    g->sim = tl_spawn(argv, g->simlog);
+    if (!tl_wait_port(g->sim_port, 10000)) {
+        tl_dump_file(g->simlog);
+        fail_msg("smsc-sim did not start");
+    }
+}
+
+/* redis_extra: more settings inside the redis group. */
+static void
+write_config(struct gx *g, const char *redis_extra)
+{
+    char h[65];
+    config_sha256_hex(KEY, h);
+    FILE *f = fopen(g->conf, "w");
+    assert_non_null(f);
+    fprintf(f, "instance = \"tls-1\";\n"
+               "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000;\n"
+               "  %s\n"
+               "};\n"
+               "http = { listen = \"127.0.0.1\"; port = %d; };\n"
+               "admin = { socket = \"\"; };\n"
+               "smsc = ( { name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"gw\";\n"
+               "    password = \"secret\"; window = 16; reconnect_min_ms = 100;\n"
+               "    reconnect_max_ms = 500; } );\n"
+               "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
+               "routes = ( { name = \"good\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"1415\"]; } );\n"
+               "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
+            g->redis.port, redis_extra, g->http_port, g->sim_port, h);
+    fclose(f);
+}
+
+static void
+start_gw(struct gx *g)
+{
+    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
+    /* The bridge's private directory goes under TMPDIR: here, g->tmp. */
+    setenv("TMPDIR", g->tmp, 1);
+    unsetenv("RUNTIME_DIRECTORY");
+    g->gw = tl_spawn(argv, g->gwlog);
+    unsetenv("TMPDIR");
+    if (!tl_wait_port(g->http_port, 10000)) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smsgwd did not start");
+    }
+}
+
+/* POST one message; the status, and its id in id (if 202). */
+static int
+post(struct gx *g, char *id, size_t idsz)
+{
+    char *body = NULL;
+    int st = tl_http(g->http_port, "POST", "/v1/messages", KEY,
+                     "{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"tls test\"}", &body,
+                     NULL);
+    if (id)
+        snprintf(id, idsz, "%s", st == 202 ? tl_jstr(body, "id") : "");
+    free(body);
+    return st;
+}
+
+/* POST until it answers 202 (Redis links come up after the listener). */
+static void
+post_accepted(struct gx *g, char *id, size_t idsz)
+{
+    int st = -1;
+    for (int i = 0; i < 200 && (st = post(g, id, idsz)) != 202; i++)
+        sleep_ms(50);
+    if (st != 202) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("POST never accepted (last status %d)", st);
+    }
+}
+
+static void
+wait_state(struct gx *g, const char *id, const char *want)
+{
+    char path[128], *body = NULL;
+    snprintf(path, sizeof(path), "/v1/messages/%s", id);
+    for (int waited = 0; waited <= 15000; waited += 50) {
+        free(body);
+        body = NULL;
+        if (tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL) == 200 &&
+            strcmp(tl_jstr(body, "state"), want) == 0) {
+            free(body);
+            return;
+        }
+        sleep_ms(50);
+    }
+    tl_dump_tail(g->gwlog);
+    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
+}
+
+static char *
+slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* Wait until the smsgwd log holds want; false after ms. */
+static bool
+log_has(struct gx *g, const char *want, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 50) {
+        char *s = slurp(g->gwlog);
+        bool ok = strstr(s, want) != NULL;
+        free(s);
+        if (ok)
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+/* Redis is up with TLS but unusable for smsgwd: every POST in a few
+ * seconds answers 503 (never 202) and the log says why. */
+static void
+assert_refused(struct gx *g, const char *why)
+{
+    if (!log_has(g, why, 8000)) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("smsgwd never logged: %s", why);
+    }
+    for (int i = 0; i < 20; i++) {
+        int st = post(g, NULL, 0);
+        if (st != 503) {
+            tl_dump_tail(g->gwlog);
+            fail_msg("POST answered %d while Redis's TLS fails (want 503)", st);
+        }
+        sleep_ms(50);
+    }
+}
+
+/* The bridges' directories under g->tmp (one per Redis connection: main
+ * and router): each 0700 with one 0600 socket. Returns how many. */
+static int
+check_bridge_dirs(struct gx *g)
+{
+    DIR *d = opendir(g->tmp);
+    struct dirent *e;
+    int n = 0;
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "smsgw-redis-", 12) != 0)
+            continue;
+        char bd[4500], sock[4800];
+        struct stat st;
+        snprintf(bd, sizeof(bd), "%s/%s", g->tmp, e->d_name);
+        assert_int_equal(stat(bd, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        DIR *in = opendir(bd);
+        struct dirent *s;
+        int socks = 0;
+        assert_non_null(in);
+        while ((s = readdir(in))) {
+            if (s->d_name[0] == '.')
+                continue;
+            snprintf(sock, sizeof(sock), "%s/%s", bd, s->d_name);
+            assert_int_equal(stat(sock, &st), 0);
+            assert_true(S_ISSOCK(st.st_mode));
+            assert_int_equal(st.st_mode & 0777, 0600);
+            socks++;
+        }
+        closedir(in);
+        assert_int_equal(socks, 1);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void
+test_tls_delivered(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000], id[128];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    wait_state(g, id, "delivered");
+    assert_true(log_has(g, "redis_ready conn=main addr=127.0.0.1:", 1000));
+    assert_true(log_has(g, "tls=yes", 1000));
+
+    assert_int_equal(check_bridge_dirs(g), 2);
+
+    int status = tl_stop(g->gw, SIGTERM, 10000);
+    g->gw = 0;
+    assert_true(tl_exited_ok(status));
+    assert_int_equal(check_bridge_dirs(g), 0);     /* removed at exit */
+}
+
+static void
+test_tls_wrong_ca(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca2);
+    write_config(g, extra);
+    start_gw(g);
+    assert_refused(g, "redis_tls_failed conn=main addr=127.0.0.1:");
+    assert_true(log_has(g, "reason=\"certificate verify failed: ", 100));
+}
+
+/* tls_verify = false (a lab): any certificate, and a warning. */
+static void
+test_tls_unverified(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000], id[128];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_verify = false;", g->ca2);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    assert_true(log_has(g, "redis_tls_unverified conn=main", 1000));
+}
+
+static void
+test_tls_wrong_name(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra),
+             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"other.test\";", g->ca);
+    write_config(g, extra);
+    start_gw(g);
+    assert_refused(g, "certificate verify failed: hostname mismatch");
+}
+
+static void
+test_tls_server_name(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000], id[128];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra),
+             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", g->ca);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+}
+
+static void
+test_tls_client_cert_required(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000];
+
+    g->redis.tls_auth_clients = true;
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca);
+    write_config(g, extra);
+    start_gw(g);
+    assert_refused(g, "redis_tls_failed conn=main");
+}
+
+static void
+test_tls_client_cert(void **state)
+{
+    struct gx *g = *state;
+    char extra[20000], id[128];
+
+    g->redis.tls_auth_clients = true;
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra),
+             "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; tls_key_file = \"%s\";",
+             g->ca, g->cli, g->clikey);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    wait_state(g, id, "delivered");
+}
+
+static void
+test_tls_redis_restart(void **state)
+{
+    struct gx *g = *state;
+    char extra[9000], id[128], id2[128];
+
+    tl_redis_start(&g->redis);
+    start_sim(g);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    wait_state(g, id, "delivered");
+
+    tl_redis_pause(&g->redis);
+    assert_true(log_has(g, "redis_lost conn=main", 5000));
+    /* Down: the bridge says why, and nothing is accepted meanwhile. */
+    assert_refused(g, "redis_tls_failed conn=main addr=127.0.0.1:");
+    if (!log_has(g, "reason=\"connect failed: Connection refused\"", 100)) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("no connect failed: Connection refused");
+    }
+
+    tl_redis_start(&g->redis);
+    post_accepted(g, id2, sizeof(id2));
+    wait_state(g, id2, "delivered");
+    wait_state(g, id, "delivered");    /* the record survived (AOF) */
+}
+
+/* smsgwd -t on redis_extra: its exit status, and stderr in out. */
+static int
+check_config(struct gx *g, const char *redis_extra, char **out)
+{
+    char cmd[9000], outp[4300];
+    write_config(g, redis_extra);
+    snprintf(outp, sizeof(outp), "%s/check.out", g->dir);
+    snprintf(cmd, sizeof(cmd), "'%s' -t -c '%s' >'%s' 2>&1", tl_bin("smsgwd"), g->conf, outp);
+    int rc = system(cmd);
+    *out = slurp(outp);
+    return rc;
+}
+
+static void
+expect_error(struct gx *g, const char *redis_extra, const char *want)
+{
+    char *out, where[4300];
+    int rc = check_config(g, redis_extra, &out);
+    /* Every redis setting of these configs is on the file's line 3. */
+    snprintf(where, sizeof(where), "%s:3: ", g->conf);
+    bool ok = rc != 0 && strstr(out, where) && strstr(out, want);
+    if (!ok)
+        fprintf(stderr, "config with [%s]: rc %d, wanted \"%s%s\", got:\n%s", redis_extra, rc,
+                where, want, out);
+    free(out);
+    assert_true(ok);
+}
+
+static void
+test_tls_config(void **state)
+{
+    struct gx *g = *state;
+    char extra[20000], *out;
+
+    g->redis.port = 6390;
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; "
+             "tls_key_file = \"%s\"; tls_server_name = \"redis.test\";", g->ca, g->cli, g->clikey);
+    int rc = check_config(g, extra, &out);
+    if (rc != 0)
+        fail_msg("a good TLS config failed -t: %s", out);
+    free(out);
+
+    snprintf(extra, sizeof(extra), "tls = true; tls_cert_file = \"%s\";", g->cli);
+    expect_error(g, extra, "tls_cert_file and tls_key_file go together");
+    snprintf(extra, sizeof(extra), "tls = true; tls_key_file = \"%s\";", g->clikey);
+    expect_error(g, extra, "tls_cert_file and tls_key_file go together");
+    snprintf(extra, sizeof(extra), "tls_ca_file = \"%s\";", g->ca);
+    expect_error(g, extra, "redis: tls_ca_file is set but tls is false");
+    expect_error(g, "tls = true; tls_ca_file = \"/nonexistent/ca.pem\";",
+                 "cannot load CA file /nonexistent/ca.pem");
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; "
+             "tls_key_file = \"%s\";", g->ca, g->cli, g->srvkey);
+    expect_error(g, extra, "cannot load client key");
+    expect_error(g, "tls = \"yes\";", "tls");
+    expect_error(g, "tls_verify = false;", "redis: tls_verify is set but tls is false");
+
+    /* A unix_socket has no TLS: its own group, without host and port. */
+    FILE *f = fopen(g->conf, "w");
+    assert_non_null(f);
+    fprintf(f, "instance = \"tls-1\";\n"
+               "redis = {\n"
+               "  unix_socket = \"/run/redis.sock\"; tls = true;\n"
+               "};\n");
+    fclose(f);
+    char cmd[9000], outp[4300], where[4300];
+    snprintf(outp, sizeof(outp), "%s/check.out", g->dir);
+    snprintf(cmd, sizeof(cmd), "'%s' -t -c '%s' >'%s' 2>&1", tl_bin("smsgwd"), g->conf, outp);
+    rc = system(cmd);
+    out = slurp(outp);
+    snprintf(where, sizeof(where), "%s:3: redis: tls needs host and port", g->conf);
+    if (rc == 0 || !strstr(out, where))
+        fail_msg("unix_socket with tls: rc %d, wanted \"%s\", got:\n%s", rc, where, out);
+    free(out);
+}
+
+/* ------------------------------------------------------- in process */
+
+#define BIG_N   4
+#define BIG_LEN (3u << 20)      /* 3 MiB each: 12 MiB each way, past the 1 MiB marks */
+
+struct big {
+    int set_ok, got_ok, answers;
+    const char *val;
+};
+
+static void
+big_set_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct big *b = arg;
+    (void)r;
+    b->answers++;
+    if (reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0)
+        b->set_ok++;
+}
+
+static void
+big_get_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    struct big *b = arg;
+    (void)r;
+    b->answers++;
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == BIG_LEN &&
+        memcmp(reply->str, b->val, BIG_LEN) == 0)
+        b->got_ok++;
+}
+
+static struct cfg_redis
+inproc_cfg(struct gx *g, const char *ca)
+{
+    struct cfg_redis cfg = { .host = (char *)"127.0.0.1", .port = g->redis.port,
+                             .prefix = (char *)"t:", .timeout_ms = 10000, .tls = true,
+                             .tls_ca_file = (char *)ca, .tls_verify = true };
+    return cfg;
+}
+
+static void
+test_bridge_large_values(void **state)
+{
+    struct gx *g = *state;
+    struct big b = { 0 };
+
+    tl_redis_start(&g->redis);
+    struct event_base *base = event_base_new();
+    struct cfg_redis cfg = inproc_cfg(g, g->ca);
+    struct store_redis *r = store_redis_new(base, &cfg, "big");
+    TL_RUN_UNTIL(base, store_redis_ready(r), 5000);
+    assert_true(store_redis_ready(r));
+
+    char *val = malloc(BIG_LEN);
+    assert_non_null(val);
+    for (size_t i = 0; i < BIG_LEN; i++)
+        val[i] = (char)('a' + (i * 7 + i / 4093) % 26);
+    b.val = val;
+    /* All pipelined at once while Redis is stopped: the bridge holds at
+     * most its high mark, stops reading hiredis, and must start again when
+     * Redis reads (a bridge that never resumes stalls here). Then Redis
+     * answers 12 MiB the other way. */
+    kill(g->redis.pid, SIGSTOP);
+    for (int i = 0; i < BIG_N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "t:big%d", i);
+        const char *argv[] = { "SET", key, val };
+        size_t lens[] = { 3, strlen(key), BIG_LEN };
+        assert_int_equal(store_redis_argv(r, big_set_cb, &b, 3, argv, lens), 0);
+    }
+    for (int i = 0; i < BIG_N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "t:big%d", i);
+        const char *argv[] = { "GET", key };
+        size_t lens[] = { 3, strlen(key) };
+        assert_int_equal(store_redis_argv(r, big_get_cb, &b, 2, argv, lens), 0);
+    }
+    TL_RUN_UNTIL(base, false, 1000);
+    kill(g->redis.pid, SIGCONT);
+    TL_RUN_UNTIL(base, b.answers == 2 * BIG_N, 60000);
+    assert_int_equal(b.answers, 2 * BIG_N);
+    assert_int_equal(b.set_ok, BIG_N);
+    assert_int_equal(b.got_ok, BIG_N);
+    assert_true(store_redis_ready(r));
+    free(val);
+    store_redis_free(r);
+    event_base_free(base);
+}
+
+static void
+count_ready(struct store_redis *r, void *arg)
+{
+    (void)r;
+    (*(int *)arg)++;
+}
+
+static void
+test_bridge_never_ready_on_failure(void **state)
+{
+    struct gx *g = *state;
+    bool ever = false;
+
+    tl_redis_start(&g->redis);
+    struct event_base *base = event_base_new();
+    struct cfg_redis cfg = inproc_cfg(g, g->ca2);
+    struct store_redis *r = store_redis_new(base, &cfg, "bad");
+    /* The bridge's socket accepts at once; only Redis's answer through it
+     * makes the link ready. Over 1.5 s of retries, never. */
+    int readies = 0;
+    store_redis_on_ready(r, count_ready, &readies);
+    TL_RUN_UNTIL(base, (ever = ever || store_redis_ready(r)), 1500);
+    assert_false(ever);
+    assert_int_equal(readies, 0);
+    store_redis_free(r);
+    event_base_free(base);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tls_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_delivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_wrong_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_wrong_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_unverified, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_server_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_cert_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_cert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_redis_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bridge_large_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bridge_never_ready_on_failure, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
