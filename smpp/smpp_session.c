@@ -1,4 +1,5 @@
 #include "smpp/smpp_session.h"
+#include "smpp/smpp_tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -995,17 +996,10 @@ make_bev(struct smpp_session *s, int fd, SSL_CTX *ssl_ctx, const char *host)
 
     if (!ssl_ctx)
         return bufferevent_socket_new(s->base, fd, opts);
-    SSL *ssl = SSL_new(ssl_ctx);
+    /* As the ESME we check the SMSC's name (or IP) and send SNI. */
+    SSL *ssl = smpp_tls_client_ssl(ssl_ctx, s->role == SMPP_ROLE_ESME ? host : NULL);
     if (!ssl)
         return NULL;
-    if (s->role == SMPP_ROLE_ESME && host && *host) {
-        if (is_ip_literal(host)) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
-        } else {
-            SSL_set_tlsext_host_name(ssl, host);
-            SSL_set1_host(ssl, host);
-        }
-    }
     return bufferevent_openssl_socket_new(s->base, fd, ssl,
                                           s->role == SMPP_ROLE_ESME ? BUFFEREVENT_SSL_CONNECTING
                                                                     : BUFFEREVENT_SSL_ACCEPTING,
