@@ -1,4 +1,5 @@
 #include "core/smpp_front.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -169,14 +170,6 @@ xcalloc(size_t n, size_t sz)
     return p;
 }
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* a is an entry of the current config. */
 static struct front_acct *
 acct_of(struct smpp_front *f, const struct cfg_account *a)
@@ -242,7 +235,7 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
         return ESME_RBINDFAIL;
     a = config_account_by_smpp_id(f->cfg, system_id);
     if (!a) {
-        bindguard_failed(f->guard, ip, NULL, now_ms());
+        bindguard_failed(f->guard, ip, NULL, clock_mono_ms());
         log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s status=ESME_RINVSYSID "
                   "reason=\"unknown system_id\"", smpp_session_id(s), smpp_session_peer(s));
         return ESME_RINVSYSID;
@@ -259,7 +252,7 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
      * system_id the bind is refused without it (core/smpp_bindguard.h). */
     bool cached = bindguard_cached(f->guard, system_id, password, a->smpp_password);
     if (!cached) {
-        const char *why = bindguard_blocked(f->guard, ip, system_id, now_ms());
+        const char *why = bindguard_blocked(f->guard, ip, system_id, clock_mono_ms());
         if (why) {
             log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
                       "status=ESME_RBINDFAIL reason=\"too many failed binds for this %s\"",
@@ -267,7 +260,7 @@ on_bind(struct smpp_session *s, const struct smpp_pdu *bind, void *ctx)
             return ESME_RBINDFAIL;
         }
         if (!config_smpp_password_ok(a, password)) {
-            bindguard_failed(f->guard, ip, system_id, now_ms());
+            bindguard_failed(f->guard, ip, system_id, clock_mono_ms());
             log_event(LOG_WARN, "smpp_bind_refused", "session=%u peer=%s account=%s "
                       "status=ESME_RINVPASWD reason=\"wrong password\"", smpp_session_id(s),
                       smpp_session_peer(s), a->name);
@@ -390,7 +383,7 @@ dest_digits(const char *d, char out[16])
 static bool
 take_token(struct front_acct *fa, const struct cfg_account *a)
 {
-    uint64_t t = now_ms();
+    uint64_t t = clock_mono_ms();
 
     if (!a->mps)
         return true;
@@ -1401,7 +1394,7 @@ item_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
                   res == SMPP_REQ_RESP ? smpp_status_name(resp->hdr.command_status)
                   : res == SMPP_REQ_TIMEOUT ? "timeout" : "connection lost");
         fa->dirty = true;
-        fa->resume_ms = now_ms() + DELIVER_RETRY_MS;
+        fa->resume_ms = clock_mono_ms() + DELIVER_RETRY_MS;
     }
     item_free(it);
     kick(f);
@@ -1474,7 +1467,7 @@ taken(void *arg, int n, const char *const *items, const size_t *lens)
     if (n < 0) {
         /* The script may have run: whatever it moved goes back first. */
         fa->dirty = true;
-        fa->resume_ms = now_ms() + DELIVER_RETRY_MS;
+        fa->resume_ms = clock_mono_ms() + DELIVER_RETRY_MS;
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -1517,7 +1510,7 @@ deliver_run(struct smpp_front *f, struct front_acct *fa)
         if (fa->sending)
             return;                     /* wait until every deliver_sm has ended */
         buf_drop(fa);                   /* they are in the inflight list too */
-        if (fa->dirty && now_ms() < fa->resume_ms)
+        if (fa->dirty && clock_mono_ms() < fa->resume_ms)
             return;
         fa->requeueing = true;
         store_clientq_requeue(f->redis, fa->name, f->instance, requeued, op_new(f, fa));
@@ -1557,7 +1550,7 @@ deliver_run(struct smpp_front *f, struct front_acct *fa)
                       smpp_session_id(c->s), a->name);
             item_free(it);
             fa->dirty = true;
-            fa->resume_ms = now_ms() + DELIVER_RETRY_MS;
+            fa->resume_ms = clock_mono_ms() + DELIVER_RETRY_MS;
             return;
         }
         fa->sending++;
@@ -1633,7 +1626,7 @@ alive_done(void *arg, int rc)
         return;
     f->alive_busy = false;
     if (rc < 0) {
-        f->alive_due_ms = now_ms() + DELIVER_RETRY_MS;
+        f->alive_due_ms = clock_mono_ms() + DELIVER_RETRY_MS;
         return;
     }
     if (rc == 0 && f->alive_ok) {
@@ -1643,17 +1636,17 @@ alive_done(void *arg, int rc)
         log_event(LOG_WARN, "clientq_alive_lapsed", "instance=%s", f->instance);
         for (size_t i = 0; i < f->cfg->naccounts; i++) {
             f->accts[i]->dirty = true;
-            f->accts[i]->resume_ms = now_ms();
+            f->accts[i]->resume_ms = clock_mono_ms();
         }
         for (struct front_acct *fa = f->gone; fa; fa = fa->gone_next) {
             fa->dirty = true;
-            fa->resume_ms = now_ms();
+            fa->resume_ms = clock_mono_ms();
         }
     }
     if (!f->alive_ok)
-        f->sweep_due_ms = now_ms();     /* first sweep right away */
+        f->sweep_due_ms = clock_mono_ms();     /* first sweep right away */
     f->alive_ok = true;
-    f->alive_due_ms = now_ms() + ALIVE_REFRESH_MS;
+    f->alive_due_ms = clock_mono_ms() + ALIVE_REFRESH_MS;
     housekeep(f);
     kick(f);
 }
@@ -1667,7 +1660,7 @@ swept(void *arg, int rc, unsigned long moved)
     if (!f)
         return;
     f->sweeping = false;
-    f->sweep_due_ms = now_ms() + (rc < 0 ? ALIVE_REFRESH_MS : SWEEP_MS);
+    f->sweep_due_ms = clock_mono_ms() + (rc < 0 ? ALIVE_REFRESH_MS : SWEEP_MS);
     /* Delivery starts after the first sweep, so what a dead instance had in
      * flight (older than anything queued since) goes first. */
     f->swept_once = true;
@@ -1678,7 +1671,7 @@ swept(void *arg, int rc, unsigned long moved)
 static void
 housekeep(struct smpp_front *f)
 {
-    uint64_t t = now_ms();
+    uint64_t t = clock_mono_ms();
 
     if (!store_redis_ready(f->redis))
         return;
@@ -1711,7 +1704,7 @@ sched_batch_end(struct smpp_front *f)
     if (f->sched_waiting)
         return;
     f->sched_busy = false;
-    f->sched_due_ms = now_ms() + (f->sched_full ? 0 : SCHED_POLL_MS);
+    f->sched_due_ms = clock_mono_ms() + (f->sched_full ? 0 : SCHED_POLL_MS);
 }
 
 static void
@@ -1856,7 +1849,7 @@ sched_poll(struct smpp_front *f)
 {
     struct timespec ts;
 
-    if (f->sched_busy || now_ms() < f->sched_due_ms || !store_redis_ready(f->redis))
+    if (f->sched_busy || clock_mono_ms() < f->sched_due_ms || !store_redis_ready(f->redis))
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     f->sched_busy = true;

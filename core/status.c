@@ -1,4 +1,5 @@
 #include "core/status.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,14 +71,6 @@ struct status {
     bool d_busy;                /* a read is out */
 };
 
-static uint64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 warn_line(void *arg, const char *line, size_t len)
 {
@@ -102,7 +95,7 @@ status_errors(const struct status *st, void (*fn)(void *arg, const char *line), 
 double
 status_uptime(const struct status *st)
 {
-    return (double)(mono_us() - st->started_us) / 1e6;
+    return (double)(clock_mono_us() - st->started_us) / 1e6;
 }
 
 static struct qcache *
@@ -232,7 +225,7 @@ delivery_read(void *arg, int rc, const struct store_stats_agg *rows)
         free(st->drows);
         st->drows = dr;
         st->ndrows = d->n;
-        st->d_read_us = mono_us();
+        st->d_read_us = clock_mono_us();
     }
     free(d->dims);
     free(d->names);
@@ -273,7 +266,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct status *st = arg;
     static struct mt_route_info ri[MAX_ROUTES];
-    uint64_t now = mono_us();
+    uint64_t now = clock_mono_us();
 
     (void)fd;
     (void)what;
@@ -311,7 +304,7 @@ status_new(struct event_base *base, struct store_redis *redis, struct store_redi
     st->base = base;
     st->redis = redis;
     st->redis_router = redis_router;
-    st->started_us = mono_us();
+    st->started_us = clock_mono_us();
     st->tick = event_new(base, -1, EV_PERSIST, tick_cb, st);
     if (!st->tick)
         abort();
@@ -483,7 +476,7 @@ static void
 delivery_table(struct status *st, FILE *f)
 {
     static const char *const wname[STORE_STATS_NWIN] = { "hour", "day" };
-    uint64_t now = mono_us();
+    uint64_t now = clock_mono_us();
 
     st->d_viewed_us = now;
     delivery_refresh(st, now);

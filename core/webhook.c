@@ -21,6 +21,7 @@
  * jobs are started as slots free up.
  */
 #include "core/webhook.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -120,15 +121,6 @@ fatal(const char *what)
 {
     log_event(LOG_ERROR, "webhook_fatal", "what=\"%s\"", what);
     abort();
-}
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static struct timeval
@@ -340,7 +332,7 @@ static void
 job_retry(struct wh_job *j, long status, CURLcode res, uint64_t retry_after_ms)
 {
     struct webhook *w = j->w;
-    uint64_t delay, now = mono_ms();
+    uint64_t delay, now = clock_mono_ms();
     char eb[160];
 
     if (j->attempts >= w->cfg.max_attempts) {
@@ -557,7 +549,7 @@ webhook_new(struct event_base *base, const struct webhook_cfg *cfg)
     TAILQ_INIT(&w->due);
     TAILQ_INIT(&w->inflight);
     TAILQ_INIT(&w->delayed);
-    w->rng = mono_ms() ^ ((uint64_t)(uintptr_t)w << 16) ^ 0x9e3779b97f4a7c15ULL;
+    w->rng = clock_mono_ms() ^ ((uint64_t)(uintptr_t)w << 16) ^ 0x9e3779b97f4a7c15ULL;
     event_assign(&w->drain_ev, base, -1, 0, drain_cb, w);
     evtimer_assign(&w->deadline_ev, base, deadline_cb, w);
 
@@ -647,7 +639,7 @@ webhook_post(struct webhook *w, const char *url, const char *body, size_t len,
     snprintf(j->event_id, sizeof(j->event_id), "%s", event_id);
     snprintf(j->host, sizeof(j->host), "%s", host);
     j->https = https;
-    j->first_ms = mono_ms();
+    j->first_ms = clock_mono_ms();
     if (secret && secret[0]) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned mdlen = 0;

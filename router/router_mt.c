@@ -1,4 +1,5 @@
 #include "router/router_mt.h"
+#include "core/clock.h"
 #include "router/router_pacer.h"
 
 #include <stdio.h>
@@ -212,20 +213,6 @@ void
 mt_engine_set_webhook(struct mt_engine *e, struct webhook *w)
 {
     e->webhook = w;
-}
-
-static uint64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t
-mono_ms(void)
-{
-    return mono_us() / 1000u;
 }
 
 /* ---------------------------------------------------------------- binds */
@@ -803,7 +790,7 @@ pick_session(struct mt_route *rt, struct mt_smsc *only, struct mt_smsc **which, 
 {
     struct mt_engine *e = rt->eng;
     struct pick live = { 0 }, probe = { 0 }, degraded = { 0 };
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
 
     *any_bound = false;
     rt->pick_probe = rt->pick_degraded = false;
@@ -1100,7 +1087,7 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
     free(arg);
     job->pending--;
     if (res == SMPP_REQ_RESP)
-        metrics_observe(job->smsc->m_rtt, (double)(mono_us() - p->sent_us) / 1e6);
+        metrics_observe(job->smsc->m_rtt, (double)(clock_mono_us() - p->sent_us) / 1e6);
     (*job->smsc->m_resp[res == SMPP_REQ_TIMEOUT ? 4 : res != SMPP_REQ_RESP ? 5
                         : resp->hdr.command_status == ESME_ROK ? 0
                         : resp->hdr.command_status == ESME_RTHROTTLED ||
@@ -1113,7 +1100,7 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
         enum router_health_outcome ho = res == SMPP_REQ_TIMEOUT ? ROUTER_HEALTH_ERROR
                                       : res != SMPP_REQ_RESP ? ROUTER_HEALTH_NEUTRAL
                                       : router_health_classify(resp->hdr.command_status);
-        uint64_t now = mono_ms();
+        uint64_t now = clock_mono_ms();
         unsigned gen = job->probe_gen;
         job->probe_gen = 0;     /* the probe is its first outcome; later parts are ordinary */
         health_event(job->smsc, router_health_record(job->smsc->health, now, ho, gen), now,
@@ -1139,7 +1126,7 @@ part_resp(struct smpp_session *s, enum smpp_req_result res, const struct smpp_pd
         job->throttled = true;
         job->temp_mask |= 1u << p->idx;
         /* the carrier's limit is per bind/route: slow the route */
-        router_pacer_throttled(rt->pace.p, mono_us());
+        router_pacer_throttled(rt->pace.p, clock_mono_us());
     } else if (res != SMPP_REQ_RESP || smpp_status_is_temporary(resp->hdr.command_status)) {
         e->st.resp_temp++;
         job->temp_mask |= 1u << p->idx;
@@ -1257,7 +1244,7 @@ grant_reply(struct store_redis *r, redisReply *reply, void *arg)
     /* A NULL reply (connection lost or timed out) must reach the pacer
      * too, or it keeps waiting for this grant and never asks again: a
      * route stalled this way after a Redis timeout (pacing bench). */
-    int rc = router_pacer_apply_grant(pc->p, reply, mono_us());
+    int rc = router_pacer_apply_grant(pc->p, reply, clock_mono_us());
 
     (void)r;
     pc->granting = false;
@@ -1265,7 +1252,7 @@ grant_reply(struct store_redis *r, redisReply *reply, void *arg)
         log_event(LOG_DEBUG, "pacer_grant", "limit=%s rc=%d", pc->name, rc);
     if (rc == ROUTER_PACER_NOSCRIPT) {
         /* First use on this Redis (or after SCRIPT FLUSH): send the body. */
-        request_grant(pc, mono_us(), 0, true);
+        request_grant(pc, clock_mono_us(), 0, true);
         return;
     }
     if (rc == ROUTER_PACER_ERROR && reply && reply->type == REDIS_REPLY_ERROR)
@@ -1348,7 +1335,7 @@ job_send_some(struct mt_job *job, uint64_t now)
          * at this time, and a pass over many jobs runs for milliseconds.
          * A stale time let real sends crowd a window (1,002 in 1 s at
          * 1,000 mps). */
-        now = mono_us();
+        now = clock_mono_us();
         if (!pace_take(job, now)) {
             pace_wait(job, now);
             return false;
@@ -1404,7 +1391,7 @@ job_send_some(struct mt_job *job, uint64_t now)
             abort();
         p->job = job;
         p->idx = i;
-        p->sent_us = mono_us();
+        p->sent_us = clock_mono_us();
         job->pending++;
         job->next++;
         enum smpp_rc rc = smpp_session_send(s, &pdu, part_resp, p, NULL);
@@ -1423,7 +1410,7 @@ job_send_some(struct mt_job *job, uint64_t now)
                       job->j.id, i, rt->cfg->name, m->cfg->name, smpp_session_id(s));
         /* The guards count the PDU from now on, when it is in the session's
          * buffer (and its log line written), not from the take. */
-        uint64_t sent = mono_us();
+        uint64_t sent = clock_mono_us();
         for (unsigned k = 0; k < job->npaces; k++)
             router_pacer_sent(job->paces[k]->p, 1, sent);
     }
@@ -1517,7 +1504,7 @@ static void
 route_run(struct mt_route *rt)
 {
     struct mt_engine *e = rt->eng;
-    uint64_t now = mono_us();
+    uint64_t now = clock_mono_us();
 
     if (e->stopping || rt->paused || !store_redis_ready(e->redis))
         return;
@@ -1688,7 +1675,7 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
         return;     /* a predecessor after a reload: its successor has the SMSCs' state */
     /* A suspended SMSC starts probing when its cooldown is over, whether
      * or not a route looks for a session meanwhile (smsgwctl shows it). */
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     for (size_t i = 0; i < e->nsmscs; i++)
         health_event(&e->smscs[i], router_health_tick(e->smscs[i].health, now), now, NULL, NULL);
     if (!store_redis_ready(e->redis))
@@ -1987,7 +1974,7 @@ mt_engine_sessions(const struct mt_engine *e, mt_session_fn fn, void *arg)
 void
 mt_engine_smscs(const struct mt_engine *e, mt_smsc_fn fn, void *arg)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     for (size_t i = 0; i < e->nsmscs; i++) {
         const struct mt_smsc *m = &e->smscs[i];
         struct router_health_view v;

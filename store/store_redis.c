@@ -1,4 +1,5 @@
 #include "store/store_redis.h"
+#include "core/clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,22 +69,6 @@ struct store_redis {
     double *m_cmds, *m_failures, *m_errors;     /* core/metrics series, by conn name */
     struct metrics_histo *m_rtt;
 };
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static char *
 xstrdup(const char *s)
@@ -162,7 +147,7 @@ reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
         r->failures++;
         (*r->m_failures)++;
     } else {
-        metrics_observe(r->m_rtt, (double)(mono_us() - p->sent_us) / 1e6);
+        metrics_observe(r->m_rtt, (double)(clock_mono_us() - p->sent_us) / 1e6);
         /* NOSCRIPT (first use of a script: EVAL follows) and BUSYGROUP
          * (the consumer group exists) are expected answers, not trouble. */
         const redisReply *rr = reply;
@@ -292,7 +277,7 @@ connect_now(struct store_redis *r)
     }
     ac->data = r;
     r->ac = ac;
-    r->connect_started_ms = mono_ms();
+    r->connect_started_ms = clock_mono_ms();
     redisLibeventAttach(ac, r->base);
     redisAsyncSetConnectCallback(ac, connect_cb);
     redisAsyncSetDisconnectCallback(ac, disconnect_cb);
@@ -305,7 +290,7 @@ static void
 watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct store_redis *r = arg;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     bool stalled = false;
 
     (void)fd;
@@ -433,7 +418,7 @@ pending_push(struct store_redis *r, store_reply_cb cb, void *arg)
     p->r = r;
     p->cb = cb;
     p->arg = arg;
-    p->sent_us = mono_us();
+    p->sent_us = clock_mono_us();
     p->sent_ms = p->sent_us / 1000u;
     p->next = NULL;
     p->prev = r->tail;

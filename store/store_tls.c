@@ -1,4 +1,5 @@
 #include "store/store_tls.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -56,18 +57,10 @@ struct store_tls {
     uint64_t last_log_ms;
 };
 
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 tls_failed(struct store_tls *t, const char *reason)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
 
     if (strcmp(reason, t->last_reason) == 0 && now - t->last_log_ms < 30000)
         return;

@@ -7,6 +7,7 @@
  * but take no pacer slot: mps is a contract about messages.
  */
 #include "router/channels/channel_impl.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,15 +78,6 @@ chan_http_failure(struct chan_result *out, CURLcode res, long code)
         out->error = buf;
         out->retryable = code == 408 || code == 429 || (code >= 500 && code <= 599);
     }
-}
-
-static uint64_t
-mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ------------------------------------------------------------ jobs */
@@ -288,7 +280,7 @@ job_start(struct chan *c, struct chan_job *j)
         job_report(c, j, &r);
         return;
     }
-    j->start_ms = mono_us() / 1000u;
+    j->start_ms = clock_mono_us() / 1000u;
     TAILQ_INSERT_TAIL(&c->inflight, j, link);
     c->ninflight++;
     curlev_add(c->curl, j->easy, xfer_done, j);
@@ -301,7 +293,7 @@ pump(struct chan *c)
 
     while (!c->closing && c->ninflight < c->lim.concurrency && (j = TAILQ_FIRST(&c->queue))) {
         if (!j->capability && c->pacer) {
-            uint64_t now = mono_us();
+            uint64_t now = clock_mono_us();
             if (router_pacer_take(c->pacer, now, 1) == 0) {
                 uint64_t wait = router_pacer_next_us(c->pacer, now);
                 struct timeval tv = { (time_t)(wait / 1000000u),
