@@ -209,7 +209,8 @@ submit_more(void)
         snprintf(raw, sizeof(raw), "%08X", started + 1);
         snprintf(sid, sizeof(sid), "%08x", started + 1);
         store_part_submitted(r, "sim", sid, raw, &jobs[started], 0, 86400);
-        store_job_submitted(r, "bench", &jobs[started], "sim", submitted, NULL);
+        store_job_submitted(r, "bench", &jobs[started], "sim", jobs[started].deadline_ms + 3600000,
+                            submitted, NULL);
         started++;
     }
     if (finished == njobs)

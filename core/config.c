@@ -671,6 +671,9 @@ static const struct key top_keys[] = {
     KSTR("log_file", struct gw_config, log_file, 1, 0, NULL, 0),
     KNUM(K_UINT, "max_segments", struct gw_config, max_segments, 1, 255, 10, 0),
     KNUM(K_UINT, "fallback_resume_s", struct gw_config, fallback_resume_s, 5, 86400, 600, 0),
+    /* A submitted message with no final receipt this long after its
+     * validity ends takes the final state "unknown". */
+    KNUM(K_UINT, "receipt_grace_s", struct gw_config, receipt_grace_s, 0, 604800, 3600, 0),
     KFN("alphanumeric_forbidden", parse_alpha_forbidden, 0),
     KGROUP("redis", struct gw_config, redis, redis_section),
     KGROUP("http", struct gw_config, http, http_section),

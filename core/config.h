@@ -226,6 +226,7 @@ struct gw_config {
     char *log_file;             /* NULL: stderr */
     unsigned max_segments;      /* default 10 */
     unsigned fallback_resume_s; /* a fallback chain without progress this long is resumed; 600 */
+    unsigned receipt_grace_s;   /* no receipt by validity end + this: state unknown; 3600 */
     char **alpha_forbidden;     /* calling codes refusing alphanumeric senders; default 1, 52 */
     size_t nalpha_forbidden;
     struct cfg_redis redis;

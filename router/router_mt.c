@@ -1027,7 +1027,9 @@ job_finish(struct mt_job *job)
         log_event(LOG_INFO, "msg_state", "msg_id=%s state=submitted route=%s smsc=%s parts=%u",
                   job->j.id, rt->cfg->name, job->smsc ? job->smsc->cfg->name : "-", job->nparts);
         job->outcome = "submitted";
-        store_job_submitted(e->redis, rt->cfg->name, &job->j, job->smsc->cfg->name, job_stored, job);
+        store_job_submitted(e->redis, rt->cfg->name, &job->j, job->smsc->cfg->name,
+                            job->j.deadline_ms + (uint64_t)e->cfg->receipt_grace_s * 1000u,
+                            job_stored, job);
         return;
     }
     if (job->perm_status) {
@@ -1665,6 +1667,20 @@ sched_released(void *arg, int n, const struct store_sched_released *rel)
     }
 }
 
+/* No final receipt by the end of the validity (+ receipt_grace_s): the
+ * carrier will not say any more; the message ends "unknown". */
+static void
+receipts_timed_out(void *arg, int n, const struct store_sched_released *m)
+{
+    struct mt_engine *e = arg;
+    for (int i = 0; i < n; i++) {
+        metrics_msg_state("unknown");
+        log_event(LOG_INFO, "msg_state", "msg_id=%s state=unknown reason=no_receipt", m[i].id);
+        mt_notify(e->webhook, m[i].callback_url, m[i].id, "unknown", m[i].client_ref,
+                  "no receipt by the end of the validity period", m[i].to, m[i].segments);
+    }
+}
+
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1682,8 +1698,10 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
         return;
     store_sched_promote(e->redis, 200, sched_released, e);
     static unsigned polls;
-    if (++polls % 20 == 0)
-        store_mo_expire(e->redis);      /* once a second */
+    if (++polls % 20 == 0) {            /* once a second */
+        store_mo_expire(e->redis);
+        store_sched_sweep_receipts(e->redis, 500, receipts_timed_out, e);
+    }
     if (polls % 200 == 0)
         log_pacer_stats(e);             /* every 10 s */
     for (size_t i = 0; i < e->nroutes; i++) {

@@ -45,4 +45,28 @@ typedef void (*store_clientq_sweep_cb)(void *arg, int rc, unsigned long moved);
 void store_clientq_sweep(struct store_redis *r, const char *self, bool with_self,
                          store_clientq_sweep_cb cb, void *arg);
 
+/* ------------------------------------------- receipts for SMPP clients */
+
+/*
+ * An SMPP client's receipt for a message that just took its final state:
+ * pushed onto P clientq:ACCOUNT when the record says source smpp and its
+ * registered_delivery (bits 1-0) asks: 01 always, 10 on failure only.
+ * A Lua fragment shared by the final and receipt scripts (store/store_msg.c)
+ * and the receipt-timeout sweep (store/store_sched.c); expects mk
+ * (record key), prefix, state, stat, err, now in scope, and c = the
+ * record's source, registered_delivery, account, from, to, created
+ * (CLIENT_RECEIPT_FIELDS, in that order).
+ */
+#define CLIENT_RECEIPT_FIELDS "'source', 'registered_delivery', 'account', 'from', 'to', 'created'"
+#define CLIENT_RECEIPT_LUA \
+    "if c[1] == 'smpp' and c[3] then\n" \
+    "  local rd = (tonumber(c[2]) or 0) % 4\n" \
+    "  if rd == 1 or (rd == 2 and state ~= 'delivered') then\n" \
+    "    redis.call('RPUSH', prefix .. 'clientq:' .. c[3], cjson.encode({type = 'receipt',\n" \
+    "      id = string.sub(mk, #prefix + 5), state = state, stat = stat, err = err,\n" \
+    "      from = c[4] or '', to = c[5] or '', submit_ms = tonumber(c[6]) or 0,\n" \
+    "      done_ms = tonumber(now)}))\n" \
+    "  end\n" \
+    "end\n"
+
 #endif

@@ -11,9 +11,10 @@
 #include "core/log.h"
 #include "store/store_stats.h"
 #include "store/store_failed.h"
+#include "store/store_clientq.h"
 
 /* Keep terminal records this long (seconds). */
-#define RETENTION_S (7 * 86400)
+#define RETENTION_S STORE_MSG_RETENTION_S
 #define EXTRA_TTL_S 86400
 _Static_assert(RETENTION_S == STORE_FAILED_KEEP_S, "the failed index keeps what the records keep");
 
@@ -138,9 +139,14 @@ static struct store_script accept_lua = { "accept",
  * Submit progress, two kinds of item:
  *   p smscid value ttl msg field raw   a part's submit_sm_resp: the SMSC id
  *                                      maps to "id:part" for its receipt
- *   j msg q stream_id now smsc prefix  every part submitted: the stream
+ *   j msg q stream_id now smsc prefix await
+ *                                      every part submitted: the stream
  *                                      entry goes, the state follows
- *                                      (counted in the delivery statistics)
+ *                                      (counted in the delivery statistics),
+ *                                      and the record waits in P await until
+ *                                      its final receipt or time await (ms;
+ *                                      "0": no wait), when the receipt-
+ *                                      timeout sweep ends it (store_sched.h)
  * A record's fields from all the items of a batch go in one HSET; the
  * stream entries are acknowledged and deleted per stream in one XACK and
  * one XDEL.
@@ -167,6 +173,7 @@ static struct store_script progress_lua = { "progress",
     "  if st == 'queued' or st == 'retrying' then\n"
     "    put(mk, 'state', 'submitted', 'smsc', smsc, 'updated', now)\n"
     "    stats_event(ARGV[b + 7], now, h[2], h[3], h[4], 'submitted')\n"
+    "    if ARGV[b + 8] ~= '0' then redis.call('ZADD', ARGV[b + 7] .. 'await', ARGV[b + 8], mk) end\n"
     "  end\n"
     "  put(mk, 'h:' .. now .. ':submitted', 'smsc=' .. smsc)\n"
     "  return 1\n"
@@ -194,27 +201,6 @@ static struct store_script retry_lua = { "retry",
     "  'h:' .. ARGV[2] .. ':retrying', ARGV[4])\n"
     "return 1\n", "" };
 
-/*
- * An SMPP client's receipt for a message that just took its final state:
- * pushed onto P clientq:ACCOUNT when the record says source smpp and its
- * registered_delivery (bits 1-0) asks: 01 always, 10 on failure only.
- * A Lua fragment shared by the final and receipt scripts; expects mk
- * (record key), prefix, state, stat, err, now in scope, and c = the
- * record's source, registered_delivery, account, from, to, created
- * (CLIENT_RECEIPT_FIELDS, in that order).
- */
-#define CLIENT_RECEIPT_FIELDS "'source', 'registered_delivery', 'account', 'from', 'to', 'created'"
-#define CLIENT_RECEIPT_LUA \
-    "if c[1] == 'smpp' and c[3] then\n" \
-    "  local rd = (tonumber(c[2]) or 0) % 4\n" \
-    "  if rd == 1 or (rd == 2 and state ~= 'delivered') then\n" \
-    "    redis.call('RPUSH', prefix .. 'clientq:' .. c[3], cjson.encode({type = 'receipt',\n" \
-    "      id = string.sub(mk, #prefix + 5), state = state, stat = stat, err = err,\n" \
-    "      from = c[4] or '', to = c[5] or '', submit_ms = tonumber(c[6]) or 0,\n" \
-    "      done_ms = tonumber(now)}))\n" \
-    "  end\n" \
-    "end\n"
-
 /* KEYS: msg q. ARGV: stream_id now state detail retention prefix.
  * A message cancelled (cancel_sm) meanwhile keeps its state: only its queue
  * entry goes. The outcome (with detail as its reason) is counted in the
@@ -228,6 +214,7 @@ static struct store_script final_lua = { "final",
     "  'h:' .. ARGV[2] .. ':' .. ARGV[3], ARGV[4])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
     "local mk, prefix, state, err, now = KEYS[1], ARGV[6], ARGV[3], '', ARGV[2]\n"
+    "redis.call('ZREM', prefix .. 'await', mk)\n"
     "local stat = ({rejected = 'REJECTD', expired = 'EXPIRED'})[state] or 'UNDELIV'\n"
     "local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ", 'route')\n"
     CLIENT_RECEIPT_LUA
@@ -294,6 +281,7 @@ static struct store_script dlr_lua = { "receipt",
     "  redis.call('HSET', mk, pf, stat, hf, hv, 'state', state, 'updated', now, 'error', err,\n"
     "    'h:' .. now .. ':' .. state, '')\n"
     "  redis.call('EXPIRE', mk, ARGV[b + 6])\n"
+    "  redis.call('ZREM', prefix .. 'await', mk)\n"
     "  stat = worst or 'DELIVRD'\n"
     "  local c = {m[6], m[7], m[8], m[9], m[10], m[11]}\n"
     "  " CLIENT_RECEIPT_LUA
@@ -1042,20 +1030,21 @@ run_script(struct store_redis *r, struct store_script *s, int nkeys, int nargs, 
 
 void
 store_job_submitted(struct store_redis *r, const char *route, const struct store_job *job,
-                    const char *smsc, store_done_cb cb, void *arg)
+                    const char *smsc, uint64_t await_ms, store_done_cb cb, void *arg)
 {
-    char kmsg[160], kq[200], now[24];
+    char kmsg[160], kq[200], now[24], aw[24];
 
     key(kmsg, sizeof(kmsg), r, "msg", job->id, NULL);
     key(kq, sizeof(kq), r, "q", route, NULL);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    const char *argv[] = { "j", kmsg, kq, job->stream_id, now, smsc, store_redis_prefix(r) };
+    snprintf(aw, sizeof(aw), "%llu", (unsigned long long)await_ms);
+    const char *argv[] = { "j", kmsg, kq, job->stream_id, now, smsc, store_redis_prefix(r), aw };
     struct done_ctx *d = malloc(sizeof(*d));
     if (!d)
         abort();
     d->cb = cb;
     d->arg = arg;
-    if (store_redis_batch(r, &progress_lua, RANK_PROGRESS, done_reply, d, 7, argv, NULL) != 0) {
+    if (store_redis_batch(r, &progress_lua, RANK_PROGRESS, done_reply, d, 8, argv, NULL) != 0) {
         free(d);
         if (cb)
             cb(arg, -1);

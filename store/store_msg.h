@@ -36,6 +36,9 @@
 
 #include "store/store_redis.h"
 
+/* How long a record is kept after its final state (seconds). */
+#define STORE_MSG_RETENTION_S (7 * 86400)
+
 /* What the API accepted. Strings are copied. */
 struct store_msg_new {
     const char *account;
@@ -179,9 +182,11 @@ void store_part_submitted(struct store_redis *r, const char *smsc, const char *n
                           const char *raw, const struct store_job *job, unsigned part,
                           unsigned ttl_s);
 
-/* Every part of the job is with the SMSC: state submitted, entry acked. */
+/* Every part of the job is with the SMSC: state submitted, entry acked.
+ * Without a final receipt by await_ms (epoch ms; 0: never), the receipt-
+ * timeout sweep (store_sched_sweep_receipts) gives it the state unknown. */
 void store_job_submitted(struct store_redis *r, const char *route, const struct store_job *job,
-                         const char *smsc, store_done_cb cb, void *arg);
+                         const char *smsc, uint64_t await_ms, store_done_cb cb, void *arg);
 
 /* Send again later: ack this entry and park the job (with parts_mask and
  * attempt as given) until due_ms. */

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "store/store_clientq.h"
 #include "store/store_msg.h"
+#include "store/store_stats.h"
 
 #define SCHED_DUE_MAX 64
 
@@ -205,6 +207,63 @@ store_sched_promote(struct store_redis *r, unsigned max, store_sched_released_cb
     /* After this loop pass's batched writes (a retry's own progress). */
     store_redis_flush(r);
     if (store_redis_eval(r, &promote_lua, promote_reply, c, 1, 3, argv, NULL) != 0) {
+        free(c);
+        if (cb)
+            cb(arg, -1, NULL);
+    }
+}
+
+/* ---------------------------------------------------- receipt timeout */
+
+/*
+ * KEYS: P await. ARGV: now max prefix retention. A record that is still
+ * "submitted" when its wait is over (validity end + receipt_grace_s, set
+ * by store_job_submitted) will not hear from its carrier any more: it takes
+ * the final state "unknown", counted in the statistics, with an SMPP
+ * client's receipt (stat UNKNOWN) when it asked for one. Any other state
+ * (a receipt, a cancel, a fallback chain came first) only leaves the set.
+ * Answers id callback_url client_ref to segments per message ended.
+ */
+static struct store_script await_lua = { "await_sweep",
+    STATS_LUA
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    "local out, prefix, now = {}, ARGV[3], ARGV[1]\n"
+    "local state, stat, err = 'unknown', 'UNKNOWN', ''\n"
+    "local why = 'no receipt by the end of the validity period'\n"
+    "for _, mk in ipairs(due) do\n"
+    "  redis.call('ZREM', KEYS[1], mk)\n"
+    "  local h = redis.call('HMGET', mk, 'state', 'id', 'callback_url', 'client_ref', 'to',\n"
+    "    'segments', 'route')\n"
+    "  if h[1] == 'submitted' then\n"
+    "    redis.call('HSET', mk, 'state', state, 'error', why, 'updated', now,\n"
+    "      'h:' .. now .. ':' .. state, why)\n"
+    "    redis.call('EXPIRE', mk, ARGV[4])\n"
+    "    local c = redis.call('HMGET', mk, " CLIENT_RECEIPT_FIELDS ")\n"
+    "    " CLIENT_RECEIPT_LUA
+    "    stats_event(prefix, now, c[3], h[7], c[4], state, 'no_receipt')\n"
+    "    for i = 2, 6 do out[#out + 1] = h[i] or '' end\n"
+    "  end\n"
+    "end\n"
+    "stats_flush()\n"
+    "return out\n", "" };
+
+void
+store_sched_sweep_receipts(struct store_redis *r, unsigned max, store_sched_released_cb cb,
+                           void *arg)
+{
+    char kawait[160], now[24], mx[12], ret[16];
+    struct promote_ctx *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(kawait, sizeof(kawait), "%sawait", store_redis_prefix(r));
+    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
+    snprintf(mx, sizeof(mx), "%u", max);
+    snprintf(ret, sizeof(ret), "%u", STORE_MSG_RETENTION_S);
+    const char *argv[] = { kawait, now, mx, store_redis_prefix(r), ret };
+    if (store_redis_eval(r, &await_lua, promote_reply, c, 1, 4, argv, NULL) != 0) {
         free(c);
         if (cb)
             cb(arg, -1, NULL);

@@ -65,4 +65,15 @@ typedef void (*store_sched_released_cb)(void *arg, int n,
 void store_sched_promote(struct store_redis *r, unsigned max, store_sched_released_cb cb,
                          void *arg);
 
+/*
+ * End up to max submitted messages whose receipt wait (P await, set by
+ * store_job_submitted) is over: state "unknown", history "no receipt by the
+ * end of the validity period", an SMPP client's UNKNOWN receipt if it asked.
+ * cb (may be NULL) gets them (released[i]: the message that ended) so that
+ * their status callbacks say so; -1 when Redis failed. Call about once a
+ * second.
+ */
+void store_sched_sweep_receipts(struct store_redis *r, unsigned max, store_sched_released_cb cb,
+                                void *arg);
+
 #endif

@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "store/store_msg.h"
+#include "store/store_sched.h"
 #include "store/store_redis.h"
 #include "tests/testlib.h"
 
@@ -342,7 +343,7 @@ test_message_life_and_history(void **state)
     assert_true(l.job.deadline_ms > store_now_ms());
 
     store_part_submitted(f->r, "sim", "abc123", "ABC123", &l.job, 0, 3600);
-    store_job_submitted(f->r, "r1", &l.job, "sim", done_cb, &l);
+    store_job_submitted(f->r, "r1", &l.job, "sim", l.job.deadline_ms, done_cb, &l);
     store_receipt(f->r, "sim", "abc123", "DELIVRD", "000", dlr_cb, &l);   /* same pass */
     TL_RUN_UNTIL(f->base, l.done && l.dlrs, 5000);
     assert_int_equal(l.done_rc, 0);
@@ -383,6 +384,84 @@ test_message_life_and_history(void **state)
     free(l.json);
 }
 
+struct swept {
+    int calls, n;
+    char id[40];
+};
+
+static void
+swept_cb(void *arg, int n, const struct store_sched_released *m)
+{
+    struct swept *w = arg;
+    w->calls++;
+    w->n = n;
+    if (n > 0)
+        snprintf(w->id, sizeof(w->id), "%s", m[0].id);
+}
+
+static void
+sweep_once(struct fx *f, struct swept *w)
+{
+    w->calls = 0;
+    store_sched_sweep_receipts(f->r, 100, swept_cb, w);
+    TL_RUN_UNTIL(f->base, w->calls, 5000);
+    assert_int_equal(w->calls, 1);
+}
+
+/*
+ * Receipt timeout: a submitted message whose wait is over ends "unknown"
+ * (history, statistics); one whose wait is not over, or that had its
+ * receipt, is left alone and leaves the set only when done.
+ */
+static void
+test_receipt_timeout_sweep(void **state)
+{
+    struct fx *f = *state;
+    struct life a = { 0 }, b = { 0 }, c = { 0 };
+    struct swept w = { 0 };
+    uint64_t now = store_now_ms();
+
+    store_queue_init(f->r, "r1");
+    accept_one(f, &a, "14155550101", "no receipt ever");
+    read_one(f, &a);
+    accept_one(f, &b, "14155550102", "still within validity");
+    read_one(f, &b);
+    accept_one(f, &c, "14155550103", "receipt came");
+    read_one(f, &c);
+    store_job_submitted(f->r, "r1", &a.job, "sim", now - 1, done_cb, &a);
+    store_job_submitted(f->r, "r1", &b.job, "sim", now + 3600000, done_cb, &b);
+    store_part_submitted(f->r, "sim", "c1", "C1", &c.job, 0, 3600);
+    store_job_submitted(f->r, "r1", &c.job, "sim", now - 1, done_cb, &c);
+    store_receipt(f->r, "sim", "c1", "DELIVRD", "000", dlr_cb, &c);
+    TL_RUN_UNTIL(f->base, a.done && b.done && c.done && c.dlrs, 5000);
+    assert_string_equal(c.dlr_state, "delivered");
+
+    redisReply *rep = redisCommand(f->c, "ZCARD t:await");
+    assert_int_equal(rep->integer, 2);          /* a and b; c's receipt took it out */
+    freeReplyObject(rep);
+
+    sweep_once(f, &w);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.id, a.job.id);
+    get_one(f, &a, a.job.id);
+    assert_non_null(strstr(a.json, "\"state\":\"unknown\""));
+    assert_non_null(strstr(a.json, "no receipt by the end of the validity period"));
+    free(a.json);
+    get_one(f, &b, b.job.id);
+    assert_non_null(strstr(b.json, "\"state\":\"submitted\""));
+    free(b.json);
+    rep = redisCommand(f->c, "ZCARD t:await");
+    assert_int_equal(rep->integer, 1);          /* b waits on */
+    freeReplyObject(rep);
+    rep = redisCommand(f->c, "TTL t:msg:%s", a.job.id);
+    assert_true(rep->integer > 0);              /* a final record expires */
+    freeReplyObject(rep);
+
+    /* Nothing more is due; a repeat changes nothing. */
+    sweep_once(f, &w);
+    assert_int_equal(w.n, 0);
+}
+
 /* cancel_sm: a queued message nobody has read is cancelled and its queue
  * entry is gone; once a dequeuer has read it, it is too late. */
 static void
@@ -419,6 +498,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_batch_connection_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_life_and_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_and_after_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_timeout_sweep, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
