@@ -106,16 +106,22 @@ bool store_stats_quantile(const uint64_t hist[STORE_STATS_LAT_BUCKETS], double q
 #define STORE_STATS_STR_(...) #__VA_ARGS__
 #define STORE_STATS_STR(...) STORE_STATS_STR_(__VA_ARGS__)
 #define STATS_LUA \
-    "local stats_t, stats_ttl = {}, {}\n" \
+    "local stats_t, stats_ttl, stats_b, stats_base = {}, {}, nil, nil\n" \
     "local stats_lb = {" STORE_STATS_STR(STORE_STATS_LAT_BOUNDS) "}\n" \
-    "local function stats_inc(k, f)\n" \
+    "local function stats_add(k, ttl, counter, reason, l)\n" \
     "  local t = stats_t[k]\n" \
-    "  if not t then t = {} stats_t[k] = t end\n" \
-    "  t[f] = (t[f] or 0) + 1\n" \
+    "  if not t then t = {} stats_t[k] = t stats_ttl[k] = ttl end\n" \
+    "  t[counter] = (t[counter] or 0) + 1\n" \
+    "  if reason then t[reason] = (t[reason] or 0) + 1 end\n" \
+    "  if l then t[l] = (t[l] or 0) + 1 end\n" \
     "end\n" \
     "local function stats_event(prefix, now, account, route, from, counter, reason, lat)\n" \
     "  local ms = tonumber(now)\n" \
     "  local b = math.floor(ms / " STORE_STATS_STR(STORE_STATS_BUCKET_S) "000)\n" \
+    "  if b ~= stats_b then\n" \
+    "    stats_b = b\n" \
+    "    stats_base = prefix .. 'stats:b:' .. string.format('%d', b) .. ':'\n" \
+    "  end\n" \
     "  local ttl = math.floor(((b + 1) * " STORE_STATS_STR(STORE_STATS_BUCKET_S) "000 - ms) / 1000)" \
     " + " STORE_STATS_STR(STORE_STATS_KEEP_S) "\n" \
     "  local l = nil\n" \
@@ -125,16 +131,9 @@ bool store_stats_quantile(const uint64_t hist[STORE_STATS_LAT_BUCKETS], double q
     "    l = 'l' .. l\n" \
     "  end\n" \
     "  if reason then reason = 'e:' .. string.sub(reason, 1, 64) end\n" \
-    "  local base = prefix .. 'stats:b:' .. string.format('%d', b) .. ':'\n" \
-    "  for _, d in ipairs({{'a:', account}, {'r:', route}, {'s:', from}}) do\n" \
-    "    if d[2] and d[2] ~= '' then\n" \
-    "      local k = base .. d[1] .. d[2]\n" \
-    "      stats_ttl[k] = ttl\n" \
-    "      stats_inc(k, counter)\n" \
-    "      if reason then stats_inc(k, reason) end\n" \
-    "      if l then stats_inc(k, l) end\n" \
-    "    end\n" \
-    "  end\n" \
+    "  if account and account ~= '' then stats_add(stats_base .. 'a:' .. account, ttl, counter, reason, l) end\n" \
+    "  if route and route ~= '' then stats_add(stats_base .. 'r:' .. route, ttl, counter, reason, l) end\n" \
+    "  if from and from ~= '' then stats_add(stats_base .. 's:' .. from, ttl, counter, reason, l) end\n" \
     "end\n" \
     "local function stats_flush()\n" \
     "  for k, t in pairs(stats_t) do\n" \
