@@ -17,6 +17,7 @@
  * setting, sorted, and printed as `FILE:LINE: message`.
  */
 #include "core/config.h"
+#include "core/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -484,6 +485,7 @@ static const char *const id_formats[] = {
 };
 
 static void parse_alpha_forbidden(struct ctx *, const config_setting_t *, void *, const char *);
+static void parse_log_trace(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_smsc_list(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_sender_list(struct ctx *, const config_setting_t *, void *, const char *);
 static void parse_route_list(struct ctx *, const config_setting_t *, void *, const char *);
@@ -669,6 +671,7 @@ static const struct key top_keys[] = {
     KSTR("instance", struct gw_config, instance, 1, 64, NULL, 0),  /* default hostname-pid (finalize) */
     KSTRIN("log_level", struct gw_config, log_level, "info", log_levels),
     KSTR("log_file", struct gw_config, log_file, 1, 0, NULL, 0),
+    KFN("log_trace", parse_log_trace, 0),
     KNUM(K_UINT, "max_segments", struct gw_config, max_segments, 1, 255, 10, 0),
     KNUM(K_UINT, "fallback_resume_s", struct gw_config, fallback_resume_s, 5, 86400, 600, 0),
     /* A submitted message with no final receipt this long after its
@@ -962,6 +965,40 @@ parse_alpha_forbidden(struct ctx *x, const config_setting_t *s, void *obj, const
             strv_push(&c->alpha_forbidden, &c->nalpha_forbidden, v);
     }
     (void)label;
+}
+
+/* log_trace = [ "submit_sm", ... ]: event names (core/log.h). */
+static void
+parse_log_trace(struct ctx *x, const config_setting_t *s, void *obj, const char *label)
+{
+    struct gw_config *c = obj;
+
+    (void)label;
+    if (!s)
+        return;
+    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+        err_s(x, s, "log_trace must be an array of event names [ \"submit_sm\", ... ], not %s",
+              type_desc(s));
+        return;
+    }
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v = config_setting_get_string(e);
+        bool ok = v && *v && strlen(v) < 48;
+        for (const char *p = v; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok) {
+            err_s(x, e, "log_trace: element %d must be an event name as a string (lowercase "
+                  "letters, digits and _, as after event= in the log), like \"submit_sm\"", i + 1);
+            continue;
+        }
+        if (c->nlog_trace == LOG_TRACE_MAX) {
+            err_s(x, e, "log_trace: at most %d events", LOG_TRACE_MAX);
+            return;
+        }
+        if (!strv_has(c->log_trace, c->nlog_trace, v))
+            strv_push(&c->log_trace, &c->nlog_trace, v);
+    }
 }
 
 static void
@@ -2048,6 +2085,7 @@ free_all(struct gw_config *c)
     free(c->path);
     free(c->instance);
     free(c->log_level);
+    strv_free(c->log_trace, c->nlog_trace);
     free(c->log_file);
     strv_free(c->alpha_forbidden, c->nalpha_forbidden);
     free(c->redis.host);

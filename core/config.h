@@ -223,6 +223,8 @@ struct gw_config {
     char *path;
     char *instance;             /* consumer name; default hostname-pid */
     char *log_level;            /* default "info" */
+    char **log_trace;           /* debug events logged at any level (core/log.h) */
+    size_t nlog_trace;
     char *log_file;             /* NULL: stderr */
     unsigned max_segments;      /* default 10 */
     unsigned fallback_resume_s; /* a fallback chain without progress this long is resumed; 600 */

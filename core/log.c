@@ -20,6 +20,8 @@ static bool buffered;
 static struct event *flush_ev;
 
 static const char *const names[] = { "debug", "info", "warn", "error" };
+static char trace[LOG_TRACE_MAX][48];
+static size_t ntrace;
 static void (*warn_hook)(void *, const char *, size_t);
 static void *warn_hook_arg;
 
@@ -40,6 +42,23 @@ enum log_level
 log_get_level(void)
 {
     return min_level;
+}
+
+void
+log_set_trace(const char *const *events, size_t n)
+{
+    ntrace = 0;
+    for (size_t i = 0; i < n && ntrace < LOG_TRACE_MAX; i++)
+        snprintf(trace[ntrace++], sizeof(trace[0]), "%s", events[i]);
+}
+
+bool
+log_traced(const char *event)
+{
+    for (size_t i = 0; i < ntrace; i++)
+        if (strcmp(trace[i], event) == 0)
+            return true;
+    return false;
 }
 
 bool
@@ -162,7 +181,7 @@ log_event(enum log_level level, const char *event, const char *fields, ...)
 {
     va_list ap;
 
-    if (level < min_level)
+    if (level < min_level && !(ntrace && log_traced(event)))
         return;
     if (level >= LOG_WARN && !warn_allowed(event, time(NULL)))
         return;

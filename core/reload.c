@@ -233,6 +233,7 @@ reloader_run(struct reloader *rl, reload_done_fn done, void *arg)
     enum log_level lv = LOG_INFO;
     if (nc->log_level && log_level_parse(nc->log_level, &lv))
         log_set_level(lv);
+    log_set_trace((const char *const *)nc->log_trace, nc->nlog_trace);
     rl->old = old;
     rl->old_cfg = oc;
     rl->busy = true;

@@ -378,6 +378,7 @@ main(int argc, char **argv)
     if (d.cfg->log_level)
         log_level_parse(d.cfg->log_level, &lv);
     log_set_level(lv);
+    log_set_trace((const char *const *)d.cfg->log_trace, d.cfg->nlog_trace);
     log_set_prog("smsgwd");
     if (d.cfg->log_file && !log_open(d.cfg->log_file)) {
         fprintf(stderr, "smsgwd: cannot open log file %s: %s\n", d.cfg->log_file, strerror(errno));

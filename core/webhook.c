@@ -168,7 +168,7 @@ job_set_state(struct wh_job *j, enum wh_state to, const char *why)
         TAILQ_REMOVE(from_l, j, link);
         (*count)--;
     }
-    if (log_enabled(LOG_DEBUG))
+    if (log_on(LOG_DEBUG, "webhook_state"))
         log_event(LOG_DEBUG, "webhook_state", "event_id=%s from=%s to=%s why=%s attempt=%u",
                   j->event_id, wh_state_names[j->state], wh_state_names[to], why,
                   j->attempts);

@@ -547,6 +547,55 @@ test_ranges(void **state)
     loaded_free(&l);
 }
 
+/* log_trace: event names as strings, at most 16, repeats kept once. */
+static void
+test_log_trace(void **state)
+{
+    struct loaded l;
+    (void)state;
+
+    load_text(&l, "trace.conf",
+              "log_trace = [ \"submit_sm\", \"pacer_grant\", \"submit_sm\" ];\n"
+              SMSC_SIM
+              "senders = ( { address = \"12345\"; type = \"shortcode\"; } );\n"
+              "routes = ( { name = \"r\"; mps = 1; smsc = [ \"sim\" ]; } );\n");
+    assert_nerrs(&l, 0);
+    assert_int_equal(l.cfg->nlog_trace, 2);
+    assert_string_equal(l.cfg->log_trace[0], "submit_sm");
+    assert_string_equal(l.cfg->log_trace[1], "pacer_grant");
+    loaded_free(&l);
+
+    load_text(&l, "trace_bad.conf",
+              "log_trace = [ \"submit_sm\", \"Submit SM\" ];\n"
+              SMSC_SIM
+              "senders = ( { address = \"12345\"; type = \"shortcode\"; } );\n"
+              "routes = ( { name = \"r\"; mps = 1; smsc = [ \"sim\" ]; } );\n");
+    assert_nerrs(&l, 1);
+    assert_err(&l, 1, "log_trace: element 2 must be an event name as a string (lowercase letters, "
+               "digits and _, as after event= in the log), like \"submit_sm\"");
+    loaded_free(&l);
+
+    load_text(&l, "trace_type.conf",
+              "log_trace = \"submit_sm\";\n"
+              SMSC_SIM
+              "senders = ( { address = \"12345\"; type = \"shortcode\"; } );\n"
+              "routes = ( { name = \"r\"; mps = 1; smsc = [ \"sim\" ]; } );\n");
+    assert_nerrs(&l, 1);
+    assert_err(&l, 1, "log_trace must be an array of event names");
+    loaded_free(&l);
+
+    char text[2048] = "log_trace = [ ";
+    for (int i = 0; i < 17; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s\"e%d\"", i ? ", " : "", i);
+    snprintf(text + strlen(text), sizeof(text) - strlen(text), " ];\n%s%s%s", SMSC_SIM,
+             "senders = ( { address = \"12345\"; type = \"shortcode\"; } );\n",
+             "routes = ( { name = \"r\"; mps = 1; smsc = [ \"sim\" ]; } );\n");
+    load_text(&l, "trace_many.conf", text);
+    assert_nerrs(&l, 1);
+    assert_err(&l, 1, "log_trace: at most 16 events");
+    loaded_free(&l);
+}
+
 static void
 test_enums(void **state)
 {
@@ -1231,6 +1280,7 @@ main(void)
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_enums),
+        cmocka_unit_test(test_log_trace),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_sender_formats),

@@ -75,11 +75,58 @@ test_warn_flood_is_summarised(void **state)
     tl_cleanup_dir(dir);
 }
 
+/* log_trace: the named debug events at level info, written buffered like
+ * info lines; other debug events stay out; n = 0 clears the list. */
+static void
+test_trace_events(void **state)
+{
+    (void)state;
+    char *dir = tl_tmpdir(), path[600];
+    snprintf(path, sizeof(path), "%s/log", dir);
+    assert_true(log_open(path));
+    struct event_base *base = event_base_new();
+    log_buffer(base, 100);
+    log_set_level(LOG_INFO);
+
+    const char *ev[] = { "submit_sm", "pacer_grant" };
+    log_set_trace(ev, 2);
+    assert_true(log_traced("submit_sm"));
+    assert_false(log_traced("submit_sm_resp"));
+    assert_true(log_on(LOG_DEBUG, "pacer_grant"));
+    assert_false(log_on(LOG_DEBUG, "pacer_wait"));
+    assert_true(log_on(LOG_INFO, "pacer_wait"));
+    for (int i = 0; i < 20; i++) {
+        log_event(LOG_DEBUG, "submit_sm", "n=%d", i);
+        log_event(LOG_DEBUG, "pacer_wait", "n=%d", i);
+        log_event(LOG_DEBUG, "submit_sm_resp", "n=%d", i);
+    }
+    assert_int_equal(count(path, "event=submit_sm "), 0);     /* buffered, not yet out */
+    TL_RUN_UNTIL(base, count(path, "event=submit_sm ") == 20, 2000);
+    assert_int_equal(count(path, "level=debug event=submit_sm n="), 20);
+    assert_int_equal(count(path, "event=pacer_wait"), 0);
+    assert_int_equal(count(path, "event=submit_sm_resp"), 0);
+
+    log_set_trace(NULL, 0);
+    assert_false(log_on(LOG_DEBUG, "submit_sm"));
+    log_event(LOG_DEBUG, "submit_sm", "n=late");
+    log_flush();
+    assert_int_equal(count(path, "n=late"), 0);
+    /* at level debug everything is written, traced or not */
+    log_set_level(LOG_DEBUG);
+    log_event(LOG_DEBUG, "pacer_wait", "n=debug");
+    assert_int_equal(count(path, "n=debug"), 1);
+    log_set_level(LOG_INFO);
+    log_unbuffer();
+    event_base_free(base);
+    tl_cleanup_dir(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_warn_flood_is_summarised),
+        cmocka_unit_test(test_trace_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
