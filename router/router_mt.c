@@ -25,11 +25,18 @@
 #include "store/store_sched.h"
 
 #define MAX_PARTS 32
-/* Jobs read from a route's queue at once: about 100 ms of the route's work,
- * at least 64 and at most 256 (store_queue_read's cap). The next read goes
- * out when half of it is left, so a fast route never waits on Redis. */
+/* Jobs a route keeps read ahead: about 100 ms of its work (one pacer
+ * horizon), at least 64 and at most 1,024. Reads go out (up to 256 jobs
+ * each, store_queue_read's cap) while half of it or less is in memory, so
+ * a fast route never waits on Redis. The shared pacer is asked for slots
+ * for what is in memory plus this much while the queue is not empty: at
+ * 10,000 mps a cap of 256 held grants to ~25 ms of slots, and a grant
+ * asked with less runway than its round trips starts late (slots lost). */
 #define READ_BATCH_MIN 64
-#define READ_BATCH_MAX 256
+#define READ_BATCH_MAX 1024
+/* Jobs of a route in memory at once (read and not yet finished in Redis),
+ * whatever its windows: bounds the engine's memory. */
+#define ROUTE_INFLIGHT_MAX 5120
 
 struct mt_engine;
 struct mt_route;
@@ -1234,7 +1241,9 @@ request_grant(struct mt_pace *pc, uint64_t now, unsigned backlog, bool eval)
         else    /* not sent: clear the pacer's request-in-flight mark */
             router_pacer_apply_grant(pc->p, NULL, now);
     }
-    if (log_enabled(LOG_DEBUG))
+    /* (only requests: a take with runway left asks for nothing, and at
+     * 10,000 mps that was a line per send) */
+    if (want && log_on(LOG_DEBUG, "pacer_grant_request"))
         log_event(LOG_DEBUG, "pacer_grant_request", "limit=%s want=%u backlog=%u sent=%s", pc->name,
                   want, pc->backlog, pc->granting ? "yes" : "no");
 }
@@ -1250,7 +1259,7 @@ grant_reply(struct store_redis *r, redisReply *reply, void *arg)
 
     (void)r;
     pc->granting = false;
-    if (log_enabled(LOG_DEBUG))
+    if (log_on(LOG_DEBUG, "pacer_grant"))
         log_event(LOG_DEBUG, "pacer_grant", "limit=%s rc=%d", pc->name, rc);
     if (rc == ROUTER_PACER_NOSCRIPT) {
         /* First use on this Redis (or after SCRIPT FLUSH): send the body. */
@@ -1299,7 +1308,7 @@ pace_wait(struct mt_job *job, uint64_t now)
     for (unsigned i = 0; i < job->npaces; i++) {
         struct mt_pace *pc = job->paces[i];
         uint64_t w = router_pacer_next_us(pc->p, now);
-        if (log_enabled(LOG_DEBUG))
+        if (log_on(LOG_DEBUG, "pacer_wait"))
             log_event(LOG_DEBUG, "pacer_wait", "msg_id=%s limit=%s next_us=%lld granting=%d",
                       job->j.id, pc->name, w == ROUTER_PACER_NEVER ? -1LL : (long long)w,
                       pc->granting);
@@ -1407,7 +1416,7 @@ job_send_some(struct mt_job *job, uint64_t now)
         job->sent++;
         rt->eng->st.submitted_parts++;
         (*rt->m_submitted)++;
-        if (log_enabled(LOG_DEBUG))
+        if (log_on(LOG_DEBUG, "submit_sm"))
             log_event(LOG_DEBUG, "submit_sm", "msg_id=%s part=%u route=%s smsc=%s session=%u",
                       job->j.id, i, rt->cfg->name, m->cfg->name, smpp_session_id(s));
         /* The guards count the PDU from now on, when it is in the session's
@@ -1586,7 +1595,7 @@ route_run(struct mt_route *rt)
     if (!rt->reading && !rt->idle && rt->nready <= rt->read_batch / 2)
         pick_session(rt, NULL, &bm, &bound);
     if (bound && !rt->reading && !rt->idle && rt->nready <= rt->read_batch / 2 &&
-        rt->inflight < 4 * READ_BATCH_MAX + 4096) {
+        rt->inflight < ROUTE_INFLIGHT_MAX) {
         rt->reading = true;
         rt->reading_pending = !rt->recovered;
         store_queue_read(e->redis, rt->cfg->name, e->consumer, rt->read_batch,
