@@ -3,8 +3,9 @@
 #
 # For route mps 10, 100, 1,000 and 10,000 (one smsgwd), and 1,000 shared by
 # two smsgwd instances on one Redis:
-#   1. fresh redis-server + smsgwd (log_level debug; SMSC window 2048,
-#      sessions 2) with the SMSC down (a closed port), so POSTs stay queued
+#   1. fresh redis-server + smsgwd (log_level info, log_trace submit_sm:
+#      one line per PDU, buffered; SMSC window 2048, sessions 2) with the
+#      SMSC down (a closed port), so POSTs stay queued
 #   2. queue QUEUE_S x mps + margin messages through the HTTP API (wrk)
 #   3. start smsc-sim (--window 4096 --dlr-delay-ms 0, no throttle) on that
 #      port; smsgwd binds and drains the route at its mps
@@ -25,6 +26,10 @@
 #   IDLE_WAIT_S=1200
 #   DIAG=0 DIAG_S=20 DIAG_RATES="1000 10000"   diagnostic runs with a
 #                  libevent-clock shim (LD_PRELOAD; see the end of the runs)
+#   PACING_LOG_LEVEL=info   smsgwd's log_level (debug: as before 2026-11-27 21:30)
+#   PERF=0         1: perf record (-g, 999 Hz) smsgwd 1 and redis-server for
+#                  PERF_S (20) s from the start of each window; reports in
+#                  the run's directory (perf.smsgwd.txt, perf.redis.txt)
 #   PACING_BUILD=head|tree  head (default): build the committed HEAD apart
 #                  (git archive + make all in build/bench/pacing/src), since
 #                  the tree may hold others' uncommitted work; tree: make all
@@ -42,6 +47,8 @@ PACING_BUILD=${PACING_BUILD:-head}
 DIAG=${DIAG:-0}
 DIAG_S=${DIAG_S:-20}
 DIAG_RATES=${DIAG_RATES:-1000 10000}
+PERF=${PERF:-0}
+PERF_S=${PERF_S:-20}
 KEY=demo-key-change-me
 KEY_HASH=sha256:090d1548c9d65f413a1a2c828a0bee3a7ae02d2137caf51e6029e6c3cb1f1fa4
 RES=$D/results.txt
@@ -122,9 +129,10 @@ run_case() {
         HP[$i]=$(free_port)
         cat >"$R/smsgw$i.conf" <<EOF
 # bench/pacing.sh: conf/smsgw.conf's structure; route mps $mps; SMSC window
-# 2048 x 2 sessions; debug log (one line per submit_sm). Generated.
+# 2048 x 2 sessions; one log line per submit_sm (log_trace). Generated.
 instance  = "pacing-$i";
-log_level = "debug";
+log_level = "${PACING_LOG_LEVEL:-info}";
+log_trace = [ "submit_sm" ];
 max_segments = 10;
 redis = { host = "127.0.0.1"; port = $RP; prefix = "smsgw:"; timeout_ms = 2000; };
 http = { listen = "127.0.0.1"; port = ${HP[$i]}; max_body = 65536; };
@@ -190,6 +198,13 @@ EOF
     b0=$(busy_ticks); r0=$(ticks "$REDIS"); s0=$(ticks "$SIM")
     for i in $(seq 1 "$ninst"); do g0=$((g0 + $(ticks "${GW[$i]}"))); done
     say "$name: sending; watching for $((win + 2)) s"
+    local PF=()
+    if [ "$PERF" = 1 ]; then
+        perf record -q -F 999 -g -p "${GW[1]}" -o "$R/perf.smsgwd.data" -- sleep "$PERF_S" >/dev/null 2>&1 &
+        PF+=($!)
+        perf record -q -F 999 -g -p "$REDIS" -o "$R/perf.redis.data" -- sleep "$PERF_S" >/dev/null 2>&1 &
+        PF+=($!)
+    fi
     # sleep through the window, noting any other benchmark that starts meanwhile
     local t_end=$((SECONDS + win)) seen=""
     while [ "$SECONDS" -lt "$t_end" ]; do
@@ -197,6 +212,15 @@ EOF
         [ -z "$seen" ] && seen=$(pgrep -af 'bench/e2e.sh|wrk|smpp-load' | head -1)
     done
     put "${name}_others_during" "${seen:-none}"
+    if [ "${#PF[@]}" -gt 0 ]; then
+        wait "${PF[@]}" 2>/dev/null
+        for k in smsgwd redis; do
+            perf report -i "$R/perf.$k.data" --no-children --sort symbol --stdio 2>/dev/null |
+                grep -v '^$' | head -400 >"$R/perf.$k.txt"
+            perf report -i "$R/perf.$k.data" --no-children --sort dso --stdio 2>/dev/null |
+                grep -v '^#' | grep -v '^$' | head -20 >"$R/perf.$k.dso.txt"
+        done
+    fi
     b1=$(busy_ticks); r1=$(ticks "$REDIS"); s1=$(ticks "$SIM")
     for i in $(seq 1 "$ninst"); do g1=$((g1 + $(ticks "${GW[$i]}"))); done
     sleep 2
