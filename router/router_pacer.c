@@ -746,13 +746,17 @@ router_pacer_get_stats(const struct router_pacer *p, struct router_pacer_stats *
 
 /*
  * Slot j of a grant is at first + ceil(j*P/Q) (Redis µs). The script grants
- * the slots that fall before now + lead + horizon, at most want, starting no
- * earlier than now + lead, and stores where the next grant starts (rounded
+ * the slots that fall before now + lead + horizon, at most want, starting
+ * where the last grant ended (or at now + lead when that is past), and
+ * stores where the next grant starts (rounded
  * up, so grants never overlap and never come closer than P/Q). lead is about
  * two round trips: slots that start at Redis's now are already past their
  * time + slack when the reply arrives late (a busy Redis answers in ms,
  * slots at 100k mps are 10 µs apart), and a route whose every grant came
- * back stale sent nothing at all.
+ * back stale sent nothing at all. It applies only when the sequence is
+ * behind now: a grant continuing it starts where the last ended, though
+ * its first slots may arrive late (used within the lateness budget),
+ * since skipping to now + lead loses them all (docs/pacing.md).
  *
  * Owners (docs/pacing.md, "One instance at full rate"): the key is a hash
  * n (next free slot), o (owner of the last grant), c (when the owner last
@@ -801,7 +805,7 @@ static const char pacer_lua[] =
     "local tight = not s[1] or (s[2] == me and now - chg >= quiet)\n"
     "if tight then P, Q = tonumber(ARGV[6]), tonumber(ARGV[7]) end\n"
     "local jd = tonumber(ARGV[11])\n"
-    "if first < now + lead then first = now + lead end\n"
+    "if first < now then first = now + lead end\n"
     "if not tight then\n"
     "  local jm, je = tonumber(s[6] or '0') or 0, tonumber(s[7] or '0') or 0\n"
     "  if jm > jd and je + jm + 1000000 > first then\n"
@@ -830,7 +834,7 @@ static const char pacer_lua[] =
     "return { k, first, now, tight and 1 or 0, P, Q }\n";
 
 /* SHA1 of pacer_lua; test_pacer compares it with SCRIPT LOAD's answer. */
-static const char pacer_lua_sha[] = "41303a13baeee6be5d03f4ebf0fb3059a9ef36c8";
+static const char pacer_lua_sha[] = "0504e29706ccf7087b53ceb713d1f3041e57bb34";
 
 const char *
 router_pacer_lua(void)
