@@ -44,7 +44,8 @@ struct daemon {
     struct event_base *base;
     struct gw_config *cfg;
     struct store_redis *redis;          /* accepts, API reads, SMPP front */
-    struct store_redis *redis_router;   /* the dequeuer: reads, progress, receipts, grants */
+    struct store_redis *redis_router;   /* the dequeuer: reads, progress, receipts */
+    struct store_redis *redis_pacer;    /* pacer grants, behind nothing else */
     struct api_server *api;
     struct smpp_front *smpp;        /* NULL without an smpp_server group */
     struct mt_engine *mt;
@@ -402,14 +403,16 @@ main(int argc, char **argv)
      * ~100 ms round trips under a bulk HTTP load, submits starved to a
      * tenth of the accept rate). Redis serves each connection in turn. */
     d.redis_router = store_redis_new(d.base, &d.cfg->redis, "router");
+    d.redis_pacer = store_redis_new(d.base, &d.cfg->redis, "pacer");
     d.mt = mt_engine_new(d.base, d.cfg, d.redis_router);
+    mt_engine_set_pacer_redis(d.mt, d.redis_pacer);
     struct webhook_cfg wc;
     webhook_cfg_defaults(&wc);
     d.webhook = webhook_new(d.base, &wc);
     mt_engine_set_webhook(d.mt, d.webhook);
     d.fallback = fallback_new(d.base, d.cfg, d.redis, d.webhook);
     mt_engine_set_fallback(d.mt, d.fallback);
-    d.status = status_new(d.base, d.redis, d.redis_router);
+    d.status = status_new(d.base, d.redis, d.redis_router, d.redis_pacer);
     d.api = api_server_new(d.base, d.cfg, &backend, &d);
     if (!d.api) {
         log_event(LOG_ERROR, "http_listen_failed", "listen=%s port=%d error=\"%s\"",
@@ -464,6 +467,7 @@ main(int argc, char **argv)
     fallback_free(d.fallback);
     webhook_free(d.webhook);
     store_redis_free(d.redis_router);
+    store_redis_free(d.redis_pacer);
     store_redis_free(d.redis);
     /* After the Redis links: their last callbacks may reach engines and
      * admin requests that a reload replaced or left waiting. */

@@ -52,7 +52,7 @@ struct drow {
 
 struct status {
     struct event_base *base;
-    struct store_redis *redis, *redis_router;
+    struct store_redis *redis, *redis_router, *redis_pacer;
     const struct gw_config *cfg;
     struct mt_engine *mt;
     struct smpp_front *front;
@@ -294,7 +294,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct status *
-status_new(struct event_base *base, struct store_redis *redis, struct store_redis *redis_router)
+status_new(struct event_base *base, struct store_redis *redis, struct store_redis *redis_router,
+           struct store_redis *redis_pacer)
 {
     struct status *st = calloc(1, sizeof(*st));
     struct timeval tv = { 1, 0 };
@@ -304,6 +305,7 @@ status_new(struct event_base *base, struct store_redis *redis, struct store_redi
     st->base = base;
     st->redis = redis;
     st->redis_router = redis_router;
+    st->redis_pacer = redis_pacer;
     st->started_us = clock_mono_us();
     st->tick = event_new(base, -1, EV_PERSIST, tick_cb, st);
     if (!st->tick)
@@ -414,6 +416,8 @@ metrics_page(struct status *st, struct evbuffer *out)
     metrics_gauge_set("smsgw_redis_up", "conn=\"main\"", store_redis_ready(st->redis));
     if (st->redis_router)
         metrics_gauge_set("smsgw_redis_up", "conn=\"router\"", store_redis_ready(st->redis_router));
+    if (st->redis_pacer)
+        metrics_gauge_set("smsgw_redis_up", "conn=\"pacer\"", store_redis_ready(st->redis_pacer));
     FILE *f = open_memstream(&text, &len);
     if (!f)
         abort();

@@ -35,8 +35,10 @@ struct smpp_front;
 struct store_redis;
 struct status;
 
+/* redis_router and redis_pacer (may be NULL) are reported as
+ * smsgw_redis_up{conn="router"|"pacer"}. */
 struct status *status_new(struct event_base *base, struct store_redis *redis,
-                          struct store_redis *redis_router);
+                          struct store_redis *redis_router, struct store_redis *redis_pacer);
 /* The config, engine and front in use (again after every reload). */
 void status_set(struct status *st, const struct gw_config *cfg, struct mt_engine *mt,
                 struct smpp_front *front);

@@ -132,6 +132,7 @@ struct mt_engine {
     struct event_base *base;
     const struct gw_config *cfg;
     struct store_redis *redis;
+    struct store_redis *pacer_redis;    /* grants; NULL: redis */
     struct mt_smsc *smscs;
     size_t nsmscs;
     struct mt_route *routes;
@@ -1236,8 +1237,9 @@ request_grant(struct mt_pace *pc, uint64_t now, unsigned backlog, bool eval)
     if (!want && eval)
         want = 1;
     if (want && router_pacer_grant_cmd(pc->p, &pc->cmd, pc->key, want, now, eval) == 0) {
-        if (store_redis_argv(pc->eng->redis, grant_reply, pc, pc->cmd.argc, pc->cmd.argv,
-                             pc->cmd.argvlen) == 0)
+        struct mt_engine *e = pc->eng;
+        if (store_redis_argv(e->pacer_redis ? e->pacer_redis : e->redis, grant_reply, pc,
+                             pc->cmd.argc, pc->cmd.argv, pc->cmd.argvlen) == 0)
             pc->granting = true;
         else    /* not sent: clear the pacer's request-in-flight mark */
             router_pacer_apply_grant(pc->p, NULL, now);
@@ -1736,6 +1738,24 @@ redis_ready(struct store_redis *r, void *arg)
     }
 }
 
+/* The grant connection is back: routes waiting for slots ask again. */
+static void
+pacer_redis_ready(struct store_redis *r, void *arg)
+{
+    struct mt_engine *e = arg;
+    (void)r;
+    for (size_t i = 0; i < e->nroutes; i++)
+        route_kick(&e->routes[i]);
+}
+
+void
+mt_engine_set_pacer_redis(struct mt_engine *e, struct store_redis *r)
+{
+    e->pacer_redis = r;
+    if (r)
+        store_redis_on_ready(r, pacer_redis_ready, e);
+}
+
 static void
 pace_init(struct mt_pace *pc, struct mt_engine *e, struct mt_route *rt, unsigned mps,
           const char *kind, const char *name)
@@ -2090,6 +2110,7 @@ struct mt_engine *
 mt_engine_successor(struct mt_engine *old, const struct gw_config *cfg, unsigned *kept)
 {
     struct mt_engine *e = mt_engine_new(old->base, cfg, old->redis);
+    mt_engine_set_pacer_redis(e, old->pacer_redis);
 
     /* Stopped until mt_engine_start: it must not read the queues while the
      * old engine still has submits on the wire, or its pass over this

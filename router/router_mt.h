@@ -22,6 +22,13 @@ struct mt_engine;
 
 struct mt_engine *mt_engine_new(struct event_base *base, const struct gw_config *cfg,
                                 struct store_redis *redis);
+/*
+ * Pacer grants over their own connection r (NULL: the engine's). On the
+ * engine's, a grant queued behind the batched progress and receipt scripts
+ * and the queue reads: round trips of 15-50 ms at 10,000 mps, and every
+ * slot that came back later than its lateness budget was lost.
+ */
+void mt_engine_set_pacer_redis(struct mt_engine *e, struct store_redis *r);
 struct webhook;
 /* Status callbacks for every state change go through w (may be NULL). */
 void mt_engine_set_webhook(struct mt_engine *e, struct webhook *w);
