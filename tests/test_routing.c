@@ -290,7 +290,7 @@ test_number_checks(void **state)
     char *id2 = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hi\"}");
     free(gwfix_wait_state(g, id2, "delivered", 10000));
     /* Only that one reached the SMSC. */
-    assert_int_equal(tl_jnum(tl_ctl(g->sim[0].ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
     free(id);
     free(id2);
 }
@@ -379,9 +379,9 @@ test_number_checks_smpp(void **state)
     smpp_session_free(s);
     event_base_free(base);
     /* Only the valid one reached the SMSC. */
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->sim[0].ctl_port, "stats\n"), "submit_sm") < 1; i++)
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 1; i++)
         tl_sleep_ms(50);
-    assert_int_equal(tl_jnum(tl_ctl(g->sim[0].ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
 }
 
 /* ---------------------------------------------------------------- send_at */
