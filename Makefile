@@ -79,7 +79,7 @@ $(AOBJ)/bin/smsgwd: $(AOBJ)/core/smsgwd.o build/libsmsgw-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(AOBJ)/tests/%: $(AOBJ)/tests/%.o $(AOBJ)/tests/testlib.o build/libsmsgw-asan.a
+$(AOBJ)/tests/%: $(AOBJ)/tests/%.o $(AOBJ)/tests/testlib.o $(AOBJ)/tests/gwfix.o build/libsmsgw-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 

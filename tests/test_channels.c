@@ -35,7 +35,7 @@
 #include "core/config.h"
 #include "core/curlev.h"
 #include "router/channels/channel.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
 #define PY "/usr/bin/python3"
 #define TOKEN "tok-123"
@@ -1148,54 +1148,29 @@ test_config(void **state)
  * status callbacks go to the provider stand-in's /cb/ path, which logs them.
  */
 
-#define KEY "test-key-0123"
+#define KEY GWFIX_KEY
 #define APP_SECRET "app-secret-0123"
 #define CLIENT_TOKEN "client-token-0123"
 
-struct gw {
-    struct tl_redis redis;
-    pid_t pid;
-    int http, sim;
-    char conf[600], log[600];
-};
 static const char *gw_log;      /* the running smsgwd's, for failure reports */
 
 static void
-sleep_ms(int ms)
+gw_start(struct gwfix *g)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    gw_log = g->gwlog;
+    gwfix_start_gw(g);
 }
 
-static void
-gw_start(struct gw *g)
-{
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->pid = tl_spawn(argv, g->log);
-    gw_log = g->log;
-    if (!tl_wait_port(g->http, 10000)) {
-        tl_dump_tail(g->log);
-        fail_msg("smsgwd did not start");
-    }
-}
-
+/* smsgwd with its own Redis; its one SMSC port (sim 0's) has nothing
+ * listening: numbers here are no-SMS. */
 static int
 gw_setup(void **state)
 {
-    struct gw *g = calloc(1, sizeof(*g));
-    char hash[65], sub[64];
-    static int n;
+    struct gwfix *g = gwfix_new(0);
+    char hash[65];
 
-    tl_redis_start(&g->redis);
-    g->http = tl_free_port();
-    g->sim = tl_free_port();        /* no SMSC there: numbers here are no-SMS */
-    snprintf(sub, sizeof(sub), "gw-%d", ++n);
-    snprintf(g->conf, sizeof(g->conf), "%s/%s.conf", G.dir, sub);
-    snprintf(g->log, sizeof(g->log), "%s/%s.log", G.dir, sub);
     config_sha256_hex(KEY, hash);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+    gwfix_write_conf(g,
             "instance = \"test-1\";\n"
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
@@ -1215,9 +1190,8 @@ gw_setup(void **state)
             "  rcs = { base_url = \"http://127.0.0.1:%d/rbm\"; token = \"%s\";\n"
             "          timeout_ms = 5000; client_token = \"%s\"; };\n"
             "};\n",
-            g->redis.port, g->http, g->sim, hash, G.smtp_plain, G.http, TOKEN, APP_SECRET,
-            G.http, TOKEN, CLIENT_TOKEN);
-    fclose(f);
+            g->redis.port, g->http_port, g->sim[0].port, hash, G.smtp_plain, G.http, TOKEN,
+            APP_SECRET, G.http, TOKEN, CLIENT_TOKEN);
     gw_start(g);
     *state = g;
     return 0;
@@ -1226,59 +1200,18 @@ gw_setup(void **state)
 static int
 gw_teardown(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     int rc = 0;
     /* A clean stop: exit 0, nothing for ASan to report. */
-    if (g->pid > 0 && !tl_exited_ok(tl_stop(g->pid, SIGTERM, 10000))) {
-        tl_dump_tail(g->log);
+    if (g->gw > 0 && !tl_exited_ok(tl_stop(g->gw, SIGTERM, 10000))) {
+        tl_dump_tail(g->gwlog);
         fprintf(stderr, "smsgwd did not exit cleanly\n");
         rc = -1;
     }
+    g->gw = 0;
     gw_log = NULL;
-    tl_redis_stop(&g->redis);
-    free(g);
+    gwfix_free(g);
     return rc;
-}
-
-/* POST /v1/messages; returns the new id (malloc'd). */
-static char *
-gw_post(struct gw *g, const char *json)
-{
-    char *body = NULL;
-    int st = tl_http(g->http, "POST", "/v1/messages", KEY, json, &body, NULL);
-    if (st != 202) {
-        tl_dump_tail(g->log);
-        fail_msg("POST %s -> %d %s", json, st, body ? body : "");
-    }
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
-    return id;
-}
-
-static char *
-gw_get(struct gw *g, const char *id)
-{
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    assert_int_equal(tl_http(g->http, "GET", path, KEY, NULL, &body, NULL), 200);
-    return body;
-}
-
-/* Poll GET until the message's state is want; returns the record. */
-static char *
-gw_wait_state(struct gw *g, const char *id, const char *want, int ms)
-{
-    char *body = NULL;
-    for (int waited = 0; waited <= ms; waited += 50) {
-        free(body);
-        body = gw_get(g, id);
-        if (strcmp(tl_jstr(body, "state"), want) == 0)
-            return body;
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->log);
-    fail_msg("message %s never reached %s; last: %s", id, want, body);
-    return NULL;
 }
 
 /* The history entries of a record with this state, in order, as
@@ -1396,9 +1329,9 @@ wa_status(const char *wamid, const char *status, const char *errors)
 }
 
 static int
-post_ott_hook(struct gw *g, const char *body, const char *signature, char *resp, size_t size)
+post_ott_hook(struct gwfix *g, const char *body, const char *signature, char *resp, size_t size)
 {
-    return raw_http(g->http, "POST", "/v1/webhooks/ott", "X-Hub-Signature-256", signature, body,
+    return raw_http(g->http_port, "POST", "/v1/webhooks/ott", "X-Hub-Signature-256", signature, body,
                     resp, size);
 }
 
@@ -1429,7 +1362,7 @@ static void
 wait_callback(const char *id, const char *states)
 {
     for (int i = 0; i < 200 && !strstr(callbacks_for(id), states); i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     if (!strstr(callbacks_for(id), states))
         fail_msg("callbacks for %s: \"%s\", wanted \"%s\" in them", id, callbacks_for(id), states);
 }
@@ -1437,13 +1370,13 @@ wait_callback(const char *id, const char *states)
 static void
 test_gw_ott_delivered_read(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     char msg[512], resp[4096], d[8][320];
 
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+12125550100\",\"text\":\"hi ott\","
              "\"fallback\":[\"ott\"],\"callback_url\":\"http://127.0.0.1:%d/cb/a\"}", G.http);
-    char *id = gw_post(g, msg);
-    char *rec = gw_wait_state(g, id, "sent_ott", 15000);
+    char *id = gwfix_post_ok(g, msg);
+    char *rec = gwfix_wait_state(g, id, "sent_ott", 15000);
     char wamid[256];
     snprintf(wamid, sizeof(wamid), "%s", accepted_provider_id(rec));
     assert_int_equal(strncmp(wamid, "wamid.", 6), 0);
@@ -1454,16 +1387,16 @@ test_gw_ott_delivered_read(void **state)
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, "not-the-secret"), resp,
                                    sizeof(resp)), 401);
     assert_non_null(strstr(resp, "bad_signature"));
-    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/ott", NULL, NULL, body, resp,
+    assert_int_equal(raw_http(g->http_port, "POST", "/v1/webhooks/ott", NULL, NULL, body, resp,
                               sizeof(resp)), 401);
-    rec = gw_get(g, id);
+    rec = gwfix_get_msg(g, id);
     assert_string_equal(tl_jstr(rec, "state"), "sent_ott");
     assert_int_equal(history(rec, "delivered_ott", d, 8), 0);
     free(rec);
 
     /* Signed: delivered, then read; each a state and a callback. */
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
-    rec = gw_wait_state(g, id, "delivered_ott", 5000);
+    rec = gwfix_wait_state(g, id, "delivered_ott", 5000);
     assert_int_equal(history(rec, "delivered_ott", d, 8), 1);
     char want[300];
     snprintf(want, sizeof(want), "provider_id=%s provider_ts=1795787068", wamid);
@@ -1473,13 +1406,13 @@ test_gw_ott_delivered_read(void **state)
 
     body = wa_status(wamid, "read", NULL);
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
-    free(gw_wait_state(g, id, "read_ott", 5000));
+    free(gwfix_wait_state(g, id, "read_ott", 5000));
     wait_callback(id, "sent_ott,delivered_ott,read_ott");
 
     /* A late "delivered" does not move it back. */
     body = wa_status(wamid, "delivered", NULL);
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
-    rec = gw_get(g, id);
+    rec = gwfix_get_msg(g, id);
     assert_string_equal(tl_jstr(rec, "state"), "read_ott");
     assert_int_equal(history(rec, "delivered_ott", d, 8), 2);
     free(rec);
@@ -1489,7 +1422,7 @@ test_gw_ott_delivered_read(void **state)
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
     assert_non_null(strstr(resp, "\"unknown\":1"));
     char *metrics = NULL;
-    assert_int_equal(tl_http(g->http, "GET", "/metrics", NULL, NULL, &metrics, NULL), 200);
+    assert_int_equal(tl_http(g->http_port, "GET", "/metrics", NULL, NULL, &metrics, NULL), 200);
     assert_non_null(strstr(metrics,
                            "smsgw_channel_events_total{channel=\"ott\",result=\"unknown\"} 1"));
     assert_non_null(strstr(metrics,
@@ -1502,11 +1435,11 @@ test_gw_ott_delivered_read(void **state)
     assert_non_null(strstr(resp, "bad_json"));
 
     /* Meta's subscription handshake. */
-    assert_int_equal(raw_http(g->http, "GET", "/v1/webhooks/ott?hub.mode=subscribe&"
+    assert_int_equal(raw_http(g->http_port, "GET", "/v1/webhooks/ott?hub.mode=subscribe&"
                               "hub.verify_token=vt-1&hub.challenge=1158201444", NULL, NULL, NULL,
                               resp, sizeof(resp)), 200);
     assert_string_equal(resp, "1158201444");
-    assert_int_equal(raw_http(g->http, "GET", "/v1/webhooks/ott?hub.mode=subscribe&"
+    assert_int_equal(raw_http(g->http_port, "GET", "/v1/webhooks/ott?hub.mode=subscribe&"
                               "hub.verify_token=wrong&hub.challenge=1", NULL, NULL, NULL,
                               resp, sizeof(resp)), 403);
     free(id);
@@ -1517,15 +1450,15 @@ test_gw_ott_delivered_read(void **state)
 static void
 test_gw_ott_failed_next_step(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     char msg[512], resp[4096], d[8][320];
 
     int mails = mail_count(G.mail_plain);
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+12125550102\",\"text\":\"on ott\","
              "\"fallback\":[\"ott\",\"email\"],\"email\":\"fay@example.org\","
              "\"callback_url\":\"http://127.0.0.1:%d/cb/b\"}", G.http);
-    char *id = gw_post(g, msg);
-    char *rec = gw_wait_state(g, id, "sent_ott", 15000);
+    char *id = gwfix_post_ok(g, msg);
+    char *rec = gwfix_wait_state(g, id, "sent_ott", 15000);
     char wamid[256];
     snprintf(wamid, sizeof(wamid), "%s", accepted_provider_id(rec));
     free(rec);
@@ -1533,7 +1466,7 @@ test_gw_ott_failed_next_step(void **state)
     const char *body = wa_status(wamid, "failed",
                                  "[{\"code\":131026,\"title\":\"Message undeliverable\"}]");
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
-    rec = gw_wait_state(g, id, "sent_email", 15000);
+    rec = gwfix_wait_state(g, id, "sent_email", 15000);
     assert_int_equal(history(rec, "failed_ott", d, 8), 1);
     assert_non_null(strstr(d[0], "error=131026 Message undeliverable"));
     int n = history(rec, "fallback", d, 8);
@@ -1543,13 +1476,13 @@ test_gw_ott_failed_next_step(void **state)
     assert_non_null(strstr(d[3], "channel=email result=accepted"));
     free(rec);
     for (int i = 0; i < 100 && mail_count(G.mail_plain) == mails; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(mail_count(G.mail_plain), mails + 1);
     wait_callback(id, "sent_ott,sent_email");
 
     /* A failure reported again (the provider retries) changes nothing more. */
     assert_int_equal(post_ott_hook(g, body, wa_sign(body, APP_SECRET), resp, sizeof(resp)), 200);
-    rec = gw_get(g, id);
+    rec = gwfix_get_msg(g, id);
     assert_string_equal(tl_jstr(rec, "state"), "sent_email");
     assert_int_equal(history(rec, "failed_ott", d, 8), 2);
     free(rec);
@@ -1561,13 +1494,13 @@ test_gw_ott_failed_next_step(void **state)
 static void
 test_gw_retry_same_channel(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     char d[8][320];
 
     int before = count_requests("/wa/");
-    char *id = gw_post(g, "{\"from\":\"12345\",\"to\":\"+12125550503\",\"text\":\"again\","
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+12125550503\",\"text\":\"again\","
                           "\"fallback\":[\"ott\",\"email\"],\"email\":\"gus@example.org\"}");
-    char *rec = gw_wait_state(g, id, "sent_ott", 20000);
+    char *rec = gwfix_wait_state(g, id, "sent_ott", 20000);
     int n = history(rec, "fallback", d, 8);
     /* start, failed 1, retry 2, failed 2, retry 3, accepted 3 */
     assert_int_equal(n, 6);
@@ -1590,25 +1523,25 @@ test_gw_retry_same_channel(void **state)
 static void
 test_gw_retry_survives_crash(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     char d[8][320];
 
-    char *id = gw_post(g, "{\"from\":\"12345\",\"to\":\"+12125550502\",\"text\":\"durable\","
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+12125550502\",\"text\":\"durable\","
                           "\"fallback\":[\"ott\"]}");
     char *rec = NULL;
     for (int i = 0; i < 200; i++) {
         free(rec);
-        rec = gw_get(g, id);
+        rec = gwfix_get_msg(g, id);
         if (strstr(rec, "retry_in_ms=3000"))
             break;
-        sleep_ms(50);
+        tl_sleep_ms(50);
     }
     assert_non_null(strstr(rec, "channel=ott result=failed error=http_503 retryable=1 attempt=1 "
                                 "retry_in_ms=3000"));
     free(rec);
-    tl_stop(g->pid, SIGKILL, 2000);
+    tl_stop(g->gw, SIGKILL, 2000);
     gw_start(g);
-    rec = gw_wait_state(g, id, "sent_ott", 20000);
+    rec = gwfix_wait_state(g, id, "sent_ott", 20000);
     int n = history(rec, "fallback", d, 8);
     assert_int_equal(n, 4);
     assert_string_equal(d[2], "retry step=0 attempt=2");
@@ -1623,22 +1556,22 @@ test_gw_retry_survives_crash(void **state)
 static void
 test_gw_rcs_delivered(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     char msg[512], resp[4096], d[8][320];
 
     /* Registration: answer the secret when the clientToken is ours. */
-    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", NULL, NULL,
+    assert_int_equal(raw_http(g->http_port, "POST", "/v1/webhooks/rcs", NULL, NULL,
                               "{\"clientToken\":\"" CLIENT_TOKEN "\",\"secret\":\"1234567890\"}",
                               resp, sizeof(resp)), 200);
     assert_string_equal(resp, "1234567890");
-    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", NULL, NULL,
+    assert_int_equal(raw_http(g->http_port, "POST", "/v1/webhooks/rcs", NULL, NULL,
                               "{\"clientToken\":\"other\",\"secret\":\"1234567890\"}",
                               resp, sizeof(resp)), 401);
 
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+12125550101\",\"text\":\"hi rcs\","
              "\"fallback\":[\"rcs\"],\"callback_url\":\"http://127.0.0.1:%d/cb/c\"}", G.http);
-    char *id = gw_post(g, msg);
-    free(gw_wait_state(g, id, "sent_rcs", 15000));
+    char *id = gwfix_post_ok(g, msg);
+    free(gwfix_wait_state(g, id, "sent_rcs", 15000));
 
     char event[512], data[1024], body[1400], sig[200];
     snprintf(event, sizeof(event),
@@ -1659,15 +1592,15 @@ test_gw_rcs_delivered(void **state)
     char bad[200];
     HMAC(EVP_sha512(), "x-token-0123", 12, (const unsigned char *)event, strlen(event), md, &len);
     EVP_EncodeBlock((unsigned char *)bad, md, (int)len);
-    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", "X-Goog-Signature", bad, body,
+    assert_int_equal(raw_http(g->http_port, "POST", "/v1/webhooks/rcs", "X-Goog-Signature", bad, body,
                               resp, sizeof(resp)), 401);
-    char *rec = gw_get(g, id);
+    char *rec = gwfix_get_msg(g, id);
     assert_string_equal(tl_jstr(rec, "state"), "sent_rcs");
     free(rec);
 
-    assert_int_equal(raw_http(g->http, "POST", "/v1/webhooks/rcs", "X-Goog-Signature", sig, body,
+    assert_int_equal(raw_http(g->http_port, "POST", "/v1/webhooks/rcs", "X-Goog-Signature", sig, body,
                               resp, sizeof(resp)), 200);
-    rec = gw_wait_state(g, id, "delivered_rcs", 5000);
+    rec = gwfix_wait_state(g, id, "delivered_rcs", 5000);
     assert_int_equal(history(rec, "delivered_rcs", d, 8), 1);
     char want[200];
     snprintf(want, sizeof(want), "provider_id=%s provider_ts=1795802400", id);
@@ -1681,15 +1614,15 @@ test_gw_rcs_delivered(void **state)
 static void
 test_gw_release_callback(void **state)
 {
-    struct gw *g = *state;
+    struct gwfix *g = *state;
     char msg[512];
 
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"later\","
              "\"send_at\":%lld,\"callback_url\":\"http://127.0.0.1:%d/cb/d\"}",
              (long long)time(NULL) + 2, G.http);
-    char *id = gw_post(g, msg);
+    char *id = gwfix_post_ok(g, msg);
     wait_callback(id, "scheduled");
-    free(gw_wait_state(g, id, "queued", 10000));
+    free(gwfix_wait_state(g, id, "queued", 10000));
     wait_callback(id, "scheduled,queued");
     free(id);
 }

@@ -25,14 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
 #include "router/router_health.h"
 #include "smpp/smpp_pdu.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
 /* ------------------------------------------------------------ router_health */
 
@@ -303,109 +302,28 @@ test_config(void **state)
 
 /* ------------------------------------------------------------ end to end */
 
-#define KEY "test-key-0123"
-
-struct fx {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, sim2, gw;
-    int sim_port, ctl_port, sim2_port, ctl2_port, http_port;
-    unsigned sim2_reconnect_ms;     /* sim2's reconnect_min_ms and _max_ms; 0: 100 and 500 */
-    const char *sim2_args;          /* one more smsc-sim flag and its value, "--x 1" */
-    char conf[4200], gwlog[4200], simlog[4200], sock[4200];
-};
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int
-setup(void **state)
-{
-    struct fx *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    tl_redis_start(&g->redis);
-    g->sim_port = tl_free_port();
-    g->ctl_port = tl_free_port();
-    g->sim2_port = tl_free_port();
-    g->ctl2_port = tl_free_port();
-    g->http_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
-    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
-    snprintf(g->sock, sizeof(g->sock), "%s/admin.sock", g->dir);
-    *state = g;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    if (g->sim2 > 0)
-        tl_stop(g->sim2, SIGKILL, 2000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
-    return 0;
-}
+#define KEY GWFIX_KEY
 
 /* smsc-sim number n (1 or 2); reject: --reject-pct 100 with ESME_RSYSERR. */
 static void
-start_sim(struct fx *g, int n, bool reject)
+start_sim(struct gwfix *g, int n, bool reject)
 {
-    char port[16], ctl[16], log[4300];
-    int sp = n == 2 ? g->sim2_port : g->sim_port;
-    snprintf(port, sizeof(port), "%d", sp);
-    snprintf(ctl, sizeof(ctl), "%d", n == 2 ? g->ctl2_port : g->ctl_port);
-    snprintf(log, sizeof(log), "%s.%d", g->simlog, n);
-    char *argv[24] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                       "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
-                       "--log-level", "warn", "--control-port", ctl, NULL };
-    int a = 15;
-    if (reject) {
-        argv[a++] = "--reject-pct";
-        argv[a++] = "100";
-        argv[a++] = "--reject-status";
-        argv[a++] = "0x08";
-    }
-    char extra[64] = "", *val = NULL;
-    if (n == 2 && g->sim2_args) {
-        snprintf(extra, sizeof(extra), "%s", g->sim2_args);
-        val = strchr(extra, ' ');
-        *val++ = 0;
-        argv[a++] = extra;
-        argv[a++] = val;
-    }
-    pid_t pid = tl_spawn(argv, log);
-    if (n == 2)
-        g->sim2 = pid;
+    if (reject)
+        gwfix_start_sim(g, n - 1, "--reject-pct", "100", "--reject-status", "0x08", NULL);
     else
-        g->sim = pid;
-    if (!tl_wait_port(sp, 10000)) {
-        tl_dump_file(log);
-        fail_msg("smsc-sim did not start");
-    }
+        gwfix_start_sim(g, n - 1, NULL);
 }
 
 #define EQUAL_SMSCS "( { name = \"sim\"; priority = 0; }, { name = \"sim2\"; priority = 0; } )"
 
+/* sim2_reconnect_ms: sim2's reconnect_min_ms and _max_ms; 0: 100 and 500 */
 static void
-write_config_ex(struct fx *g, const char *error_rate, unsigned retry_attempts, unsigned mps,
-                const char *smscs)
+write_config_ex(struct gwfix *g, const char *error_rate, unsigned retry_attempts, unsigned mps,
+                const char *smscs, unsigned sim2_reconnect_ms)
 {
     char hash[65];
     config_sha256_hex(KEY, hash);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+    gwfix_write_conf(g,
             "instance = \"fo-1\";\n"
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
@@ -422,73 +340,39 @@ write_config_ex(struct fx *g, const char *error_rate, unsigned retry_attempts, u
             "             smsc = %s;\n"
             "             retry_attempts = %u; retry_backoff_ms = 200; retry_backoff_max_ms = 400; } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, g->http_port, g->sock, g->sim_port, error_rate, g->sim2_port,
-            g->sim2_reconnect_ms ? g->sim2_reconnect_ms : 100,
-            g->sim2_reconnect_ms ? g->sim2_reconnect_ms : 500, error_rate, mps, smscs,
+            g->redis.port, g->http_port, g->sock, g->sim[0].port, error_rate, g->sim[1].port,
+            sim2_reconnect_ms ? sim2_reconnect_ms : 100,
+            sim2_reconnect_ms ? sim2_reconnect_ms : 500, error_rate, mps, smscs,
             retry_attempts, hash);
-    fclose(f);
 }
 
 static void
-write_config(struct fx *g, const char *error_rate, unsigned retry_attempts)
+write_config(struct gwfix *g, const char *error_rate, unsigned retry_attempts)
 {
-    write_config_ex(g, error_rate, retry_attempts, 50, EQUAL_SMSCS);
-}
-
-static void
-start_gw(struct fx *g)
-{
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->gw = tl_spawn(argv, g->gwlog);
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
-}
-
-static long long
-sim_stat(int ctl, const char *key)
-{
-    return tl_jnum(tl_ctl(ctl, "stats\n"), key);
+    write_config_ex(g, error_rate, retry_attempts, 50, EQUAL_SMSCS, 0);
 }
 
 static char *
-post_ok(struct fx *g, int i)
+post_nth(struct gwfix *g, int i)
 {
-    char json[256], *body = NULL;
+    char json[256];
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415555%04d\",\"text\":\"m%d\"}",
              100 + i, i);
-    int st = tl_http(g->http_port, "POST", "/v1/messages", KEY, json, &body, NULL);
-    if (st != 202) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("POST -> %d %s", st, body ? body : "");
-    }
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
-    return id;
-}
-
-static char *
-get_msg(struct fx *g, const char *id)
-{
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL), 200);
-    return body;
+    return gwfix_post_ok(g, json);
 }
 
 /* Every message of ids delivered (receipts on); fails with the first that is not. */
 static void
-wait_all_delivered(struct fx *g, char **ids, int n, int ms)
+wait_all_delivered(struct gwfix *g, char **ids, int n, int ms)
 {
     for (int i = 0; i < n; i++) {
         char *b = NULL;
         for (int waited = 0; waited <= ms; waited += 50) {
             free(b);
-            b = get_msg(g, ids[i]);
+            b = gwfix_get_msg(g, ids[i]);
             if (strcmp(tl_jstr(b, "state"), "delivered") == 0)
                 break;
-            sleep_ms(50);
+            tl_sleep_ms(50);
         }
         if (strcmp(tl_jstr(b, "state"), "delivered") != 0) {
             tl_dump_tail(g->gwlog);
@@ -498,50 +382,17 @@ wait_all_delivered(struct fx *g, char **ids, int n, int ms)
     }
 }
 
-static int
-log_count(struct fx *g, const char *needle)
-{
-    FILE *f = fopen(g->gwlog, "r");
-    char line[4096];
-    int n = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
-static void
-wait_log(struct fx *g, const char *needle, int count, int ms)
-{
-    for (int waited = 0; waited <= ms && log_count(g, needle) < count; waited += 50)
-        sleep_ms(50);
-    if (log_count(g, needle) < count) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("log never had %d x \"%s\"", count, needle);
-    }
-}
-
 /* smsgwctl's output for args (must exit 0); free it. */
 static char *
-ctl(struct fx *g, const char *args)
+ctl(struct gwfix *g, const char *args)
 {
-    char cmd[9000];
-    snprintf(cmd, sizeof(cmd), "%s -s %s %s 2>&1", tl_bin("smsgwctl"), g->sock, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *buf = calloc(1, 65536);
-    size_t len = fread(buf, 1, 65535, p);
-    buf[len] = 0;
-    int st = pclose(p);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("smsgwctl %s: %s", args, buf);
-    return buf;
+    char *out = NULL;
+    GWFIX_CTL_OK(g, &out, "%s", args);
+    return out;
 }
 
 static char *
-metrics(struct fx *g)
+metrics(struct gwfix *g)
 {
     char *body = NULL;
     assert_int_equal(tl_http(g->http_port, "GET", "/metrics", NULL, NULL, &body, NULL), 200);
@@ -554,7 +405,7 @@ metrics(struct fx *g)
 static void
 test_failover_and_probe(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     char *ids[N1 + 1 + N3];
     int n = 0;
 
@@ -562,25 +413,25 @@ test_failover_and_probe(void **state)
     start_sim(g, 2, true);         /* sim2 answers every submit ESME_RSYSERR */
     write_config(g, "{ threshold = 0.5; window_s = 30; min_samples = 4; cooldown_s = 3; "
                     "cooldown_max_s = 12; }", 10);
-    start_gw(g);
+    gwfix_start_gw(g);
 
     /* 1. traffic: sim2 fails, is taken out; everything ends delivered via sim */
     for (int i = 0; i < N1; i++)
-        ids[n++] = post_ok(g, i);
+        ids[n++] = post_nth(g, i);
     wait_all_delivered(g, ids, n, 30000);
-    assert_true(log_count(g, "event=smsc_suspended smsc=sim2 ") == 1);
-    assert_int_equal(log_count(g, "event=smsc_suspended smsc=sim "), 0);
-    long long rej1 = sim_stat(g->ctl2_port, "rejected");
+    assert_true(gwfix_log_count(g, "event=smsc_suspended smsc=sim2 ") == 1);
+    assert_int_equal(gwfix_log_count(g, "event=smsc_suspended smsc=sim "), 0);
+    long long rej1 = gwfix_sim_stat(g, 1, "rejected");
     assert_true(rej1 >= 4);
     /* after the 4th error nothing new went to sim2 but what was on the wire */
     assert_true(rej1 <= 4 + 8);
-    assert_int_equal(sim_stat(g->ctl2_port, "accepted"), 0);
+    assert_int_equal(gwfix_sim_stat(g, 1, "accepted"), 0);
     /* each message accepted once: none lost, none sent twice */
-    assert_int_equal(sim_stat(g->ctl_port, "accepted"), N1);
+    assert_int_equal(gwfix_sim_stat(g, 0, "accepted"), N1);
     /* the record shows the move: failed on sim2, retried, submitted on sim */
     int moved = 0;
     for (int i = 0; i < N1; i++) {
-        char *b = get_msg(g, ids[i]);
+        char *b = gwfix_get_msg(g, ids[i]);
         if (strstr(b, "smsc=sim2 error=ESME_RSYSERR")) {
             assert_non_null(strstr(b, "smsc=sim\""));
             moved++;
@@ -613,30 +464,30 @@ test_failover_and_probe(void **state)
     free(out);
     /* a reload keeps the SMSC out: its state goes to the new engine */
     kill(g->gw, SIGHUP);
-    wait_log(g, "event=config_reloaded", 1, 10000);
+    gwfix_wait_log(g, "event=config_reloaded", 1, 10000);
     m = metrics(g);
     assert_non_null(strstr(m, "smsgw_smsc_suspended{smsc=\"sim2\"} 1"));
     free(m);
 
     /* 2. after the cooldown one probe goes to sim2; it fails; the message
      * still ends delivered via sim, and sim2 waits twice as long */
-    wait_log(g, "event=smsc_probing smsc=sim2", 1, 10000);
-    ids[n++] = post_ok(g, N1);
-    wait_log(g, "event=smsc_probe_failed smsc=sim2", 1, 10000);
-    assert_int_equal(log_count(g, "event=smsc_probe smsc=sim2"), 1);
+    gwfix_wait_log(g, "event=smsc_probing smsc=sim2", 1, 10000);
+    ids[n++] = post_nth(g, N1);
+    gwfix_wait_log(g, "event=smsc_probe_failed smsc=sim2", 1, 10000);
+    assert_int_equal(gwfix_log_count(g, "event=smsc_probe smsc=sim2"), 1);
     wait_all_delivered(g, ids, n, 10000);
-    assert_int_equal(sim_stat(g->ctl2_port, "rejected"), rej1 + 1);
-    assert_non_null(strstr(tl_ctl(g->ctl2_port, "reject 0\n"), "OK"));     /* healed */
-    assert_int_equal(sim_stat(g->ctl_port, "accepted"), N1 + 1);
-    assert_true(log_count(g, "cooldown=6s") >= 1);
+    assert_int_equal(gwfix_sim_stat(g, 1, "rejected"), rej1 + 1);
+    assert_non_null(strstr(tl_ctl(g->sim[1].ctl_port, "reject 0\n"), "OK"));     /* healed */
+    assert_int_equal(gwfix_sim_stat(g, 0, "accepted"), N1 + 1);
+    assert_true(gwfix_log_count(g, "cooldown=6s") >= 1);
 
     /* 3. the next probe succeeds: sim2 is back and takes its share */
-    wait_log(g, "event=smsc_probing smsc=sim2", 2, 15000);
+    gwfix_wait_log(g, "event=smsc_probing smsc=sim2", 2, 15000);
     for (int i = 0; i < N3; i++)
-        ids[n++] = post_ok(g, N1 + 1 + i);
+        ids[n++] = post_nth(g, N1 + 1 + i);
     wait_all_delivered(g, ids, n, 30000);
-    wait_log(g, "event=smsc_resumed smsc=sim2", 1, 1000);
-    long long acc1 = sim_stat(g->ctl_port, "accepted"), acc2 = sim_stat(g->ctl2_port, "accepted");
+    gwfix_wait_log(g, "event=smsc_resumed smsc=sim2", 1, 1000);
+    long long acc1 = gwfix_sim_stat(g, 0, "accepted"), acc2 = gwfix_sim_stat(g, 1, "accepted");
     assert_true(acc2 >= 2);         /* the probe and at least one more */
     assert_int_equal(acc1 + acc2, N1 + 1 + N3);
     m = metrics(g);
@@ -651,7 +502,7 @@ test_failover_and_probe(void **state)
 static void
 test_all_suspended_keeps_sending(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     char *ids[N4];
 
     start_sim(g, 1, true);
@@ -659,23 +510,23 @@ test_all_suspended_keeps_sending(void **state)
     /* A cooldown far beyond the test: only degraded sending can deliver. */
     write_config(g, "{ threshold = 0.5; window_s = 30; min_samples = 3; cooldown_s = 3600; "
                     "cooldown_max_s = 3600; }", 100);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N4; i++)
-        ids[i] = post_ok(g, i);
-    wait_log(g, "event=smsc_suspended smsc=sim ", 1, 20000);
-    wait_log(g, "event=smsc_suspended smsc=sim2 ", 1, 20000);
-    wait_log(g, "event=route_degraded route=default", 1, 20000);
+        ids[i] = post_nth(g, i);
+    gwfix_wait_log(g, "event=smsc_suspended smsc=sim ", 1, 20000);
+    gwfix_wait_log(g, "event=smsc_suspended smsc=sim2 ", 1, 20000);
+    gwfix_wait_log(g, "event=route_degraded route=default", 1, 20000);
     /* both out, and still the route sends (retries on the least bad) */
-    long long before = sim_stat(g->ctl_port, "rejected") + sim_stat(g->ctl2_port, "rejected");
-    for (int i = 0; i < 200 && sim_stat(g->ctl_port, "rejected") +
-                              sim_stat(g->ctl2_port, "rejected") < before + 5; i++)
-        sleep_ms(50);
-    assert_true(sim_stat(g->ctl_port, "rejected") + sim_stat(g->ctl2_port, "rejected") >=
+    long long before = gwfix_sim_stat(g, 0, "rejected") + gwfix_sim_stat(g, 1, "rejected");
+    for (int i = 0; i < 200 && gwfix_sim_stat(g, 0, "rejected") +
+                              gwfix_sim_stat(g, 1, "rejected") < before + 5; i++)
+        tl_sleep_ms(50);
+    assert_true(gwfix_sim_stat(g, 0, "rejected") + gwfix_sim_stat(g, 1, "rejected") >=
                 before + 5);
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "reject 0\n"), "OK"));
-    assert_non_null(strstr(tl_ctl(g->ctl2_port, "reject 0\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "reject 0\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[1].ctl_port, "reject 0\n"), "OK"));
     wait_all_delivered(g, ids, N4, 30000);
-    assert_int_equal(sim_stat(g->ctl_port, "accepted") + sim_stat(g->ctl2_port, "accepted"), N4);
+    assert_int_equal(gwfix_sim_stat(g, 0, "accepted") + gwfix_sim_stat(g, 1, "accepted"), N4);
     for (int i = 0; i < N4; i++)
         free(ids[i]);
 }
@@ -690,15 +541,15 @@ test_all_suspended_keeps_sending(void **state)
 static void
 test_waiting_job_moves(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     char *body = NULL, *ids[2];
 
     start_sim(g, 1, false);
     start_sim(g, 2, true);
     write_config_ex(g, "{ threshold = 0.5; window_s = 30; min_samples = 1; cooldown_s = 3600; "
                        "cooldown_max_s = 3600; }", 5, 1,
-                    "( { name = \"sim\"; weight = 1; }, { name = \"sim2\"; weight = 3; } )");
-    start_gw(g);
+                    "( { name = \"sim\"; weight = 1; }, { name = \"sim2\"; weight = 3; } )", 0);
+    gwfix_start_gw(g);
     int st = tl_http(g->http_port, "POST", "/v1/messages/batch", KEY,
                      "{\"messages\":[{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"a\"},"
                      "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"b\"}]}",
@@ -713,10 +564,10 @@ test_waiting_job_moves(void **state)
     }
     free(body);
     wait_all_delivered(g, ids, 2, 20000);
-    wait_log(g, "event=msg_moved msg_id=", 1, 1000);
-    assert_non_null(strstr(tl_ctl(g->ctl2_port, "stats\n"), "\"rejected\":1,"));
-    assert_int_equal(sim_stat(g->ctl2_port, "submit_sm"), 1);   /* the moved one never went */
-    assert_int_equal(sim_stat(g->ctl_port, "accepted"), 2);
+    gwfix_wait_log(g, "event=msg_moved msg_id=", 1, 1000);
+    assert_non_null(strstr(tl_ctl(g->sim[1].ctl_port, "stats\n"), "\"rejected\":1,"));
+    assert_int_equal(gwfix_sim_stat(g, 1, "submit_sm"), 1);   /* the moved one never went */
+    assert_int_equal(gwfix_sim_stat(g, 0, "accepted"), 2);
     free(ids[0]);
     free(ids[1]);
 }
@@ -730,18 +581,17 @@ test_waiting_job_moves(void **state)
 static void
 test_waiting_job_moves_off_lost_bind(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     char *body = NULL, *ids[2];
 
-    g->sim2_args = "--close-after 1";
-    g->sim2_reconnect_ms = 4000;
     start_sim(g, 1, false);
-    start_sim(g, 2, false);
+    gwfix_start_sim(g, 1, "--close-after", "1", NULL);
     write_config_ex(g, "{ enabled = false; }", 5, 1,
-                    "( { name = \"sim\"; weight = 1; }, { name = \"sim2\"; weight = 3; } )");
-    start_gw(g);
-    for (int i = 0; i < 200 && sim_stat(g->ctl2_port, "binds_now") < 1; i++)
-        sleep_ms(50);
+                    "( { name = \"sim\"; weight = 1; }, { name = \"sim2\"; weight = 3; } )",
+                    4000);
+    gwfix_start_gw(g);
+    for (int i = 0; i < 200 && gwfix_sim_stat(g, 1, "binds_now") < 1; i++)
+        tl_sleep_ms(50);
     int st = tl_http(g->http_port, "POST", "/v1/messages/batch", KEY,
                      "{\"messages\":[{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"a\"},"
                      "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"b\"}]}",
@@ -755,10 +605,10 @@ test_waiting_job_moves_off_lost_bind(void **state)
         ids[i] = strndup(p, strcspn(p, "\""));
     }
     free(body);
-    wait_log(g, "event=msg_moved msg_id=", 1, 10000);
-    assert_int_equal(log_count(g, "from_smsc=sim2 reason=binds_down"), 1);
+    gwfix_wait_log(g, "event=msg_moved msg_id=", 1, 10000);
+    assert_int_equal(gwfix_log_count(g, "from_smsc=sim2 reason=binds_down"), 1);
     wait_all_delivered(g, ids + 1, 1, 20000);
-    assert_int_equal(sim_stat(g->ctl2_port, "submit_sm"), 1);
+    assert_int_equal(gwfix_sim_stat(g, 1, "submit_sm"), 1);
     free(ids[0]);
     free(ids[1]);
 }
@@ -767,14 +617,14 @@ test_waiting_job_moves_off_lost_bind(void **state)
 static void
 test_sim_reject_command(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     start_sim(g, 1, false);
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "reject 50 0x45\n"), "OK reject_pct=50.0000 "
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "reject 50 0x45\n"), "OK reject_pct=50.0000 "
                                                                      "reject_status=0x45"));
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "reject 101\n"), "ERR usage"));
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "reject\n"), "ERR usage"));
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "reject 10 0x400\n"), "ERR status 0x400"));
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "reject 0\n"), "OK reject_pct=0.0000"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "reject 101\n"), "ERR usage"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "reject\n"), "ERR usage"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "reject 10 0x400\n"), "ERR status 0x400"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "reject 0\n"), "OK reject_pct=0.0000"));
 }
 
 int
@@ -786,11 +636,11 @@ main(void)
         cmocka_unit_test(test_probe_cycle),
         cmocka_unit_test(test_disabled_and_probes),
         cmocka_unit_test(test_config),
-        cmocka_unit_test_setup_teardown(test_sim_reject_command, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failover_and_probe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_all_suspended_keeps_sending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waiting_job_moves, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waiting_job_moves_off_lost_bind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sim_reject_command, gwfix_setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_failover_and_probe, gwfix_setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_all_suspended_keeps_sending, gwfix_setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_job_moves, gwfix_setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_job_moves_off_lost_bind, gwfix_setup, gwfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,72 +35,31 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
-#define KEY "test-key-0123"
+#define KEY GWFIX_KEY
 
-struct ox {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, gw;
-    int sim_port, ctl_port, http_port, admin_port;
-    char conf[4200], gwlog[4200], simlog[4200], sock[4200];
+/* This program's own state, in the fixture's ext. */
+struct ops {
+    int admin_port;                 /* smsgwctl's TCP port, when a config sets tcp_port */
+    const char *http_extra;         /* more settings of the http group (test_https_api) */
 };
 
-static void
-sleep_ms(int ms)
+static struct ops *
+ops(struct gwfix *g)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    return g->ext;
 }
 
 static int
 setup(void **state)
 {
-    struct ox *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    g->redis.aof = true;
-    tl_redis_start(&g->redis);
-    g->sim_port = tl_free_port();
-    g->ctl_port = tl_free_port();
-    g->http_port = tl_free_port();
-    g->admin_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
-    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
-    snprintf(g->sock, sizeof(g->sock), "%s/admin.sock", g->dir);
+    struct gwfix *g = gwfix_new(GWFIX_AOF);
+    g->ext = calloc(1, sizeof(struct ops));
+    ops(g)->admin_port = tl_free_port();
+    ops(g)->http_extra = "";
     *state = g;
     return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct ox *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
-    return 0;
-}
-
-static void
-start_sim(struct ox *g)
-{
-    char port[16], ctl[16];
-    snprintf(port, sizeof(port), "%d", g->sim_port);
-    snprintf(ctl, sizeof(ctl), "%d", g->ctl_port);
-    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                     "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
-                     "--log-level", "warn", "--control-port", ctl, NULL };
-    g->sim = tl_spawn(argv, g->simlog);
-    if (!tl_wait_port(g->sim_port, 10000)) {
-        tl_dump_file(g->simlog);
-        fail_msg("smsc-sim did not start");
-    }
 }
 
 /*
@@ -108,17 +67,12 @@ start_sim(struct ox *g)
  * top-level settings. Both SMSC definitions the tests use point at the
  * one smsc-sim, so its bind count tells every (re)connection apart.
  */
-/* Extra settings for the http group (test_https_api). */
-static const char *http_extra = "";
-
 static void
-write_config_ex(struct ox *g, const char *smscs, const char *routes, const char *top)
+write_config_ex(struct gwfix *g, const char *smscs, const char *routes, const char *top)
 {
     char hash[65];
     config_sha256_hex(KEY, hash);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+    gwfix_write_conf(g,
             "instance = \"ops-1\";\n"
             "log_level = \"info\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"o:\"; timeout_ms = 1000; };\n"
@@ -128,160 +82,40 @@ write_config_ex(struct ox *g, const char *smscs, const char *routes, const char 
             "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
             "routes = ( %s );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, g->http_port, http_extra, g->sock, top ? top : "", smscs, routes, hash);
-    fclose(f);
+            g->redis.port, g->http_port, ops(g)->http_extra, g->sock, top ? top : "", smscs,
+            routes, hash);
 }
 
 static char smsc_sim[512], smsc_sim2[512];
 
 static void
-smsc_defs(struct ox *g)
+smsc_defs(struct gwfix *g)
 {
     snprintf(smsc_sim, sizeof(smsc_sim),
              "{ name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\"; "
              "password = \"secret\"; reconnect_min_ms = 100; reconnect_max_ms = 500; }",
-             g->sim_port);
+             g->sim[0].port);
     snprintf(smsc_sim2, sizeof(smsc_sim2),
              "{ name = \"sim2\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\"; "
              "password = \"secret\"; reconnect_min_ms = 100; reconnect_max_ms = 500; }",
-             g->sim_port);
+             g->sim[0].port);
 }
 
 static void
-write_config(struct ox *g, const char *top)
+write_config(struct gwfix *g, const char *top)
 {
     smsc_defs(g);
     write_config_ex(g, smsc_sim,
                     "{ name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; }", top);
 }
 
-static void
-start_gw(struct ox *g)
-{
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->gw = tl_spawn(argv, g->gwlog);
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
-}
-
-static void
-stop_gw_clean(struct ox *g)
-{
-    int st = tl_stop(g->gw, SIGTERM, 15000);
-    g->gw = 0;
-    if (!tl_exited_ok(st)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not exit cleanly (status %d)", st);
-    }
-}
-
 static char *
-post_ok(struct ox *g, const char *to)
+post_to(struct gwfix *g, const char *to)
 {
-    char *body = NULL, json[256];
+    char json[256];
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"%s\",\"text\":\"ops test\"}", to);
-    int st = tl_http(g->http_port, "POST", "/v1/messages", KEY, json, &body, NULL);
-    if (st != 202) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("POST -> %d %s", st, body ? body : "");
-    }
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
-    return id;
+    return gwfix_post_ok(g, json);
 }
-
-/* The record of id once its state is want (fails the test otherwise). */
-static char *
-wait_state(struct ox *g, const char *id, const char *want, int ms)
-{
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    for (int waited = 0; waited <= ms; waited += 50) {
-        free(body);
-        body = NULL;
-        int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-        if (st == 200 && strcmp(tl_jstr(body, "state"), want) == 0)
-            return body;
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->gwlog);
-    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
-    return NULL;
-}
-
-static char *
-msg_state(struct ox *g, const char *id)
-{
-    char path[128], *body = NULL;
-    static char st[64];
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-    snprintf(st, sizeof(st), "%s", tl_jstr(body, "state"));
-    free(body);
-    return st;
-}
-
-/* One line from smsc-sim's control port. */
-static long
-sim_stat(struct ox *g, const char *key)
-{
-    return tl_jnum(tl_ctl(g->ctl_port, "stats\n"), key);
-}
-
-static void
-wait_sim_binds_now(struct ox *g, long want)
-{
-    for (int i = 0; i < 200 && sim_stat(g, "binds_now") != want; i++)
-        sleep_ms(50);
-    if (sim_stat(g, "binds_now") != want) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsc-sim never had %ld binds (has %ld)", want, sim_stat(g, "binds_now"));
-    }
-}
-
-/*
- * Run smsgwctl with args (after -s SOCKET unless args start with --tcp);
- * stdout and stderr go to *out (malloc'd). env: "NAME=VALUE " prefix or "".
- * Returns the exit status (-1: killed).
- */
-static int
-ctl(struct ox *g, char **out, const char *env, const char *fmt, ...)
-{
-    char args[1024], cmd[6000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    if (strncmp(args, "--tcp", 5) == 0)
-        snprintf(cmd, sizeof(cmd), "%s%s %s 2>&1", env, tl_bin("smsgwctl"), args);
-    else
-        snprintf(cmd, sizeof(cmd), "%s%s -s %s %s 2>&1", env, tl_bin("smsgwctl"), g->sock, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - 1 - len, p)) > 0) {
-        len += n;
-        if (len + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-    }
-    buf[len] = 0;
-    int st = pclose(p);
-    *out = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* ctl that must exit 0 */
-#define CTL_OK(g, out, ...) do { \
-        int rc_ = ctl((g), (out), "", __VA_ARGS__); \
-        if (rc_ != 0) { tl_dump_tail((g)->gwlog); \
-            fail_msg("smsgwctl " #__VA_ARGS__ " -> %d: %s", rc_, *(out)); } \
-    } while (0)
 
 /* The value of one metric line "name{labels} value"; -1 when absent. */
 static double
@@ -296,7 +130,7 @@ metric(const char *text, const char *series)
 }
 
 static char *
-scrape(struct ox *g, char **headers)
+scrape(struct gwfix *g, char **headers)
 {
     char *body = NULL;
     int st = tl_http(g->http_port, "GET", "/metrics", NULL, NULL, &body, headers);
@@ -310,13 +144,13 @@ scrape(struct ox *g, char **headers)
 static void
 test_metrics_move_under_traffic(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char *hdr = NULL;
 
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, NULL);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
 
     char *m0 = scrape(g, &hdr);
     assert_non_null(strstr(hdr, "text/plain; version=0.0.4"));
@@ -333,9 +167,9 @@ test_metrics_move_under_traffic(void **state)
 
     char *ids[5];
     for (int i = 0; i < 3; i++)
-        ids[i] = post_ok(g, "+14155550100");
+        ids[i] = post_to(g, "+14155550100");
     for (int i = 0; i < 3; i++)
-        free(wait_state(g, ids[i], "delivered", 10000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 10000));
     char *m1 = scrape(g, NULL);
     double sub1 = metric(m1, "smsgw_route_submitted_total{route=\"default\"}");
     assert_true(sub1 >= sub0 + 3);
@@ -350,9 +184,9 @@ test_metrics_move_under_traffic(void **state)
     assert_true(rtt1 > 0);
 
     for (int i = 3; i < 5; i++)
-        ids[i] = post_ok(g, "+14155550101");
+        ids[i] = post_to(g, "+14155550101");
     for (int i = 3; i < 5; i++)
-        free(wait_state(g, ids[i], "delivered", 10000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 10000));
     char *m2 = scrape(g, NULL);
     assert_true(metric(m2, "smsgw_route_submitted_total{route=\"default\"}") >= sub1 + 2);
     assert_true(metric(m2, "smsgw_receipts_total{result=\"matched\"}") >=
@@ -370,7 +204,7 @@ test_metrics_move_under_traffic(void **state)
         depth = metric(m, "smsgw_route_queue_depth{route=\"default\"}");
         free(m);
         if (depth < 0)
-            sleep_ms(100);
+            tl_sleep_ms(100);
     }
     assert_int_equal((int)depth, 0);
     for (int i = 0; i < 5; i++)
@@ -379,128 +213,132 @@ test_metrics_move_under_traffic(void **state)
     free(m1);
     free(m2);
     free(hdr);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_smsgwctl_commands(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char *out = NULL, top[400], hash[65];
 
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     config_sha256_hex("tok-123", hash);
-    snprintf(top, sizeof(top), "tcp_port = %d; token = \"sha256:%s\";", g->admin_port, hash);
+    snprintf(top, sizeof(top), "tcp_port = %d; token = \"sha256:%s\";", ops(g)->admin_port, hash);
     write_config(g, top);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
 
     struct stat sb;
     assert_int_equal(stat(g->sock, &sb), 0);
     assert_true(S_ISSOCK(sb.st_mode));
     assert_int_equal(sb.st_mode & 0777, 0600);
 
-    CTL_OK(g, &out, "status");
+    GWFIX_CTL_OK(g, &out, "status");
     assert_non_null(strstr(out, "ops-1"));
     assert_non_null(strstr(out, "1 of 1 bound"));
     free(out);
-    CTL_OK(g, &out, "--json status");
+    GWFIX_CTL_OK(g, &out, "--json status");
     assert_int_equal(tl_jnum(out, "sessions_bound"), 1);
     assert_string_equal(tl_jstr(out, "instance"), "ops-1");
     free(out);
-    CTL_OK(g, &out, "--json binds");
+    GWFIX_CTL_OK(g, &out, "--json binds");
     assert_string_equal(tl_jstr(out, "slot"), "sim#1");
     assert_string_equal(tl_jstr(out, "state"), "bound_trx");
     long session = tl_jnum(out, "session");
     assert_true(session > 0);
     free(out);
-    CTL_OK(g, &out, "binds");
+    GWFIX_CTL_OK(g, &out, "binds");
     assert_non_null(strstr(out, "sim#1"));
     free(out);
-    CTL_OK(g, &out, "routes");
+    GWFIX_CTL_OK(g, &out, "routes");
     assert_non_null(strstr(out, "default"));
     assert_non_null(strstr(out, "sending"));
     free(out);
 
     /* pause: a message stays queued (in Redis) until resume */
-    CTL_OK(g, &out, "pause default");
+    GWFIX_CTL_OK(g, &out, "pause default");
     assert_non_null(strstr(out, "paused"));
     free(out);
-    CTL_OK(g, &out, "--json routes");
+    GWFIX_CTL_OK(g, &out, "--json routes");
     assert_string_equal(tl_jstr(out, "state"), "paused");
     free(out);
-    char *id = post_ok(g, "+14155550100");
-    sleep_ms(1500);
-    assert_string_equal(msg_state(g, id), "queued");
-    CTL_OK(g, &out, "--json queue default");
+    char *id = post_to(g, "+14155550100");
+    tl_sleep_ms(1500);
+    assert_string_equal(gwfix_msg_state(g, id), "queued");
+    GWFIX_CTL_OK(g, &out, "--json queue default");
     assert_true(tl_jnum(out, "depth") >= 1);
     assert_non_null(strstr(out, "\"paused\":true"));
     free(out);
-    CTL_OK(g, &out, "queue default");
+    GWFIX_CTL_OK(g, &out, "queue default");
     assert_non_null(strstr(out, "PAUSED"));
     free(out);
-    CTL_OK(g, &out, "resume default");
+    GWFIX_CTL_OK(g, &out, "resume default");
     free(out);
-    free(wait_state(g, id, "delivered", 10000));
+    free(gwfix_wait_state(g, id, "delivered", 10000));
 
     /* message: the record with its history */
-    CTL_OK(g, &out, "--json message %s", id);
+    GWFIX_CTL_OK(g, &out, "--json message %s", id);
     assert_non_null(strstr(out, "\"found\":true"));
     assert_string_equal(tl_jstr(out, "state"), "delivered");
     free(out);
-    CTL_OK(g, &out, "message %s", id);
+    GWFIX_CTL_OK(g, &out, "message %s", id);
     assert_non_null(strstr(out, "history:"));
     free(out);
-    assert_int_equal(ctl(g, &out, "", "message m-no-such-id"), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "message m-no-such-id"), 1);
     free(out);
 
     /* optout: after an opt-out through the API */
-    CTL_OK(g, &out, "optout +14155550177");
+    GWFIX_CTL_OK(g, &out, "optout +14155550177");
     assert_non_null(strstr(out, "not opted out"));
     free(out);
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550177", KEY, NULL, NULL,
                              NULL), 200);
-    CTL_OK(g, &out, "--json optout +14155550177");
+    GWFIX_CTL_OK(g, &out, "--json optout +14155550177");
     assert_string_equal(tl_jstr(out, "account"), "acme");
     free(out);
 
     /* rebind: the SMSC sees a second bind */
-    long binds = sim_stat(g, "binds");
-    CTL_OK(g, &out, "--json rebind sim");
+    long binds = gwfix_sim_stat(g, 0, "binds");
+    GWFIX_CTL_OK(g, &out, "--json rebind sim");
     assert_int_equal(tl_jnum(out, "unbound"), 1);
     free(out);
-    for (int i = 0; i < 100 && sim_stat(g, "binds") < binds + 1; i++)
-        sleep_ms(50);
-    assert_int_equal(sim_stat(g, "binds"), binds + 1);
-    wait_sim_binds_now(g, 1);
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "binds") < binds + 1; i++)
+        tl_sleep_ms(50);
+    assert_int_equal(gwfix_sim_stat(g, 0, "binds"), binds + 1);
+    gwfix_wait_sim_binds(g, 0, 1);
 
     /* errors and exit codes */
-    assert_int_equal(ctl(g, &out, "", "pause nosuchroute"), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "pause nosuchroute"), 1);
     assert_non_null(strstr(out, "no route \"nosuchroute\""));
     free(out);
-    assert_int_equal(ctl(g, &out, "", "rebind nosuchsmsc"), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "rebind nosuchsmsc"), 1);
     free(out);
-    assert_int_equal(ctl(g, &out, "", "frobnicate"), 2);
+    assert_int_equal(gwfix_ctl(g, &out, "frobnicate"), 2);
     free(out);
-    assert_int_equal(ctl(g, &out, "", "queue"), 2);
+    assert_int_equal(gwfix_ctl(g, &out, "queue"), 2);
     free(out);
-    assert_int_equal(ctl(g, &out, "", "-s %s/none.sock status", g->dir), 3);
+    assert_int_equal(gwfix_ctl(g, &out, "-s %s/none.sock status", g->dir), 3);
     free(out);
 
     /* TCP needs the token */
-    assert_int_equal(ctl(g, &out, "", "--tcp 127.0.0.1:%d status", g->admin_port), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "--tcp 127.0.0.1:%d status", ops(g)->admin_port), 1);
     assert_non_null(strstr(out, "token"));
     free(out);
-    assert_int_equal(ctl(g, &out, "SMSGWCTL_TOKEN=wrong ", "--tcp 127.0.0.1:%d status",
-                         g->admin_port), 1);
+    setenv("SMSGWCTL_TOKEN", "wrong", 1);
+    int rc = gwfix_ctl(g, &out, "--tcp 127.0.0.1:%d status", ops(g)->admin_port);
+    unsetenv("SMSGWCTL_TOKEN");
+    assert_int_equal(rc, 1);
     free(out);
-    assert_int_equal(ctl(g, &out, "SMSGWCTL_TOKEN=tok-123 ", "--tcp 127.0.0.1:%d --json status",
-                         g->admin_port), 0);
+    setenv("SMSGWCTL_TOKEN", "tok-123", 1);
+    rc = gwfix_ctl(g, &out, "--tcp 127.0.0.1:%d --json status", ops(g)->admin_port);
+    unsetenv("SMSGWCTL_TOKEN");
+    assert_int_equal(rc, 0);
     assert_int_equal(tl_jnum(out, "sessions_bound"), 1);
     free(out);
 
     free(id);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
     /* the socket file goes with the daemon */
     assert_int_not_equal(stat(g->sock, &sb), 0);
 }
@@ -508,12 +346,12 @@ test_smsgwctl_commands(void **state)
 static void
 test_hash_secret(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char *out = NULL, hash[65], want[80];
 
     config_sha256_hex("s3cret-pw", hash);
     snprintf(want, sizeof(want), "sha256:%s\n", hash);
-    assert_int_equal(ctl(g, &out, "", "hash-secret --iterations 1000 s3cret-pw"), 0);
+    assert_int_equal(gwfix_ctl(g, &out, "hash-secret --iterations 1000 s3cret-pw"), 0);
     assert_memory_equal(out, want, strlen(want));
     char *pb = strstr(out, "pbkdf2-sha256:1000:");
     assert_non_null(pb);
@@ -542,26 +380,26 @@ test_hash_secret(void **state)
     assert_non_null(fgets(line, sizeof(line), p));
     assert_int_equal(WEXITSTATUS(pclose(p)), 0);
     assert_string_equal(line, want);
-    assert_int_equal(ctl(g, &out, "", "hash-secret --iterations 10 x"), 2);
+    assert_int_equal(gwfix_ctl(g, &out, "hash-secret --iterations 10 x"), 2);
     free(out);
 }
 
 static void
 test_reload_keeps_binds_and_messages(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char *out = NULL, smscs[1200];
 
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     smsc_defs(g);
     snprintf(smscs, sizeof(smscs), "%s, %s", smsc_sim, smsc_sim2);
     write_config_ex(g, smscs,
                     "{ name = \"default\"; mps = 200; smsc = [\"sim\"]; prefixes = [\"\"]; },"
                     "{ name = \"old\"; mps = 10; smsc = [\"sim2\"]; prefixes = [\"49\"]; }", NULL);
-    start_gw(g);
-    wait_sim_binds_now(g, 2);
-    assert_int_equal(sim_stat(g, "binds"), 2);
-    CTL_OK(g, &out, "--json binds");
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 2);
+    assert_int_equal(gwfix_sim_stat(g, 0, "binds"), 2);
+    GWFIX_CTL_OK(g, &out, "--json binds");
     /* the first slot listed is sim#1 */
     long session = tl_jnum(out, "session");
     assert_true(session > 0);
@@ -572,13 +410,13 @@ test_reload_keeps_binds_and_messages(void **state)
     enum { N = 60 };
     char *ids[N];
     for (int i = 0; i < N; i++)
-        ids[i] = post_ok(g, "+14155550100");
+        ids[i] = post_to(g, "+14155550100");
 
     /* sim2 goes, route old goes, route uk comes (on the kept sim). */
     write_config_ex(g, smsc_sim,
                     "{ name = \"default\"; mps = 200; smsc = [\"sim\"]; prefixes = [\"\"]; },"
                     "{ name = \"uk\"; mps = 50; smsc = [\"sim\"]; prefixes = [\"44\"]; }", NULL);
-    CTL_OK(g, &out, "--json reload");
+    GWFIX_CTL_OK(g, &out, "--json reload");
     assert_int_equal(tl_jnum(out, "smscs_kept"), 1);
     assert_int_equal(tl_jnum(out, "smscs_new"), 0);
     assert_int_equal(tl_jnum(out, "smscs_removed"), 1);
@@ -587,20 +425,20 @@ test_reload_keeps_binds_and_messages(void **state)
     free(out);
 
     for (int i = 0; i < N; i++)
-        free(wait_state(g, ids[i], "delivered", 20000));
-    wait_sim_binds_now(g, 1);
+        free(gwfix_wait_state(g, ids[i], "delivered", 20000));
+    gwfix_wait_sim_binds(g, 0, 1);
     /* sim was never bound again: still the two binds of the start */
-    assert_int_equal(sim_stat(g, "binds"), 2);
-    CTL_OK(g, &out, "--json binds");
+    assert_int_equal(gwfix_sim_stat(g, 0, "binds"), 2);
+    GWFIX_CTL_OK(g, &out, "--json binds");
     assert_int_equal(tl_jnum(out, "session"), session);
     assert_null(strstr(out, "sim2"));
     free(out);
-    CTL_OK(g, &out, "--json routes");
+    GWFIX_CTL_OK(g, &out, "--json routes");
     assert_non_null(strstr(out, "\"route\":\"uk\""));
     assert_null(strstr(out, "\"route\":\"old\""));
     free(out);
-    char *uk = post_ok(g, "+447700900123");
-    char *rec = wait_state(g, uk, "delivered", 10000);
+    char *uk = post_to(g, "+447700900123");
+    char *rec = gwfix_wait_state(g, uk, "delivered", 10000);
     assert_string_equal(tl_jstr(rec, "route"), "uk");
     free(rec);
     free(uk);
@@ -609,18 +447,18 @@ test_reload_keeps_binds_and_messages(void **state)
     FILE *f = fopen(g->conf, "a");
     fprintf(f, "routes_typo = ( { name = \"x\" } ;\n");
     fclose(f);
-    assert_int_equal(ctl(g, &out, "", "reload"), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "reload"), 1);
     char where[4300];
     snprintf(where, sizeof(where), "%s:", g->conf);
     assert_non_null(strstr(out, where));
     free(out);
-    CTL_OK(g, &out, "--json routes");
+    GWFIX_CTL_OK(g, &out, "--json routes");
     assert_non_null(strstr(out, "\"route\":\"uk\""));
     free(out);
-    char *again = post_ok(g, "+447700900124");
-    free(wait_state(g, again, "delivered", 10000));
+    char *again = post_to(g, "+447700900124");
+    free(gwfix_wait_state(g, again, "delivered", 10000));
     free(again);
-    assert_int_equal(sim_stat(g, "binds"), 2);
+    assert_int_equal(gwfix_sim_stat(g, 0, "binds"), 2);
 
     /* SIGHUP reloads too: route fr appears. */
     write_config_ex(g, smsc_sim,
@@ -630,16 +468,16 @@ test_reload_keeps_binds_and_messages(void **state)
     kill(g->gw, SIGHUP);
     bool seen = false;
     for (int i = 0; i < 100 && !seen; i++) {
-        CTL_OK(g, &out, "--json routes");
+        GWFIX_CTL_OK(g, &out, "--json routes");
         seen = strstr(out, "\"route\":\"fr\"") != NULL;
         free(out);
         if (!seen)
-            sleep_ms(50);
+            tl_sleep_ms(50);
     }
     assert_true(seen);
-    assert_int_equal(sim_stat(g, "binds"), 2);
-    char *fr = post_ok(g, "+33612345678");
-    rec = wait_state(g, fr, "delivered", 10000);
+    assert_int_equal(gwfix_sim_stat(g, 0, "binds"), 2);
+    char *fr = post_to(g, "+33612345678");
+    rec = gwfix_wait_state(g, fr, "delivered", 10000);
     assert_string_equal(tl_jstr(rec, "route"), "fr");
     free(rec);
     free(fr);
@@ -648,45 +486,45 @@ test_reload_keeps_binds_and_messages(void **state)
     snprintf(smscs, sizeof(smscs),
              "{ name = \"sim\"; host = \"127.0.0.1\"; port = %d; system_id = \"acme\"; "
              "password = \"secret\"; window = 32; reconnect_min_ms = 100; reconnect_max_ms = 500; }",
-             g->sim_port);
+             g->sim[0].port);
     write_config_ex(g, smscs,
                     "{ name = \"default\"; mps = 200; smsc = [\"sim\"]; prefixes = [\"\"]; }", NULL);
-    CTL_OK(g, &out, "--json reload");
+    GWFIX_CTL_OK(g, &out, "--json reload");
     assert_int_equal(tl_jnum(out, "smscs_kept"), 0);
     assert_int_equal(tl_jnum(out, "smscs_new"), 1);
     free(out);
-    for (int i = 0; i < 100 && sim_stat(g, "binds") < 3; i++)
-        sleep_ms(50);
-    assert_int_equal(sim_stat(g, "binds"), 3);
-    wait_sim_binds_now(g, 1);
-    char *last = post_ok(g, "+14155550100");
-    free(wait_state(g, last, "delivered", 10000));
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "binds") < 3; i++)
+        tl_sleep_ms(50);
+    assert_int_equal(gwfix_sim_stat(g, 0, "binds"), 3);
+    gwfix_wait_sim_binds(g, 0, 1);
+    char *last = post_to(g, "+14155550100");
+    free(gwfix_wait_state(g, last, "delivered", 10000));
     free(last);
 
     for (int i = 0; i < N; i++)
         free(ids[i]);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_status_page(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char *body = NULL, *hdr = NULL, *out = NULL, top[600], hash[65], mhash[65];
 
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     config_sha256_hex("tok-123", hash);
     config_sha256_hex("metrics-tok", mhash);
     snprintf(top, sizeof(top), "tcp_port = %d; token = \"sha256:%s\"; http_token = \"sha256:%s\";",
-             g->admin_port, hash, mhash);
+             ops(g)->admin_port, hash, mhash);
     write_config(g, top);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
-    char *id = post_ok(g, "+14155550100");
-    free(wait_state(g, id, "delivered", 10000));
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
+    char *id = post_to(g, "+14155550100");
+    free(gwfix_wait_state(g, id, "delivered", 10000));
     free(id);
     /* A warning for the page: a TCP admin request without its token. */
-    assert_int_equal(ctl(g, &out, "", "--tcp 127.0.0.1:%d status", g->admin_port), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "--tcp 127.0.0.1:%d status", ops(g)->admin_port), 1);
     free(out);
 
     /* http_token: nothing without it */
@@ -723,14 +561,14 @@ test_status_page(void **state)
             fail_msg("no delivery row for route default in %s", body);
         free(body);
         if (!shown)
-            sleep_ms(50);
+            tl_sleep_ms(50);
     }
 
     /* A browser's view of the page, when one is installed. The token is
      * not needed for this part: reload a config without it. */
     if (system("command -v chromium >/dev/null 2>&1") == 0) {
         write_config(g, NULL);
-        assert_int_equal(ctl(g, &out, "", "reload"), 0);
+        assert_int_equal(gwfix_ctl(g, &out, "reload"), 0);
         free(out);
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "timeout 90 chromium --headless --no-sandbox --disable-gpu "
@@ -752,19 +590,17 @@ test_status_page(void **state)
     } else {
         fprintf(stderr, "note: chromium not installed; /status checked as served HTML only\n");
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* Accounts with SMPP access: client binds show in binds and /metrics.
  * accounts: the accounts list body (acct_entry() builds entries); senders: the
  * accounts list of sender 12345. */
 static void
-write_accts_config(struct ox *g, int smpp_port, const char *accounts, const char *senders)
+write_accts_config(struct gwfix *g, int smpp_port, const char *accounts, const char *senders)
 {
     smsc_defs(g);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+    gwfix_write_conf(g,
             "instance = \"ops-1\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"o:\"; timeout_ms = 1000; };\n"
             "http = { listen = \"127.0.0.1\"; port = %d; };\n"
@@ -775,7 +611,6 @@ write_accts_config(struct ox *g, int smpp_port, const char *accounts, const char
             "routes = ( { name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; } );\n"
             "accounts = ( %s );\n",
             g->redis.port, g->http_port, smpp_port, g->sock, smsc_sim, senders, accounts);
-    fclose(f);
 }
 
 /* One account entry: name, its API key, and with system_id an SMPP login
@@ -799,7 +634,7 @@ acct_entry(const char *name, const char *key, const char *system_id, const char 
 }
 
 static void
-write_smpp_config(struct ox *g, int smpp_port, const char *acme_extra, const char *more)
+write_smpp_config(struct gwfix *g, int smpp_port, const char *acme_extra, const char *more)
 {
     char accounts[3000];
     snprintf(accounts, sizeof(accounts), "%s %s", acct_entry("acme", KEY, "acmecli", acme_extra),
@@ -807,23 +642,10 @@ write_smpp_config(struct ox *g, int smpp_port, const char *acme_extra, const cha
     write_accts_config(g, smpp_port, accounts, "\"acme\"");
 }
 
-static int
-log_count(struct ox *g, const char *needle)
-{
-    FILE *f = fopen(g->gwlog, "r");
-    char line[8192];
-    int n = 0;
-    while (f && fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 /* An smpp-load client of system_id (password clientpw) on port, a
  * transceiver asking for receipts; its JSON line goes to log. */
 static pid_t
-start_client(struct ox *g, int smpp_port, const char *system_id, const char *count,
+start_client(struct gwfix *g, int smpp_port, const char *system_id, const char *count,
              const char *rate, const char *log)
 {
     char port[16];
@@ -838,10 +660,10 @@ start_client(struct ox *g, int smpp_port, const char *system_id, const char *cou
 
 /* The client binds of account in `smsgwctl --json binds` (-1: not listed). */
 static long
-client_binds(struct ox *g, const char *account)
+client_binds(struct gwfix *g, const char *account)
 {
     char *out = NULL, pat[128];
-    CTL_OK(g, &out, "--json binds");
+    GWFIX_CTL_OK(g, &out, "--json binds");
     snprintf(pat, sizeof(pat), "\"account\":\"%s\"", account);
     const char *p = strstr(out, pat);
     long n = p ? tl_jnum(p, "binds") : -1;
@@ -850,10 +672,10 @@ client_binds(struct ox *g, const char *account)
 }
 
 static void
-wait_client_binds(struct ox *g, const char *account, long want, const char *log)
+wait_client_binds(struct gwfix *g, const char *account, long want, const char *log)
 {
     for (int i = 0; i < 100 && client_binds(g, account) != want; i++)
-        sleep_ms(100);
+        tl_sleep_ms(100);
     if (client_binds(g, account) != want) {
         tl_dump_file(log);
         tl_dump_tail(g->gwlog);
@@ -871,14 +693,14 @@ wait_client_binds(struct ox *g, const char *account, long want, const char *log)
 static void
 test_reload_with_smpp_clients(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char *out = NULL, accounts[4000], loadlog[4300], betalog[4300];
     int smpp_port = tl_free_port();
 
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     write_smpp_config(g, smpp_port, NULL, NULL);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
     if (!tl_wait_port(smpp_port, 10000))
         fail_msg("no SMPP listener");
     /* a client that stays bound for a while, sending two messages a second */
@@ -892,7 +714,7 @@ test_reload_with_smpp_clients(void **state)
 
     /* A changed account (a cap) applies; the client stays bound. */
     write_smpp_config(g, smpp_port, "mps = 50;", NULL);
-    CTL_OK(g, &out, "--json reload");
+    GWFIX_CTL_OK(g, &out, "--json reload");
     assert_int_equal(tl_jnum(out, "smscs_kept"), 1);
     free(out);
     assert_int_equal(client_binds(g, "acme"), 1);
@@ -901,7 +723,7 @@ test_reload_with_smpp_clients(void **state)
     snprintf(accounts, sizeof(accounts), "%s, %s, %s", acct_entry("beta", "beta-key", "betacli", NULL),
              acct_entry("acme", KEY, "acmecli", "mps = 50;"), acct_entry("other", "other-key", NULL, NULL));
     write_accts_config(g, smpp_port, accounts, "\"acme\", \"beta\"");
-    CTL_OK(g, &out, "--json reload");
+    GWFIX_CTL_OK(g, &out, "--json reload");
     free(out);
     /* the new API key is known (the sender is not this account's) */
     assert_int_not_equal(tl_http(g->http_port, "POST", "/v1/messages", "other-key",
@@ -922,23 +744,24 @@ test_reload_with_smpp_clients(void **state)
         fail_msg("the new account's client did not submit its 3 messages");
     }
     /* acme's client never left its socket: one bind, and one unbind (beta's) */
-    for (int i = 0; i < 50 && log_count(g, "event=smpp_client_unbound session=") < 1; i++)
-        sleep_ms(100);
+    for (int i = 0; i < 50 && gwfix_log_count(g, "event=smpp_client_unbound session=") < 1; i++)
+        tl_sleep_ms(100);
     assert_int_equal(client_binds(g, "acme"), 1);
-    assert_int_equal(log_count(g, "event=smpp_client_bound session="), 2);   /* acme, beta */
-    assert_int_equal(log_count(g, "event=smpp_client_unbound session="), 1);
-    assert_int_equal(log_count(g, "account=acme command="), 1);
+    assert_int_equal(gwfix_log_count(g, "event=smpp_client_bound session="), 2);   /* acme, beta */
+    assert_int_equal(gwfix_log_count(g, "event=smpp_client_unbound session="), 1);
+    assert_int_equal(gwfix_log_count(g, "account=acme command="), 1);
 
     /* acme removed: its bind is unbound, what it submitted is delivered */
     snprintf(accounts, sizeof(accounts), "%s", acct_entry("beta", "beta-key", "betacli", NULL));
     write_accts_config(g, smpp_port, accounts, "\"beta\"");
-    CTL_OK(g, &out, "--json reload");
+    GWFIX_CTL_OK(g, &out, "--json reload");
     free(out);
     wait_client_binds(g, "acme", -1, loadlog);
-    for (int i = 0; i < 100 && log_count(g, "reason=\"account removed from the config\"") < 2; i++)
-        sleep_ms(100);
-    assert_true(log_count(g, "event=smpp_client_unbound session=") >= 2);
-    assert_true(log_count(g, "reason=\"account removed from the config\"") >= 2);
+    for (int i = 0;
+         i < 100 && gwfix_log_count(g, "reason=\"account removed from the config\"") < 2; i++)
+        tl_sleep_ms(100);
+    assert_true(gwfix_log_count(g, "event=smpp_client_unbound session=") >= 2);
+    assert_true(gwfix_log_count(g, "reason=\"account removed from the config\"") >= 2);
     tl_stop(load, SIGKILL, 2000);
     /* every message in Redis reaches delivered (beta's 3, acme's, the
      * refused API one is not stored) */
@@ -959,7 +782,7 @@ test_reload_with_smpp_clients(void **state)
             if (q)
                 pclose(q);
             if (strcmp(state_now, "delivered\n") != 0)
-                sleep_ms(100);
+                tl_sleep_ms(100);
         }
         if (strcmp(state_now, "delivered\n") != 0) {
             tl_dump_tail(g->gwlog);
@@ -982,10 +805,10 @@ test_reload_with_smpp_clients(void **state)
         if (q)
             pclose(q);
         if (strcmp(got, "0\n") != 0)
-            sleep_ms(100);
+            tl_sleep_ms(100);
     }
     assert_string_equal(got, "0\n");
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* SIGUSR1 turns debug logging on (submit_sm lines appear), SIGUSR2 turns it
@@ -993,37 +816,37 @@ test_reload_with_smpp_clients(void **state)
 static void
 test_log_level_signals(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
 
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, NULL);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
-    char *id = post_ok(g, "+14155550101");
-    free(wait_state(g, id, "delivered", 10000));
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
+    char *id = post_to(g, "+14155550101");
+    free(gwfix_wait_state(g, id, "delivered", 10000));
     free(id);
-    assert_int_equal(log_count(g, "event=submit_sm "), 0);         /* info level */
+    assert_int_equal(gwfix_log_count(g, "event=submit_sm "), 0);         /* info level */
 
     kill(g->gw, SIGUSR1);
-    for (int i = 0; i < 100 && log_count(g, "event=log_level level=debug") == 0; i++)
-        sleep_ms(20);
-    assert_int_equal(log_count(g, "event=log_level level=debug signal=USR1"), 1);
-    id = post_ok(g, "+14155550102");
-    free(wait_state(g, id, "delivered", 10000));
+    for (int i = 0; i < 100 && gwfix_log_count(g, "event=log_level level=debug") == 0; i++)
+        tl_sleep_ms(20);
+    assert_int_equal(gwfix_log_count(g, "event=log_level level=debug signal=USR1"), 1);
+    id = post_to(g, "+14155550102");
+    free(gwfix_wait_state(g, id, "delivered", 10000));
     free(id);
-    int debug_lines = log_count(g, "event=submit_sm ");
+    int debug_lines = gwfix_log_count(g, "event=submit_sm ");
     assert_true(debug_lines >= 1);
 
     kill(g->gw, SIGUSR2);
-    for (int i = 0; i < 100 && log_count(g, "event=log_level level=info") == 0; i++)
-        sleep_ms(20);
-    assert_int_equal(log_count(g, "event=log_level level=info signal=USR2"), 1);
-    id = post_ok(g, "+14155550103");
-    free(wait_state(g, id, "delivered", 10000));
+    for (int i = 0; i < 100 && gwfix_log_count(g, "event=log_level level=info") == 0; i++)
+        tl_sleep_ms(20);
+    assert_int_equal(gwfix_log_count(g, "event=log_level level=info signal=USR2"), 1);
+    id = post_to(g, "+14155550103");
+    free(gwfix_wait_state(g, id, "delivered", 10000));
     free(id);
-    sleep_ms(300);                                                  /* the 100 ms flush */
-    assert_int_equal(log_count(g, "event=submit_sm "), debug_lines);
-    stop_gw_clean(g);
+    tl_sleep_ms(300);                                                  /* the 100 ms flush */
+    assert_int_equal(gwfix_log_count(g, "event=submit_sm "), debug_lines);
+    gwfix_stop_gw_clean(g);
 }
 
 /*
@@ -1034,7 +857,7 @@ test_log_level_signals(void **state)
 static void
 test_https_api(void **state)
 {
-    struct ox *g = *state;
+    struct gwfix *g = *state;
     char cert[4300], key[4300], cmd[13000], extra[9000], *out = NULL;
 
     snprintf(cert, sizeof(cert), "%s/api.crt", g->dir);
@@ -1046,8 +869,8 @@ test_https_api(void **state)
 
     /* only one of the two: refused where it is written */
     snprintf(extra, sizeof(extra), "tls_cert_file = \"%s\";", cert);
-    http_extra = extra;
-    start_sim(g);
+    ops(g)->http_extra = extra;
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, NULL);
     snprintf(cmd, sizeof(cmd), "'%s' -t -c '%s' 2>&1", tl_bin("smsgwd"), g->conf);
     FILE *p = popen(cmd, "r");
@@ -1060,9 +883,9 @@ test_https_api(void **state)
 
     snprintf(extra, sizeof(extra), "tls_cert_file = \"%s\"; tls_key_file = \"%s\";", cert, key);
     write_config(g, NULL);
-    http_extra = "";
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
+    ops(g)->http_extra = "";
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
 
     char outf[4300];
     snprintf(outf, sizeof(outf), "%s/curl.out", g->dir);
@@ -1094,7 +917,7 @@ test_https_api(void **state)
         if (p)
             pclose(p);
         if (strcmp(state_now, "delivered\n") != 0)
-            sleep_ms(50);
+            tl_sleep_ms(50);
     }
     assert_string_equal(state_now, "delivered\n");
 
@@ -1107,7 +930,7 @@ test_https_api(void **state)
         code[0] = 0;
     pclose(p);
     assert_string_equal(code, "000");
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /*
@@ -1118,59 +941,52 @@ test_https_api(void **state)
 static void
 test_requeue_rejected(void **state)
 {
-    struct ox *g = *state;
-    char port[16], ctlp[16], *out = NULL;
+    struct gwfix *g = *state;
+    char *out = NULL;
 
-    snprintf(port, sizeof(port), "%d", g->sim_port);
-    snprintf(ctlp, sizeof(ctlp), "%d", g->ctl_port);
-    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                     "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
-                     "--log-level", "warn", "--control-port", ctlp, "--reject-pct", "100",
-                     "--reject-status", "0x0B", NULL };
-    g->sim = tl_spawn(argv, g->simlog);
-    assert_true(tl_wait_port(g->sim_port, 10000));
+    gwfix_start_sim(g, 0, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
     write_config(g, NULL);
-    start_gw(g);
-    wait_sim_binds_now(g, 1);
-    char *id = post_ok(g, "+14155550111");
-    char *body = wait_state(g, id, "rejected", 10000);
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
+    char *id = post_to(g, "+14155550111");
+    char *body = gwfix_wait_state(g, id, "rejected", 10000);
     free(body);
 
     /* the carrier is fixed: one that accepts */
-    tl_stop(g->sim, SIGTERM, 5000);
-    start_sim(g);
-    wait_sim_binds_now(g, 1);
-    CTL_OK(g, &out, "requeue %s", id);
+    gwfix_stop_sim(g, 0);
+    gwfix_start_sim(g, 0, NULL);
+    gwfix_wait_sim_binds(g, 0, 1);
+    GWFIX_CTL_OK(g, &out, "requeue %s", id);
     assert_non_null(strstr(out, "queued again on route default"));
     free(out);
-    body = wait_state(g, id, "delivered", 10000);
+    body = gwfix_wait_state(g, id, "delivered", 10000);
     assert_non_null(strstr(body, "requeued after rejected"));
     free(body);
 
     /* not a failed message any more, and an unknown one */
-    assert_int_equal(ctl(g, &out, "", "requeue %s", id), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "requeue %s", id), 1);
     assert_non_null(strstr(out, "is delivered"));
     free(out);
-    assert_int_equal(ctl(g, &out, "", "requeue m0000000000000000000000"), 1);
+    assert_int_equal(gwfix_ctl(g, &out, "requeue m0000000000000000000000"), 1);
     assert_non_null(strstr(out, "no message"));
     free(out);
     free(id);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_metrics_move_under_traffic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_smsgwctl_commands, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hash_secret, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_level_signals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_https_api, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_requeue_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_keeps_binds_and_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_with_smpp_clients, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_move_under_traffic, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_smsgwctl_commands, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_secret, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_log_level_signals, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_https_api, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_rejected, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_binds_and_messages, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_with_smpp_clients, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_status_page, setup, gwfix_teardown),
     };
     /* OPS_TEST=test_reload_* runs only the tests that match. */
     if (getenv("OPS_TEST"))

@@ -35,24 +35,21 @@
 
 #include "core/config.h"
 #include "store/store_redis.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
 #define KEY "acme-key-0123"
 
-struct gx {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, gw;
-    int sim_port, http_port;
-    char conf[4200], gwlog[4200], simlog[4200], tmp[4200];
+/* This program's own paths, in the fixture's ext: TMPDIR of smsgwd (where
+ * the bridges' directories go) and the certificates. */
+struct tlsfx {
+    char tmp[4200];
     char ca[4200], ca2[4200], srv[4200], srvkey[4200], cli[4200], clikey[4200];
 };
 
-static void
-sleep_ms(int ms)
+static struct tlsfx *
+tx(struct gwfix *g)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    return g->ext;
 }
 
 static void
@@ -82,71 +79,36 @@ make_certs(const char *dir)
 static int
 setup(void **state)
 {
-    struct gx *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
+    struct gwfix *g = gwfix_new(GWFIX_AOF | GWFIX_NO_REDIS);
+    struct tlsfx *t = g->ext = calloc(1, sizeof(struct tlsfx));
+    g->key = KEY;
+    g->sim_system_id = "gw";
+    g->sim_dlr_delay_ms = "50";
     make_certs(g->dir);
-#define P(f, n) snprintf(g->f, sizeof(g->f), "%s/" n, g->dir)
+#define P(f, n) snprintf(t->f, sizeof(t->f), "%s/" n, g->dir)
     P(ca, "ca.pem");
     P(ca2, "ca2.pem");
     P(srv, "srv.pem");
     P(srvkey, "srv.key");
     P(cli, "cli.pem");
     P(clikey, "cli.key");
-    P(conf, "smsgw.conf");
-    P(gwlog, "smsgwd.log");
-    P(simlog, "sim.log");
     P(tmp, "tmp");
 #undef P
-    mkdir(g->tmp, 0700);
-    g->redis.tls_cert = g->srv;
-    g->redis.tls_key = g->srvkey;
-    g->redis.tls_ca = g->ca;
-    g->redis.aof = true;
-    g->sim_port = tl_free_port();
-    g->http_port = tl_free_port();
+    mkdir(t->tmp, 0700);
+    g->redis.tls_cert = t->srv;
+    g->redis.tls_key = t->srvkey;
+    g->redis.tls_ca = t->ca;
     *state = g;
     return 0;
 }
 
-static int
-teardown(void **state)
-{
-    struct gx *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    if (g->redis.pid > 0)
-        tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
-    return 0;
-}
-
-static void
-start_sim(struct gx *g)
-{
-    char port[16];
-    snprintf(port, sizeof(port), "%d", g->sim_port);
-    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "gw",
-                     "--password", "secret", "--stats-interval-ms", "0", "--log-level", "warn",
-                     "--dlr-delay-ms", "50", NULL };
-    g->sim = tl_spawn(argv, g->simlog);
-    if (!tl_wait_port(g->sim_port, 10000)) {
-        tl_dump_file(g->simlog);
-        fail_msg("smsc-sim did not start");
-    }
-}
-
 /* redis_extra: more settings inside the redis group. */
 static void
-write_config(struct gx *g, const char *redis_extra)
+write_config(struct gwfix *g, const char *redis_extra)
 {
     char h[65];
     config_sha256_hex(KEY, h);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f, "instance = \"tls-1\";\n"
+    gwfix_write_conf(g, "instance = \"tls-1\";\n"
                "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000;\n"
                "  %s\n"
                "};\n"
@@ -158,33 +120,26 @@ write_config(struct gx *g, const char *redis_extra)
                "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
                "routes = ( { name = \"good\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"1415\"]; } );\n"
                "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, redis_extra, g->http_port, g->sim_port, h);
-    fclose(f);
+            g->redis.port, redis_extra, g->http_port, g->sim[0].port, h);
 }
 
 static void
-start_gw(struct gx *g)
+start_gw(struct gwfix *g)
 {
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    /* The bridge's private directory goes under TMPDIR: here, g->tmp. */
-    setenv("TMPDIR", g->tmp, 1);
+    /* The bridge's private directory goes under TMPDIR: here, tx(g)->tmp. */
+    setenv("TMPDIR", tx(g)->tmp, 1);
     unsetenv("RUNTIME_DIRECTORY");
-    g->gw = tl_spawn(argv, g->gwlog);
+    gwfix_start_gw(g);
     unsetenv("TMPDIR");
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
 }
 
 /* POST one message; the status, and its id in id (if 202). */
 static int
-post(struct gx *g, char *id, size_t idsz)
+post(struct gwfix *g, char *id, size_t idsz)
 {
     char *body = NULL;
-    int st = tl_http(g->http_port, "POST", "/v1/messages", KEY,
-                     "{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"tls test\"}", &body,
-                     NULL);
+    int st = gwfix_post(g, "{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"tls test\"}",
+                        &body);
     if (id)
         snprintf(id, idsz, "%s", st == 202 ? tl_jstr(body, "id") : "");
     free(body);
@@ -193,11 +148,11 @@ post(struct gx *g, char *id, size_t idsz)
 
 /* POST until it answers 202 (Redis links come up after the listener). */
 static void
-post_accepted(struct gx *g, char *id, size_t idsz)
+post_accepted(struct gwfix *g, char *id, size_t idsz)
 {
     int st = -1;
     for (int i = 0; i < 200 && (st = post(g, id, idsz)) != 202; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     if (st != 202) {
         tl_dump_tail(g->gwlog);
         fail_msg("POST never accepted (last status %d)", st);
@@ -205,22 +160,9 @@ post_accepted(struct gx *g, char *id, size_t idsz)
 }
 
 static void
-wait_state(struct gx *g, const char *id, const char *want)
+wait_state(struct gwfix *g, const char *id, const char *want)
 {
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    for (int waited = 0; waited <= 15000; waited += 50) {
-        free(body);
-        body = NULL;
-        if (tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL) == 200 &&
-            strcmp(tl_jstr(body, "state"), want) == 0) {
-            free(body);
-            return;
-        }
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->gwlog);
-    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
+    free(gwfix_wait_state(g, id, want, 15000));
 }
 
 static char *
@@ -236,27 +178,12 @@ slurp(const char *path)
     return buf;
 }
 
-/* Wait until the smsgwd log holds want; false after ms. */
-static bool
-log_has(struct gx *g, const char *want, int ms)
-{
-    for (int waited = 0; waited <= ms; waited += 50) {
-        char *s = slurp(g->gwlog);
-        bool ok = strstr(s, want) != NULL;
-        free(s);
-        if (ok)
-            return true;
-        sleep_ms(50);
-    }
-    return false;
-}
-
 /* Redis is up with TLS but unusable for smsgwd: every POST in a few
  * seconds answers 503 (never 202) and the log says why. */
 static void
-assert_refused(struct gx *g, const char *why)
+assert_refused(struct gwfix *g, const char *why)
 {
-    if (!log_has(g, why, 8000)) {
+    if (!gwfix_log_wait(g, why, 1, 8000)) {
         tl_dump_tail(g->gwlog);
         fail_msg("smsgwd never logged: %s", why);
     }
@@ -266,16 +193,16 @@ assert_refused(struct gx *g, const char *why)
             tl_dump_tail(g->gwlog);
             fail_msg("POST answered %d while Redis's TLS fails (want 503)", st);
         }
-        sleep_ms(50);
+        tl_sleep_ms(50);
     }
 }
 
-/* The bridges' directories under g->tmp (one per Redis connection: main
+/* The bridges' directories under tx(g)->tmp (one per Redis connection: main
  * and router): each 0700 with one 0600 socket. Returns how many. */
 static int
-check_bridge_dirs(struct gx *g)
+check_bridge_dirs(struct gwfix *g)
 {
-    DIR *d = opendir(g->tmp);
+    DIR *d = opendir(tx(g)->tmp);
     struct dirent *e;
     int n = 0;
     assert_non_null(d);
@@ -284,7 +211,7 @@ check_bridge_dirs(struct gx *g)
             continue;
         char bd[4500], sock[4800];
         struct stat st;
-        snprintf(bd, sizeof(bd), "%s/%s", g->tmp, e->d_name);
+        snprintf(bd, sizeof(bd), "%s/%s", tx(g)->tmp, e->d_name);
         assert_int_equal(stat(bd, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0700);
         DIR *in = opendir(bd);
@@ -311,18 +238,18 @@ check_bridge_dirs(struct gx *g)
 static void
 test_tls_delivered(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000], id[128];
 
     tl_redis_start(&g->redis);
-    start_sim(g);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
     write_config(g, extra);
     start_gw(g);
     post_accepted(g, id, sizeof(id));
     wait_state(g, id, "delivered");
-    assert_true(log_has(g, "redis_ready conn=main addr=127.0.0.1:", 1000));
-    assert_true(log_has(g, "tls=yes", 1000));
+    assert_true(gwfix_log_wait(g, "redis_ready conn=main addr=127.0.0.1:", 1, 1000));
+    assert_true(gwfix_log_wait(g, "tls=yes", 1, 1000));
 
     assert_int_equal(check_bridge_dirs(g), 2);
 
@@ -335,44 +262,45 @@ test_tls_delivered(void **state)
 static void
 test_tls_wrong_ca(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000];
 
     tl_redis_start(&g->redis);
-    start_sim(g);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca2);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca2);
     write_config(g, extra);
     start_gw(g);
     assert_refused(g, "redis_tls_failed conn=main addr=127.0.0.1:");
-    assert_true(log_has(g, "reason=\"certificate verify failed: ", 100));
+    assert_true(gwfix_log_wait(g, "reason=\"certificate verify failed: ", 1, 100));
 }
 
 /* tls_verify = false (a lab): any certificate, and a warning. */
 static void
 test_tls_unverified(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000], id[128];
 
     tl_redis_start(&g->redis);
-    start_sim(g);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_verify = false;", g->ca2);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_verify = false;",
+             tx(g)->ca2);
     write_config(g, extra);
     start_gw(g);
     post_accepted(g, id, sizeof(id));
-    assert_true(log_has(g, "redis_tls_unverified conn=main", 1000));
+    assert_true(gwfix_log_wait(g, "redis_tls_unverified conn=main", 1, 1000));
 }
 
 static void
 test_tls_wrong_name(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000];
 
     tl_redis_start(&g->redis);
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     snprintf(extra, sizeof(extra),
-             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"other.test\";", g->ca);
+             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"other.test\";", tx(g)->ca);
     write_config(g, extra);
     start_gw(g);
     assert_refused(g, "certificate verify failed: hostname mismatch");
@@ -381,13 +309,13 @@ test_tls_wrong_name(void **state)
 static void
 test_tls_server_name(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000], id[128];
 
     tl_redis_start(&g->redis);
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     snprintf(extra, sizeof(extra),
-             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", g->ca);
+             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", tx(g)->ca);
     write_config(g, extra);
     start_gw(g);
     post_accepted(g, id, sizeof(id));
@@ -396,13 +324,13 @@ test_tls_server_name(void **state)
 static void
 test_tls_client_cert_required(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000];
 
     g->redis.tls_auth_clients = true;
     tl_redis_start(&g->redis);
-    start_sim(g);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
     write_config(g, extra);
     start_gw(g);
     assert_refused(g, "redis_tls_failed conn=main");
@@ -411,15 +339,15 @@ test_tls_client_cert_required(void **state)
 static void
 test_tls_client_cert(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[20000], id[128];
 
     g->redis.tls_auth_clients = true;
     tl_redis_start(&g->redis);
-    start_sim(g);
+    gwfix_start_sim(g, 0, NULL);
     snprintf(extra, sizeof(extra),
              "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; tls_key_file = \"%s\";",
-             g->ca, g->cli, g->clikey);
+             tx(g)->ca, tx(g)->cli, tx(g)->clikey);
     write_config(g, extra);
     start_gw(g);
     post_accepted(g, id, sizeof(id));
@@ -429,22 +357,22 @@ test_tls_client_cert(void **state)
 static void
 test_tls_redis_restart(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[9000], id[128], id2[128];
 
     tl_redis_start(&g->redis);
-    start_sim(g);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", g->ca);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
     write_config(g, extra);
     start_gw(g);
     post_accepted(g, id, sizeof(id));
     wait_state(g, id, "delivered");
 
     tl_redis_pause(&g->redis);
-    assert_true(log_has(g, "redis_lost conn=main", 5000));
+    assert_true(gwfix_log_wait(g, "redis_lost conn=main", 1, 5000));
     /* Down: the bridge says why, and nothing is accepted meanwhile. */
     assert_refused(g, "redis_tls_failed conn=main addr=127.0.0.1:");
-    if (!log_has(g, "reason=\"connect failed: Connection refused\"", 100)) {
+    if (!gwfix_log_wait(g, "reason=\"connect failed: Connection refused\"", 1, 100)) {
         tl_dump_tail(g->gwlog);
         fail_msg("no connect failed: Connection refused");
     }
@@ -457,7 +385,7 @@ test_tls_redis_restart(void **state)
 
 /* smsgwd -t on redis_extra: its exit status, and stderr in out. */
 static int
-check_config(struct gx *g, const char *redis_extra, char **out)
+check_config(struct gwfix *g, const char *redis_extra, char **out)
 {
     char cmd[9000], outp[4300];
     write_config(g, redis_extra);
@@ -469,7 +397,7 @@ check_config(struct gx *g, const char *redis_extra, char **out)
 }
 
 static void
-expect_error(struct gx *g, const char *redis_extra, const char *want)
+expect_error(struct gwfix *g, const char *redis_extra, const char *want)
 {
     char *out, where[4300];
     int rc = check_config(g, redis_extra, &out);
@@ -486,39 +414,37 @@ expect_error(struct gx *g, const char *redis_extra, const char *want)
 static void
 test_tls_config(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[20000], *out;
 
     g->redis.port = 6390;
     snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; "
-             "tls_key_file = \"%s\"; tls_server_name = \"redis.test\";", g->ca, g->cli, g->clikey);
+             "tls_key_file = \"%s\"; tls_server_name = \"redis.test\";", tx(g)->ca, tx(g)->cli,
+             tx(g)->clikey);
     int rc = check_config(g, extra, &out);
     if (rc != 0)
         fail_msg("a good TLS config failed -t: %s", out);
     free(out);
 
-    snprintf(extra, sizeof(extra), "tls = true; tls_cert_file = \"%s\";", g->cli);
+    snprintf(extra, sizeof(extra), "tls = true; tls_cert_file = \"%s\";", tx(g)->cli);
     expect_error(g, extra, "tls_cert_file and tls_key_file go together");
-    snprintf(extra, sizeof(extra), "tls = true; tls_key_file = \"%s\";", g->clikey);
+    snprintf(extra, sizeof(extra), "tls = true; tls_key_file = \"%s\";", tx(g)->clikey);
     expect_error(g, extra, "tls_cert_file and tls_key_file go together");
-    snprintf(extra, sizeof(extra), "tls_ca_file = \"%s\";", g->ca);
+    snprintf(extra, sizeof(extra), "tls_ca_file = \"%s\";", tx(g)->ca);
     expect_error(g, extra, "redis: tls_ca_file is set but tls is false");
     expect_error(g, "tls = true; tls_ca_file = \"/nonexistent/ca.pem\";",
                  "cannot load CA file /nonexistent/ca.pem");
     snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; "
-             "tls_key_file = \"%s\";", g->ca, g->cli, g->srvkey);
+             "tls_key_file = \"%s\";", tx(g)->ca, tx(g)->cli, tx(g)->srvkey);
     expect_error(g, extra, "cannot load client key");
     expect_error(g, "tls = \"yes\";", "tls");
     expect_error(g, "tls_verify = false;", "redis: tls_verify is set but tls is false");
 
     /* A unix_socket has no TLS: its own group, without host and port. */
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f, "instance = \"tls-1\";\n"
+    gwfix_write_conf(g, "instance = \"tls-1\";\n"
                "redis = {\n"
                "  unix_socket = \"/run/redis.sock\"; tls = true;\n"
                "};\n");
-    fclose(f);
     char cmd[9000], outp[4300], where[4300];
     snprintf(outp, sizeof(outp), "%s/check.out", g->dir);
     snprintf(cmd, sizeof(cmd), "'%s' -t -c '%s' >'%s' 2>&1", tl_bin("smsgwd"), g->conf, outp);
@@ -562,7 +488,7 @@ big_get_cb(struct store_redis *r, redisReply *reply, void *arg)
 }
 
 static struct cfg_redis
-inproc_cfg(struct gx *g, const char *ca)
+inproc_cfg(struct gwfix *g, const char *ca)
 {
     struct cfg_redis cfg = { .host = (char *)"127.0.0.1", .port = g->redis.port,
                              .prefix = (char *)"t:", .timeout_ms = 10000, .tls = true,
@@ -573,12 +499,12 @@ inproc_cfg(struct gx *g, const char *ca)
 static void
 test_bridge_large_values(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     struct big b = { 0 };
 
     tl_redis_start(&g->redis);
     struct event_base *base = event_base_new();
-    struct cfg_redis cfg = inproc_cfg(g, g->ca);
+    struct cfg_redis cfg = inproc_cfg(g, tx(g)->ca);
     struct store_redis *r = store_redis_new(base, &cfg, "big");
     TL_RUN_UNTIL(base, store_redis_ready(r), 5000);
     assert_true(store_redis_ready(r));
@@ -629,12 +555,12 @@ count_ready(struct store_redis *r, void *arg)
 static void
 test_bridge_never_ready_on_failure(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     bool ever = false;
 
     tl_redis_start(&g->redis);
     struct event_base *base = event_base_new();
-    struct cfg_redis cfg = inproc_cfg(g, g->ca2);
+    struct cfg_redis cfg = inproc_cfg(g, tx(g)->ca2);
     struct store_redis *r = store_redis_new(base, &cfg, "bad");
     /* The bridge's socket accepts at once; only Redis's answer through it
      * makes the link ready. Over 1.5 s of retries, never. */
@@ -651,17 +577,17 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tls_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_delivered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_wrong_ca, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_wrong_name, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_unverified, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_server_name, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_client_cert_required, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_client_cert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls_redis_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bridge_large_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bridge_never_ready_on_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_config, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_delivered, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_wrong_ca, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_wrong_name, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_unverified, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_server_name, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_cert_required, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_cert, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_redis_restart, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_bridge_large_values, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_bridge_never_ready_on_failure, setup, gwfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

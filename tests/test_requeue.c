@@ -26,11 +26,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,90 +38,17 @@
 #include "core/config.h"
 #include "store/store_failed.h"
 #include "store/store_redis.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
-#define KEY "test-key-0123"
-
-struct rq {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, gw;
-    int sim_port, ctl_port, http_port;
-    char conf[4200], gwlog[4200], simlog[4200], sock[4200];
-};
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int
-setup(void **state)
-{
-    struct rq *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    tl_redis_start(&g->redis);
-    g->sim_port = tl_free_port();
-    g->ctl_port = tl_free_port();
-    g->http_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
-    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
-    snprintf(g->sock, sizeof(g->sock), "%s/admin.sock", g->dir);
-    *state = g;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct rq *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
-    return 0;
-}
-
-/* smsc-sim with extra flags (NULL-terminated), on the same ports each time. */
-static void
-start_sim(struct rq *g, const char *a1, const char *a2, const char *a3, const char *a4)
-{
-    char port[16], ctl[16];
-    snprintf(port, sizeof(port), "%d", g->sim_port);
-    snprintf(ctl, sizeof(ctl), "%d", g->ctl_port);
-    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                     "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
-                     "--log-level", "warn", "--control-port", ctl, (char *)a1, (char *)a2,
-                     (char *)a3, (char *)a4, NULL };
-    g->sim = tl_spawn(argv, g->simlog);
-    if (!tl_wait_port(g->sim_port, 10000)) {
-        tl_dump_file(g->simlog);
-        fail_msg("smsc-sim did not start");
-    }
-}
-
-static void
-stop_sim(struct rq *g)
-{
-    tl_stop(g->sim, SIGTERM, 5000);
-    g->sim = 0;
-}
+#define KEY GWFIX_KEY
 
 /* sender: the one sender's address ("12345" in most tests). */
 static void
-write_config_sender(struct rq *g, const char *sender)
+write_config_sender(struct gwfix *g, const char *sender)
 {
     char hash[65];
     config_sha256_hex(KEY, hash);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+    gwfix_write_conf(g,
             "instance = \"rq-1\";\n"
             "log_level = \"info\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"r:\"; timeout_ms = 1000; };\n"
@@ -134,134 +59,36 @@ write_config_sender(struct rq *g, const char *sender)
             "senders = ( { address = \"%s\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
             "routes = ( { name = \"default\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"\"]; } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, g->http_port, g->sock, g->sim_port, sender, hash);
-    fclose(f);
+            g->redis.port, g->http_port, g->sock, g->sim[0].port, sender, hash);
 }
 
 static void
-write_config(struct rq *g)
+write_config(struct gwfix *g)
 {
     write_config_sender(g, "12345");
 }
 
-static void
-start_gw(struct rq *g)
-{
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->gw = tl_spawn(argv, g->gwlog);
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
-}
-
-static void
-stop_gw_clean(struct rq *g)
-{
-    int st = tl_stop(g->gw, SIGTERM, 15000);
-    g->gw = 0;
-    if (!tl_exited_ok(st)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not exit cleanly (status %d)", st);
-    }
-}
-
-static long
-sim_stat(struct rq *g, const char *key)
-{
-    return tl_jnum(tl_ctl(g->ctl_port, "stats\n"), key);
-}
-
-static void
-wait_sim_bound(struct rq *g)
-{
-    for (int i = 0; i < 200 && sim_stat(g, "binds_now") != 1; i++)
-        sleep_ms(50);
-    if (sim_stat(g, "binds_now") != 1) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd never bound to smsc-sim");
-    }
-}
-
 static char *
-post_ok(struct rq *g, const char *to)
+post_to(struct gwfix *g, const char *to)
 {
-    char *body = NULL, json[256];
+    char json[256];
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"%s\",\"text\":\"requeue test\"}",
              to);
-    int st = tl_http(g->http_port, "POST", "/v1/messages", KEY, json, &body, NULL);
-    if (st != 202) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("POST -> %d %s", st, body ? body : "");
-    }
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
-    return id;
-}
-
-static char *
-msg_state(struct rq *g, const char *id)
-{
-    char path[128], *body = NULL;
-    static char st[64];
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-    snprintf(st, sizeof(st), "%s", tl_jstr(body, "state"));
-    free(body);
-    return st;
+    return gwfix_post_ok(g, json);
 }
 
 static void
-wait_state(struct rq *g, const char *id, const char *want)
+wait_state(struct gwfix *g, const char *id, const char *want)
 {
-    for (int waited = 0; waited <= 10000; waited += 50) {
-        if (strcmp(msg_state(g, id), want) == 0)
-            return;
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->gwlog);
-    fail_msg("message %s never reached %s (is %s)", id, want, msg_state(g, id));
+    free(gwfix_wait_state(g, id, want, 10000));
 }
-
-/* smsgwctl -s SOCKET args, stdout+stderr into *out (malloc'd); exit status. */
-static int
-ctl(struct rq *g, char **out, const char *fmt, ...)
-{
-    char args[1024], cmd[6000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "%s -s %s %s 2>&1", tl_bin("smsgwctl"), g->sock, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 65536, len = 0, n;
-    char *buf = malloc(cap);
-    while ((n = fread(buf + len, 1, cap - 1 - len, p)) > 0) {
-        len += n;
-        if (len + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-    }
-    buf[len] = 0;
-    int st = pclose(p);
-    *out = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-#define CTL_OK(g, out, ...) do { \
-        int rc_ = ctl((g), (out), __VA_ARGS__); \
-        if (rc_ != 0) { tl_dump_tail((g)->gwlog); \
-            fail_msg("smsgwctl " #__VA_ARGS__ " -> %d: %s", rc_, *(out)); } \
-    } while (0)
 
 /* A command's output and exit status must be want and contain text. */
 static void
-ctl_expect(struct rq *g, int want, const char *text, const char *args)
+ctl_expect(struct gwfix *g, int want, const char *text, const char *args)
 {
     char *out = NULL;
-    int rc = ctl(g, &out, "%s", args);
+    int rc = gwfix_ctl(g, &out, "%s", args);
     if (rc != want || !strstr(out, text))
         fail_msg("smsgwctl %s -> %d (want %d) output: %s (want \"%s\")", args, rc, want, out,
                  text);
@@ -269,7 +96,7 @@ ctl_expect(struct rq *g, int want, const char *text, const char *args)
 }
 
 static int
-redis_int(struct rq *g, const char *args)
+redis_int(struct gwfix *g, const char *args)
 {
     char cmd[512], line[64] = "";
     snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s", g->redis.port, args);
@@ -296,53 +123,53 @@ count(const char *out, const char *s)
 static void
 test_requeue_by_cause(void **state)
 {
-    struct rq *g = *state;
+    struct gwfix *g = *state;
     char *out = NULL, *old[2], *cur[3], *other;
 
     write_config(g);
-    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
-    start_gw(g);
-    wait_sim_bound(g);
+    gwfix_start_sim(g, 0, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
 
     /* older failures, then a time mark, then the ones to requeue */
-    old[0] = post_ok(g, "+14155550100");
-    old[1] = post_ok(g, "+14155550101");
+    old[0] = post_to(g, "+14155550100");
+    old[1] = post_to(g, "+14155550101");
     for (int i = 0; i < 2; i++)
         wait_state(g, old[i], "rejected");
     /* mark is at least 1.1 s after the older ones failed and 2 s before
      * the newer ones, so that an age in whole seconds (below) falls between
      * them even when smsgwctl starts slowly */
-    sleep_ms(2100);
+    tl_sleep_ms(2100);
     time_t mark = time(NULL);
-    sleep_ms(2000);
+    tl_sleep_ms(2000);
     for (int i = 0; i < 3; i++) {
         char to[32];
         snprintf(to, sizeof(to), "+1415555020%d", i);
-        cur[i] = post_ok(g, to);
+        cur[i] = post_to(g, to);
     }
     for (int i = 0; i < 3; i++)
         wait_state(g, cur[i], "rejected");
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 5);
 
     /* another cause: the carrier takes it and reports it undeliverable */
-    stop_sim(g);
-    start_sim(g, "--dlr-mix", "UNDELIV=100", NULL, NULL);
-    wait_sim_bound(g);
-    other = post_ok(g, "+14155550300");
+    gwfix_stop_sim(g, 0);
+    gwfix_start_sim(g, 0, "--dlr-mix", "UNDELIV=100", NULL);
+    gwfix_wait_sim_binds(g, 0, 1);
+    other = post_to(g, "+14155550300");
     wait_state(g, other, "undelivered");
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 6);
 
     /* the carrier is fixed */
-    stop_sim(g);
-    start_sim(g, NULL, NULL, NULL, NULL);
-    wait_sim_bound(g);
+    gwfix_stop_sim(g, 0);
+    gwfix_start_sim(g, 0, NULL);
+    gwfix_wait_sim_binds(g, 0, 1);
 
     /* dry run, since as ISO-8601: exactly the three after the mark */
     char iso[32];
     struct tm tm;
     gmtime_r(&mark, &tm);
     strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    CTL_OK(g, &out, "requeue --cause 0x0000000b --since %s --dry-run", iso);
+    GWFIX_CTL_OK(g, &out, "requeue --cause 0x0000000b --since %s --dry-run", iso);
     for (int i = 0; i < 3; i++)
         assert_non_null(strstr(out, cur[i]));
     for (int i = 0; i < 2; i++)
@@ -354,12 +181,12 @@ test_requeue_by_cause(void **state)
     free(out);
     /* ... and nothing moved */
     for (int i = 0; i < 3; i++)
-        assert_string_equal(msg_state(g, cur[i]), "rejected");
+        assert_string_equal(gwfix_msg_state(g, cur[i]), "rejected");
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 6);
 
     /* the same by name, an age for since (now - age is in [mark - 1, mark)),
      * as JSON */
-    CTL_OK(g, &out, "--json requeue --cause esme_rinvdstadr --since %lds --dry-run",
+    GWFIX_CTL_OK(g, &out, "--json requeue --cause esme_rinvdstadr --since %lds --dry-run",
            (long)(time(NULL) - mark + 1));
     assert_int_equal(tl_jnum(out, "matched"), 3);
     assert_int_equal(tl_jnum(out, "requeued"), 0);
@@ -367,77 +194,77 @@ test_requeue_by_cause(void **state)
     free(out);
 
     /* the receipt cause, by stat and by err; the SMSC filter */
-    CTL_OK(g, &out, "requeue --cause UNDELIV --dry-run");
+    GWFIX_CTL_OK(g, &out, "requeue --cause UNDELIV --dry-run");
     assert_non_null(strstr(out, other));
     assert_non_null(strstr(out, "matched 1 "));
     free(out);
-    CTL_OK(g, &out, "requeue --cause 1 --dry-run");
+    GWFIX_CTL_OK(g, &out, "requeue --cause 1 --dry-run");
     assert_non_null(strstr(out, other));
     assert_non_null(strstr(out, "matched 1 "));
     free(out);
-    CTL_OK(g, &out, "requeue --cause '*' --smsc sim --route default --dry-run --limit 4");
+    GWFIX_CTL_OK(g, &out, "requeue --cause '*' --smsc sim --route default --dry-run --limit 4");
     assert_non_null(strstr(out, "matched 4 "));
     assert_non_null(strstr(out, "limit was reached"));
     free(out);
 
     /* the real run: the three go back and are delivered */
-    CTL_OK(g, &out, "requeue --cause 0x0B --since %ld", (long)mark);
+    GWFIX_CTL_OK(g, &out, "requeue --cause 0x0B --since %ld", (long)mark);
     assert_non_null(strstr(out, "matched 3 requeued 3 skipped 0"));
     free(out);
     for (int i = 0; i < 3; i++)
         wait_state(g, cur[i], "delivered");
     for (int i = 0; i < 2; i++)
-        assert_string_equal(msg_state(g, old[i]), "rejected");
-    assert_string_equal(msg_state(g, other), "undelivered");
+        assert_string_equal(gwfix_msg_state(g, old[i]), "rejected");
+    assert_string_equal(gwfix_msg_state(g, other), "undelivered");
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 3);
 
     /* again: nothing left of that cause and range */
-    CTL_OK(g, &out, "--json requeue --cause 0x0B --since %ld", (long)mark);
+    GWFIX_CTL_OK(g, &out, "--json requeue --cause 0x0B --since %ld", (long)mark);
     assert_int_equal(tl_jnum(out, "matched"), 0);
     free(out);
 
     /* one of the older requeued by id first: the bulk run does not queue
      * it a second time (and a requeue by id of a queued one is refused) */
-    CTL_OK(g, &out, "requeue %s", old[0]);
+    GWFIX_CTL_OK(g, &out, "requeue %s", old[0]);
     free(out);
     char args[128];
     snprintf(args, sizeof(args), "requeue %s", old[0]);
     ctl_expect(g, 1, "only failed", args);
-    CTL_OK(g, &out, "requeue --cause ESME_RINVDSTADR");
+    GWFIX_CTL_OK(g, &out, "requeue --cause ESME_RINVDSTADR");
     assert_non_null(strstr(out, "matched 1 requeued 1 skipped 0"));
     free(out);
     for (int i = 0; i < 2; i++)
         wait_state(g, old[i], "delivered");
-    assert_string_equal(msg_state(g, other), "undelivered");
-    assert_int_equal(sim_stat(g, "accepted"), 5);   /* 3 + 2, none twice */
+    assert_string_equal(gwfix_msg_state(g, other), "undelivered");
+    assert_int_equal(gwfix_sim_stat(g, 0, "accepted"), 5);   /* 3 + 2, none twice */
 
     for (int i = 0; i < 3; i++)
         free(cur[i]);
     free(old[0]);
     free(old[1]);
     free(other);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_requeue_stale(void **state)
 {
-    struct rq *g = *state;
+    struct gwfix *g = *state;
     char *out = NULL, *gone, *kept, cmd[128];
 
     write_config(g);
-    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
-    start_gw(g);
-    wait_sim_bound(g);
-    gone = post_ok(g, "+14155550400");
-    kept = post_ok(g, "+14155550401");
+    gwfix_start_sim(g, 0, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
+    gwfix_start_gw(g);
+    gwfix_wait_sim_binds(g, 0, 1);
+    gone = post_to(g, "+14155550400");
+    kept = post_to(g, "+14155550401");
     wait_state(g, gone, "rejected");
     wait_state(g, kept, "rejected");
     snprintf(cmd, sizeof(cmd), "DEL r:msg:%s", gone);
     assert_int_equal(redis_int(g, cmd), 1);
 
     /* a dry run neither lists nor drops it */
-    CTL_OK(g, &out, "requeue --cause rejected --dry-run");
+    GWFIX_CTL_OK(g, &out, "requeue --cause rejected --dry-run");
     assert_null(strstr(out, gone));
     assert_non_null(strstr(out, kept));
     assert_non_null(strstr(out, "matched 1 "));
@@ -446,11 +273,11 @@ test_requeue_stale(void **state)
 
     /* still refused by the carrier: requeued, rejected again, and back in
      * the index; the entry of the record gone is dropped */
-    CTL_OK(g, &out, "requeue --cause rejected");
+    GWFIX_CTL_OK(g, &out, "requeue --cause rejected");
     assert_non_null(strstr(out, "matched 1 requeued 1 skipped 0"));
     free(out);
     for (int i = 0; i < 200 && redis_int(g, "ZCARD r:failed:default") != 1; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     wait_state(g, kept, "rejected");
     assert_int_equal(redis_int(g, "ZCARD r:failed:default"), 1);
     snprintf(cmd, sizeof(cmd), "ZSCORE r:failed:default %s", kept);
@@ -458,31 +285,31 @@ test_requeue_stale(void **state)
 
     /* its sender gone from the config: listed as skipped, and left as it is */
     write_config_sender(g, "54321");
-    CTL_OK(g, &out, "reload");
+    GWFIX_CTL_OK(g, &out, "reload");
     free(out);
-    CTL_OK(g, &out, "requeue --cause '*' --dry-run");
+    GWFIX_CTL_OK(g, &out, "requeue --cause '*' --dry-run");
     assert_non_null(strstr(out, kept));
     assert_non_null(strstr(out, "skipped: its sender 12345 is no longer in the config"));
     assert_non_null(strstr(out, "matched 1 requeued 0 skipped 1"));
     free(out);
-    CTL_OK(g, &out, "requeue --cause '*'");
+    GWFIX_CTL_OK(g, &out, "requeue --cause '*'");
     assert_non_null(strstr(out, "its sender 12345 is no longer in the config"));
     assert_non_null(strstr(out, "matched 1 requeued 0 skipped 1"));
     free(out);
-    assert_string_equal(msg_state(g, kept), "rejected");
+    assert_string_equal(gwfix_msg_state(g, kept), "rejected");
     free(gone);
     free(kept);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_requeue_bad_args(void **state)
 {
-    struct rq *g = *state;
+    struct gwfix *g = *state;
 
     write_config(g);
-    start_sim(g, NULL, NULL, NULL, NULL);
-    start_gw(g);
+    gwfix_start_sim(g, 0, NULL);
+    gwfix_start_gw(g);
 
     /* smsgwctl's own checks: exit 2 */
     ctl_expect(g, 2, "needs a message id or --cause", "requeue");
@@ -514,7 +341,7 @@ test_requeue_bad_args(void **state)
                "requeue --cause UNDELIV --since 2026-01-01T00:00:00+01:00 --until 4102444800");
     ctl_expect(g, 0, "matched 0", "requeue --cause=UNDELIV --since=1w --until=2026-12-31");
     ctl_expect(g, 0, "\"matched\":0", "requeue --cause '*' --since 90m --json");
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* ------------------------------------------------ store_failed_scan */
@@ -674,9 +501,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_requeue_by_cause, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_requeue_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_requeue_bad_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_by_cause, gwfix_setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_stale, gwfix_setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_bad_args, gwfix_setup, gwfix_teardown),
         cmocka_unit_test(test_scan_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
  *     capable → next step, no receipt in time → next channel, a no-SMS
  *     number straight to the chain
  *
- * The fixture is the minimal part of tests/test_smsgwd.c's, copied.
+ * The fixture is tests/gwfix.h's, with the channel peers of this file's own.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,50 +36,38 @@
 #include "core/config.h"
 #include "router/quiet.h"
 #include "smpp/smpp_session.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
-#define KEY "test-key-0123"
+#define KEY GWFIX_KEY
 #define PY "/usr/bin/python3"
 #define TOKEN "tok-123"
 
-struct gx {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, sim2, gw, smtp, prov;
-    int sim_port, ctl_port, sim2_port, ctl2_port, http_port, smtp_port, prov_port;
+/* This program's own state, in the fixture's ext. */
+struct rt {
+    pid_t smtp, prov;
+    int smtp_port, prov_port;
     const char *route_smsc;         /* the route's smsc setting; NULL: [ "sim" ] (sim2 defined too) */
     const char *account_extra;      /* settings of account acme */
     const char *route_extra;        /* settings of route default */
     const char *top_extra;          /* more top-level settings */
     long clock_offset;              /* SMSGW_TEST_NOW_OFFSET_S for smsgwd */
-    const char *dlr_delay;          /* smsc-sim --dlr-delay-ms; NULL: 20 */
-    char conf[4200], gwlog[4200], simlog[4200], maildir[4200], plog[4200];
+    char maildir[4200], plog[4200];
 };
 
-static void
-sleep_ms(int ms)
+static struct rt *
+rt(struct gwfix *g)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    return g->ext;
 }
 
 static int
 setup(void **state)
 {
-    struct gx *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    tl_redis_start(&g->redis);
-    g->sim_port = tl_free_port();
-    g->ctl_port = tl_free_port();
-    g->sim2_port = tl_free_port();
-    g->ctl2_port = tl_free_port();
-    g->http_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
-    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
-    snprintf(g->maildir, sizeof(g->maildir), "%s/mail", g->dir);
-    snprintf(g->plog, sizeof(g->plog), "%s/provider.jsonl", g->dir);
-    mkdir(g->maildir, 0700);
+    struct gwfix *g = gwfix_new(0);
+    struct rt *x = g->ext = calloc(1, sizeof(struct rt));
+    snprintf(x->maildir, sizeof(x->maildir), "%s/mail", g->dir);
+    snprintf(x->plog, sizeof(x->plog), "%s/provider.jsonl", g->dir);
+    mkdir(x->maildir, 0700);
     *state = g;
     return 0;
 }
@@ -87,93 +75,51 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    struct gx *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    if (g->sim2 > 0)
-        tl_stop(g->sim2, SIGKILL, 2000);
-    if (g->smtp > 0)
-        tl_stop(g->smtp, SIGTERM, 5000);
-    if (g->prov > 0)
-        tl_stop(g->prov, SIGTERM, 5000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
+    struct gwfix *g = *state;
+    if (rt(g)->smtp > 0)
+        tl_stop(rt(g)->smtp, SIGTERM, 5000);
+    if (rt(g)->prov > 0)
+        tl_stop(rt(g)->prov, SIGTERM, 5000);
+    gwfix_free(g);
     return 0;
-}
-
-static void
-start_sim_n(struct gx *g, int n2, const char *a1, const char *a2, const char *a3,
-            const char *a4)
-{
-    char port[16], ctl[16], log[4300];
-    int sp = n2 ? g->sim2_port : g->sim_port;
-    snprintf(port, sizeof(port), "%d", sp);
-    snprintf(ctl, sizeof(ctl), "%d", n2 ? g->ctl2_port : g->ctl_port);
-    snprintf(log, sizeof(log), "%s%s", g->simlog, n2 ? ".2" : "");
-    char *argv[24] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                       "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms",
-                       (char *)(g->dlr_delay ? g->dlr_delay : "20"),
-                       "--log-level", "warn", "--control-port", ctl };
-    int n = 15;
-    const char *extra[] = { a1, a2, a3, a4 };
-    for (int i = 0; i < 4; i++)
-        if (extra[i])
-            argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
-    pid_t pid = tl_spawn(argv, log);
-    if (n2)
-        g->sim2 = pid;
-    else
-        g->sim = pid;
-    if (!tl_wait_port(sp, 10000)) {
-        tl_dump_file(log);
-        fail_msg("smsc-sim did not start");
-    }
-}
-
-static void
-start_sim(struct gx *g, const char *a1, const char *a2, const char *a3, const char *a4)
-{
-    start_sim_n(g, 0, a1, a2, a3, a4);
 }
 
 /* aiosmtpd (plain SMTP) and the OTT/RCS provider stand-in. */
 static void
-start_channels(struct gx *g)
+start_channels(struct gwfix *g)
 {
+    struct rt *x = rt(g);
     char script[4200], log[4200], p[16];
 
-    g->smtp_port = tl_free_port();
-    g->prov_port = tl_free_port();
+    x->smtp_port = tl_free_port();
+    x->prov_port = tl_free_port();
     snprintf(script, sizeof(script), "%s/tests/channels/smtpd.py", tl_top());
     snprintf(log, sizeof(log), "%s/smtpd.log", g->dir);
-    snprintf(p, sizeof(p), "%d", g->smtp_port);
-    char *a1[] = { PY, script, p, g->maildir, "plain", NULL };
-    g->smtp = tl_spawn(a1, log);
-    if (!tl_wait_port(g->smtp_port, 15000)) {
+    snprintf(p, sizeof(p), "%d", x->smtp_port);
+    char *a1[] = { PY, script, p, x->maildir, "plain", NULL };
+    x->smtp = tl_spawn(a1, log);
+    if (!tl_wait_port(x->smtp_port, 15000)) {
         tl_dump_file(log);
         fail_msg("smtpd did not start");
     }
     snprintf(script, sizeof(script), "%s/tests/channels/provider.py", tl_top());
     snprintf(log, sizeof(log), "%s/provider.log", g->dir);
-    snprintf(p, sizeof(p), "%d", g->prov_port);
-    char *a2[] = { PY, script, p, TOKEN, g->plog, NULL };
-    g->prov = tl_spawn(a2, log);
-    if (!tl_wait_port(g->prov_port, 15000)) {
+    snprintf(p, sizeof(p), "%d", x->prov_port);
+    char *a2[] = { PY, script, p, TOKEN, x->plog, NULL };
+    x->prov = tl_spawn(a2, log);
+    if (!tl_wait_port(x->prov_port, 15000)) {
         tl_dump_file(log);
         fail_msg("provider did not start");
     }
 }
 
 static void
-write_config(struct gx *g)
+write_config(struct gwfix *g)
 {
+    struct rt *x = rt(g);
     char hash[65], chans[1024] = "";
     config_sha256_hex(KEY, hash);
-    if (g->smtp_port)
+    if (x->smtp_port)
         snprintf(chans, sizeof(chans),
                  "channels = {\n"
                  "  email = { transactional = { url = \"smtp://127.0.0.1:%d\"; starttls = false;\n"
@@ -182,10 +128,8 @@ write_config(struct gx *g)
                  "          token = \"%s\"; timeout_ms = 5000; };\n"
                  "  rcs = { base_url = \"http://127.0.0.1:%d/rbm\"; token = \"%s\";\n"
                  "          timeout_ms = 5000; };\n"
-                 "};\n", g->smtp_port, g->prov_port, TOKEN, g->prov_port, TOKEN);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+                 "};\n", x->smtp_port, x->prov_port, TOKEN, x->prov_port, TOKEN);
+    gwfix_write_conf(g,
             "instance = \"test-1\";\n"
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
@@ -202,85 +146,24 @@ write_config(struct gx *g)
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; %s } );\n"
             "numbering = { no_sms = ( { prefix = \"1212555\"; kind = \"landline\"; } ); };\n"
             "%s%s\n",
-            g->redis.port, g->http_port, g->sim_port, g->sim2_port,
-            g->route_smsc ? g->route_smsc : "[\"sim\"]", g->route_extra ? g->route_extra : "",
-            hash, g->account_extra ? g->account_extra : "", chans,
-            g->top_extra ? g->top_extra : "");
-    fclose(f);
+            g->redis.port, g->http_port, g->sim[0].port, g->sim[1].port,
+            x->route_smsc ? x->route_smsc : "[\"sim\"]", x->route_extra ? x->route_extra : "",
+            hash, x->account_extra ? x->account_extra : "", chans,
+            x->top_extra ? x->top_extra : "");
 }
 
+/* smsgwd, with the test clock moved by clock_offset when it is set. */
 static void
-start_gw(struct gx *g)
+start_gw(struct gwfix *g)
 {
     char off[32];
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    snprintf(off, sizeof(off), "%ld", g->clock_offset);
-    if (g->clock_offset)
+    snprintf(off, sizeof(off), "%ld", rt(g)->clock_offset);
+    if (rt(g)->clock_offset)
         setenv("SMSGW_TEST_NOW_OFFSET_S", off, 1);
-    g->gw = tl_spawn(argv, g->gwlog);
+    gwfix_start_gw(g);
     unsetenv("SMSGW_TEST_NOW_OFFSET_S");
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
 }
 
-static int
-post(struct gx *g, const char *json, char **body)
-{
-    return tl_http(g->http_port, "POST", "/v1/messages", KEY, json, body, NULL);
-}
-
-static char *
-post_expect(struct gx *g, const char *json, int want)
-{
-    char *body = NULL;
-    int st = post(g, json, &body);
-    if (st != want) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("POST %s -> %d %s (wanted %d)", json, st, body ? body : "", want);
-    }
-    return body;
-}
-
-static char *
-post_ok(struct gx *g, const char *json)
-{
-    char *body = post_expect(g, json, 202);
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
-    return id;
-}
-
-static char *
-get_msg(struct gx *g, const char *id)
-{
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL), 200);
-    return body;
-}
-
-/* Poll GET until the message's state is want; returns the last body. */
-static char *
-wait_state(struct gx *g, const char *id, const char *want, int ms)
-{
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    for (int waited = 0; waited <= ms; waited += 50) {
-        free(body);
-        body = NULL;
-        int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-        if (st == 200 && strcmp(tl_jstr(body, "state"), want) == 0)
-            return body;
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->gwlog);
-    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
-    return NULL;
-}
-
-/* One line from smsc-sim's control port. */
 /* The ts of the first history entry with this state (and detail substring). */
 static long long
 hist_ts(const char *body, const char *state, const char *detail)
@@ -334,7 +217,7 @@ wait_file(const char *path, int ms)
         char *s = read_file(path);
         if (s && *s)
             return s;
-        sleep_ms(50);
+        tl_sleep_ms(50);
     }
     fail_msg("%s never appeared", path);
     return NULL;
@@ -345,69 +228,69 @@ wait_file(const char *path, int ms)
 static void
 test_number_checks(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char *b;
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     start_channels(g);
     write_config(g);
     start_gw(g);
 
     /* Too short for the US: 400 with the country's lengths. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550\",\"text\":\"x\"}", 400);
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550\",\"text\":\"x\"}", 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_to");
     assert_non_null(strstr(b, "too short"));
     assert_non_null(strstr(b, "reason: too_short"));
     assert_non_null(strstr(b, "have 10 digits after the country code, this one has 7"));
     free(b);
     /* NANP area code starting with 1. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+11125550100\",\"text\":\"x\"}", 400);
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+11125550100\",\"text\":\"x\"}", 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_to");
     assert_non_null(strstr(b, "reason: format"));
     free(b);
     /* Too long for the UK. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+44770090012345\",\"text\":\"x\"}", 400);
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+44770090012345\",\"text\":\"x\"}", 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_to");
     assert_non_null(strstr(b, "reason: too_long"));
     free(b);
 
     /* A configured landline range: 422, nothing stored, nothing sent. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"x\"}", 422);
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"x\"}", 422);
     assert_string_equal(tl_jstr(b, "code"), "not_sms_capable");
     assert_non_null(strstr(b, "landline"));
     free(b);
     /* A fallback chain with email but no address cannot carry it either. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"x\","
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"x\","
                        "\"fallback\":[\"email\"]}", 400);
     assert_string_equal(tl_jstr(b, "code"), "missing_field");
     free(b);
     /* An unknown channel in the chain. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
                        "\"fallback\":[\"fax\"]}", 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_fallback");
     free(b);
 
     /* With a chain, the landline number goes straight to it: email. */
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"your code 42\","
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12125550142\",\"text\":\"your code 42\","
                        "\"fallback\":[\"email\"],\"email\":\"ann@example.org\"}", 202);
     assert_string_equal(tl_jstr(b, "status"), "no_sms");
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
-    b = wait_state(g, id, "sent_email", 10000);
+    b = gwfix_wait_state(g, id, "sent_email", 10000);
     hist_must(b, "no_sms", NULL);
     hist_must(b, "fallback", "channel=email result=accepted");
     free(b);
     char path[4300];
-    snprintf(path, sizeof(path), "%s/mail-1.json", g->maildir);
+    snprintf(path, sizeof(path), "%s/mail-1.json", rt(g)->maildir);
     char *mail = wait_file(path, 5000);
     assert_non_null(strstr(mail, "ann@example.org"));
     assert_non_null(strstr(mail, "your code 42"));
 
     /* A mobile number goes as SMS. */
-    char *id2 = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hi\"}");
-    free(wait_state(g, id2, "delivered", 10000));
+    char *id2 = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hi\"}");
+    free(gwfix_wait_state(g, id2, "delivered", 10000));
     /* Only that one reached the SMSC. */
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
     free(id);
     free(id2);
 }
@@ -459,7 +342,7 @@ sm_submit(struct event_base *base, struct smpp_session *s, const char *to)
 static void
 test_number_checks_smpp(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512], top[256], hash[CONFIG_SMPP_HASH_MAX];
     int port = tl_free_port();
 
@@ -467,9 +350,9 @@ test_number_checks_smpp(void **state)
     snprintf(extra, sizeof(extra), "smpp_system_id = \"client1\"; smpp_password = \"%s\";",
              hash);
     snprintf(top, sizeof(top), "smpp_server = { listen = \"127.0.0.1\"; port = %d; };\n", port);
-    g->account_extra = extra;
-    g->top_extra = top;
-    start_sim(g, NULL, NULL, NULL, NULL);
+    rt(g)->account_extra = extra;
+    rt(g)->top_extra = top;
+    gwfix_start_sim(g, 0, NULL);
     write_config(g);
     start_gw(g);
     assert_true(tl_wait_port(port, 5000));
@@ -496,9 +379,9 @@ test_number_checks_smpp(void **state)
     smpp_session_free(s);
     event_base_free(base);
     /* Only the valid one reached the SMSC. */
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
-        sleep_ms(50);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 1; i++)
+        tl_sleep_ms(50);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
 }
 
 /* ---------------------------------------------------------------- send_at */
@@ -506,25 +389,25 @@ test_number_checks_smpp(void **state)
 static void
 test_send_at(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char *b, msg[512];
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g);
     start_gw(g);
 
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
                        "\"send_at\":\"tomorrow\"}", 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_send_at");
     free(b);
-    b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
+    b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
                        "\"send_at\":\"2020-01-01T00:00:00Z\"}", 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_send_at");
     assert_non_null(strstr(b, "in the future"));
     free(b);
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"x\","
              "\"validity\":600,\"send_at\":%lld}", (long long)time(NULL) + 3600);
-    b = post_expect(g, msg, 400);
+    b = gwfix_post_expect(g, msg, 400);
     assert_string_equal(tl_jstr(b, "code"), "invalid_send_at");
     free(b);
 
@@ -537,15 +420,15 @@ test_send_at(void **state)
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S-05:00", &tm);
     snprintf(msg, sizeof(msg), "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"later\","
              "\"send_at\":\"%s\"}", ts);
-    b = post_expect(g, msg, 202);
+    b = gwfix_post_expect(g, msg, 202);
     assert_string_equal(tl_jstr(b, "status"), "scheduled");
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
-    b = get_msg(g, id);
+    b = gwfix_get_msg(g, id);
     long long release = tl_jnum(b, "release_at");
     assert_int_equal(release, (long long)at * 1000);
     free(b);
-    b = wait_state(g, id, "delivered", 15000);
+    b = gwfix_wait_state(g, id, "delivered", 15000);
     /* Submitted no earlier than its time; released through the queue. */
     long long sub = hist_ts(b, "submitted", NULL);
     hist_must(b, "scheduled", "send_at=");
@@ -573,32 +456,32 @@ next_9am_new_york(time_t now)
 static void
 test_quiet_hours_hold(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     time_t now = time(NULL), nine = next_9am_new_york(now);
 
     /* smsgwd's clock says 23:00 the evening before that 09:00. */
-    g->clock_offset = (long)((nine - 10 * 3600) - now);
-    start_sim(g, NULL, NULL, NULL, NULL);
+    rt(g)->clock_offset = (long)((nine - 10 * 3600) - now);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g);
     start_gw(g);
 
-    char *b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360123\",\"text\":\"sale\","
+    char *b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360123\",\"text\":\"sale\","
                              "\"class\":\"marketing\"}", 202);
     assert_string_equal(tl_jstr(b, "status"), "held");
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
-    b = get_msg(g, id);
+    b = gwfix_get_msg(g, id);
     assert_string_equal(tl_jstr(b, "state"), "held");
     /* Released at 09:00 New York time by smsgwd's clock, in real time. */
-    assert_int_equal(tl_jnum(b, "release_at"), (long long)(nine - g->clock_offset) * 1000);
+    assert_int_equal(tl_jnum(b, "release_at"), (long long)(nine - rt(g)->clock_offset) * 1000);
     hist_must(b, "held", "quiet_hours release=");
     assert_non_null(strstr(b, "zone=America/New_York"));
     free(b);
 
     /* Transactional traffic is not held. */
-    char *id2 = post_ok(g, "{\"from\":\"12345\",\"to\":\"+12127360123\",\"text\":\"code 1\"}");
-    free(wait_state(g, id2, "delivered", 10000));
-    b = get_msg(g, id);
+    char *id2 = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+12127360123\",\"text\":\"code 1\"}");
+    free(gwfix_wait_state(g, id2, "delivered", 10000));
+    b = gwfix_get_msg(g, id);
     assert_string_equal(tl_jstr(b, "state"), "held");
     free(b);
     free(id);
@@ -608,24 +491,24 @@ test_quiet_hours_hold(void **state)
 static void
 test_quiet_hours_release(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     time_t now = time(NULL), nine = next_9am_new_york(now);
 
     /* 08:59:52 in New York by smsgwd's clock: the window opens in 8 s
      * (time enough for smsgwd to start and take the message first). */
-    g->clock_offset = (long)((nine - 8) - now);
-    start_sim(g, NULL, NULL, NULL, NULL);
+    rt(g)->clock_offset = (long)((nine - 8) - now);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g);
     start_gw(g);
 
-    char *b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360124\",\"text\":\"sale\","
+    char *b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360124\",\"text\":\"sale\","
                              "\"class\":\"marketing\"}", 202);
     assert_string_equal(tl_jstr(b, "status"), "held");
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
-    b = wait_state(g, id, "delivered", 30000);
+    b = gwfix_wait_state(g, id, "delivered", 30000);
     long long release = tl_jnum(b, "release_at");
-    assert_int_equal(release, (long long)(nine - g->clock_offset) * 1000);
+    assert_int_equal(release, (long long)(nine - rt(g)->clock_offset) * 1000);
     assert_true(hist_ts(b, "queued", "released") >= release);
     assert_true(hist_ts(b, "submitted", NULL) >= release);
     free(b);
@@ -637,22 +520,22 @@ test_quiet_hours_release(void **state)
 static void
 test_quiet_hours_account_window(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     time_t now = time(NULL), nine = next_9am_new_york(now);
 
-    g->clock_offset = (long)((nine + 1800) - now);
-    g->account_extra = "quiet_hours = \"10:00-20:00\";";
-    start_sim(g, NULL, NULL, NULL, NULL);
+    rt(g)->clock_offset = (long)((nine + 1800) - now);
+    rt(g)->account_extra = "quiet_hours = \"10:00-20:00\";";
+    gwfix_start_sim(g, 0, NULL);
     write_config(g);
     start_gw(g);
 
-    char *b = post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360125\",\"text\":\"sale\","
+    char *b = gwfix_post_expect(g, "{\"from\":\"12345\",\"to\":\"+12127360125\",\"text\":\"sale\","
                              "\"class\":\"marketing\"}", 202);
     assert_string_equal(tl_jstr(b, "status"), "held");
     char *id = strdup(tl_jstr(b, "id"));
     free(b);
-    b = get_msg(g, id);
-    assert_int_equal(tl_jnum(b, "release_at"), (long long)(nine + 3600 - g->clock_offset) * 1000);
+    b = gwfix_get_msg(g, id);
+    assert_int_equal(tl_jnum(b, "release_at"), (long long)(nine + 3600 - rt(g)->clock_offset) * 1000);
     free(b);
     free(id);
 }
@@ -662,13 +545,13 @@ test_quiet_hours_account_window(void **state)
 static void
 test_frequency_cap(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char *b;
     const char *mk = "{\"from\":\"12345\",\"to\":\"+447700900123\",\"text\":\"sale\","
                      "\"class\":\"marketing\"}";
 
-    g->account_extra = "marketing_cap = { count = 2; period = \"day\"; };";
-    start_sim(g, NULL, NULL, NULL, NULL);
+    rt(g)->account_extra = "marketing_cap = { count = 2; period = \"day\"; };";
+    gwfix_start_sim(g, 0, NULL);
     write_config(g);
     start_gw(g);
 
@@ -676,15 +559,15 @@ test_frequency_cap(void **state)
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+447700900123", KEY, NULL, NULL,
                              NULL), 200);
     for (int i = 0; i < 3; i++) {
-        b = post_expect(g, mk, 403);
+        b = gwfix_post_expect(g, mk, 403);
         assert_string_equal(tl_jstr(b, "code"), "opted_out");
         free(b);
     }
     assert_int_equal(tl_http(g->http_port, "DELETE", "/v1/optouts/+447700900123", KEY, NULL,
                              NULL, NULL), 200);
 
-    free(post_ok(g, mk));
-    free(post_ok(g, mk));
+    free(gwfix_post_ok(g, mk));
+    free(gwfix_post_ok(g, mk));
     char *hdr = NULL;
     int st = tl_http(g->http_port, "POST", "/v1/messages", KEY, mk, &b, &hdr);
     assert_int_equal(st, 429);
@@ -701,8 +584,8 @@ test_frequency_cap(void **state)
     free(hdr);
 
     /* Transactional messages and other subscribers are not capped. */
-    free(post_ok(g, "{\"from\":\"12345\",\"to\":\"+447700900123\",\"text\":\"code\"}"));
-    free(post_ok(g, "{\"from\":\"12345\",\"to\":\"+447700900124\",\"text\":\"sale\","
+    free(gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+447700900123\",\"text\":\"code\"}"));
+    free(gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+447700900124\",\"text\":\"sale\","
                     "\"class\":\"marketing\"}"));
 }
 
@@ -711,16 +594,16 @@ test_frequency_cap(void **state)
 static void
 test_fallback_rejected_to_email(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
+    gwfix_start_sim(g, 0, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
     start_channels(g);
     write_config(g);
     start_gw(g);
 
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hello mail\","
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hello mail\","
                           "\"fallback\":[\"email\"],\"email\":\"bob@example.org\"}");
-    char *b = wait_state(g, id, "sent_email", 15000);
+    char *b = gwfix_wait_state(g, id, "sent_email", 15000);
     hist_must(b, "rejected", NULL);
     hist_must(b, "fallback", "start reason=rejected");
     char pat[160];      /* the Message-ID, which starts with our id */
@@ -728,7 +611,7 @@ test_fallback_rejected_to_email(void **state)
     hist_must(b, "fallback", pat);
     free(b);
     char path[4300];
-    snprintf(path, sizeof(path), "%s/mail-1.json", g->maildir);
+    snprintf(path, sizeof(path), "%s/mail-1.json", rt(g)->maildir);
     char *mail = wait_file(path, 5000);
     assert_non_null(strstr(mail, "bob@example.org"));
     assert_non_null(strstr(mail, "hello mail"));
@@ -739,20 +622,20 @@ test_fallback_rejected_to_email(void **state)
 static void
 test_fallback_undeliv_to_ott(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    start_sim(g, "--dlr-mix", "UNDELIV=100", NULL, NULL);
+    gwfix_start_sim(g, 0, "--dlr-mix", "UNDELIV=100", NULL);
     start_channels(g);
     write_config(g);
     start_gw(g);
 
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550177\",\"text\":\"hello ott\","
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550177\",\"text\":\"hello ott\","
                           "\"fallback\":[\"ott\"]}");
-    char *b = wait_state(g, id, "sent_ott", 15000);
+    char *b = gwfix_wait_state(g, id, "sent_ott", 15000);
     hist_must(b, "undelivered", NULL);
     hist_must(b, "fallback", "channel=ott result=accepted provider_id=wamid");
     free(b);
-    char *log = wait_file(g->plog, 5000);
+    char *log = wait_file(rt(g)->plog, 5000);
     assert_non_null(strstr(log, "\"to\": \"14155550177\""));
     assert_non_null(strstr(log, "hello ott"));
     free(id);
@@ -761,30 +644,30 @@ test_fallback_undeliv_to_ott(void **state)
 static void
 test_fallback_rcs_not_capable_then_email(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
+    gwfix_start_sim(g, 0, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
     start_channels(g);
     write_config(g);
     start_gw(g);
 
     /* 0404: the provider says not RCS capable. */
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550404\",\"text\":\"rich\","
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550404\",\"text\":\"rich\","
                           "\"fallback\":[\"rcs\",\"email\"],\"email\":\"cy@example.org\"}");
-    char *b = wait_state(g, id, "sent_email", 15000);
+    char *b = gwfix_wait_state(g, id, "sent_email", 15000);
     long long rcs = hist_ts(b, "fallback", "channel=rcs result=not_capable");
     long long mail = hist_ts(b, "fallback", "channel=email result=accepted");
     assert_true(rcs > 0);
     assert_true(mail > rcs);
     free(b);
-    char *log = wait_file(g->plog, 5000);
+    char *log = wait_file(rt(g)->plog, 5000);
     assert_non_null(strstr(log, "capabilities"));
     assert_null(strstr(log, "agentMessages"));
 
     /* A chain whose every step fails ends in fallback_failed. */
-    char *id2 = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550404\",\"text\":\"rich\","
+    char *id2 = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550404\",\"text\":\"rich\","
                            "\"fallback\":[\"rcs\"]}");
-    b = wait_state(g, id2, "fallback_failed", 15000);
+    b = gwfix_wait_state(g, id2, "fallback_failed", 15000);
     hist_must(b, "fallback", "channel=rcs result=not_capable");
     free(b);
     free(id);
@@ -796,22 +679,22 @@ test_fallback_rcs_not_capable_then_email(void **state)
 static void
 test_fallback_resumed_after_crash(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    g->top_extra = "fallback_resume_s = 5;\n";
-    start_sim(g, "--reject-pct", "100", "--reject-status", "0x0B");
+    rt(g)->top_extra = "fallback_resume_s = 5;\n";
+    gwfix_start_sim(g, 0, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
     start_channels(g);
     write_config(g);
     start_gw(g);
 
     /* 0408: the OTT provider never answers (the connector times out after 5 s). */
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550408\",\"text\":\"hang\","
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550408\",\"text\":\"hang\","
                           "\"fallback\":[\"ott\",\"email\"],\"email\":\"dee@example.org\"}");
-    free(wait_state(g, id, "fallback", 10000));
+    free(gwfix_wait_state(g, id, "fallback", 10000));
     tl_stop(g->gw, SIGKILL, 2000);
     g->gw = 0;
     start_gw(g);
-    char *b = wait_state(g, id, "sent_email", 40000);
+    char *b = gwfix_wait_state(g, id, "sent_email", 40000);
     long long resumed = hist_must(b, "fallback", "resume step=0");
     assert_true(hist_must(b, "fallback", "channel=ott result=failed error=timeout") > resumed);
     assert_true(hist_must(b, "fallback", "channel=email result=accepted") > resumed);
@@ -822,18 +705,18 @@ test_fallback_resumed_after_crash(void **state)
 static void
 test_fallback_no_receipt_route_default(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
     /* Receipts 6 s late; the route gives up after 1 s and uses its own chain. */
-    g->route_extra = "fallback = [\"ott\"]; fallback_receipt_timeout_s = 1;";
-    g->dlr_delay = "6000";
-    start_sim(g, "--dlr-mix", "UNDELIV=100", NULL, NULL);
+    rt(g)->route_extra = "fallback = [\"ott\"]; fallback_receipt_timeout_s = 1;";
+    g->sim_dlr_delay_ms = "6000";
+    gwfix_start_sim(g, 0, "--dlr-mix", "UNDELIV=100", NULL);
     start_channels(g);
     write_config(g);
     start_gw(g);
 
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550188\",\"text\":\"late\"}");
-    char *b = wait_state(g, id, "sent_ott", 15000);
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550188\",\"text\":\"late\"}");
+    char *b = gwfix_wait_state(g, id, "sent_ott", 15000);
     hist_must(b, "submitted", NULL);
     long long start = hist_must(b, "fallback", "start reason=no_receipt");
     free(b);
@@ -845,7 +728,7 @@ test_fallback_no_receipt_route_default(void **state)
     for (int i = 0; i < 300 && (!b || hist_ts(b, "receipt", NULL) < 0); i++) {
         free(b);
         b = NULL;
-        sleep_ms(50);
+        tl_sleep_ms(50);
         assert_int_equal(tl_http(g->http_port, "GET", path, KEY, NULL, &b, NULL), 200);
     }
     assert_true(hist_must(b, "receipt", "stat=UNDELIV") > start);
@@ -858,19 +741,14 @@ test_fallback_no_receipt_route_default(void **state)
 /* ------------------------------------------------------------ routing */
 
 static long
-submits(struct gx *g, int n2)
+submits(struct gwfix *g, int n2)
 {
-    int save = g->ctl_port;
-    if (n2)
-        g->ctl_port = g->ctl2_port;
-    long n = (long)tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
-    g->ctl_port = save;
-    return n;
+    return (long)gwfix_sim_stat(g, n2, "submit_sm");
 }
 
 /* n messages to distinct numbers, in batches of 100. */
 static void
-post_many(struct gx *g, int n, int base)
+post_many(struct gwfix *g, int n, int base)
 {
     for (int done = 0; done < n;) {
         static char body[100 * 120 + 64];
@@ -895,20 +773,20 @@ post_many(struct gx *g, int n, int base)
 static void
 test_weighted_split(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    g->route_smsc = "( { name = \"sim\"; weight = 3; }, { name = \"sim2\"; weight = 1; } )";
-    start_sim_n(g, 0, NULL, NULL, NULL, NULL);
-    start_sim_n(g, 1, NULL, NULL, NULL, NULL);
+    rt(g)->route_smsc = "( { name = \"sim\"; weight = 3; }, { name = \"sim2\"; weight = 1; } )";
+    gwfix_start_sim(g, 0, NULL);
+    gwfix_start_sim(g, 1, NULL);
     write_config(g);
     start_gw(g);
     /* Both binds up before the traffic (else the first messages all go to one). */
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"a\"}");
-    free(wait_state(g, id, "delivered", 10000));
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"a\"}");
+    free(gwfix_wait_state(g, id, "delivered", 10000));
     free(id);
     for (int i = 0; i < 100 && (submits(g, 0) == 0 || submits(g, 1) == 0); i++) {
-        free(post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"b\"}"));
-        sleep_ms(100);
+        free(gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"b\"}"));
+        tl_sleep_ms(100);
     }
     long a0 = submits(g, 0), b0 = submits(g, 1);
     assert_true(a0 > 0 && b0 > 0);
@@ -920,7 +798,7 @@ test_weighted_split(void **state)
         b = submits(g, 1) - b0;
         if (a + b >= 400)
             break;
-        sleep_ms(100);
+        tl_sleep_ms(100);
     }
     assert_int_equal(a + b, 400);
     /* 3:1 → 300 / 100, within 10% of the total. */
@@ -931,38 +809,38 @@ test_weighted_split(void **state)
 static void
 test_failover_by_priority(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    g->route_smsc = "( { name = \"sim\"; priority = 0; }, { name = \"sim2\"; priority = 1; } )";
+    rt(g)->route_smsc = "( { name = \"sim\"; priority = 0; }, { name = \"sim2\"; priority = 1; } )";
     /* The preferred SMSC is down: the route's queue goes out through the other. */
-    start_sim_n(g, 1, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 1, NULL);
     write_config(g);
     start_gw(g);
     post_many(g, 20, 100);
     for (int i = 0; i < 200 && submits(g, 1) < 20; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(submits(g, 1), 20);
 
     /* It comes back: traffic returns to it. */
-    start_sim_n(g, 0, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     for (int i = 0; i < 100 && submits(g, 0) == 0; i++) {
-        free(post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"p\"}"));
-        sleep_ms(100);
+        free(gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"p\"}"));
+        tl_sleep_ms(100);
     }
     long before2 = submits(g, 1);
     post_many(g, 20, 200);
     for (int i = 0; i < 200 && submits(g, 0) < 20; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_true(submits(g, 0) >= 20);
     assert_int_equal(submits(g, 1), before2);
 
     /* And when it goes down again, the queue moves back to the other. */
-    tl_stop(g->sim, SIGKILL, 2000);
-    g->sim = 0;
-    sleep_ms(300);
+    tl_stop(g->sim[0].pid, SIGKILL, 2000);
+    g->sim[0].pid = 0;
+    tl_sleep_ms(300);
     post_many(g, 10, 300);
     for (int i = 0; i < 300 && submits(g, 1) < before2 + 10; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_true(submits(g, 1) >= before2 + 10);
 }
 

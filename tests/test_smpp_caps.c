@@ -14,73 +14,44 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
 #include "core/config.h"
 #include "smpp/smpp_session.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
-#define KEY "test-key-0123"
+#define KEY GWFIX_KEY
 
-struct fx {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, gw;
-    int sim_port, http_port, smpp_port;
-    char conf[4200], gwlog[4200], simlog[4200];
-};
+/* The port of smsgwd's smpp_server, in the fixture's ext. */
+static int
+smpp_port(struct gwfix *g)
+{
+    return *(int *)g->ext;
+}
 
 static int
 setup(void **state)
 {
-    struct fx *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    tl_redis_start(&g->redis);
-    g->sim_port = tl_free_port();
-    g->http_port = tl_free_port();
-    g->smpp_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
-    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
+    struct gwfix *g = gwfix_new(0);
+    g->ext = calloc(1, sizeof(int));
+    *(int *)g->ext = tl_free_port();
+    g->sim_dlr_delay_ms = "";
     *state = g;
     return 0;
 }
 
-static int
-teardown(void **state)
-{
-    struct fx *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
-    return 0;
-}
-
 static void
-start_all(struct fx *g, const char *smpp_class)
+start_all(struct gwfix *g, const char *smpp_class)
 {
-    char port[16], hash[65], pw[CONFIG_SMPP_HASH_MAX];
-    snprintf(port, sizeof(port), "%d", g->sim_port);
-    char *argv[] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                     "--password", "secret", "--stats-interval-ms", "0", "--log-level", "warn",
-                     NULL };
-    g->sim = tl_spawn(argv, g->simlog);
-    assert_true(tl_wait_port(g->sim_port, 10000));
+    char hash[65], pw[CONFIG_SMPP_HASH_MAX];
+    gwfix_start_sim(g, 0, NULL);
     config_sha256_hex(KEY, hash);
     assert_int_equal(config_hash_smpp_password("pw-12345", 1000, pw, sizeof(pw)), 0);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+    gwfix_write_conf(g,
             "instance = \"caps-1\";\n"
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
@@ -93,14 +64,12 @@ start_all(struct fx *g, const char *smpp_class)
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"];\n"
             "               smpp_system_id = \"client1\"; smpp_password = \"%s\";\n"
             "               marketing_cap = { count = 2; period = \"day\"; }; %s } );\n",
-            g->redis.port, g->http_port, g->smpp_port, g->sim_port, hash, pw,
+            g->redis.port, g->http_port, smpp_port(g), g->sim[0].port, hash, pw,
             smpp_class ? smpp_class : "");
-    fclose(f);
-    char *gargv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->gw = tl_spawn(gargv, g->gwlog);
-    if (!tl_wait_port(g->http_port, 10000) || !tl_wait_port(g->smpp_port, 10000)) {
+    gwfix_start_gw(g);
+    if (!tl_wait_port(smpp_port(g), 10000)) {
         tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
+        fail_msg("smsgwd's SMPP server did not start");
     }
 }
 
@@ -139,13 +108,13 @@ struct client {
 };
 
 static void
-client_bind(struct fx *g, struct client *c)
+client_bind(struct gwfix *g, struct client *c)
 {
     struct smpp_session_cfg sc;
     static const struct smpp_session_ops ops = { .on_state = on_state };
     c->base = event_base_new();
     smpp_session_cfg_defaults(&sc);
-    c->s = smpp_session_connect(c->base, "127.0.0.1", g->smpp_port, &sc, NULL, &ops, &c->st);
+    c->s = smpp_session_connect(c->base, "127.0.0.1", smpp_port(g), &sc, NULL, &ops, &c->st);
     struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = "client1",
                                    .password = "pw-12345" };
     assert_int_equal(smpp_session_bind(c->s, &bp), 0);
@@ -202,24 +171,10 @@ submit1(struct client *c, const char *to)
     return submit(c, to, 0, 0, NULL, &w);
 }
 
-static int
-log_count(struct fx *g, const char *needle)
-{
-    FILE *f = fopen(g->gwlog, "r");
-    char line[4096];
-    int n = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 static void
 test_smpp_marketing_cap(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     struct client c = { 0 };
     struct sm_wait w;
 
@@ -233,8 +188,8 @@ test_smpp_marketing_cap(void **state)
     assert_int_equal(submit1(&c, "447700900123"), ESME_ROK);
     assert_int_equal(submit1(&c, "447700900123"), ESME_RX_P_APPN);
     assert_int_equal(submit1(&c, "447700900123"), ESME_RX_P_APPN);
-    assert_true(log_count(g, "event=frequency_cap account=acme") >= 2);
-    assert_true(log_count(g, "status=ESME_RX_P_APPN reason=\"the account's marketing cap") >= 2);
+    assert_true(gwfix_log_count(g, "event=frequency_cap account=acme") >= 2);
+    assert_true(gwfix_log_count(g, "status=ESME_RX_P_APPN reason=\"the account's marketing cap") >= 2);
     /* another subscriber has its own count */
     assert_int_equal(submit1(&c, "447700900124"), ESME_ROK);
     /* stored as marketing */
@@ -277,14 +232,14 @@ test_smpp_marketing_cap(void **state)
 static void
 test_smpp_transactional_uncapped(void **state)
 {
-    struct fx *g = *state;
+    struct gwfix *g = *state;
     struct client c = { 0 };
 
     start_all(g, NULL);
     client_bind(g, &c);
     for (int i = 0; i < 4; i++)
         assert_int_equal(submit1(&c, "447700900123"), ESME_ROK);
-    assert_int_equal(log_count(g, "event=frequency_cap"), 0);
+    assert_int_equal(gwfix_log_count(g, "event=frequency_cap"), 0);
     client_close(&c);
 }
 
@@ -292,8 +247,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_smpp_marketing_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_smpp_transactional_uncapped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_marketing_cap, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_smpp_transactional_uncapped, setup, gwfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

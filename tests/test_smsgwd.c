@@ -26,45 +26,34 @@
 #include "smpp/smpp_dlr.h"
 #include "smpp/smpp_session.h"
 #include "smpp/smpp_text.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
-#define KEY "test-key-0123"
+#define KEY GWFIX_KEY
 
+/* This program's own state, in the fixture's ext. */
 struct gx {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim, node, gw, gw2;
-    int sim_port, ctl_port, http_port;
+    pid_t node, gw2;
     int smpp_port;                  /* non-zero: an smpp_server group on it */
     const char *instance;
     const char *tendlc_extra;       /* extra settings of the 10DLC sender */
     const char *account_extra;      /* extra settings of account acme */
     const char *tail_extra;         /* more accounts: ", { ... }" */
     const char *tail_top;           /* more top-level settings */
-    char conf[4200], gwlog[4200], simlog[4200], nodelog[4200];
+    char nodelog[4200];
 };
 
-static void
-sleep_ms(int ms)
+static struct gx *
+gx(struct gwfix *g)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    return g->ext;
 }
 
 static int
 setup(void **state)
 {
-    struct gx *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    g->redis.aof = true;
-    tl_redis_start(&g->redis);
-    g->sim_port = tl_free_port();
-    g->ctl_port = tl_free_port();
-    g->http_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
-    snprintf(g->simlog, sizeof(g->simlog), "%s/sim.log", g->dir);
-    snprintf(g->nodelog, sizeof(g->nodelog), "%s/node.log", g->dir);
+    struct gwfix *g = gwfix_new(GWFIX_AOF);
+    struct gx *x = g->ext = calloc(1, sizeof(struct gx));
+    snprintf(x->nodelog, sizeof(x->nodelog), "%s/node.log", g->dir);
     *state = g;
     return 0;
 }
@@ -72,53 +61,25 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    struct gx *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    if (g->gw2 > 0)
-        tl_stop(g->gw2, SIGKILL, 2000);
-    if (g->sim > 0)
-        tl_stop(g->sim, SIGKILL, 2000);
-    if (g->node > 0)
-        tl_stop(g->node, SIGKILL, 2000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
+    struct gwfix *g = *state;
+    if (gx(g)->gw2 > 0)
+        tl_stop(gx(g)->gw2, SIGKILL, 2000);
+    if (gx(g)->node > 0)
+        tl_stop(gx(g)->node, SIGKILL, 2000);
+    gwfix_free(g);
     return 0;
 }
 
 static void
-start_sim(struct gx *g, const char *a1, const char *a2, const char *a3, const char *a4)
-{
-    char port[16], ctl[16];
-    snprintf(port, sizeof(port), "%d", g->sim_port);
-    snprintf(ctl, sizeof(ctl), "%d", g->ctl_port);
-    char *argv[24] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "acme",
-                       "--password", "secret", "--stats-interval-ms", "0", "--dlr-delay-ms", "20",
-                       "--log-level", "warn", "--control-port", ctl };
-    int n = 15;
-    const char *extra[] = { a1, a2, a3, a4 };
-    for (int i = 0; i < 4; i++)
-        if (extra[i])
-            argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
-    g->sim = tl_spawn(argv, g->simlog);
-    if (!tl_wait_port(g->sim_port, 10000)) {
-        tl_dump_file(g->simlog);
-        fail_msg("smsc-sim did not start");
-    }
-}
-
-static void
-start_node_smsc(struct gx *g)
+start_node_smsc(struct gwfix *g)
 {
     char port[16], script[4200];
-    snprintf(port, sizeof(port), "%d", g->sim_port);
+    snprintf(port, sizeof(port), "%d", g->sim[0].port);
     snprintf(script, sizeof(script), "%s/tests/interop/server.js", tl_top());
     char *argv[] = { "/usr/bin/env", "node", script, port, "acme", "secret", NULL };
-    g->node = tl_spawn(argv, g->nodelog);
-    if (!tl_wait_port(g->sim_port, 10000)) {
-        tl_dump_file(g->nodelog);
+    gx(g)->node = tl_spawn(argv, gx(g)->nodelog);
+    if (!tl_wait_port(g->sim[0].port, 10000)) {
+        tl_dump_file(gx(g)->nodelog);
         fail_msg("node-smpp server did not start");
     }
 }
@@ -126,16 +87,15 @@ start_node_smsc(struct gx *g)
 /* Write the config: one SMSC on sim_port, one route with mps, all sender
  * types for account acme. extra is appended to the smsc group. */
 static void
-write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *route_extra)
+write_config(struct gwfix *g, unsigned mps, const char *smsc_extra, const char *route_extra)
 {
+    struct gx *x = gx(g);
     char hash[65], smpp[128] = "";
     config_sha256_hex(KEY, hash);
-    if (g->smpp_port)
+    if (x->smpp_port)
         snprintf(smpp, sizeof(smpp), "smpp_server = { listen = \"127.0.0.1\"; port = %d; "
-                 "bind_timeout_ms = 2000; };\n", g->smpp_port);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f,
+                 "bind_timeout_ms = 2000; };\n", x->smpp_port);
+    gwfix_write_conf(g,
             "instance = \"%s\";\n"
             "log_level = \"debug\";\n"
             "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
@@ -155,72 +115,10 @@ write_config(struct gx *g, unsigned mps, const char *smsc_extra, const char *rou
             "             retry_attempts = 5; retry_backoff_ms = 200; %s } );\n"
             "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; %s } %s );\n"
             "%s\n",
-            g->instance ? g->instance : "test-1", g->redis.port, g->http_port, smpp, g->sim_port, smsc_extra ? smsc_extra : "",
-            g->tendlc_extra ? g->tendlc_extra : "", mps,
-            route_extra ? route_extra : "", hash, g->account_extra ? g->account_extra : "",
-            g->tail_extra ? g->tail_extra : "", g->tail_top ? g->tail_top : "");
-    fclose(f);
-}
-
-static void
-start_gw(struct gx *g)
-{
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->gw = tl_spawn(argv, g->gwlog);
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
-}
-
-static int
-post(struct gx *g, const char *json, char **body)
-{
-    return tl_http(g->http_port, "POST", "/v1/messages", KEY, json, body, NULL);
-}
-
-static char *
-post_ok(struct gx *g, const char *json)
-{
-    char *body = NULL;
-    int st = post(g, json, &body);
-    if (st != 202) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("POST %s -> %d %s", json, st, body ? body : "");
-    }
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
-    return id;
-}
-
-/* Poll GET until the message's state is want; returns the last body. */
-static char *
-wait_state(struct gx *g, const char *id, const char *want, int ms)
-{
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    for (int waited = 0; waited <= ms; waited += 50) {
-        free(body);
-        body = NULL;
-        int st = tl_http(g->http_port, "GET", path, KEY, NULL, &body, NULL);
-        if (st == 200 && strcmp(tl_jstr(body, "state"), want) == 0)
-            return body;
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->gwlog);
-    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
-    return NULL;
-}
-
-static void
-stop_gw_clean(struct gx *g)
-{
-    int st = tl_stop(g->gw, SIGTERM, 15000);
-    g->gw = 0;
-    if (!tl_exited_ok(st)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not exit cleanly (status %d)", st);
-    }
+            x->instance ? x->instance : "test-1", g->redis.port, g->http_port, smpp,
+            g->sim[0].port, smsc_extra ? smsc_extra : "", x->tendlc_extra ? x->tendlc_extra : "",
+            mps, route_extra ? route_extra : "", hash, x->account_extra ? x->account_extra : "",
+            x->tail_extra ? x->tail_extra : "", x->tail_top ? x->tail_top : "");
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -228,14 +126,14 @@ stop_gw_clean(struct gx *g)
 static void
 test_mt_end_to_end(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    char *id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hello world\"}");
+    gwfix_start_gw(g);
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\",\"text\":\"hello world\"}");
     assert_true(id[0] == 'm');
-    char *body = wait_state(g, id, "delivered", 10000);
+    char *body = gwfix_wait_state(g, id, "delivered", 10000);
     assert_non_null(strstr(body, "\"state\":\"queued\""));
     assert_non_null(strstr(body, "\"state\":\"submitted\""));
     assert_non_null(strstr(body, "\"state\":\"receipt\""));
@@ -245,49 +143,49 @@ test_mt_end_to_end(void **state)
     assert_string_equal(tl_jstr(body, "to"), "14155550100");
     free(body);
     free(id);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_idempotent_client_ref(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char *b1 = NULL, *b2 = NULL;
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     const char *m = "{\"from\":\"12345\",\"to\":\"+14155550101\",\"text\":\"once\",\"client_ref\":\"order-77\"}";
-    assert_int_equal(post(g, m, &b1), 202);
-    int st2 = post(g, m, &b2);
+    assert_int_equal(gwfix_post(g, m, &b1), 202);
+    int st2 = gwfix_post(g, m, &b2);
     assert_true(st2 == 200 || st2 == 202);
     assert_string_equal(tl_jstr(b1, "id"), tl_jstr(b2, "id"));
-    char *body = wait_state(g, tl_jstr(b1, "id"), "delivered", 10000);
+    char *body = gwfix_wait_state(g, tl_jstr(b1, "id"), "delivered", 10000);
     free(body);
-    sleep_ms(300);
-    char *stats = tl_ctl(g->ctl_port, "stats\n");
+    tl_sleep_ms(300);
+    char *stats = tl_ctl(g->sim[0].ctl_port, "stats\n");
     assert_int_equal(tl_jnum(stats, "submit_sm"), 1);
     free(b1);
     free(b2);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_long_gsm_and_ucs2(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char json[4096], text[512];
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     /* 400 GSM characters with extension characters: 3 segments */
     for (int i = 0; i < 400; i++)
         text[i] = i % 50 == 0 ? '{' : (char)('a' + i % 26);
     text[400] = 0;
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550102\",\"text\":\"%s\"}", text);
     char *body = NULL;
-    assert_int_equal(post(g, json, &body), 202);
+    assert_int_equal(gwfix_post(g, json, &body), 202);
     assert_string_equal(tl_jstr(body, "encoding"), "gsm7");
     assert_int_equal(tl_jnum(body, "segments"), 3);
     char *id1 = strdup(tl_jstr(body, "id"));
@@ -298,26 +196,26 @@ test_long_gsm_and_ucs2(void **state)
     for (int i = 0; i < 99; i++)
         strcat(u, "\xD0\x96");
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550103\",\"text\":\"%s\"}", u);
-    assert_int_equal(post(g, json, &body), 202);
+    assert_int_equal(gwfix_post(g, json, &body), 202);
     assert_string_equal(tl_jstr(body, "encoding"), "ucs2");
     assert_int_equal(tl_jnum(body, "segments"), 2);
     char *id2 = strdup(tl_jstr(body, "id"));
     free(body);
-    free(wait_state(g, id1, "delivered", 10000));
-    free(wait_state(g, id2, "delivered", 10000));
-    char *stats = tl_ctl(g->ctl_port, "stats\n");
+    free(gwfix_wait_state(g, id1, "delivered", 10000));
+    free(gwfix_wait_state(g, id2, "delivered", 10000));
+    char *stats = tl_ctl(g->sim[0].ctl_port, "stats\n");
     assert_int_equal(tl_jnum(stats, "segments_reassembled"), 2);
     assert_int_equal(tl_jnum(stats, "concatenated_parts"), 5);
     assert_int_equal(tl_jnum(stats, "bad_udh"), 0);
     free(id1);
     free(id2);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_sender_types_ton_npi(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     static const struct { const char *from, *wire; int ton, npi; } s[] = {
         { "12345", "12345", 3, 0 },
         { "+18885550100", "18885550100", 1, 1 },
@@ -327,17 +225,17 @@ test_sender_types_ton_npi(void **state)
 
     start_node_smsc(g);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < 4; i++) {
         char json[256];
         /* alphanumeric senders may not send to +1: use a UK number */
         snprintf(json, sizeof(json), "{\"from\":\"%s\",\"to\":\"%s\",\"text\":\"type %d\"}",
                  s[i].from, i == 3 ? "+447700900123" : "+14155550104", i);
-        char *id = post_ok(g, json);
-        free(wait_state(g, id, "delivered", 10000));
+        char *id = gwfix_post_ok(g, json);
+        free(gwfix_wait_state(g, id, "delivered", 10000));
         free(id);
     }
-    FILE *f = fopen(g->nodelog, "r");
+    FILE *f = fopen(gx(g)->nodelog, "r");
     char line[2048];
     int seen = 0;
     while (f && fgets(line, sizeof(line), f)) {
@@ -360,94 +258,94 @@ test_sender_types_ton_npi(void **state)
     if (f)
         fclose(f);
     assert_int_equal(seen, 4);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_receipts_decimal_ids(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
     /* the SMSC answers submit_sm with hex ids and writes receipts in decimal,
      * with no receipted_message_id TLV to lean on */
-    start_sim(g, "--dlr-id-format", "dec", "--no-dlr-tlvs", NULL);
+    gwfix_start_sim(g, 0, "--dlr-id-format", "dec", "--no-dlr-tlvs", NULL);
     write_config(g, 100, "message_id_format = \"hex\"; receipt_id_format = \"decimal\";", NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     char *ids[5];
     for (int i = 0; i < 5; i++) {
         char json[160];
         snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415555011%d\",\"text\":\"d%d\"}", i, i);
-        ids[i] = post_ok(g, json);
+        ids[i] = gwfix_post_ok(g, json);
     }
     for (int i = 0; i < 5; i++) {
-        free(wait_state(g, ids[i], "delivered", 10000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 10000));
         free(ids[i]);
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_throttled_smsc_loses_nothing(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 60 };
     char *ids[N];
 
     /* queued first, SMSC second: the route then runs at its 200 mps
      * against an SMSC that takes 20 per second and bind */
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
         char json[160];
         snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415556%04d\",\"text\":\"t%d\"}", i, i);
-        ids[i] = post_ok(g, json);
+        ids[i] = gwfix_post_ok(g, json);
     }
-    start_sim(g, "--throttle", "20", NULL, NULL);
+    gwfix_start_sim(g, 0, "--throttle", "20", NULL);
     for (int i = 0; i < N; i++) {
-        free(wait_state(g, ids[i], "delivered", 30000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 30000));
         free(ids[i]);
     }
-    char *stats = tl_ctl(g->ctl_port, "stats\n");
+    char *stats = tl_ctl(g->sim[0].ctl_port, "stats\n");
     assert_true(tl_jnum(stats, "throttled") > 0);     /* the SMSC did push back */
     assert_int_equal(tl_jnum(stats, "accepted"), N);   /* and each went through once */
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_smsc_drops_mid_window(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 80 };
     char *ids[N];
 
-    start_sim(g, "--close-after", "25", "--resp-delay-ms", "50");
+    gwfix_start_sim(g, 0, "--close-after", "25", "--resp-delay-ms", "50", NULL);
     write_config(g, 1000, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
         char json[160];
         snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415557%04d\",\"text\":\"c%d\"}", i, i);
-        ids[i] = post_ok(g, json);
+        ids[i] = gwfix_post_ok(g, json);
     }
     for (int i = 0; i < N; i++) {
-        free(wait_state(g, ids[i], "delivered", 30000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 30000));
         free(ids[i]);
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_redis_down_then_back(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char *body = NULL, *hdr = NULL;
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    char *before = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550120\",\"text\":\"before\"}");
-    free(wait_state(g, before, "delivered", 10000));
+    gwfix_start_gw(g);
+    char *before = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550120\",\"text\":\"before\"}");
+    free(gwfix_wait_state(g, before, "delivered", 10000));
     tl_redis_pause(&g->redis);
-    sleep_ms(1500);
+    tl_sleep_ms(1500);
     int st = tl_http(g->http_port, "POST", "/v1/messages", KEY,
                      "{\"from\":\"12345\",\"to\":\"+14155550121\",\"text\":\"while down\"}", &body,
                      &hdr);
@@ -458,54 +356,54 @@ test_redis_down_then_back(void **state)
     tl_redis_start(&g->redis);
     char *after = NULL;
     for (int i = 0; i < 100; i++) {
-        int s2 = post(g, "{\"from\":\"12345\",\"to\":\"+14155550122\",\"text\":\"after\"}", &body);
+        int s2 = gwfix_post(g, "{\"from\":\"12345\",\"to\":\"+14155550122\",\"text\":\"after\"}", &body);
         if (s2 == 202) {
             after = strdup(tl_jstr(body, "id"));
             free(body);
             break;
         }
         free(body);
-        sleep_ms(100);
+        tl_sleep_ms(100);
     }
     assert_non_null(after);
-    free(wait_state(g, after, "delivered", 10000));
+    free(gwfix_wait_state(g, after, "delivered", 10000));
     /* the message accepted before the outage is still there, delivered */
-    free(wait_state(g, before, "delivered", 2000));
+    free(gwfix_wait_state(g, before, "delivered", 2000));
     free(before);
     free(after);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_kill9_and_restart(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 40 };
     char *ids[N];
 
-    start_sim(g, "--resp-delay-ms", "200", NULL, NULL);
+    gwfix_start_sim(g, 0, "--resp-delay-ms", "200", NULL);
     write_config(g, 50, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
         char json[160];
         snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415558%04d\",\"text\":\"k%d\"}", i, i);
-        ids[i] = post_ok(g, json);
+        ids[i] = gwfix_post_ok(g, json);
     }
-    sleep_ms(400);      /* some submitted, some on the wire, most queued */
+    tl_sleep_ms(400);      /* some submitted, some on the wire, most queued */
     tl_stop(g->gw, SIGKILL, 2000);
     g->gw = 0;
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
-        free(wait_state(g, ids[i], "delivered", 30000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 30000));
         free(ids[i]);
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
 test_check_mode(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char out[4300];
 
     write_config(g, 100, NULL, NULL);
@@ -524,9 +422,9 @@ test_check_mode(void **state)
 
 /* Send times (ms) of submit_sm seen by the node-smpp SMSC, in order. */
 static size_t
-node_submit_times(struct gx *g, long long *ms, size_t max, size_t *dups)
+node_submit_times(struct gwfix *g, long long *ms, size_t max, size_t *dups)
 {
-    FILE *f = fopen(g->nodelog, "r");
+    FILE *f = fopen(gx(g)->nodelog, "r");
     char line[2048];
     size_t n = 0;
     static char seen[20000];
@@ -597,7 +495,7 @@ max_in_window(const long long *ms, size_t n, long long width)
 }
 
 static void
-post_many(struct gx *g, int port, int from, int count)
+post_many(struct gwfix *g, int port, int from, int count)
 {
     for (int i = from; i < from + count; i++) {
         char json[160], *body = NULL;
@@ -621,18 +519,18 @@ post_many(struct gx *g, int port, int from, int count)
 static void
 test_pacing_200mps(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 4000 };
     static long long ms[N + 100];
     size_t dups;
 
     write_config(g, 200, NULL, NULL);
-    start_gw(g);                 /* the SMSC is down: everything queues */
+    gwfix_start_gw(g);                 /* the SMSC is down: everything queues */
     post_many(g, g->http_port, 0, N);
     start_node_smsc(g);
     size_t n = 0;
     for (int i = 0; i < 600 && n < N; i++) {
-        sleep_ms(100);
+        tl_sleep_ms(100);
         n = node_submit_times(g, ms, N + 100, &dups);
     }
     assert_int_equal(n, N);
@@ -651,7 +549,7 @@ test_pacing_200mps(void **state)
                   (double)(ns - 1) / secs, w1s, w100, r1s);
     assert_true(w1s <= 200);
     assert_true(w100 <= 21);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* Two smsgwd instances on one Redis, one route: each message goes out
@@ -659,14 +557,14 @@ test_pacing_200mps(void **state)
 static void
 test_two_instances_share_route(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 1000 };
     static long long ms[N + 100];
     size_t dups;
     char conf2[4200], log2[4300];
 
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     pid_t gw1 = g->gw;
     /* the second instance: its own name, HTTP port and log */
     int port1 = g->http_port;
@@ -675,21 +573,21 @@ test_two_instances_share_route(void **state)
     char conf1[4200];
     snprintf(conf1, sizeof(conf1), "%s", g->conf);
     snprintf(g->conf, sizeof(g->conf), "%s", conf2);
-    g->instance = "test-2";
+    gx(g)->instance = "test-2";
     g->http_port = tl_free_port();
     write_config(g, 100, NULL, NULL);
     char *argv[] = { (char *)tl_bin("smsgwd"), "-c", conf2, NULL };
-    pid_t gw2 = g->gw2 = tl_spawn(argv, log2);
+    pid_t gw2 = gx(g)->gw2 = tl_spawn(argv, log2);
     assert_true(tl_wait_port(g->http_port, 10000));
     post_many(g, port1, 0, N / 2);
     post_many(g, g->http_port, N / 2, N / 2);
     start_node_smsc(g);
     size_t n = 0;
     for (int i = 0; i < 600 && n < N; i++) {
-        sleep_ms(100);
+        tl_sleep_ms(100);
         n = node_submit_times(g, ms, N + 100, &dups);
     }
-    sleep_ms(500);
+    tl_sleep_ms(500);
     n = node_submit_times(g, ms, N + 100, &dups);
     unsigned r1s = max_in_window(ms, n, 1000);
     static long long sent[N + 100];
@@ -709,9 +607,9 @@ test_two_instances_share_route(void **state)
     assert_true(w1s <= 100);
     assert_true(w100 <= 11);
     int st2 = tl_stop(gw2, SIGTERM, 15000);
-    g->gw2 = 0;
+    gx(g)->gw2 = 0;
     g->gw = gw1;
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
     if (!tl_exited_ok(st2)) {
         tl_dump_tail(log2);
         fail_msg("second smsgwd did not exit cleanly");
@@ -722,7 +620,7 @@ test_two_instances_share_route(void **state)
 static void
 test_status_callbacks(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char hooklog[4300], script[4300], port[16], json[512];
     int hp = tl_free_port();
 
@@ -734,17 +632,17 @@ test_status_callbacks(void **state)
     pid_t hook = tl_spawn(argv, hooklog);
     unsetenv("FAIL_FIRST");
     assert_true(tl_wait_port(hp, 10000));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+14155550130\",\"text\":\"cb\","
              "\"client_ref\":\"ref-9\",\"callback_url\":\"http://127.0.0.1:%d/status\"}", hp);
-    char *id = post_ok(g, json);
-    free(wait_state(g, id, "delivered", 10000));
+    char *id = gwfix_post_ok(g, json);
+    free(gwfix_wait_state(g, id, "delivered", 10000));
     /* each of queued, submitted, delivered: a 500 first, then a 200 */
     int ok = 0, failed = 0;
     for (int i = 0; i < 100 && ok < 3; i++) {
-        sleep_ms(100);
+        tl_sleep_ms(100);
         FILE *f = fopen(hooklog, "r");
         char line[4096];
         ok = failed = 0;
@@ -778,7 +676,7 @@ test_status_callbacks(void **state)
     assert_non_null(strstr(all, "\"path\":\"/status\""));
     assert_non_null(strstr(all, "application/json"));
     free(id);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
     tl_stop(hook, SIGTERM, 3000);
 }
 
@@ -786,23 +684,23 @@ test_status_callbacks(void **state)
 static void
 test_sender_mps(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 100 };
     static long long sent[N + 10];
     size_t ns = 0;
 
-    g->tendlc_extra = "mps = 20;";
+    gx(g)->tendlc_extra = "mps = 20;";
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
         char json[160], *body = NULL;
         snprintf(json, sizeof(json), "{\"from\":\"+12125550100\",\"to\":\"+1415554%04d\",\"text\":\"s%d\"}", i, i);
-        assert_int_equal(post(g, json, &body), 202);
+        assert_int_equal(gwfix_post(g, json, &body), 202);
         free(body);
     }
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     for (int i = 0; i < 200 && ns < N; i++) {
-        sleep_ms(100);
+        tl_sleep_ms(100);
         ns = 0;
         gw_submit_times(g->gwlog, sent, N + 10, &ns);
     }
@@ -812,21 +710,7 @@ test_sender_mps(void **state)
     double secs = (double)(sent[ns - 1] - sent[0]) / 1000.0;
     print_message("sender at 20 mps on a 200 mps route: %zu in %.2f s, max %u per 1 s\n", ns, secs, w1s);
     assert_true(w1s <= 20);
-    stop_gw_clean(g);
-}
-
-static int
-count_lines(const char *path, const char *needle1, const char *needle2)
-{
-    FILE *f = fopen(path, "r");
-    char line[8192];
-    int n = 0;
-    while (f && fgets(line, sizeof(line), f))
-        if (strstr(line, needle1) && (!needle2 || strstr(line, needle2)))
-            n++;
-    if (f)
-        fclose(f);
-    return n;
+    gwfix_stop_gw_clean(g);
 }
 
 /*
@@ -839,7 +723,7 @@ count_lines(const char *path, const char *needle1, const char *needle2)
 static void
 test_mo_stop_start_help(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char hooklog[4300], script[4300], port[16], extra[256], *body = NULL;
     int hp = tl_free_port();
 
@@ -847,61 +731,61 @@ test_mo_stop_start_help(void **state)
     snprintf(script, sizeof(script), "%s/tests/interop/hook.js", tl_top());
     snprintf(port, sizeof(port), "%d", hp);
     snprintf(extra, sizeof(extra), "mo_url = \"http://127.0.0.1:%d/mo\"; help_text = \"ACME alerts.\";", hp);
-    g->account_extra = extra;
+    gx(g)->account_extra = extra;
     /* a second account gets the MO that starts with PIZZA on the same number */
     char beta[400];
     snprintf(beta, sizeof(beta), ", { name = \"beta\"; api_keys = [\"sha256:%064d\"]; "
              "senders = [\"12345\"]; mo_url = \"http://127.0.0.1:%d/beta\"; }", 7, hp);
-    g->tail_extra = beta;
-    g->tail_top = "mo_routes = ( { number = \"12345\"; keyword = \"PIZZA\"; account = \"beta\"; } );";
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gx(g)->tail_extra = beta;
+    gx(g)->tail_top = "mo_routes = ( { number = \"12345\"; keyword = \"PIZZA\"; account = \"beta\"; } );";
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    sleep_ms(500);      /* bound */
+    gwfix_start_gw(g);
+    tl_sleep_ms(500);      /* bound */
 
     /* an MO while the webhook is down */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 hello there\n"), "OK"));
-    sleep_ms(800);
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550199 12345 hello there\n"), "OK"));
+    tl_sleep_ms(800);
     char *argv[] = { "/usr/bin/env", "node", script, port, NULL };
     pid_t hook = tl_spawn(argv, hooklog);
     assert_true(tl_wait_port(hp, 10000));
-    for (int i = 0; i < 100 && !count_lines(hooklog, "hello there", NULL); i++)
-        sleep_ms(100);
-    if (count_lines(hooklog, "hello there", "handled\\\":false") != 1) {
+    for (int i = 0; i < 100 && !tl_count_lines(hooklog, "hello there", NULL); i++)
+        tl_sleep_ms(100);
+    if (tl_count_lines(hooklog, "hello there", "handled\\\":false") != 1) {
         tl_dump_file(hooklog);
         tl_dump_tail(g->gwlog);
         fail_msg("the MO did not reach the webhook once it was up");
     }
 
     /* STOP: confirmation sent, MT from that number refused */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345  Stop.\n"), "OK"));
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
-        sleep_ms(100);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
-    for (int i = 0; i < 50 && !count_lines(hooklog, "Stop.", NULL); i++)
-        sleep_ms(100);
-    assert_int_equal(count_lines(hooklog, "Stop.", "handled\\\":true"), 1);
-    int st = post(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"promo\"}", &body);
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550199 12345  Stop.\n"), "OK"));
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 1; i++)
+        tl_sleep_ms(100);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
+    for (int i = 0; i < 50 && !tl_count_lines(hooklog, "Stop.", NULL); i++)
+        tl_sleep_ms(100);
+    assert_int_equal(tl_count_lines(hooklog, "Stop.", "handled\\\":true"), 1);
+    int st = gwfix_post(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"promo\"}", &body);
     if (st != 403 || !strstr(body, "opted_out"))
         fail_msg("MT after STOP: %d %s", st, body ? body : "");
     free(body);
     /* the opt-out was of that number: another of the account's numbers may still send */
-    char *id = post_ok(g, "{\"from\":\"+18885550100\",\"to\":\"+14155550199\",\"text\":\"other number\"}");
+    char *id = gwfix_post_ok(g, "{\"from\":\"+18885550100\",\"to\":\"+14155550199\",\"text\":\"other number\"}");
     free(id);
 
     /* START: opted back in, with a confirmation */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 START\n"), "OK"));
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 3; i++)
-        sleep_ms(100);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
-    id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"welcome back\"}");
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550199 12345 START\n"), "OK"));
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 3; i++)
+        tl_sleep_ms(100);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 3);
+    id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550199\",\"text\":\"welcome back\"}");
     free(id);
 
     /* HELP: answered with one message */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550198 12345 help\n"), "OK"));
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 5; i++)
-        sleep_ms(100);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 5);
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550198 12345 help\n"), "OK"));
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 5; i++)
+        tl_sleep_ms(100);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 5);
 
     /* the opt-out API: look up, opt out by API, bulk import, opt back in */
     char *hb = NULL;
@@ -911,7 +795,7 @@ test_mo_stop_start_help(void **state)
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550100", KEY, NULL, &hb, NULL), 200);
     assert_non_null(strstr(hb, "\"opted_out\":true"));
     free(hb);
-    st = post(g, "{\"from\":\"+18885550100\",\"to\":\"+14155550100\",\"text\":\"x\"}", &body);
+    st = gwfix_post(g, "{\"from\":\"+18885550100\",\"to\":\"+14155550100\",\"text\":\"x\"}", &body);
     assert_int_equal(st, 403);      /* account-wide: every number of the account */
     free(body);
     assert_int_equal(tl_http(g->http_port, "POST", "/v1/optouts?sender=12345", KEY,
@@ -919,49 +803,49 @@ test_mo_stop_start_help(void **state)
     assert_non_null(strstr(hb, "\"imported\":2"));
     assert_non_null(strstr(hb, "\"invalid\":1"));
     free(hb);
-    st = post(g, "{\"from\":\"12345\",\"to\":\"+14155550002\",\"text\":\"x\"}", &body);
+    st = gwfix_post(g, "{\"from\":\"12345\",\"to\":\"+14155550002\",\"text\":\"x\"}", &body);
     assert_int_equal(st, 403);
     free(body);
     assert_int_equal(tl_http(g->http_port, "DELETE", "/v1/optouts/+14155550002?sender=12345", KEY, NULL, &hb, NULL), 200);
     free(hb);
-    id = post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550002\",\"text\":\"x\"}");
+    id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550002\",\"text\":\"x\"}");
     free(id);
     assert_int_equal(tl_http(g->http_port, "GET", "/v1/optouts/12", KEY, NULL, &hb, NULL), 400);
     free(hb);
 
     /* a configured auto-responder: JOIN gets its welcome text, and the
      * client sees the MO marked handled */
-    int replies = count_lines(g->gwlog, "reason=keyword_reply", NULL);
+    int replies = gwfix_log_count(g, "reason=keyword_reply");
     assert_int_equal(replies, 3);      /* STOP, START, HELP */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550196 12345 join!\n"), "OK"));
-    for (int i = 0; i < 100 && count_lines(g->gwlog, "reason=keyword_reply", NULL) < 4; i++)
-        sleep_ms(100);
-    assert_int_equal(count_lines(g->gwlog, "reason=keyword_reply", NULL), 4);
-    for (int i = 0; i < 50 && !count_lines(hooklog, "join!", NULL); i++)
-        sleep_ms(100);
-    assert_int_equal(count_lines(hooklog, "join!", "handled\\\":true"), 1);
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550196 12345 join!\n"), "OK"));
+    for (int i = 0; i < 100 && gwfix_log_count(g, "reason=keyword_reply") < 4; i++)
+        tl_sleep_ms(100);
+    assert_int_equal(gwfix_log_count(g, "reason=keyword_reply"), 4);
+    for (int i = 0; i < 50 && !tl_count_lines(hooklog, "join!", NULL); i++)
+        tl_sleep_ms(100);
+    assert_int_equal(tl_count_lines(hooklog, "join!", "handled\\\":true"), 1);
 
     /* mo_routes: the first word decides the account */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550195 12345 Pizza tonight?\n"), "OK"));
-    for (int i = 0; i < 100 && !count_lines(hooklog, "Pizza tonight", NULL); i++)
-        sleep_ms(100);
-    assert_int_equal(count_lines(hooklog, "Pizza tonight", "\"path\":\"/beta\""), 1);
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550195 12345 Pizza tonight?\n"), "OK"));
+    for (int i = 0; i < 100 && !tl_count_lines(hooklog, "Pizza tonight", NULL); i++)
+        tl_sleep_ms(100);
+    assert_int_equal(tl_count_lines(hooklog, "Pizza tonight", "\"path\":\"/beta\""), 1);
 
     /* a long MO in parts arrives whole */
     char cmd[600] = "mo 14155550197 12345 ";
     for (int i = 0; i < 300; i++)
         strcat(cmd, i % 10 == 9 ? " " : "x");
     strcat(cmd, "END-OF-LONG\n");
-    char *reply = tl_ctl(g->ctl_port, cmd);
+    char *reply = tl_ctl(g->sim[0].ctl_port, cmd);
     if (!strstr(reply, "OK parts=") || strstr(reply, "OK parts=1\n"))
         fail_msg("the sim did not split the long MO: %s", reply);
-    for (int i = 0; i < 100 && !count_lines(hooklog, "END-OF-LONG", NULL); i++)
-        sleep_ms(100);
-    if (count_lines(hooklog, "xxxxxxxxx xxxxxxxxx", "END-OF-LONG") != 1) {
+    for (int i = 0; i < 100 && !tl_count_lines(hooklog, "END-OF-LONG", NULL); i++)
+        tl_sleep_ms(100);
+    if (tl_count_lines(hooklog, "xxxxxxxxx xxxxxxxxx", "END-OF-LONG") != 1) {
         tl_dump_file(hooklog);
         fail_msg("the long MO did not arrive whole");
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
     tl_stop(hook, SIGTERM, 3000);
 }
 
@@ -972,25 +856,25 @@ test_mo_stop_start_help(void **state)
 
 /* Account acme as an SMPP client (window 16), and the listener. */
 static void
-smpp_setup(struct gx *g, char *extra, size_t size)
+smpp_setup(struct gwfix *g, char *extra, size_t size)
 {
     char hash[CONFIG_SMPP_HASH_MAX];
     assert_int_equal(config_hash_smpp_password(SMPP_PW, 1000, hash, sizeof(hash)), 0);
     snprintf(extra, size, "smpp_system_id = \"" SMPP_ID "\"; smpp_password = \"%s\"; "
              "smpp_allowed_ips = [ \"127.0.0.0/8\" ]; smpp_window = 16;", hash);
-    g->account_extra = extra;
-    g->smpp_port = tl_free_port();
+    gx(g)->account_extra = extra;
+    gx(g)->smpp_port = tl_free_port();
 }
 
 /* Run bin/smpp-load (ASan build) against smsgwd's SMPP port as a
  * transceiver until it exits. Returns what it wrote (its JSON line and
  * any errors; malloc'd) and its exit code in *rc. */
-static char *run_load_ex(struct gx *g, const char *password, const char *from, const char *to,
+static char *run_load_ex(struct gwfix *g, const char *password, const char *from, const char *to,
                          const char *count, const char *window, const char *mode,
                          const char *rd, int *rc);
 
 static char *
-run_load(struct gx *g, const char *password, const char *from, const char *to,
+run_load(struct gwfix *g, const char *password, const char *from, const char *to,
          const char *count, const char *window, int *rc)
 {
     return run_load_ex(g, password, from, to, count, window, "trx", "0", rc);
@@ -999,7 +883,7 @@ run_load(struct gx *g, const char *password, const char *from, const char *to,
 /* The same with a bind mode and registered_delivery (receipts are waited
  * for up to 10 s after the last resp when rd is not 0 and mode not tx). */
 static char *
-run_load_ex(struct gx *g, const char *password, const char *from, const char *to,
+run_load_ex(struct gwfix *g, const char *password, const char *from, const char *to,
             const char *count, const char *window, const char *mode, const char *rd, int *rc)
 {
     static int seq;
@@ -1007,7 +891,7 @@ run_load_ex(struct gx *g, const char *password, const char *from, const char *to
     int st = 0;
     bool done = false;
 
-    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(port, sizeof(port), "%d", gx(g)->smpp_port);
     snprintf(out, sizeof(out), "%s/load-%d.log", g->dir, seq++);
     char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
                      "--system-id", SMPP_ID, "--password", (char *)password, "--bind-mode",
@@ -1019,7 +903,7 @@ run_load_ex(struct gx *g, const char *password, const char *from, const char *to
     for (int i = 0; i < 600 && !done; i++) {
         done = waitpid(pid, &st, WNOHANG) == pid;
         if (!done)
-            sleep_ms(50);
+            tl_sleep_ms(50);
     }
     if (!done) {
         tl_stop(pid, SIGKILL, 2000);
@@ -1041,15 +925,15 @@ run_load_ex(struct gx *g, const char *password, const char *from, const char *to
 static void
 test_smpp_client_submit(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512];
     int rc;
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
     char *out = run_load(g, SMPP_PW, "12345", "14155550150", "50", "16", &rc);
     if (rc != 0 || !strstr(out, "\"messages_ok\":50") || !strstr(out, "\"ESME_ROK\":50")) {
         tl_dump_tail(g->gwlog);
@@ -1057,12 +941,12 @@ test_smpp_client_submit(void **state)
     }
     free(out);
     long n = 0;
-    for (int i = 0; i < 100 && (n = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm")) < 50; i++)
-        sleep_ms(100);
+    for (int i = 0; i < 100 && (n = gwfix_sim_stat(g, 0, "submit_sm")) < 50; i++)
+        tl_sleep_ms(100);
     assert_int_equal(n, 50);
-    assert_true(count_lines(g->gwlog, "smpp_client_bound", "account=acme") >= 1);
-    assert_int_equal(count_lines(g->gwlog, "msg_state", "source=smpp"), 50);
-    stop_gw_clean(g);
+    assert_true(tl_count_lines(g->gwlog, "smpp_client_bound", "account=acme") >= 1);
+    assert_int_equal(tl_count_lines(g->gwlog, "msg_state", "source=smpp"), 50);
+    gwfix_stop_gw_clean(g);
 }
 
 /* A wrong password is refused at bind; a source the account may not use
@@ -1070,20 +954,20 @@ test_smpp_client_submit(void **state)
 static void
 test_smpp_client_refusals(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512], *body = NULL;
     int rc;
 
     smpp_setup(g, extra, sizeof(extra));
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
 
     char *out = run_load(g, SMPP_PW, "99999", "14155550160", "3", "3", &rc);
     if (rc != 0 || !strstr(out, "\"ESME_RINVSRCADR\":3"))
         fail_msg("unknown source: rc %d: %s", rc, out);
     free(out);
-    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 1);
+    assert_int_equal(gwfix_log_count(g, "smpp_client_bound"), 1);
 
     /* (smpp-load retries the bind until its connect timeout; after 5
      * failures they are refused without PBKDF2, and the right password,
@@ -1092,8 +976,8 @@ test_smpp_client_refusals(void **state)
     if (rc == 0 || (!strstr(out, "ESME_RINVPASWD") && !strstr(out, "ESME_RBINDFAIL")))
         fail_msg("wrong password: rc %d: %s", rc, out);
     free(out);
-    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
-    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", NULL), 1);
+    assert_true(tl_count_lines(g->gwlog, "smpp_bind_refused", "status=ESME_RINVPASWD") >= 1);
+    assert_int_equal(gwfix_log_count(g, "smpp_client_bound"), 1);
 
     assert_int_equal(tl_http(g->http_port, "PUT", "/v1/optouts/+14155550177", KEY, NULL, &body,
                              NULL), 200);
@@ -1107,7 +991,7 @@ test_smpp_client_refusals(void **state)
     if (rc != 0 || !strstr(out, "\"ESME_ROK\":2"))
         fail_msg("after refusals: rc %d: %s", rc, out);
     free(out);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* A client asks for receipts (registered_delivery 1) on a transceiver:
@@ -1115,15 +999,15 @@ test_smpp_client_refusals(void **state)
 static void
 test_smpp_client_receipts(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512];
     int rc;
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
     /* as a transceiver, then as a transmitter + receiver pair */
     static const char *const modes[] = { "trx", "txrx" };
     for (int m = 0; m < 2; m++) {
@@ -1135,12 +1019,12 @@ test_smpp_client_receipts(void **state)
         }
         free(out);
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* The output of redis-cli against the test Redis (one line per element). */
 static char *
-rcli(struct gx *g, const char *args)
+rcli(struct gwfix *g, const char *args)
 {
     char cmd[512];
     static char buf[16384];
@@ -1194,15 +1078,15 @@ rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
 static void
 test_smpp_client_receipts_queued(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512];
     int rc;
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
     char *out = run_load_ex(g, SMPP_PW, "12345", "14155550152", "5", "1", "tx", "1", &rc);
     if (rc != 0 || !strstr(out, "\"ESME_ROK\":5")) {
         tl_dump_tail(g->gwlog);
@@ -1210,7 +1094,7 @@ test_smpp_client_receipts_queued(void **state)
     }
     free(out);
     for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:clientq:acme")) < 5; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 5);
     /* The queue's order, by id. */
     char want[5][66];
@@ -1229,7 +1113,7 @@ test_smpp_client_receipts_queued(void **state)
     smpp_session_cfg_defaults(&sc);
     static const struct smpp_session_ops ops = { .on_state = rx_on_state,
                                                  .on_request = rx_on_request };
-    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", gx(g)->smpp_port, &sc, NULL,
                                                   &ops, &x);
     assert_non_null(s);
     struct smpp_bind_params bp = { .mode = SMPP_BIND_RX, .system_id = SMPP_ID,
@@ -1250,10 +1134,10 @@ test_smpp_client_receipts_queued(void **state)
     assert_int_equal(x.esm_ok, 5);
     assert_int_equal(x.tlv_ok, 5);
     for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* A receiver bind of our own that keeps every MO deliver_sm it is sent. */
@@ -1309,13 +1193,13 @@ mo_rx_on_request(struct smpp_session *s, const struct smpp_pdu *req, void *ctx)
 
 /* Connect and bind a receiver (mode SMPP_BIND_RX or _TRX) that fills x. */
 static struct smpp_session *
-mo_rx_bind(struct gx *g, struct event_base *base, struct mo_rx *x, enum smpp_bind_mode mode)
+mo_rx_bind(struct gwfix *g, struct event_base *base, struct mo_rx *x, enum smpp_bind_mode mode)
 {
     struct smpp_session_cfg sc;
     static const struct smpp_session_ops ops = { .on_state = mo_rx_on_state,
                                                  .on_request = mo_rx_on_request };
     smpp_session_cfg_defaults(&sc);
-    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", gx(g)->smpp_port, &sc, NULL,
                                                   &ops, x);
     assert_non_null(s);
     struct smpp_bind_params bp = { .mode = mode, .system_id = SMPP_ID, .password = SMPP_PW };
@@ -1345,27 +1229,27 @@ mo_rx_close(struct event_base *base, struct smpp_session *s)
 static void
 test_smpp_client_gets_mo(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512];
 
     smpp_setup(g, extra, sizeof(extra));
-    g->tail_extra = ", { name = \"beta\"; api_keys = [\"sha256:"
+    gx(g)->tail_extra = ", { name = \"beta\"; api_keys = [\"sha256:"
                     "0000000000000000000000000000000000000000000000000000000000000007\"]; "
                     "senders = [\"12345\"]; }";
-    g->tail_top = "mo_routes = ( { number = \"12345\"; account = \"acme\"; },\n"
+    gx(g)->tail_top = "mo_routes = ( { number = \"12345\"; account = \"acme\"; },\n"
                   "              { number = \"12345\"; keyword = \"OTHER\"; account = \"beta\"; } );";
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
-        sleep_ms(50);
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "binds_now") < 1; i++)
+        tl_sleep_ms(50);
 
     struct event_base *base = event_base_new();
     struct mo_rx *x = calloc(1, sizeof(*x));
     struct smpp_session *s = mo_rx_bind(g, base, x, SMPP_BIND_RX);
 
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 hello client\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550199 12345 hello client\n"), "OK"));
     TL_RUN_UNTIL(base, x->n >= 1, 5000);
     if (x->n != 1) {
         tl_dump_tail(g->gwlog);
@@ -1377,9 +1261,9 @@ test_smpp_client_gets_mo(void **state)
     assert_string_equal(x->text[0], "hello client");
 
     /* beta's keyword: stored for beta, not sent to acme's client */
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550199 12345 OTHER thing\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550199 12345 OTHER thing\n"), "OK"));
     for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:mo:beta")) < 1; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:mo:beta")), 1);
 
     /* a long MO, parts sent last first */
@@ -1389,7 +1273,7 @@ test_smpp_client_gets_mo(void **state)
     strcat(want, "END-OF-LONG");
     strcat(cmd, want);
     strcat(cmd, "\n");
-    char *reply = tl_ctl(g->ctl_port, cmd);
+    char *reply = tl_ctl(g->sim[0].ctl_port, cmd);
     if (!strstr(reply, "OK parts=3"))
         fail_msg("smsc-sim did not send 3 parts: %s", reply);
     TL_RUN_UNTIL(base, x->n >= 2, 5000);
@@ -1403,15 +1287,15 @@ test_smpp_client_gets_mo(void **state)
     mo_rx_close(base, s);
 
     /* the client is away: three MOs wait in Redis */
-    for (int i = 0; i < 100 && !count_lines(g->gwlog, "smpp_client_unbound", NULL); i++)
-        sleep_ms(50);
+    for (int i = 0; i < 100 && !gwfix_log_count(g, "smpp_client_unbound"); i++)
+        tl_sleep_ms(50);
     for (int i = 1; i <= 3; i++) {
         char c[80];
         snprintf(c, sizeof(c), "mo 1415555019%d 12345 away %d\n", i, i);
-        assert_non_null(strstr(tl_ctl(g->ctl_port, c), "OK"));
+        assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, c), "OK"));
     }
     for (int i = 0; i < 100 && atoi(rcli(g, "LLEN t:clientq:acme")) < 3; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 3);
 
     memset(x, 0, sizeof(*x));
@@ -1434,10 +1318,10 @@ test_smpp_client_gets_mo(void **state)
     assert_int_equal(x->bad, 0);
     free(x);
     for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /*
@@ -1449,7 +1333,7 @@ test_smpp_client_gets_mo(void **state)
 static void
 test_smpp_client_deliver_window(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char base_extra[512], extra[700], cmd[400];
 
     smpp_setup(g, base_extra, sizeof(base_extra));
@@ -1457,7 +1341,7 @@ test_smpp_client_deliver_window(void **state)
     char *w = strstr(extra, "smpp_window = 16;");
     assert_non_null(w);
     memcpy(w, "smpp_window = 40;", 17);
-    g->account_extra = extra;
+    gx(g)->account_extra = extra;
     for (int i = 0; i < 100; i++) {
         snprintf(cmd, sizeof(cmd), "RPUSH t:clientq:acme '{\"type\":\"mo\","
                  "\"from\":\"+14155550100\",\"to\":\"12345\",\"text\":\"item %03d\","
@@ -1465,8 +1349,8 @@ test_smpp_client_deliver_window(void **state)
         assert_int_equal(atoi(rcli(g, cmd)), i + 1);
     }
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
 
     struct event_base *base = event_base_new();
     struct mo_rx *x = calloc(1, sizeof(*x));
@@ -1494,14 +1378,14 @@ test_smpp_client_deliver_window(void **state)
     assert_int_equal(x->bad, 0);
     free(x);
     for (int i = 0; i < 40 && atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")) > 0; i++)
-        sleep_ms(50);
+        tl_sleep_ms(50);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme")), 0);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:test-1")), 0);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
-push_mo_item(struct gx *g, const char *list, const char *text)
+push_mo_item(struct gwfix *g, const char *list, const char *text)
 {
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "RPUSH %s '{\"type\":\"mo\",\"from\":\"+14155550100\","
@@ -1521,7 +1405,7 @@ push_mo_item(struct gx *g, const char *list, const char *text)
 static void
 test_smpp_client_takeover_dead_inflight(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512];
 
     smpp_setup(g, extra, sizeof(extra));
@@ -1533,8 +1417,8 @@ test_smpp_client_takeover_dead_inflight(void **state)
     push_mo_item(g, "t:clientq:acme", "queued 1");
     assert_non_null(strstr(rcli(g, "SET t:alive:live-2 1 PX 600000"), "OK"));
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
 
     struct event_base *base = event_base_new();
     struct mo_rx *x = calloc(1, sizeof(*x));
@@ -1562,8 +1446,8 @@ test_smpp_client_takeover_dead_inflight(void **state)
     assert_int_equal(atoi(rcli(g, "EXISTS t:clientq:acme:inflight:dead-1")), 0);
     assert_int_equal(atoi(rcli(g, "LLEN t:clientq:acme:inflight:live-2")), 1);
     assert_true(atoi(rcli(g, "PTTL t:alive:test-1")) > 0);
-    assert_int_equal(count_lines(g->gwlog, "clientq_taken_over", "dead_instance=dead-1"), 1);
-    stop_gw_clean(g);
+    assert_int_equal(tl_count_lines(g->gwlog, "clientq_taken_over", "dead_instance=dead-1"), 1);
+    gwfix_stop_gw_clean(g);
 }
 
 /* One bind attempt of our own; the bind_resp status (0xFFFFFFFF: none). */
@@ -1588,13 +1472,13 @@ bt_on_state(struct smpp_session *s, enum smpp_state from, enum smpp_state to, co
 
 /* "ESME_ROK", "ESME_RINVPASWD", ... as the client saw it. */
 static const char *
-try_bind(struct gx *g, struct event_base *base, const char *password, char *out, size_t size)
+try_bind(struct gwfix *g, struct event_base *base, const char *password, char *out, size_t size)
 {
     struct bind_try b = { 0 };
     struct smpp_session_cfg sc;
     static const struct smpp_session_ops ops = { .on_state = bt_on_state };
     smpp_session_cfg_defaults(&sc);
-    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", gx(g)->smpp_port, &sc, NULL,
                                                   &ops, &b);
     assert_non_null(s);
     struct smpp_bind_params bp = { .mode = SMPP_BIND_TRX, .system_id = SMPP_ID,
@@ -1618,13 +1502,13 @@ try_bind(struct gx *g, struct event_base *base, const char *password, char *out,
 static void
 test_smpp_client_bind_limits(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512], st[128];
 
     smpp_setup(g, extra, sizeof(extra));
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
     struct event_base *base = event_base_new();
 
     assert_string_equal(try_bind(g, base, SMPP_PW, st, sizeof(st)), "ESME_ROK");
@@ -1640,16 +1524,16 @@ test_smpp_client_bind_limits(void **state)
     }
     assert_int_equal(paswd, 5);
     assert_int_equal(bindfail, 3);
-    assert_int_equal(count_lines(g->gwlog, "smpp_bind_refused", "too many failed binds"), 3);
+    assert_int_equal(tl_count_lines(g->gwlog, "smpp_bind_refused", "too many failed binds"), 3);
     /* the right password, verified before, binds without PBKDF2 */
     assert_string_equal(try_bind(g, base, SMPP_PW, st, sizeof(st)), "ESME_ROK");
-    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", "password=verified"), 1);
-    assert_int_equal(count_lines(g->gwlog, "smpp_client_bound", "password=cached"), 1);
+    assert_int_equal(tl_count_lines(g->gwlog, "smpp_client_bound", "password=verified"), 1);
+    assert_int_equal(tl_count_lines(g->gwlog, "smpp_client_bound", "password=cached"), 1);
     /* a wrong password is still refused, not let through by the cache */
     try_bind(g, base, "pw-12346", st, sizeof(st));
     assert_string_equal(st, "ESME_RBINDFAIL");
     event_base_free(base);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* One request on our own client session, waiting for its resp. */
@@ -1768,17 +1652,17 @@ req_part(struct event_base *base, struct smpp_session *s, bool sar, unsigned ref
  * max_segments are refused.
  */
 static void
-concat_parts_case(struct gx *g, const char *concat)
+concat_parts_case(struct gwfix *g, const char *concat)
 {
     char extra[512], p1[200], p2[200], p3[40], whole[500], smsc[64];
     struct req_wait w;
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     snprintf(smsc, sizeof(smsc), "concat = \"%s\";", concat);
     write_config(g, 100, smsc, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
     memset(p1, 'a', 153);
     p1[153] = 0;
     memset(p2, 'b', 153);
@@ -1791,7 +1675,7 @@ concat_parts_case(struct gx *g, const char *concat)
     struct smpp_session_cfg sc;
     static const struct smpp_session_ops ops = { .on_state = bt_on_state };
     smpp_session_cfg_defaults(&sc);
-    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", gx(g)->smpp_port, &sc, NULL,
                                                   &ops, &x);
     struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
                                    .password = SMPP_PW };
@@ -1823,8 +1707,8 @@ concat_parts_case(struct gx *g, const char *concat)
     assert_string_equal(sid[0], sid[1]);
     assert_string_not_equal(sid[0], id[0]);
 
-    free(wait_state(g, id[0], "delivered", 10000));
-    free(wait_state(g, sid[0], "delivered", 10000));
+    free(gwfix_wait_state(g, id[0], "delivered", 10000));
+    free(gwfix_wait_state(g, sid[0], "delivered", 10000));
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "HGET t:msg:%s text", id[0]);
     char *t = rcli(g, cmd);
@@ -1838,7 +1722,7 @@ concat_parts_case(struct gx *g, const char *concat)
      * own parts), 3 SAR parts, or one message_payload */
     bool payload = !strcmp(concat, "payload"), sar = !strcmp(concat, "sar");
     unsigned pdus = payload ? 2 : 4;
-    char *st = tl_ctl(g->ctl_port, "stats\n");
+    char *st = tl_ctl(g->sim[0].ctl_port, "stats\n");
     assert_int_equal(tl_jnum(st, "segments_reassembled"), payload ? 0 : 1);
     assert_int_equal(tl_jnum(st, "concatenated_parts"), payload ? 0 : 3);
     assert_int_equal(tl_jnum(st, "concat_parts_sar"), sar ? 3 : 0);
@@ -1850,7 +1734,7 @@ concat_parts_case(struct gx *g, const char *concat)
     assert_int_equal(w.status, ESME_ROK);
     assert_string_equal(w.id, id[0]);
     TL_RUN_UNTIL(base, 0, 500);
-    st = tl_ctl(g->ctl_port, "stats\n");
+    st = tl_ctl(g->sim[0].ctl_port, "stats\n");
     assert_int_equal(tl_jnum(st, "submit_sm") + tl_jnum(st, "data_sm"), pdus);
 
     /* more parts than max_segments (default 10) */
@@ -1861,7 +1745,7 @@ concat_parts_case(struct gx *g, const char *concat)
     TL_RUN_UNTIL(base, 0, 50);
     smpp_session_free(s);
     event_base_free(base);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 static void
@@ -1928,21 +1812,21 @@ smpp_abs(int secs, char out[17])
 static void
 test_smpp_client_validity_schedule(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512], abs[17], cmd[200];
     struct req_wait w;
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
     struct event_base *base = event_base_new();
     struct bind_try x = { 0 };
     struct smpp_session_cfg sc;
     static const struct smpp_session_ops ops = { .on_state = bt_on_state };
     smpp_session_cfg_defaults(&sc);
-    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", gx(g)->smpp_port, &sc, NULL,
                                                   &ops, &x);
     struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
                                    .password = SMPP_PW };
@@ -1960,9 +1844,9 @@ test_smpp_client_validity_schedule(void **state)
     smpp_abs(-3600, abs);
     req_timed(base, s, "14155550181", "", abs, &w);
     assert_int_equal(w.status, ESME_RINVEXPIRY);
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 1; i++)
-        sleep_ms(50);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 1; i++)
+        tl_sleep_ms(50);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
 
     /* schedule */
     char rel_id[66], abs_id[66];
@@ -1979,10 +1863,10 @@ test_smpp_client_validity_schedule(void **state)
     if (strcmp(tl_jstr(body, "state"), "scheduled") != 0)
         fail_msg("a message scheduled 5 s ahead: %s", body);
     free(body);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);    /* not sent yet */
-    free(wait_state(g, rel_id, "delivered", 15000));
-    free(wait_state(g, abs_id, "delivered", 15000));
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 3);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);    /* not sent yet */
+    free(gwfix_wait_state(g, rel_id, "delivered", 15000));
+    free(gwfix_wait_state(g, abs_id, "delivered", 15000));
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 3);
     assert_int_equal(atoi(rcli(g, "ZCARD t:smppsched")), 0);
     /* sent no earlier than due: the queued transition comes after "scheduled" */
     snprintf(cmd, sizeof(cmd), "HKEYS t:msg:%s", abs_id);    /* history: h:MS:EVENT */
@@ -2013,7 +1897,7 @@ test_smpp_client_validity_schedule(void **state)
     TL_RUN_UNTIL(base, 0, 50);
     smpp_session_free(s);
     event_base_free(base);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* query_sm and cancel_sm: with the carrier's SMSC down both messages stay
@@ -2022,14 +1906,14 @@ test_smpp_client_validity_schedule(void **state)
 static void
 test_smpp_client_query_cancel(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512];
     struct req_wait w;
 
     smpp_setup(g, extra, sizeof(extra));
     write_config(g, 100, NULL, NULL);       /* smsc-sim not started yet */
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
 
     struct event_base *base = event_base_new();
     struct rx x = { 0 };
@@ -2037,7 +1921,7 @@ test_smpp_client_query_cancel(void **state)
     smpp_session_cfg_defaults(&sc);
     static const struct smpp_session_ops ops = { .on_state = rx_on_state,
                                                  .on_request = rx_on_request };
-    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", g->smpp_port, &sc, NULL,
+    struct smpp_session *s = smpp_session_connect(base, "127.0.0.1", gx(g)->smpp_port, &sc, NULL,
                                                   &ops, &x);
     assert_non_null(s);
     struct smpp_bind_params bp = { .mode = SMPP_BIND_TX, .system_id = SMPP_ID,
@@ -2076,26 +1960,26 @@ test_smpp_client_query_cancel(void **state)
     req_cancel(base, s, "m0000000000000000000000", &w);
     assert_int_equal(w.status, ESME_RCANCELFAIL);
 
-    start_sim(g, NULL, NULL, NULL, NULL);
-    free(wait_state(g, keep, "delivered", 10000));
+    gwfix_start_sim(g, 0, NULL);
+    free(gwfix_wait_state(g, keep, "delivered", 10000));
     req_query(base, s, keep, &w);
     assert_int_equal(w.status, ESME_ROK);
     assert_int_equal(w.state, 2);           /* DELIVERED */
     req_cancel(base, s, keep, &w);          /* too late */
     assert_int_equal(w.status, ESME_RCANCELFAIL);
-    sleep_ms(500);
-    assert_int_equal(tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm"), 1);
-    char *body = wait_state(g, drop, "cancelled", 2000);
+    tl_sleep_ms(500);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), 1);
+    char *body = gwfix_wait_state(g, drop, "cancelled", 2000);
     free(body);
     /* The cancelled message's queue entry went with the cancel: the
      * dequeuer never had it. */
-    assert_int_equal(count_lines(g->gwlog, "submit_sm", drop), 0);
+    assert_int_equal(tl_count_lines(g->gwlog, "submit_sm", drop), 0);
 
     smpp_session_close(s, "test over");
     TL_RUN_UNTIL(base, 0, 50);
     smpp_session_free(s);
     event_base_free(base);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* node-smpp's client (tests/interop/client.js) binds as a transceiver to
@@ -2105,15 +1989,15 @@ test_smpp_client_query_cancel(void **state)
 static void
 test_node_smpp_client_binds_to_smsgwd(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512], port[16], script[4200], log[4300];
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
-    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
+    snprintf(port, sizeof(port), "%d", gx(g)->smpp_port);
     snprintf(script, sizeof(script), "%s/tests/interop/client.js", tl_top());
     snprintf(log, sizeof(log), "%s/node-gw-client.log", g->dir);
     char *argv[] = { "/usr/bin/env", "node", script, port, SMPP_ID, SMPP_PW, "3", NULL };
@@ -2155,7 +2039,7 @@ test_node_smpp_client_binds_to_smsgwd(void **state)
     }
     if (matched != 3)
         fail_msg("receipts matched %u of 3: %s", matched, out);
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* node-smpp (tests/interop/mo_client.js) bound as a receiver gets MO from
@@ -2165,24 +2049,24 @@ test_node_smpp_client_binds_to_smsgwd(void **state)
 static void
 test_node_smpp_client_gets_mo(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[512], port[16], script[4200], log[4300];
 
     smpp_setup(g, extra, sizeof(extra));
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 100, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "binds_now") < 1; i++)
-        sleep_ms(50);
-    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "binds_now") < 1; i++)
+        tl_sleep_ms(50);
+    snprintf(port, sizeof(port), "%d", gx(g)->smpp_port);
     snprintf(script, sizeof(script), "%s/tests/interop/mo_client.js", tl_top());
     snprintf(log, sizeof(log), "%s/node-mo-client.log", g->dir);
     char *argv[] = { "/usr/bin/env", "node", script, port, SMPP_ID, SMPP_PW, "3", NULL };
     pid_t pid = tl_spawn(argv, log);
-    for (int i = 0; i < 200 && !count_lines(log, "\"bound\":true", NULL); i++)
-        sleep_ms(50);
-    if (!count_lines(log, "\"bound\":true", NULL)) {
+    for (int i = 0; i < 200 && !tl_count_lines(log, "\"bound\":true", NULL); i++)
+        tl_sleep_ms(50);
+    if (!tl_count_lines(log, "\"bound\":true", NULL)) {
         tl_dump_file(log);
         fail_msg("node-smpp did not bind as a receiver");
     }
@@ -2190,25 +2074,25 @@ test_node_smpp_client_gets_mo(void **state)
     for (int i = 0; i < 300; i++)
         strcat(longmo, i % 10 == 9 ? " " : "z");
     strcat(longmo, "LONG-END\n");
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550177 12345 hello node\n"), "OK"));
-    assert_non_null(strstr(tl_ctl(g->ctl_port, "mo 14155550177 12345 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"), "OK"));
-    assert_non_null(strstr(tl_ctl(g->ctl_port, longmo), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550177 12345 hello node\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, "mo 14155550177 12345 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"), "OK"));
+    assert_non_null(strstr(tl_ctl(g->sim[0].ctl_port, longmo), "OK"));
     int st = tl_stop(pid, 0, 25000);        /* wait for it to exit */
     (void)st;
-    if (count_lines(log, "\"done\":true", "\"received\":3") != 1) {
+    if (tl_count_lines(log, "\"done\":true", "\"received\":3") != 1) {
         tl_dump_file(log);
         tl_dump_tail(g->gwlog);
         fail_msg("node-smpp did not get 3 MO");
     }
-    if (count_lines(log, "\"from\":\"14155550177\",\"to\":\"12345\",\"dc\":0,"
+    if (tl_count_lines(log, "\"from\":\"14155550177\",\"to\":\"12345\",\"dc\":0,"
                     "\"text\":\"hello node\"", NULL) != 1 ||
-        count_lines(log, "\"dc\":8,\"text\":\"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
+        tl_count_lines(log, "\"dc\":8,\"text\":\"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
                     "\xd0\xb5\xd1\x82\"", NULL) != 1 ||
-        count_lines(log, "zzzzzzzzz zzzzzzzzz", "LONG-END\"}") != 1) {
+        tl_count_lines(log, "zzzzzzzzz zzzzzzzzz", "LONG-END\"}") != 1) {
         tl_dump_file(log);
         fail_msg("node-smpp's MO are not as sent");
     }
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /* One client sends garbage (an oversized command_length, then bytes that
@@ -2219,21 +2103,21 @@ test_node_smpp_client_gets_mo(void **state)
 static void
 test_smpp_client_misbehaving(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     char extra[700], base[512];
     int rc;
 
     smpp_setup(g, base, sizeof(base));
     snprintf(extra, sizeof(extra), "%s smpp_max_binds = 1; mps = 20;", base);
-    g->account_extra = extra;
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gx(g)->account_extra = extra;
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 1000, NULL, NULL);
-    start_gw(g);
-    assert_true(tl_wait_port(g->smpp_port, 5000));
+    gwfix_start_gw(g);
+    assert_true(tl_wait_port(gx(g)->smpp_port, 5000));
 
     /* the garbage client: a raw socket */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->smpp_port) };
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)gx(g)->smpp_port) };
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     unsigned char junk[64];
@@ -2264,7 +2148,7 @@ test_smpp_client_misbehaving(void **state)
 
     /* max binds 1: a second concurrent bind is refused */
     char port[16], log[4300];
-    snprintf(port, sizeof(port), "%d", g->smpp_port);
+    snprintf(port, sizeof(port), "%d", gx(g)->smpp_port);
     snprintf(log, sizeof(log), "%s/binds.log", g->dir);
     char *argv[] = { (char *)tl_bin("smpp-load"), "--host", "127.0.0.1", "--port", port,
                      "--system-id", SMPP_ID, "--password", SMPP_PW, "--binds", "2",
@@ -2272,8 +2156,8 @@ test_smpp_client_misbehaving(void **state)
                      "--connect-timeout-ms", "1500", "--json-only", NULL };
     int st = tl_stop(tl_spawn(argv, log), 0, 20000);
     (void)st;
-    assert_true(count_lines(g->gwlog, "smpp_bind_refused", "smpp_max_binds reached") >= 1);
-    stop_gw_clean(g);
+    assert_true(tl_count_lines(g->gwlog, "smpp_bind_refused", "smpp_max_binds reached") >= 1);
+    gwfix_stop_gw_clean(g);
 }
 
 /*
@@ -2287,28 +2171,28 @@ test_smpp_client_misbehaving(void **state)
 static void
 test_restarts_send_each_message_at_most_twice(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 500 };
 
-    start_sim(g, NULL, NULL, NULL, NULL);
+    gwfix_start_sim(g, 0, NULL);
     write_config(g, 200, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     post_many(g, g->http_port, 0, N);
-    sleep_ms(600);
+    tl_sleep_ms(600);
     tl_stop(g->gw, SIGKILL, 2000);
     g->gw = 0;
-    start_gw(g);
-    sleep_ms(700);
+    gwfix_start_gw(g);
+    tl_sleep_ms(700);
     tl_redis_pause(&g->redis);
-    sleep_ms(300);
+    tl_sleep_ms(300);
     tl_redis_start(&g->redis);
     /* until every message was sent and the queue is empty */
     for (int i = 0; i < 300; i++) {
-        if (tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") >= N && atoi(rcli(g, "XLEN t:q:default")) == 0)
+        if (gwfix_sim_stat(g, 0, "submit_sm") >= N && atoi(rcli(g, "XLEN t:q:default")) == 0)
             break;
-        sleep_ms(100);
+        tl_sleep_ms(100);
     }
-    sleep_ms(500);
+    tl_sleep_ms(500);
     /* count submit_sm per message in smsgwd's log (both runs, debug level) */
     FILE *f = fopen(g->gwlog, "r");
     assert_non_null(f);
@@ -2338,7 +2222,7 @@ test_restarts_send_each_message_at_most_twice(void **state)
     assert_int_equal(nids, N);
     assert_true(worst <= 2);
     assert_true(total <= N + 2 * 64);   /* at most a window resent per fault */
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 /*
@@ -2350,35 +2234,35 @@ test_restarts_send_each_message_at_most_twice(void **state)
 static void
 test_sigterm_full_window(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
     enum { N = 150 };
     char *ids[N];
 
-    start_sim(g, "--resp-delay-ms", "1500", NULL, NULL);
+    gwfix_start_sim(g, 0, "--resp-delay-ms", "1500", NULL);
     write_config(g, 1000, NULL, NULL);
-    start_gw(g);
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
         char json[160];
         snprintf(json, sizeof(json), "{\"from\":\"12345\",\"to\":\"+1415557%04d\",\"text\":\"t%d\"}",
                  i, i);
-        ids[i] = post_ok(g, json);
+        ids[i] = gwfix_post_ok(g, json);
     }
-    for (int i = 0; i < 100 && tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm") < 64; i++)
-        sleep_ms(20);
-    long in_flight = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    for (int i = 0; i < 100 && gwfix_sim_stat(g, 0, "submit_sm") < 64; i++)
+        tl_sleep_ms(20);
+    long in_flight = gwfix_sim_stat(g, 0, "submit_sm");
     assert_true(in_flight >= 64);           /* the window (64) is full */
-    stop_gw_clean(g);                        /* SIGTERM: drain, exit 0 */
-    long sent_before = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
-    start_gw(g);
+    gwfix_stop_gw_clean(g);                        /* SIGTERM: drain, exit 0 */
+    long sent_before = gwfix_sim_stat(g, 0, "submit_sm");
+    gwfix_start_gw(g);
     for (int i = 0; i < N; i++) {
-        free(wait_state(g, ids[i], "delivered", 30000));
+        free(gwfix_wait_state(g, ids[i], "delivered", 30000));
         free(ids[i]);
     }
-    long total = tl_jnum(tl_ctl(g->ctl_port, "stats\n"), "submit_sm");
+    long total = gwfix_sim_stat(g, 0, "submit_sm");
     print_message("sigterm: %ld in flight at the signal, %ld before restart, %ld in all\n",
                   in_flight, sent_before, total);
     assert_int_equal(total, N);             /* none lost, none twice */
-    stop_gw_clean(g);
+    gwfix_stop_gw_clean(g);
 }
 
 int

@@ -34,18 +34,11 @@
 #include "store/store_msg.h"
 #include "store/store_redis.h"
 #include "store/store_stats.h"
-#include "tests/testlib.h"
+#include "tests/gwfix.h"
 
 #define KEY   "acme-key-0123"
 #define KEY2  "beta-key-4567"
 #define TOKEN "stats-tok"
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------ buckets */
 
@@ -358,89 +351,40 @@ test_query_windows(void **state)
 
 /* ------------------------------------------------------- end to end */
 
-struct gx {
-    char *dir;
-    struct tl_redis redis;
-    pid_t sim[3], gw;
-    int sim_port[3], ctl_port[3], http_port;
-    char conf[4200], gwlog[4200], simlog[3][4200];
-};
-
 static int
 e2e_setup(void **state)
 {
-    struct gx *g = calloc(1, sizeof(*g));
-    g->dir = tl_tmpdir();
-    tl_redis_start(&g->redis);
-    for (int i = 0; i < 3; i++) {
-        g->sim_port[i] = tl_free_port();
-        g->ctl_port[i] = tl_free_port();
-        snprintf(g->simlog[i], sizeof(g->simlog[i]), "%s/sim%d.log", g->dir, i);
-    }
-    g->http_port = tl_free_port();
-    snprintf(g->conf, sizeof(g->conf), "%s/smsgw.conf", g->dir);
-    snprintf(g->gwlog, sizeof(g->gwlog), "%s/smsgwd.log", g->dir);
+    struct gwfix *g = gwfix_new(0);
+    g->key = KEY;
+    g->sim_system_id = "gw";
+    g->sim_dlr_delay_ms = "";
     *state = g;
     return 0;
 }
 
-static int
-e2e_teardown(void **state)
-{
-    struct gx *g = *state;
-    if (g->gw > 0)
-        tl_stop(g->gw, SIGKILL, 2000);
-    for (int i = 0; i < 3; i++)
-        if (g->sim[i] > 0)
-            tl_stop(g->sim[i], SIGKILL, 2000);
-    tl_redis_stop(&g->redis);
-    tl_cleanup_dir(g->dir);
-    free(g);
-    return 0;
-}
-
 static void
-start_sim(struct gx *g, int i, const char *a1, const char *a2, const char *a3, const char *a4)
-{
-    char port[16], ctl[16];
-    snprintf(port, sizeof(port), "%d", g->sim_port[i]);
-    snprintf(ctl, sizeof(ctl), "%d", g->ctl_port[i]);
-    char *argv[24] = { (char *)tl_bin("smsc-sim"), "--port", port, "--system-id", "gw",
-                       "--password", "secret", "--stats-interval-ms", "0", "--log-level", "warn",
-                       "--control-port", ctl };
-    int n = 13;
-    const char *extra[] = { a1, a2, a3, a4 };
-    for (int k = 0; k < 4; k++)
-        if (extra[k])
-            argv[n++] = (char *)extra[k];
-    argv[n] = NULL;
-    g->sim[i] = tl_spawn(argv, g->simlog[i]);
-    if (!tl_wait_port(g->sim_port[i], 10000)) {
-        tl_dump_file(g->simlog[i]);
-        fail_msg("smsc-sim %d did not start", i);
-    }
-}
-
-static void
-write_config(struct gx *g)
+write_config(struct gwfix *g)
 {
     char h1[65], h2[65], ht[65];
     config_sha256_hex(KEY, h1);
     config_sha256_hex(KEY2, h2);
     config_sha256_hex(TOKEN, ht);
-    FILE *f = fopen(g->conf, "w");
-    assert_non_null(f);
-    fprintf(f, "instance = \"stats-1\";\n"
+    gwfix_write_conf(g,
+               "instance = \"stats-1\";\n"
                "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000; };\n"
                "http = { listen = \"127.0.0.1\"; port = %d; };\n"
                "admin = { socket = \"\"; http_token = \"sha256:%s\"; };\n"
-               "smsc = (\n", g->redis.port, g->http_port, ht);
-    static const char *const names[] = { "simgood", "simbad", "simrej" };
-    for (int i = 0; i < 3; i++)
-        fprintf(f, "  { name = \"%s\"; host = \"127.0.0.1\"; port = %d; system_id = \"gw\";\n"
-                   "    password = \"secret\"; window = 16; reconnect_min_ms = 100;\n"
-                   "    reconnect_max_ms = 500; }%s\n", names[i], g->sim_port[i], i < 2 ? "," : "");
-    fprintf(f, ");\n"
+               "smsc = (\n"
+               "  { name = \"simgood\"; host = \"127.0.0.1\"; port = %d; system_id = \"gw\";\n"
+               "    password = \"secret\"; window = 16; reconnect_min_ms = 100;\n"
+               "    reconnect_max_ms = 500; },\n"
+               "  { name = \"simbad\"; host = \"127.0.0.1\"; port = %d; system_id = \"gw\";\n"
+               "    password = \"secret\"; window = 16; reconnect_min_ms = 100;\n"
+               "    reconnect_max_ms = 500; },\n"
+               "  { name = \"simrej\"; host = \"127.0.0.1\"; port = %d; system_id = \"gw\";\n"
+               "    password = \"secret\"; window = 16; reconnect_min_ms = 100;\n"
+               "    reconnect_max_ms = 500; }\n"
+               ");\n"
                "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; },\n"
                "            { address = \"+18885550100\"; type = \"tollfree\"; accounts = [\"beta\"]; } );\n"
                "routes = (\n"
@@ -449,58 +393,35 @@ write_config(struct gx *g)
                "  { name = \"rej\"; mps = 100; smsc = [\"simrej\"]; prefixes = [\"1646\"];\n"
                "    retry_attempts = 0; } );\n"
                "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; },\n"
-               "             { name = \"beta\"; api_keys = [\"sha256:%s\"]; } );\n", h1, h2);
-    fclose(f);
+               "             { name = \"beta\"; api_keys = [\"sha256:%s\"]; } );\n",
+               g->redis.port, g->http_port, ht, g->sim[0].port, g->sim[1].port, g->sim[2].port,
+               h1, h2);
 }
 
-static void
-start_gw(struct gx *g)
-{
-    char *argv[] = { (char *)tl_bin("smsgwd"), "-c", g->conf, NULL };
-    g->gw = tl_spawn(argv, g->gwlog);
-    if (!tl_wait_port(g->http_port, 10000)) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("smsgwd did not start");
-    }
-}
-
+/* POST one message as the account of key; its id. */
 static char *
-send_one(struct gx *g, const char *key, const char *from, const char *to)
+send_one(struct gwfix *g, const char *key, const char *from, const char *to)
 {
-    char json[200], *body = NULL;
+    char json[200];
     snprintf(json, sizeof(json), "{\"from\":\"%s\",\"to\":\"+%s\",\"text\":\"stats test\"}", from, to);
-    int st = tl_http(g->http_port, "POST", "/v1/messages", key, json, &body, NULL);
-    if (st != 202) {
-        tl_dump_tail(g->gwlog);
-        fail_msg("POST %s -> %d %s", json, st, body ? body : "");
-    }
-    char *id = strdup(tl_jstr(body, "id"));
-    free(body);
+    g->key = key;
+    char *id = gwfix_post_ok(g, json);
+    g->key = KEY;
     return id;
 }
 
+/* Wait for the state of a message of the account of key. */
 static void
-wait_state(struct gx *g, const char *key, const char *id, const char *want)
+wait_state(struct gwfix *g, const char *key, const char *id, const char *want)
 {
-    char path[128], *body = NULL;
-    snprintf(path, sizeof(path), "/v1/messages/%s", id);
-    for (int waited = 0; waited <= 15000; waited += 50) {
-        free(body);
-        body = NULL;
-        if (tl_http(g->http_port, "GET", path, key, NULL, &body, NULL) == 200 &&
-            strcmp(tl_jstr(body, "state"), want) == 0) {
-            free(body);
-            return;
-        }
-        sleep_ms(50);
-    }
-    tl_dump_tail(g->gwlog);
-    fail_msg("message %s never reached %s; last: %s", id, want, body ? body : "(none)");
+    g->key = key;
+    free(gwfix_wait_state(g, id, want, 15000));
+    g->key = KEY;
 }
 
 /* GET /v1/stats with query qs and bearer; the parsed body (the caller puts it). */
 static struct json_object *
-stats_get(struct gx *g, const char *bearer, const char *qs, int want_status)
+stats_get(struct gwfix *g, const char *bearer, const char *qs, int want_status)
 {
     char path[300], *body = NULL;
     snprintf(path, sizeof(path), "/v1/stats%s%s", qs ? "?" : "", qs ? qs : "");
@@ -554,7 +475,7 @@ cmp_ll(const void *a, const void *b)
 /* The route's delivered messages' submit-to-receipt times, from their
  * records in Redis (updated is when the receipt set the state). */
 static size_t
-latencies(struct gx *g, const char *route, long long *out, size_t max)
+latencies(struct gwfix *g, const char *route, long long *out, size_t max)
 {
     redisContext *c = redisConnect("127.0.0.1", g->redis.port);
     assert_non_null(c);
@@ -587,13 +508,13 @@ assert_in_bucket_of(double got, long long real)
 static void
 test_api_end_to_end(void **state)
 {
-    struct gx *g = *state;
+    struct gwfix *g = *state;
 
-    start_sim(g, 0, "--dlr-delay-ms", "100-600", NULL, NULL);
-    start_sim(g, 1, "--dlr-delay-ms", "50", "--dlr-mix", "UNDELIV=100");
-    start_sim(g, 2, "--reject-pct", "100", "--reject-status", "0x0B");
+    gwfix_start_sim(g, 0, "--dlr-delay-ms", "100-600", NULL);
+    gwfix_start_sim(g, 1, "--dlr-delay-ms", "50", "--dlr-mix", "UNDELIV=100", NULL);
+    gwfix_start_sim(g, 2, "--reject-pct", "100", "--reject-status", "0x0B", NULL);
     write_config(g);
-    start_gw(g);
+    gwfix_start_gw(g);
 
     /* acme: 4 delivered, 2 undelivered, 1 rejected; beta: 1 delivered */
     char *ids[8];
@@ -610,7 +531,7 @@ test_api_end_to_end(void **state)
 
     /* STOP to acme's number: an opt-out, and its confirmation is one more
      * delivered message on route good */
-    char *ans = tl_ctl(g->ctl_port[0], "mo 14155550199 12345 STOP\n");
+    char *ans = tl_ctl(g->sim[0].ctl_port, "mo 14155550199 12345 STOP\n");
     assert_non_null(strstr(ans, "OK"));
     struct json_object *all = NULL;
     for (int i = 0; i < 300; i++) {
@@ -619,7 +540,7 @@ test_api_end_to_end(void **state)
         if (jint(all, "hour.routes.good.delivered") == 6 &&
             jint(all, "hour.accounts.acme.optouts") == 1)
             break;
-        sleep_ms(50);
+        tl_sleep_ms(50);
     }
 
     if (getenv("STATS_TEST_DUMP"))
@@ -730,7 +651,7 @@ test_api_end_to_end(void **state)
     /* the counts live in Redis: a restarted smsgwd shows the same */
     assert_true(tl_exited_ok(tl_stop(g->gw, SIGTERM, 10000)));
     g->gw = 0;
-    start_gw(g);
+    gwfix_start_gw(g);
     o = stats_get(g, KEY, "window=hour", 200);
     assert_int_equal(jint(o, "hour.accounts.acme.delivered"), 5);
     assert_int_equal(jint(o, "hour.accounts.acme.rejected"), 1);
@@ -747,7 +668,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_query_windows, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_receipt_latency_from_release, store_setup,
                                         store_teardown),
-        cmocka_unit_test_setup_teardown(test_api_end_to_end, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_api_end_to_end, e2e_setup, gwfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

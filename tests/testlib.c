@@ -84,8 +84,8 @@ tl_free_port(void)
     return ntohs(sin.sin_port);
 }
 
-static void
-sleep_ms(int ms)
+void
+tl_sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -104,7 +104,7 @@ tl_wait_port(int port, int timeout_ms)
             return true;
         }
         close(fd);
-        sleep_ms(20);
+        tl_sleep_ms(20);
     }
     return false;
 }
@@ -151,7 +151,7 @@ tl_stop(pid_t pid, int sig, int timeout_ms)
             return status;
         if (r < 0)
             return -1;
-        sleep_ms(10);
+        tl_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -403,4 +403,21 @@ tl_ctl(int port, const char *cmd)
     buf[len] = 0;
     close(fd);
     return buf;
+}
+
+int
+tl_count_lines(const char *path, const char *needle1, const char *needle2)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+
+    if (!f)
+        return 0;
+    while (getline(&line, &cap, f) >= 0)
+        n += strstr(line, needle1) && (!needle2 || strstr(line, needle2));
+    free(line);
+    fclose(f);
+    return n;
 }

@@ -77,8 +77,6 @@ void tl_redis_start(struct tl_redis *r);
 void tl_redis_pause(struct tl_redis *r);
 void tl_redis_stop(struct tl_redis *r);
 
-#endif
-
 /*
  * One HTTP/1.1 request to 127.0.0.1:port (Connection: close). bearer and
  * body may be NULL. Returns the status code (or -1 on a connection error);
@@ -106,3 +104,14 @@ char *tl_ctl(int port, const char *cmd);
 
 /* Print the tail of a log file (last ~4 KiB) to stderr. */
 void tl_dump_tail(const char *path);
+
+/* Sleep ms milliseconds. */
+void tl_sleep_ms(int ms);
+
+/*
+ * The lines of the file at path that contain needle1 and, when it is not
+ * NULL, needle2 (0 when the file cannot be read).
+ */
+int tl_count_lines(const char *path, const char *needle1, const char *needle2);
+
+#endif
