@@ -29,7 +29,9 @@
 #   PACING_LOG_LEVEL=info   smsgwd's log_level (debug: as before 2026-11-27 21:30)
 #   PERF=0         1: perf record (-g, 999 Hz) smsgwd 1 and redis-server for
 #                  PERF_S (20) s from the start of each window; reports in
-#                  the run's directory (perf.smsgwd.txt, perf.redis.txt)
+#                  the run's directory (perf.smsgwd.txt, perf.redis.txt);
+#                  PERF_CG=dwarf for call chains through -O2 code (callers
+#                  of printf: perf.smsgwd.callers.txt), with a short PERF_S
 #   PACING_BUILD=head|tree  head (default): build the committed HEAD apart
 #                  (git archive + make all in build/bench/pacing/src), since
 #                  the tree may hold others' uncommitted work; tree: make all
@@ -49,6 +51,7 @@ DIAG_S=${DIAG_S:-20}
 DIAG_RATES=${DIAG_RATES:-1000 10000}
 PERF=${PERF:-0}
 PERF_S=${PERF_S:-20}
+PERF_CG=${PERF_CG:-fp}
 KEY=demo-key-change-me
 KEY_HASH=sha256:090d1548c9d65f413a1a2c828a0bee3a7ae02d2137caf51e6029e6c3cb1f1fa4
 RES=$D/results.txt
@@ -200,7 +203,7 @@ EOF
     say "$name: sending; watching for $((win + 2)) s"
     local PF=()
     if [ "$PERF" = 1 ]; then
-        perf record -q -F 999 -g -p "${GW[1]}" -o "$R/perf.smsgwd.data" -- sleep "$PERF_S" >/dev/null 2>&1 &
+        perf record -q -F 999 --call-graph "$PERF_CG" -p "${GW[1]}" -o "$R/perf.smsgwd.data" -- sleep "$PERF_S" >/dev/null 2>&1 &
         PF+=($!)
         perf record -q -F 999 -g -p "$REDIS" -o "$R/perf.redis.data" -- sleep "$PERF_S" >/dev/null 2>&1 &
         PF+=($!)
@@ -220,6 +223,8 @@ EOF
             perf report -i "$R/perf.$k.data" --no-children --sort dso --stdio 2>/dev/null |
                 grep -v '^#' | grep -v '^$' | head -20 >"$R/perf.$k.dso.txt"
         done
+        perf report -i "$R/perf.smsgwd.data" --children --sort symbol --stdio -G 2>/dev/null |
+            grep -v '^$' | head -1500 >"$R/perf.smsgwd.callers.txt"
     fi
     b1=$(busy_ticks); r1=$(ticks "$REDIS"); s1=$(ticks "$SIM")
     for i in $(seq 1 "$ninst"); do g1=$((g1 + $(ticks "${GW[$i]}"))); done
