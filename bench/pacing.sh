@@ -26,6 +26,9 @@
 #   IDLE_WAIT_S=1200
 #   DIAG=0 DIAG_S=20 DIAG_RATES="1000 10000"   diagnostic runs with a
 #                  libevent-clock shim (LD_PRELOAD; see the end of the runs)
+#   REDIS_EXTRA="" more redis-server arguments, e.g. "--auto-aof-rewrite-percentage 0"
+#                  (a diagnostic: no AOF rewrite inside the window; see
+#                  docs/operations.md, "Redis for smsgwd")
 #   PACING_LOG_LEVEL=info   smsgwd's log_level (debug: as before 2026-11-27 21:30)
 #   PERF=0         1: perf record (-g, 999 Hz) smsgwd 1 and redis-server for
 #                  PERF_S (20) s from the start of each window; reports in
@@ -50,6 +53,7 @@ DIAG=${DIAG:-0}
 DIAG_S=${DIAG_S:-20}
 DIAG_RATES=${DIAG_RATES:-1000 10000}
 PERF=${PERF:-0}
+REDIS_EXTRA=${REDIS_EXTRA:-}
 PERF_S=${PERF_S:-20}
 PERF_CG=${PERF_CG:-fp}
 KEY=demo-key-change-me
@@ -67,6 +71,7 @@ done
 
 put date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 put machine "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -qw hypervisor /proc/cpuinfo && echo virtualised || echo bare metal)), $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-linux}"), kernel $(uname -r)"
+put redis_extra "${REDIS_EXTRA:-none}"
 put software "$(redis-server --version | awk '{print $3}' | sed 's/v=/redis /'), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), gcc $(gcc -dumpversion) -O2"
 
 # ------------------------------------------------------------------ processes
@@ -125,7 +130,7 @@ run_case() {
     local RP SP CP HP=() GW=() REDIS SIM WRK
     RP=$(free_port); SP=$(free_port); CP=$(free_port)
     redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec \
-        --dir "$R/redis" --logfile "$R/redis.log" &
+        --dir "$R/redis" --logfile "$R/redis.log" $REDIS_EXTRA &
     REDIS=$!; PIDS+=("$REDIS")
     wait_port "$RP" "$REDIS" 10 || die "redis-server did not start; see $R/redis.log"
     for i in $(seq 1 "$ninst"); do
@@ -244,6 +249,31 @@ EOF
         --sim-stats "$R/smsc-sim.log" --queued "$queued" --json "$R/analysis.json" >"$R/analysis.line" ||
         die "$name: analysis failed"
     put "${name}_analysis" "$(cat "$R/analysis.line")"
+    # AOF rewrites (fork + a child busy for seconds) inside the window, and
+    # the share of the rate in the whole seconds that no rewrite touched.
+    put "${name}_aof" "$(python3 - "$R/redis.log" "$R/analysis.json" <<'EOF2'
+import datetime, json, re, sys
+a = json.load(open(sys.argv[2]))
+t0 = a["t0_ms"] / 1000.0
+spans, start = [], None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"(\d+ \w+ \d{4} \d\d:\d\d:\d\d\.\d+)", line)
+    if not m:
+        continue
+    t = datetime.datetime.strptime(m.group(1), "%d %b %Y %H:%M:%S.%f").replace(
+        tzinfo=datetime.timezone.utc).timestamp() - t0
+    if "Background append only file rewriting started" in line:
+        start = t
+    elif "Background AOF rewrite terminated" in line and start is not None:
+        spans.append((start, t))
+        start = None
+ps = a.get("per_second", [])
+inside = [(round(s, 1), round(e, 1)) for s, e in spans if e > 0 and s < len(ps)]
+clean = [v for i, v in enumerate(ps) if i > 0 and not any(s - 1 < i + 1 and e + 1 > i for s, e in spans)]
+share = sum(clean) / (len(clean) * a["mps"]) if clean else float("nan")
+print(f"rewrites in the window (s from t0): {inside}; whole seconds untouched by one (+-1 s, 1st s left out): {len(clean)} of {len(ps)}, share of the rate in them {share:.4f}")
+EOF2
+)"
 }
 
 for mps in $RATES; do
@@ -290,7 +320,7 @@ kv = {}
 for line in open(res):
     k, _, v = line.rstrip("\n").partition("=")
     kv[k] = v
-for k in ("commit", "date", "machine", "software", "coarse_clock_res_s"):
+for k in ("commit", "date", "machine", "software", "redis_extra", "coarse_clock_res_s"):
     print(f"{k}: {kv.get(k, '')}")
 print()
 print("| run | mps | window | sent (smsgwd) | sent / expected | max any 1 s (cap) | max any 100 ms (cap) | received (smsc-sim) / expected | smsc-sim busiest 1 s (lower bound) |")
@@ -312,6 +342,7 @@ for n in names:
     print(f"{n}: queue: {kv.get(n + '_queue', '')}; left unsent at stop: {a.get('queue_left_at_stop')}")
     print(f"{n}: load before/after: {kv.get(n + '_load_before', '')} / {kv.get(n + '_load_after', '')}")
     print(f"{n}: cpu: {kv.get(n + '_cpu', '')}; other benchmark seen during the window: {kv.get(n + '_others_during', '')}")
+    print(f"{n}: AOF: {kv.get(n + '_aof', '')}")
     print(f"{n}: smsc-sim: {kv.get(n + '_sim', '')}; smsgwd warnings: {kv.get(n + '_warn', '') or 'none'}")
     print(f"{n}: per log: {a['per_log']}")
     print(f"{n}: ratio after the 1st s {a.get('ratio_after_1st_s', 0):.4f}; per whole second min {a['per_second_min']} max {a['per_second_max']}; "

@@ -162,6 +162,8 @@ test_metrics_move_under_traffic(void **state)
     assert_int_equal((int)metric(m0, "smsgw_route_mps_limit{route=\"default\"}"), 100);
     assert_true(metric(m0, "smsgw_redis_commands_total{conn=\"router\"}") > 0);
     assert_int_equal((int)metric(m0, "smsgw_redis_up{conn=\"main\"}"), 1);
+    assert_int_equal((int)metric(m0, "smsgw_redis_up{conn=\"router\"}"), 1);
+    assert_int_equal((int)metric(m0, "smsgw_redis_up{conn=\"pacer\"}"), 1);
     double sub0 = metric(m0, "smsgw_route_submitted_total{route=\"default\"}");
     assert_true(sub0 >= 0);
 

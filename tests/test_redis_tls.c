@@ -251,7 +251,7 @@ test_tls_delivered(void **state)
     assert_true(gwfix_log_wait(g, "redis_ready conn=main addr=127.0.0.1:", 1, 1000));
     assert_true(gwfix_log_wait(g, "tls=yes", 1, 1000));
 
-    assert_int_equal(check_bridge_dirs(g), 2);
+    assert_int_equal(check_bridge_dirs(g), 3);     /* main, router, pacer */
 
     int status = tl_stop(g->gw, SIGTERM, 10000);
     g->gw = 0;
