@@ -197,8 +197,8 @@ assert_refused(struct gwfix *g, const char *why)
     }
 }
 
-/* The bridges' directories under tx(g)->tmp (one per Redis connection: main
- * and router): each 0700 with one 0600 socket. Returns how many. */
+/* The bridges' directories under tx(g)->tmp (one per Redis connection: main,
+ * router and pacer): each 0700 with one 0600 socket. Returns how many. */
 static int
 check_bridge_dirs(struct gwfix *g)
 {
@@ -257,6 +257,39 @@ test_tls_delivered(void **state)
     g->gw = 0;
     assert_true(tl_exited_ok(status));
     assert_int_equal(check_bridge_dirs(g), 0);     /* removed at exit */
+}
+
+/* TLS and a Redis password together: AUTH goes through the bridge on every
+ * connection before anything else; a wrong password is refused (503, and
+ * the log says so), the right one delivers. */
+static void
+test_tls_with_password(void **state)
+{
+    struct gwfix *g = *state;
+    char extra[9000], id[128];
+
+    g->redis.password = "s3cret-redis";
+    tl_redis_start(&g->redis);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; password = \"wrong\";",
+             tx(g)->ca);
+    write_config(g, extra);
+    start_gw(g);
+    assert_refused(g, "redis_auth_failed conn=main");
+    int status = tl_stop(g->gw, SIGTERM, 10000);
+    g->gw = 0;
+    assert_true(tl_exited_ok(status));
+    int refused = gwfix_log_count(g, "redis_auth_failed");
+    assert_int_equal(gwfix_log_count(g, "redis_ready"), 0);
+
+    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; password = \"s3cret-redis\";",
+             tx(g)->ca);
+    write_config(g, extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    wait_state(g, id, "delivered");
+    assert_true(gwfix_log_wait(g, "redis_ready conn=pacer", 1, 1000));
+    assert_int_equal(gwfix_log_count(g, "redis_auth_failed"), refused);    /* none in this run */
 }
 
 static void
@@ -579,6 +612,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tls_config, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_delivered, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_with_password, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_wrong_ca, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_wrong_name, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_unverified, setup, gwfix_teardown),

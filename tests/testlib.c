@@ -251,6 +251,14 @@ tl_redis_start(struct tl_redis *r)
         *a++ = r->tls_auth_clients ? "yes" : "no";
         *a = NULL;
     }
+    if (r->password) {
+        char **a = argv;
+        while (*a)
+            a++;
+        *a++ = "--requirepass";
+        *a++ = (char *)r->password;
+        *a = NULL;
+    }
     r->pid = tl_spawn(argv, log);
     if (!tl_wait_port(r->port, 10000)) {
         tl_dump_file(log);

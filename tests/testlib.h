@@ -61,6 +61,7 @@ void tl_dump_file(const char *path);
  * in its own directory; with aof, appendonly with fsync always, so it can be
  * stopped with tl_redis_pause() and started again on the same port and data.
  * Zero-initialise before the first start.
+ * With password set, clients must AUTH with it (requirepass).
  * With tls_cert set, it listens with TLS only (tls-port; the plain port is
  * off), using tls_key and tls_ca (which verifies client certificates, and
  * with tls_auth_clients they are required).
@@ -72,6 +73,7 @@ struct tl_redis {
     bool aof;
     const char *tls_cert, *tls_key, *tls_ca;
     bool tls_auth_clients;
+    const char *password;       /* requirepass, when set */
 };
 void tl_redis_start(struct tl_redis *r);
 void tl_redis_pause(struct tl_redis *r);
