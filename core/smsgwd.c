@@ -30,6 +30,7 @@
 #include "core/api.h"
 #include "core/chan_hooks.h"
 #include "core/config.h"
+#include "core/dns.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/status.h"
@@ -476,6 +477,9 @@ main(int argc, char **argv)
     metrics_free();
     config_free(d.cfg);
     log_unbuffer();
+    /* Lookups cancelled above finish from the loop; then the resolver goes. */
+    event_base_loop(d.base, EVLOOP_NONBLOCK);
+    dns_free(d.base);
     event_base_free(d.base);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "core/dns.h"
 #include "core/log.h"
 
 /* Output above this stops us reading (the peer is not taking our resps) and
@@ -82,6 +83,7 @@ struct smpp_session {
     bool reading_paused;
     bool flush_then_close;
     struct event *close_ev;     /* deferred teardown and on_closed */
+    struct evdns_getaddrinfo_request *dns_req;  /* connecting to a name: its lookup */
     bool freed_bev;
 
     char peer[64];
@@ -408,6 +410,11 @@ smpp_session_close(struct smpp_session *s, const char *reason)
     if (s->state == SMPP_CLOSED)
         return;
     snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason ? reason : "closed");
+    if (s->dns_req) {
+        struct evdns_getaddrinfo_request *q = s->dns_req;
+        s->dns_req = NULL;
+        evdns_getaddrinfo_cancel(q);
+    }
     if (s->bev)
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
     evtimer_del(s->timeout_ev);
@@ -982,13 +989,6 @@ start_tick(struct smpp_session *s)
     evtimer_add(s->tick_ev, &tv);
 }
 
-static bool
-is_ip_literal(const char *host)
-{
-    unsigned char b[16];
-    return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
-}
-
 static struct bufferevent *
 make_bev(struct smpp_session *s, int fd, SSL_CTX *ssl_ctx, const char *host)
 {
@@ -1048,15 +1048,57 @@ smpp_session_new(struct event_base *base, int fd, enum smpp_role role,
     return s;
 }
 
+/* This attempt fails like a refused connection: closed from the loop (by
+ * the tick), not inside the caller's call or a resolver callback. */
+static void
+connect_failed(struct smpp_session *s, const char *why)
+{
+    snprintf(s->close_reason, sizeof(s->close_reason), "%s", why);
+    s->flush_then_close = true;
+    s->state_deadline_ms = now_ms(s);
+}
+
+static void
+connect_addr(struct smpp_session *s, const struct sockaddr *sa, int len)
+{
+    s->state_deadline_ms = now_ms(s) + (s->cfg.bind_timeout_ms ? s->cfg.bind_timeout_ms : 10000);
+    if (bufferevent_socket_connect(s->bev, sa, len) != 0) {
+        connect_failed(s, "connect failed");
+    } else {
+        int fd = bufferevent_getfd(s->bev), one = 1;
+        if (fd >= 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+}
+
+static void
+resolved_cb(int result, struct evutil_addrinfo *ai, void *arg)
+{
+    struct smpp_session *s = arg;
+    char why[sizeof(s->close_reason)];
+
+    if (result == EVUTIL_EAI_CANCEL)
+        return;         /* closed or freed meanwhile */
+    s->dns_req = NULL;
+    if (result != 0 || !ai) {
+        snprintf(why, sizeof(why), "cannot resolve %.60s: %.80s", s->peer,
+                 evutil_gai_strerror(result));
+        connect_failed(s, why);
+    } else {
+        const struct evutil_addrinfo *a = dns_pick(ai);
+        connect_addr(s, a->ai_addr, (int)a->ai_addrlen);
+    }
+    if (ai)
+        evutil_freeaddrinfo(ai);
+}
+
 struct smpp_session *
 smpp_session_connect(struct event_base *base, const char *host, int port,
                      const struct smpp_session_cfg *cfg, SSL_CTX *ssl_ctx,
                      const struct smpp_session_ops *ops, void *ctx)
 {
     struct smpp_session *s = session_alloc(base, SMPP_ROLE_ESME, cfg, ops, ctx);
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
     char portstr[16];
-    int rc;
 
     snprintf(s->peer, sizeof(s->peer), "%s:%d", host, port);
     snprintf(portstr, sizeof(portstr), "%d", port);
@@ -1065,33 +1107,38 @@ smpp_session_connect(struct event_base *base, const char *host, int port,
         abort();
     setup_bev(s);
     start_tick(s);
-    /* Configured SMSC addresses are resolved when connecting; a name that
-     * does not resolve fails this attempt like a refused connection. */
-    hints.ai_flags = is_ip_literal(host) ? AI_NUMERICHOST : 0;
-    rc = getaddrinfo(host, portstr, &hints, &ai);
-    if (rc != 0 || !ai) {
-        /* Close from the loop, not from inside the caller's call. */
-        snprintf(s->close_reason, sizeof(s->close_reason), "cannot resolve %.60s: %.80s", host,
-                 gai_strerror(rc));
-        s->flush_then_close = true;
-        s->state_deadline_ms = now_ms(s);
-        if (ai)
-            freeaddrinfo(ai);
-        return s;
-    }
-    s->state_deadline_ms = now_ms(s) + (cfg->bind_timeout_ms ? cfg->bind_timeout_ms : 10000);
-    if (bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0) {
-        snprintf(s->close_reason, sizeof(s->close_reason), "connect failed");
-        s->flush_then_close = true;
-        s->state_deadline_ms = now_ms(s);
-    } else {
-        int fd = bufferevent_getfd(s->bev), one = 1;
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-    freeaddrinfo(ai);
     log_event(LOG_INFO, "smpp_connecting", "session=%u peer=%s tls=%s", s->id, s->peer,
               ssl_ctx ? "yes" : "no");
+    /* Configured SMSC addresses are resolved when connecting, without
+     * blocking (core/dns.h); a name that does not resolve fails this
+     * attempt like a refused connection. The lookup is bounded by the
+     * resolver's own timeout (2 x 2 s) and by the bind timeout. */
+    s->state_deadline_ms = now_ms(s) + (cfg->bind_timeout_ms ? cfg->bind_timeout_ms : 10000);
+    struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                     .ai_protocol = IPPROTO_TCP };
+    if (dns_is_literal(host)) {
+        struct evutil_addrinfo *ai = NULL;
+        hints.ai_flags = EVUTIL_AI_NUMERICHOST;     /* no lookup: cannot block */
+        int rc = evutil_getaddrinfo(host, portstr, &hints, &ai);
+        if (rc != 0 || !ai) {
+            char why[sizeof(s->close_reason)];
+            snprintf(why, sizeof(why), "bad address %.60s: %.80s", host, evutil_gai_strerror(rc));
+            connect_failed(s, why);
+        } else {
+            connect_addr(s, ai->ai_addr, (int)ai->ai_addrlen);
+        }
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        return s;
+    }
+    struct evdns_base *dns = dns_get(base);
+    if (!dns) {
+        connect_failed(s, "no DNS resolver");
+        return s;
+    }
+    /* (answered from /etc/hosts, the callback runs inside this and it
+     * returns NULL) */
+    s->dns_req = evdns_getaddrinfo(dns, host, portstr, &hints, resolved_cb, s);
     return s;
 }
 
@@ -1107,6 +1154,8 @@ smpp_session_free(struct smpp_session *s)
         smpp_session_close(s, "freed");
         s->ops = ops;
     }
+    if (s->dns_req)
+        evdns_getaddrinfo_cancel(s->dns_req);
     if (s->bev && !s->freed_bev)
         bufferevent_free(s->bev);
     event_free(s->timeout_ev);

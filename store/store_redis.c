@@ -7,11 +7,16 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 #include <openssl/sha.h>
 
+#include "core/dns.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/store_tls.h"
@@ -52,6 +57,9 @@ struct store_redis {
     bool tls;                   /* hiredis talks to store_tls's Unix socket */
     struct store_tls *bridge;   /* NULL with tls: not built yet (retried) */
     struct cfg_redis tls_cfg;   /* what the bridge is built from (strings owned) */
+    struct evdns_base *dns;     /* host is a name: dns_get(base)'s resolver */
+    struct evdns_getaddrinfo_request *dns_req;
+    char addr[INET6_ADDRSTRLEN];    /* what host resolved to last */
     bool connected;             /* TCP up */
     bool ready;                 /* and authenticated */
     uint64_t connect_started_ms;
@@ -245,8 +253,61 @@ disconnect_cb(const redisAsyncContext *ac, int status)
     lost(r, status == REDIS_OK ? "closed" : ac->errstr);
 }
 
+static void connect_to(struct store_redis *r, const char *ip);
+
+/* hiredis 0.14 resolves a name with a blocking getaddrinfo() inside
+ * redisAsyncConnect: a name is resolved here (core/dns.h) and hiredis gets
+ * the address. */
+static void
+resolved_cb(int result, struct evutil_addrinfo *ai, void *arg)
+{
+    struct store_redis *r = arg;
+
+    if (result == EVUTIL_EAI_CANCEL)
+        return;         /* store_redis_free: r is gone */
+    r->dns_req = NULL;
+    if (result != 0 || !ai) {
+        log_event(LOG_WARN, "redis_connect_failed", "conn=%s error=\"cannot resolve %s: %s\"",
+                  r->name, r->host, evutil_gai_strerror(result));
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        schedule_reconnect(r);
+        return;
+    }
+    const struct evutil_addrinfo *pick = dns_pick(ai);
+    const void *a = pick->ai_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr;
+    if (!evutil_inet_ntop(pick->ai_family, a, r->addr, sizeof(r->addr)))
+        snprintf(r->addr, sizeof(r->addr), "%s", r->host);
+    evutil_freeaddrinfo(ai);
+    connect_to(r, r->addr);
+}
+
 static void
 connect_now(struct store_redis *r)
+{
+    if (r->ac || r->dns_req)
+        return;
+    if (!r->tls && !r->unix_socket && !dns_is_literal(r->host)) {
+        if (!r->dns)
+            r->dns = dns_get(r->base);
+        if (r->dns) {
+            struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                             .ai_protocol = IPPROTO_TCP };
+            /* (answered from /etc/hosts, the callback runs inside this,
+             * which then returns NULL) */
+            r->dns_req = evdns_getaddrinfo(r->dns, r->host, NULL, &hints, resolved_cb, r);
+            return;
+        }
+        log_event(LOG_WARN, "redis_dns_unavailable", "conn=%s host=%s reason=\"no resolver; "
+                  "resolving with the system's, which blocks\"", r->name, r->host);
+    }
+    connect_to(r, r->host);
+}
+
+static void
+connect_to(struct store_redis *r, const char *host)
 {
     redisAsyncContext *ac;
 
@@ -266,7 +327,7 @@ connect_now(struct store_redis *r)
         ac = redisAsyncConnectUnix(store_tls_path(r->bridge));
     else
         ac = r->unix_socket ? redisAsyncConnectUnix(r->unix_socket)
-                            : redisAsyncConnect(r->host, r->port);
+                            : redisAsyncConnect(host, r->port);
     if (!ac || ac->err) {
         log_event(LOG_WARN, "redis_connect_failed", "conn=%s error=\"%s\"", r->name,
                   ac ? ac->errstr : "out of memory");
@@ -378,6 +439,8 @@ store_redis_free(struct store_redis *r)
         r->ac = NULL;
         redisAsyncFree(ac);
     }
+    if (r->dns_req)
+        evdns_getaddrinfo_cancel(r->dns_req);   /* (the resolver is dns_get's) */
     store_tls_free(r->bridge);
     free(r->tls_cfg.tls_ca_file);
     free(r->tls_cfg.tls_cert_file);

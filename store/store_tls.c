@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/dns.h"
 #include "core/log.h"
 #include "smpp/smpp_tls.h"
 
@@ -40,6 +41,7 @@ struct pair {
     bool up;                    /* handshake done */
     bool closing;               /* Redis side gone: in closes once flushed */
     bool in_paused, out_paused; /* not read: the other side's output is full */
+    struct evdns_getaddrinfo_request *dns_req;  /* host is a name: resolving */
     struct pair *prev, *next;
 };
 
@@ -53,6 +55,7 @@ struct store_tls {
     char dir[PATH_MAX];
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct pair *pairs;
+    struct evdns_base *dns;     /* host is a name: dns_get(base)'s resolver */
     char last_reason[200];      /* redis_tls_failed: repeats are logged at most every 30 s */
     uint64_t last_log_ms;
 };
@@ -81,6 +84,8 @@ pair_free(struct pair *p)
         t->pairs = p->next;
     if (p->next)
         p->next->prev = p->prev;
+    if (p->dns_req)
+        evdns_getaddrinfo_cancel(p->dns_req);   /* its callback sees CANCEL, touches nothing */
     if (p->in)
         bufferevent_free(p->in);
     if (p->out)
@@ -229,6 +234,41 @@ in_event_cb(struct bufferevent *in, short what, void *arg)
 }
 
 static void
+connect_out(struct pair *p, const struct sockaddr *sa, int len)
+{
+    char reason[200];
+
+    if (bufferevent_socket_connect(p->out, sa, len) != 0) {
+        snprintf(reason, sizeof(reason), "connect failed: %s", strerror(errno));
+        tls_failed(p->t, reason);
+        pair_free(p);
+    }
+}
+
+static void
+pair_resolved(int result, struct evutil_addrinfo *ai, void *arg)
+{
+    struct pair *p = arg;
+    char reason[200];
+
+    if (result == EVUTIL_EAI_CANCEL)
+        return;     /* pair_free: p is going */
+    p->dns_req = NULL;
+    if (result != 0 || !ai) {
+        snprintf(reason, sizeof(reason), "cannot resolve %.80s: %.80s", p->t->host,
+                 evutil_gai_strerror(result));
+        tls_failed(p->t, reason);
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        pair_free(p);
+        return;
+    }
+    const struct evutil_addrinfo *a = dns_pick(ai);
+    connect_out(p, a->ai_addr, (int)a->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+}
+
+static void
 accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct store_tls *t = arg;
@@ -268,24 +308,35 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
     bufferevent_set_timeouts(p->out, &tv, &tv);
 
     snprintf(portstr, sizeof(portstr), "%d", t->port);
-    unsigned char b[16];
-    hints.ai_flags = inet_pton(AF_INET, t->host, b) == 1 || inet_pton(AF_INET6, t->host, b) == 1
-                         ? AI_NUMERICHOST : 0;
-    int rc = getaddrinfo(t->host, portstr, &hints, &ai);
-    if (rc != 0 || !ai) {
-        snprintf(reason, sizeof(reason), "cannot resolve %.80s: %.80s", t->host, gai_strerror(rc));
-        tls_failed(t, reason);
-        if (ai)
-            freeaddrinfo(ai);
+    if (dns_is_literal(t->host)) {
+        hints.ai_flags = AI_NUMERICHOST;        /* no lookup: cannot block */
+        int rc = getaddrinfo(t->host, portstr, &hints, &ai);
+        if (rc != 0 || !ai) {
+            snprintf(reason, sizeof(reason), "bad address %.80s: %.80s", t->host, gai_strerror(rc));
+            tls_failed(t, reason);
+            if (ai)
+                freeaddrinfo(ai);
+            pair_free(p);
+            return;
+        }
+        connect_out(p, ai->ai_addr, (int)ai->ai_addrlen);
+        freeaddrinfo(ai);
+        return;
+    }
+    /* A name: resolved without blocking (core/dns.h). */
+    if (!t->dns)
+        t->dns = dns_get(t->base);
+    if (!t->dns) {
+        tls_failed(t, "no DNS resolver (evdns_base_new failed)");
         pair_free(p);
         return;
     }
-    if (bufferevent_socket_connect(p->out, ai->ai_addr, (int)ai->ai_addrlen) != 0) {
-        snprintf(reason, sizeof(reason), "connect failed: %s", strerror(errno));
-        tls_failed(t, reason);
-        pair_free(p);
-    }
-    freeaddrinfo(ai);
+    struct evutil_addrinfo eh = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                  .ai_protocol = IPPROTO_TCP };
+    struct evdns_getaddrinfo_request *q =
+        evdns_getaddrinfo(t->dns, t->host, portstr, &eh, pair_resolved, p);
+    if (q)      /* NULL: answered inside (/etc/hosts), and p may be gone */
+        p->dns_req = q;
 }
 
 static int

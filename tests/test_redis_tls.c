@@ -104,12 +104,12 @@ setup(void **state)
 
 /* redis_extra: more settings inside the redis group. */
 static void
-write_config(struct gwfix *g, const char *redis_extra)
+write_config_host(struct gwfix *g, const char *host, const char *redis_extra)
 {
     char h[65];
     config_sha256_hex(KEY, h);
     gwfix_write_conf(g, "instance = \"tls-1\";\n"
-               "redis = { host = \"127.0.0.1\"; port = %d; prefix = \"t:\"; timeout_ms = 1000;\n"
+               "redis = { host = \"%s\"; port = %d; prefix = \"t:\"; timeout_ms = 1000;\n"
                "  %s\n"
                "};\n"
                "http = { listen = \"127.0.0.1\"; port = %d; };\n"
@@ -120,7 +120,13 @@ write_config(struct gwfix *g, const char *redis_extra)
                "senders = ( { address = \"12345\"; type = \"shortcode\"; accounts = [\"acme\"]; } );\n"
                "routes = ( { name = \"good\"; mps = 100; smsc = [\"sim\"]; prefixes = [\"1415\"]; } );\n"
                "accounts = ( { name = \"acme\"; api_keys = [\"sha256:%s\"]; } );\n",
-            g->redis.port, redis_extra, g->http_port, g->sim[0].port, h);
+            host, g->redis.port, redis_extra, g->http_port, g->sim[0].port, h);
+}
+
+static void
+write_config(struct gwfix *g, const char *redis_extra)
+{
+    write_config_host(g, "127.0.0.1", redis_extra);
 }
 
 static void
@@ -352,6 +358,38 @@ test_tls_server_name(void **state)
     write_config(g, extra);
     start_gw(g);
     post_accepted(g, id, sizeof(id));
+}
+
+/* Redis given by name: the bridge resolves it without blocking
+ * (core/dns.h; "localhost" from /etc/hosts, its IPv4 address), and the
+ * certificate is checked against tls_server_name. An unresolvable name is
+ * refused with the reason. */
+static void
+test_tls_host_name(void **state)
+{
+    struct gwfix *g = *state;
+    char extra[9000], id[128];
+
+    tl_redis_start(&g->redis);
+    gwfix_start_sim(g, 0, NULL);
+    snprintf(extra, sizeof(extra),
+             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", tx(g)->ca);
+    write_config_host(g, "redis.invalid", extra);
+    start_gw(g);
+    if (!gwfix_log_wait(g, "reason=\"cannot resolve redis.invalid: ", 1, 15000)) {
+        tl_dump_tail(g->gwlog);
+        fail_msg("no redis_tls_failed for the unresolvable name");
+    }
+    assert_int_equal(post(g, NULL, 0), 503);
+    int status = tl_stop(g->gw, SIGTERM, 10000);
+    g->gw = 0;
+    assert_true(tl_exited_ok(status));
+
+    write_config_host(g, "localhost", extra);
+    start_gw(g);
+    post_accepted(g, id, sizeof(id));
+    wait_state(g, id, "delivered");
+    assert_true(gwfix_log_wait(g, "redis_ready conn=pacer", 1, 1000));
 }
 
 static void
@@ -617,6 +655,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tls_wrong_name, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_unverified, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_server_name, setup, gwfix_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_host_name, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_cert_required, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_cert, setup, gwfix_teardown),
         cmocka_unit_test_setup_teardown(test_tls_redis_restart, setup, gwfix_teardown),

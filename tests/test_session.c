@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "core/dns.h"
 #include "core/log.h"
 #include "smpp/smpp_client.h"
 #include "smpp/smpp_server.h"
@@ -185,6 +186,8 @@ teardown(void **state)
     struct fx *f = *state;
     if (f->srv)
         smpp_server_free(f->srv);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);     /* cancelled lookups finish */
+    dns_free(f->base);
     event_base_free(f->base);
     free(f);
     return 0;
@@ -267,6 +270,35 @@ test_wrong_password(void **state)
     RUN_UNTIL(f, f->closed_count >= 1, 3000);
     assert_int_equal(f->bound_count, 0);
     assert_string_equal(f->close_reason, "bind refused: ESME_RINVPASWD");
+    stop_client(f, c);
+}
+
+/* An SMSC given by name: resolved without blocking (core/dns.h),
+ * "localhost" from /etc/hosts binds (its IPv4 address: the server listens
+ * on 127.0.0.1); a name that does not resolve fails the attempt like a
+ * refused connection, with the reason. */
+static void
+test_connect_by_name(void **state)
+{
+    struct fx *f = *state;
+
+    fx_start_server(f, NULL);
+    struct smpp_client *c = fx_client(f, smpp_server_port(f->srv), NULL, "localhost", "secret");
+    RUN_UNTIL(f, f->client_state == SMPP_BOUND_TRX, 3000);
+    assert_int_equal(f->client_state, SMPP_BOUND_TRX);
+    stop_client(f, c);
+
+    f->closed_count = 0;
+    f->bound_count = 0;
+    c = fx_client(f, smpp_server_port(f->srv), NULL, "smsc.invalid", "secret");
+    RUN_UNTIL(f, f->closed_count >= 1, 15000);
+    assert_int_equal(f->bound_count, 0);
+    if (strncmp(f->close_reason, "cannot resolve smsc.invalid:", 28) != 0)
+        fail_msg("close reason: %s", f->close_reason);
+    stop_client(f, c);
+
+    /* Stopped while its lookup is out: cancelled, nothing left behind. */
+    c = fx_client(f, smpp_server_port(f->srv), NULL, "smsc.invalid", "secret");
     stop_client(f, c);
 }
 
@@ -646,6 +678,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bind_submit_unbind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_full_then_drained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_drops_mid_window, setup, teardown),

@@ -17,6 +17,8 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "core/dns.h"
+#include "core/log.h"
 #include "store/store_msg.h"
 #include "store/store_sched.h"
 #include "store/store_redis.h"
@@ -52,6 +54,8 @@ teardown(void **state)
 {
     struct fx *f = *state;
     store_redis_free(f->r);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);     /* cancelled lookups finish */
+    dns_free(f->base);
     event_base_free(f->base);
     redisFree(f->c);
     tl_redis_stop(&f->srv);
@@ -488,6 +492,68 @@ test_cancel_before_and_after_read(void **state)
     assert_int_equal(cancel_one(f, "m000000000000deadbeef"), 1);
 }
 
+static void
+ping_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    *(int *)arg = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0
+                      ? 1 : -1;
+}
+
+static int
+file_has(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    while (fp && fgets(line, sizeof(line), fp))
+        n += strstr(line, needle) != NULL;
+    if (fp)
+        fclose(fp);
+    return n;
+}
+
+/*
+ * A Redis host given by name is resolved through evdns (not hiredis's
+ * blocking getaddrinfo): "localhost" from /etc/hosts connects (IPv4 first:
+ * the server binds 127.0.0.1 only); a name that does not resolve is never
+ * ready, is logged as such, and the connection can be freed while its
+ * lookup is still out.
+ */
+static void
+test_host_name(void **state)
+{
+    struct fx *f = *state;
+    char *dir = tl_tmpdir(), logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/log", dir);
+    assert_true(log_open(logpath));
+
+    struct cfg_redis cfg = { .host = (char *)"localhost", .port = f->srv.port,
+                             .prefix = (char *)"t:", .timeout_ms = 2000 };
+    struct store_redis *r = store_redis_new(f->base, &cfg, "byname");
+    TL_RUN_UNTIL(f->base, store_redis_ready(r), 5000);
+    assert_true(store_redis_ready(r));
+    int pong = 0;
+    assert_int_equal(store_redis_cmd(r, ping_cb, &pong, "PING"), 0);
+    TL_RUN_UNTIL(f->base, pong != 0, 5000);
+    assert_int_equal(pong, 1);
+    store_redis_free(r);
+
+    cfg.host = (char *)"redis.invalid";
+    r = store_redis_new(f->base, &cfg, "noname");
+    TL_RUN_UNTIL(f->base, (log_flush(), file_has(logpath, "cannot resolve redis.invalid") > 0), 15000);
+    if (!file_has(logpath, "event=redis_connect_failed conn=noname error=\"cannot resolve redis.invalid: ")) {
+        tl_dump_file(logpath);
+        fail_msg("no redis_connect_failed for the unresolvable name");
+    }
+    assert_false(store_redis_ready(r));
+    store_redis_free(r);        /* a retry's lookup may be out: cancelled */
+
+    r = store_redis_new(f->base, &cfg, "freed");
+    store_redis_free(r);        /* at once, lookup surely out */
+    tl_cleanup_dir(dir);
+}
+
 int
 main(void)
 {
@@ -499,6 +565,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_message_life_and_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_and_after_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receipt_timeout_sweep, setup, teardown),
+        /* last: it sends the log to a file */
+        cmocka_unit_test_setup_teardown(test_host_name, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
