@@ -57,9 +57,9 @@ void log_set_warn_hook(void (*fn)(void *arg, const char *line, size_t len), void
  * Trace: debug lines of these events only (config `log_trace`), written
  * like info lines (block-buffered), whatever the level. For a look at one
  * kind of event at full traffic, where level debug would write every debug
- * line of every module, each with its own write(2): at 10,000 submits a
- * second that was a quarter of the daemon's CPU. At most LOG_TRACE_MAX
- * names; the list is copied. n = 0 clears it.
+ * line of every module, each with its own write(2) (about five lines per
+ * message at 10,000 submits a second). At most LOG_TRACE_MAX names; the
+ * list is copied. n = 0 clears it.
  */
 #define LOG_TRACE_MAX 16
 void log_set_trace(const char *const *events, size_t n);
