@@ -43,6 +43,7 @@
 static struct {
     char *dir;
     char cert[512], key[512], mail_tls[512], mail_plain[512], plog[512];
+    char sa[512], sa_wrong[512], sa_pub[512];    /* service-account key files (RCS) */
     int smtp_tls, smtp_plain, http, closed;
     pid_t p_tls, p_plain, p_http;
     struct event_base *base;
@@ -231,6 +232,60 @@ start(pid_t *pid, char *const argv[], const char *log, int port)
     }
 }
 
+#define SA_EMAIL "smsgw-rbm@acme-test.iam.gserviceaccount.com"
+
+/* A service-account key file as the Google Cloud console exports it, for
+ * the key in pem_path. */
+static void
+write_sa(const char *path, const char *pem_path)
+{
+    FILE *in = fopen(pem_path, "r");
+    char pem[8192];
+    size_t n = in ? fread(pem, 1, sizeof(pem) - 1, in) : 0;
+    if (in)
+        fclose(in);
+    if (n == 0)
+        fail_msg("no key in %s", pem_path);
+    pem[n] = '\0';
+    struct json_object *o = json_object_new_object();
+    char uri[128];
+    snprintf(uri, sizeof(uri), "http://127.0.0.1:%d/token", G.http);
+    json_object_object_add(o, "type", json_object_new_string("service_account"));
+    json_object_object_add(o, "project_id", json_object_new_string("acme-test"));
+    json_object_object_add(o, "private_key_id", json_object_new_string("0123abcd"));
+    json_object_object_add(o, "private_key", json_object_new_string(pem));
+    json_object_object_add(o, "client_email", json_object_new_string(SA_EMAIL));
+    json_object_object_add(o, "token_uri", json_object_new_string(uri));
+    if (json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY) != 0)
+        fail_msg("cannot write %s", path);
+    json_object_put(o);
+}
+
+/* Two RSA keys: the service account's (its public half for the token
+ * endpoint stand-in) and another, for a key file the endpoint refuses. */
+static void
+make_service_accounts(void)
+{
+    char cmd[4096], k1[600], k2[600];
+    snprintf(k1, sizeof(k1), "%s/sa-key.pem", G.dir);
+    snprintf(k2, sizeof(k2), "%s/sa-wrong-key.pem", G.dir);
+    snprintf(G.sa_pub, sizeof(G.sa_pub), "%s/sa-pub.pem", G.dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%s' && "
+             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%s' && "
+             "openssl pkey -in '%s' -pubout -out '%s'", k1, k2, k1, G.sa_pub);
+    if (system(cmd) != 0)
+        fail_msg("openssl could not make the RSA keys");
+    snprintf(G.sa, sizeof(G.sa), "%s/sa.json", G.dir);
+    snprintf(G.sa_wrong, sizeof(G.sa_wrong), "%s/sa-wrong.json", G.dir);
+    write_sa(G.sa, k1);
+    write_sa(G.sa_wrong, k2);
+    /* for tests/channels/provider.py's token endpoint */
+    setenv("PROVIDER_SA_EMAIL", SA_EMAIL, 1);
+    setenv("PROVIDER_SA_PUB", G.sa_pub, 1);
+    setenv("PROVIDER_TOKEN_TTL", "4", 1);
+}
+
 static int
 group_setup(void **state)
 {
@@ -260,6 +315,7 @@ group_setup(void **state)
     snprintf(p1, sizeof(p1), "%d", G.smtp_tls);
     snprintf(p2, sizeof(p2), "%d", G.smtp_plain);
     snprintf(p3, sizeof(p3), "%d", G.http);
+    make_service_accounts();
 
     snprintf(script, sizeof(script), "%s/tests/channels/smtpd.py", tl_top());
     snprintf(log, sizeof(log), "%s/smtpd-tls.log", G.dir);
@@ -752,6 +808,147 @@ test_rcs_capability_and_send(void **state)
     chan_free(c);
 }
 
+/* The "auth" of every logged request to prefix, in order (at most max). */
+static int
+request_auths(const char *prefix, char out[][64], int max)
+{
+    FILE *f = fopen(G.plog, "r");
+    char line[65536];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f) && n < max) {
+        struct json_object *o = json_tokener_parse(line);
+        const char *p = js(o, "path"), *a = js(o, "auth");
+        if (p && strncmp(p, prefix, strlen(prefix)) == 0)
+            snprintf(out[n++], 64, "%s", a ? a : "");
+        json_object_put(o);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Token grants the endpoint answered with "grant": what (ok or the reason). */
+static int
+count_grants(const char *what)
+{
+    FILE *f = fopen(G.plog, "r");
+    char line[65536];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        struct json_object *o = json_tokener_parse(line);
+        const char *p = js(o, "path"), *g = js(o, "grant");
+        n += p && strcmp(p, "/token") == 0 && g && strcmp(g, what) == 0;
+        json_object_put(o);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/*
+ * RCS with a service-account key instead of a token (an access token lives
+ * an hour): the connector gets its tokens from the token endpoint (a JWT
+ * the stand-in verifies with the public key) and renews them before they
+ * expire (here they live 4 s: renewed at 2 s). A send before the first
+ * token fails retryable; a key the endpoint refuses leaves every send
+ * failing retryable, never sending without a token.
+ */
+static void
+test_rcs_service_account(void **state)
+{
+    (void)state;
+    struct chan_rcs_cfg cfg = rcs_cfg();
+    cfg.token = NULL;
+    cfg.service_account_file = G.sa;
+    struct chan *c = chan_rcs_new(G.base, G.curl, &cfg);
+    int ok0 = count_grants("ok");
+
+    /* Sent at once, the first message finds no token yet: retryable, as
+     * the router would retry it. */
+    struct chan_msg m = { .id = "sa-1", .to = "+14155550100", .text = "hello" };
+    int unavailable = 0;
+    for (int i = 0; i < 50; i++) {
+        reset();
+        assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+        wait_n(1, 10000);
+        if (R[0].status == CHAN_ACCEPTED)
+            break;
+        assert_string_equal(R[0].error, "oauth_token_unavailable");
+        assert_true(R[0].retryable);
+        unavailable++;
+        TL_RUN_UNTIL(G.base, false, 100);
+    }
+    assert_true(unavailable >= 1);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    char auths[16][64];
+    int n = request_auths("/rbm/v1/phones/+14155550100/agentMessages", auths, 16);
+    assert_true(n >= 1);
+    char first[64];
+    snprintf(first, sizeof(first), "%s", auths[n - 1]);
+    assert_int_equal(strncmp(first, "Bearer sa-token-", 16), 0);
+    assert_int_equal(count_grants("ok"), ok0 + 1);
+
+    /* Past its half life, a new token is in use (and the old one would
+     * expire at 4 s). */
+    TL_RUN_UNTIL(G.base, count_grants("ok") >= ok0 + 2, 6000);
+    assert_int_equal(count_grants("ok"), ok0 + 2);
+    reset();
+    m.id = "sa-2";
+    m.to = "+14155550101";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_ACCEPTED);
+    n = request_auths("/rbm/v1/phones/+14155550101/agentMessages", auths, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(strncmp(auths[0], "Bearer sa-token-", 16), 0);
+    assert_string_not_equal(auths[0], first);
+
+    /* The provider revokes the token in use (401): retryable, the token is
+     * dropped at once (the next send waits for a new one instead of
+     * meeting 401 again), and a new one comes: 5 s after the last request
+     * at the latest, here the 2 s renewal's. */
+    int ok1 = count_grants("ok");
+    reset();
+    m.id = "sa-4";
+    m.to = "+14155550401";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_string_equal(R[0].error, "http_401");
+    assert_true(R[0].retryable);
+    if (count_grants("ok") == ok1) {     /* (no renewal in between) */
+        reset();
+        m.id = "sa-5";
+        m.to = "+14155550105";
+        assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+        wait_n(1, 10000);
+        if (count_grants("ok") == ok1) {
+            assert_int_equal(R[0].status, CHAN_FAILED);
+            assert_string_equal(R[0].error, "oauth_token_unavailable");
+        }
+    }
+    TL_RUN_UNTIL(G.base, count_grants("ok") > ok1, 6000);
+    assert_true(count_grants("ok") > ok1);
+    chan_free(c);
+
+    /* A key the endpoint does not know: no token, every send retryable. */
+    int bad0 = count_grants("bad signature");
+    cfg.service_account_file = G.sa_wrong;
+    c = chan_rcs_new(G.base, G.curl, &cfg);
+    TL_RUN_UNTIL(G.base, count_grants("bad signature") > bad0, 5000);
+    assert_true(count_grants("bad signature") > bad0);
+    reset();
+    m.id = "sa-3";
+    m.to = "+14155550102";
+    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+    assert_int_equal(R[0].status, CHAN_FAILED);
+    assert_string_equal(R[0].error, "oauth_token_unavailable");
+    assert_true(R[0].retryable);
+    assert_int_equal(request_auths("/rbm/v1/phones/+14155550102/", auths, 16), 0);
+    chan_free(c);
+}
+
 /* --------------------------------------------- limits, pacing, shutdown */
 
 static void
@@ -1136,6 +1333,67 @@ test_config(void **state)
     chan_config_parse(&cc, NULL, &errs);
     assert_false(cc.has_email || cc.has_ott || cc.has_rcs);
     assert_int_equal(errs.n, 0);
+}
+
+/* channels.rcs with a service-account key: checked when the config is
+ * (the file read, its key usable), and not together with a token. */
+static void
+test_rcs_service_account_config(void **state)
+{
+    (void)state;
+    struct chan_config cc;
+    struct cfg_errs errs = { 0 };
+    char text[4096], notjson[600];
+
+    snprintf(text, sizeof(text),
+             "channels = { rcs = { base_url = \"https://rcs.example\";\n"
+             "  service_account_file = \"%s\"; }; };\n", G.sa);
+    config_t *c = load_conf(text);
+    chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
+    cfg_errs_print(&errs, stderr);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cc.rcs.service_account_file, G.sa);
+    assert_null(cc.rcs.token);
+    chan_config_free(&cc);
+    config_destroy(c);
+
+    snprintf(notjson, sizeof(notjson), "%s/notjson.json", G.dir);
+    FILE *f = fopen(notjson, "w");
+    fputs("-----BEGIN PRIVATE KEY-----\n", f);
+    fclose(f);
+    snprintf(text, sizeof(text),
+             "channels = {\n"
+             "  rcs = { base_url = \"https://rcs.example\"; token = \"ya29\";\n"
+             "          service_account_file = \"%s\"; };\n"
+             "};\n"
+             "b = { rcs = { base_url = \"https://rcs.example\";\n"
+             "              service_account_file = \"%s/none.json\"; }; };\n"
+             "d = { rcs = { base_url = \"https://rcs.example\";\n"
+             "              service_account_file = \"%s\"; }; };\n",
+             G.sa, G.dir, notjson);
+    c = load_conf(text);
+    chan_config_parse(&cc, config_lookup(c, "channels"), &errs);
+    chan_config_free(&cc);
+    chan_config_parse(&cc, config_lookup(c, "b"), &errs);
+    chan_config_free(&cc);
+    chan_config_parse(&cc, config_lookup(c, "d"), &errs);
+    chan_config_free(&cc);
+    cfg_errs_print(&errs, stderr);
+    char want_none[700];
+    snprintf(want_none, sizeof(want_none),
+             "c.conf:6: channels.rcs: service_account_file \"%s/none.json\": cannot read it: "
+             "No such file or directory", G.dir);
+    const char *want[] = {
+        "c.conf:2: channels.rcs: \"token\" and \"service_account_file\" both set",
+        want_none,
+        "not JSON: expected the service-account key file",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!cfg_errs_has(&errs, want[i]))
+            fail_msg("missing error: %s", want[i]);
+    assert_int_equal(errs.n, 3);
+    cfg_errs_free(&errs);
+    config_destroy(c);
 }
 
 
@@ -1638,6 +1896,8 @@ main(void)
         cmocka_unit_test(test_ott_text_and_template),
         cmocka_unit_test(test_ott_failures),
         cmocka_unit_test(test_rcs_capability_and_send),
+        cmocka_unit_test(test_rcs_service_account),
+        cmocka_unit_test(test_rcs_service_account_config),
         cmocka_unit_test(test_concurrency_queue_and_shutdown),
         cmocka_unit_test(test_free_from_own_callback),
         cmocka_unit_test(test_mps_pacing),

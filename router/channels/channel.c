@@ -17,6 +17,7 @@
 #include "core/cfg_group.h"
 #include "core/curlev.h"
 #include "core/log.h"
+#include "router/channels/oauth.h"
 #include "router/router_pacer.h"
 
 static const char *const status_names[] = { "accepted", "sent", "delivered", "read", "failed" };
@@ -276,7 +277,8 @@ job_start(struct chan *c, struct chan_job *j)
     curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(j->easy, CURLOPT_USERAGENT, "smsgw/0.1");
     if (!c->ops->prepare(c, j, &err)) {
-        struct chan_result r = { .status = CHAN_FAILED, .error = err };
+        struct chan_result r = { .status = CHAN_FAILED, .error = err,
+                                 .retryable = j->prepare_retryable };
         job_report(c, j, &r);
         return;
     }
@@ -672,7 +674,7 @@ email_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_email_cfg
 
 static void
 http_common(struct cfg_errs *e, const config_setting_t *g, const char *label, char **base,
-            char **token, char **ca_file, bool *verify)
+            char **token, bool token_required, char **ca_file, bool *verify)
 {
     static const char *const schemes[] = { "https://", "http://", NULL };
 
@@ -684,7 +686,8 @@ http_common(struct cfg_errs *e, const config_setting_t *g, const char *label, ch
                 (*base)[--n] = '\0';
         }
     }
-    if (cfg_group_str(e, g, label, "token", true, 1, 8192, token) && strpbrk(*token, "\r\n "))
+    if (cfg_group_str(e, g, label, "token", token_required, 1, 8192, token) &&
+        strpbrk(*token, "\r\n "))
         cfg_errs_add(e, config_setting_get_member(g, "token"),
                      "%s: \"token\" must not contain spaces or line breaks", label);
     cfg_group_str(e, g, label, "ca_file", false, 1, 4096, ca_file);
@@ -714,7 +717,7 @@ ott_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_ott_cfg *c)
     cfg_group_check_keys(e, g, label, keys);
     cfg_group_str(e, g, label, "name", false, 1, 64, &c->name);
     limits_parse(e, g, label, &c->lim);
-    http_common(e, g, label, &c->base_url, &c->token, &c->ca_file, &c->verify);
+    http_common(e, g, label, &c->base_url, &c->token, true, &c->ca_file, &c->verify);
     if (cfg_group_str(e, g, label, "phone_number_id", true, 1, 64, &c->phone_number_id) &&
         !path_segment_ok(c->phone_number_id))
         cfg_errs_add(e, config_setting_get_member(g, "phone_number_id"),
@@ -733,13 +736,32 @@ rcs_parse(struct cfg_errs *e, const config_setting_t *g, struct chan_rcs_cfg *c)
     static const char *const keys[] = { "name", "base_url", "token", "agent_id", "ca_file",
                                         "verify", "timeout_ms", "concurrency", "mps",
                                         "max_queue", "retry_attempts", "retry_backoff_ms",
-                                        "client_token", "webhook_verify", NULL };
+                                        "client_token", "webhook_verify",
+                                        "service_account_file", "token_scope", NULL };
     const char *label = "channels.rcs";
 
     cfg_group_check_keys(e, g, label, keys);
     cfg_group_str(e, g, label, "name", false, 1, 64, &c->name);
     limits_parse(e, g, label, &c->lim);
-    http_common(e, g, label, &c->base_url, &c->token, &c->ca_file, &c->verify);
+    bool sa = config_setting_get_member(g, "service_account_file") != NULL;
+    http_common(e, g, label, &c->base_url, &c->token, !sa, &c->ca_file, &c->verify);
+    if (sa) {
+        if (c->token)
+            cfg_errs_add(e, config_setting_get_member(g, "token"),
+                         "%s: \"token\" and \"service_account_file\" both set: keep one "
+                         "(service_account_file renews its tokens; a token lasts an hour)", label);
+        if (cfg_group_str(e, g, label, "service_account_file", true, 1, 4096,
+                          &c->service_account_file)) {
+            struct oauth_sa_file f;
+            char why[256];
+            if (oauth_sa_file_load(c->service_account_file, &f, why, sizeof(why)) != 0)
+                cfg_errs_add(e, config_setting_get_member(g, "service_account_file"),
+                             "%s: service_account_file \"%s\": %s", label,
+                             c->service_account_file, why);
+            oauth_sa_file_free(&f);
+        }
+        cfg_group_str(e, g, label, "token_scope", false, 1, 1024, &c->token_scope);
+    }
     if (cfg_group_str(e, g, label, "agent_id", false, 1, 128, &c->agent_id) &&
         !path_segment_ok(c->agent_id))
         cfg_errs_add(e, config_setting_get_member(g, "agent_id"),
@@ -832,6 +854,8 @@ chan_config_free(struct chan_config *c)
     free(c->rcs.name);
     free(c->rcs.base_url);
     free(c->rcs.token);
+    free(c->rcs.service_account_file);
+    free(c->rcs.token_scope);
     free(c->rcs.agent_id);
     free(c->rcs.ca_file);
     free(c->rcs.client_token);

@@ -145,7 +145,10 @@ struct chan_rcs_cfg {
     char *name;                     /* default "rcs" */
     struct chan_limits lim;
     char *base_url;                 /* "https://rcsbusinessmessaging.googleapis.com" */
-    char *token;                    /* Bearer token (an OAuth access token) */
+    char *token;                    /* Bearer token (an OAuth access token), or: */
+    char *service_account_file;     /* a Google service-account key: tokens renewed
+                                       (router/channels/oauth.h) */
+    char *token_scope;              /* NULL: the RBM scope */
     char *agent_id;                 /* NULL: not sent (single-agent credentials) */
     char *ca_file;
     bool verify;

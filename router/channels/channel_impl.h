@@ -34,6 +34,7 @@ struct chan_job {
     size_t resp_len;
     bool resp_overflow;
     char provider_id[256];          /* filled by prepare (email, RCS) or finish (OTT) */
+    bool prepare_retryable;         /* prepare refused for now (no OAuth token yet) */
     uint64_t start_ms;
 };
 

@@ -13,6 +13,8 @@
  * router can fall through to the next channel at once.
  */
 #include "router/channels/channel_impl.h"
+#include "router/channels/oauth.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +34,8 @@
 
 struct rcs_impl {
     struct chan_rcs_cfg cfg;
-    char *auth;
+    char *auth;                 /* static token's header; NULL with a service account */
+    struct oauth *oauth;        /* service account: renewed tokens */
 };
 
 static void
@@ -45,7 +48,10 @@ rcs_free_impl(void *p)
     free(im->cfg.token);
     free(im->cfg.agent_id);
     free(im->cfg.ca_file);
+    free(im->cfg.service_account_file);
+    free(im->cfg.token_scope);
     free(im->auth);
+    oauth_free(im->oauth);
     free(im);
 }
 
@@ -140,9 +146,9 @@ build_body(const struct chan_msg *m, size_t *len)
 }
 
 static void
-common(struct rcs_impl *im, struct chan_job *j, const char *url)
+common(struct rcs_impl *im, struct chan_job *j, const char *url, const char *auth)
 {
-    j->hdrs = chan_hdr(j->hdrs, im->auth);
+    j->hdrs = chan_hdr(j->hdrs, auth);
     curl_easy_setopt(j->easy, CURLOPT_URL, url);
     curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     chan_set_tls(j->easy, im->cfg.ca_file, im->cfg.verify);
@@ -155,7 +161,18 @@ rcs_prepare(struct chan *c, struct chan_job *j, const char **err)
     struct rcs_impl *im = c->impl;
     char *url = NULL, agent[200] = "";
 
-    (void)err;
+    const char *auth = im->auth;
+    if (!auth) {
+        /* Service account: the current token, or none yet (the first is
+         * on its way, or the token endpoint fails): a retryable failure,
+         * so the router tries again later, durably. */
+        auth = im->oauth ? oauth_header(im->oauth) : NULL;
+        if (!auth) {
+            *err = "oauth_token_unavailable";
+            j->prepare_retryable = true;
+            return false;
+        }
+    }
     if (im->cfg.agent_id)
         snprintf(agent, sizeof(agent), "&agentId=%s", im->cfg.agent_id);
     if (j->capability) {
@@ -172,7 +189,7 @@ rcs_prepare(struct chan *c, struct chan_job *j, const char **err)
         if (asprintf(&url, "%s/v1/phones/%s/capabilities?requestId=%s%s", im->cfg.base_url,
                      j->m.to, uuid, agent) < 0)
             abort();
-        common(im, j, url);
+        common(im, j, url, auth);
         curl_easy_setopt(j->easy, CURLOPT_HTTPGET, 1L);
         free(url);
         return true;
@@ -188,17 +205,28 @@ rcs_prepare(struct chan *c, struct chan_job *j, const char **err)
     j->req = build_body(&j->m, &j->req_len);
     j->hdrs = chan_hdr(j->hdrs, "Content-Type: application/json");
     j->hdrs = chan_hdr(j->hdrs, "Expect:");
-    common(im, j, url);
+    common(im, j, url, auth);
     curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->req);
     curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE, (long)j->req_len);
     free(url);
     return true;
 }
 
+/* 401 with a service account: the token was refused (revoked, or expired
+ * early): a new one is asked for, and the send is worth retrying. */
+static bool
+token_refused(struct chan *c, CURLcode res, long code)
+{
+    struct rcs_impl *im = c->impl;
+    if (res != CURLE_OK || code != 401 || !im->oauth)
+        return false;
+    oauth_invalidate(im->oauth);
+    return true;
+}
+
 static void
 rcs_finish(struct chan *c, struct chan_job *j, CURLcode res, long code, struct chan_result *out)
 {
-    (void)c;
     out->code = code;
     /* 409: RBM has this messageId already (a retry of a send whose answer
      * we lost): the message is there. */
@@ -208,6 +236,8 @@ rcs_finish(struct chan *c, struct chan_job *j, CURLcode res, long code, struct c
         return;
     }
     chan_http_failure(out, res, code);
+    if (token_refused(c, res, code))
+        out->retryable = true;
     if (res == CURLE_OK && code == 404) {
         out->error = "not_rcs_capable";
         out->retryable = false;
@@ -217,8 +247,8 @@ rcs_finish(struct chan *c, struct chan_job *j, CURLcode res, long code, struct c
 static int
 rcs_finish_cap(struct chan *c, struct chan_job *j, CURLcode res, long code)
 {
-    (void)c;
     (void)j;
+    token_refused(c, res, code);
     if (res != CURLE_OK)
         return -1;
     if (code == 200)
@@ -251,8 +281,24 @@ chan_rcs_new(struct event_base *base, struct curlev *curl, const struct chan_rcs
     im->cfg.agent_id = chan_strdup(cfg->agent_id);
     im->cfg.ca_file = chan_strdup(cfg->ca_file);
     im->cfg.client_token = NULL;    /* webhooks are core/chan_hooks' */
-    if (asprintf(&im->auth, "Authorization: Bearer %s", cfg->token) < 0)
+    im->cfg.service_account_file = chan_strdup(cfg->service_account_file);
+    im->cfg.token_scope = chan_strdup(cfg->token_scope);
+    if (cfg->service_account_file) {
+        struct oauth_sa_file f;
+        char why[256];
+        if (oauth_sa_file_load(cfg->service_account_file, &f, why, sizeof(why)) == 0) {
+            im->oauth = oauth_new(base, curl, im->cfg.name, &f, cfg->token_scope, cfg->ca_file,
+                                  cfg->verify);
+        } else {
+            /* (checked with the config; changed since) every send fails
+             * retryable until a reload with a good file */
+            log_event(LOG_ERROR, "oauth_key_unreadable", "channel=%s file=%s reason=\"%s\"",
+                      im->cfg.name, cfg->service_account_file, why);
+            oauth_sa_file_free(&f);
+        }
+    } else if (asprintf(&im->auth, "Authorization: Bearer %s", cfg->token) < 0) {
         abort();
+    }
     return chan_base_new(&rcs_ops, im->cfg.name, base, curl, &cfg->lim, im);
 }
 

@@ -16,20 +16,72 @@ query, authorization, content type, body as parsed) for the test to check.
 Behaviour by the last four digits of the recipient: 0500 -> 500, 0429 ->
 429 (WhatsApp code 130429), 0408 -> no answer for 30 s, 0131 -> 400 with
 WhatsApp code 131047 (outside the 24 h window), 0404 -> RBM 404 (not RCS
-capable, on capability and on send), 0503 -> 503 with Retry-After: 1 to the
+capable, on capability and on send), 0401 -> RBM revokes the service-account
+token the send used and answers 401, 0503 -> 503 with Retry-After: 1 to the
 first two sends to that number, then the normal answer; 0502 -> the same
 with Retry-After: 3, once.
 
   POST /cb/...    a status-callback receiver (smsgwd's core/webhook): no
                   token, answers 200, logged like the rest
+  POST /token     Google's OAuth token endpoint for service accounts (JWT
+                  bearer grant, RFC 7523): with PROVIDER_SA_EMAIL and
+                  PROVIDER_SA_PUB (the key's public half, PEM) set, checks
+                  the assertion (RS256 signature with openssl, iss, aud,
+                  scope, iat/exp) and answers a new access token
+                  "sa-token-N" living PROVIDER_TOKEN_TTL s (default 3600),
+                  which the RBM endpoints then take as well as TOKEN;
+                  anything wrong: 400 {"error": "invalid_grant", ...}
 """
-import json, os, re, sys, threading, time, urllib.parse
+import base64, json, os, re, subprocess, sys, tempfile, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, token, logfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 lock = threading.Lock()
 counter = [0]
 tries = {}          # number -> sends seen (the 0503 behaviour)
+issued = {}         # access token -> expiry (epoch s)
+RBM_SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
+
+
+def b64url_dec(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def check_assertion(jwt):
+    """None when the JWT is a good grant assertion, else what is wrong."""
+    email, pub = os.environ.get("PROVIDER_SA_EMAIL"), os.environ.get("PROVIDER_SA_PUB")
+    if not email or not pub:
+        return "no service account configured"
+    parts = jwt.split(".")
+    if len(parts) != 3:
+        return "not a JWT"
+    try:
+        head, claims = json.loads(b64url_dec(parts[0])), json.loads(b64url_dec(parts[1]))
+        sig = b64url_dec(parts[2])
+    except ValueError:
+        return "undecodable JWT"
+    if head.get("alg") != "RS256" or head.get("typ") != "JWT":
+        return "header %r" % head
+    now = time.time()
+    if claims.get("iss") != email:
+        return "iss %r" % claims.get("iss")
+    if claims.get("aud") != "http://127.0.0.1:%d/token" % port:
+        return "aud %r" % claims.get("aud")
+    if claims.get("scope") != RBM_SCOPE:
+        return "scope %r" % claims.get("scope")
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or abs(iat - now) > 300 or not 0 < exp - iat <= 3600:
+        return "iat/exp %r/%r" % (iat, exp)
+    with tempfile.TemporaryDirectory() as d:
+        with open(d + "/data", "wb") as f:
+            f.write((parts[0] + "." + parts[1]).encode())
+        with open(d + "/sig", "wb") as f:
+            f.write(sig)
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature", d + "/sig",
+                            d + "/data"], capture_output=True)
+    if r.returncode != 0:
+        return "bad signature"
+    return None
 
 
 def log(rec):
@@ -68,7 +120,12 @@ class H(BaseHTTPRequestHandler):
         if method == "POST" and u.path.startswith("/cb/"):
             self.reply(200, {})
             return None
-        if self.headers.get("Authorization") != "Bearer " + token:
+        got = self.headers.get("Authorization") or ""
+        ok = got == "Bearer " + token
+        if not ok and got.startswith("Bearer "):
+            with lock:
+                ok = issued.get(got[7:], 0) > time.time()
+        if not ok:
             self.reply(401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}})
             return None
         return u.path, rec["query"], body
@@ -112,7 +169,33 @@ class H(BaseHTTPRequestHandler):
             return
         self.reply(200, {"features": ["RICHCARD_STANDALONE", "ACTION_OPEN_URL"]})
 
+    def token_grant(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n).decode("utf-8", "replace") if n else ""
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+        why = None
+        if self.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+            why = "content type %r" % self.headers.get("Content-Type")
+        elif form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            why = "grant_type %r" % form.get("grant_type")
+        else:
+            why = check_assertion(form.get("assertion", ""))
+        ttl = int(os.environ.get("PROVIDER_TOKEN_TTL", "3600"))
+        tok = None
+        if why is None:
+            with lock:
+                counter[0] += 1
+                tok = "sa-token-%d" % counter[0]
+                issued[tok] = time.time() + ttl
+        log({"method": "POST", "path": "/token", "grant": why or "ok", "token": tok})
+        if why is not None:
+            self.reply(400, {"error": "invalid_grant", "error_description": why})
+            return
+        self.reply(200, {"access_token": tok, "expires_in": ttl, "token_type": "Bearer"})
+
     def do_POST(self):
+        if urllib.parse.urlsplit(self.path).path == "/token":
+            return self.token_grant()
         r = self.common("POST")
         if r is None:
             return
@@ -164,6 +247,12 @@ class H(BaseHTTPRequestHandler):
             self.reply(400, {"error": {"code": 400, "message": "bad agentMessage", "status": "INVALID_ARGUMENT"}})
             return
         if self.behave(msisdn):
+            return
+        auth = self.headers.get("Authorization") or ""
+        if msisdn.endswith("0401") and auth.startswith("Bearer sa-token-"):
+            with lock:
+                issued.pop(auth[7:], None)      # revoked: later uses get 401 too
+            self.reply(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}})
             return
         if msisdn.endswith("0404"):
             self.reply(404, {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})
