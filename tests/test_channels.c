@@ -134,48 +134,58 @@ js(struct json_object *o, const char *path)
         assert_string_equal(got_, (want)); \
     } while (0)
 
+/* fn(request, arg) for every request the provider logged whose path starts
+ * with prefix, in order ("" for all); the object is freed after fn. */
+static void
+each_request(const char *prefix, void (*fn)(struct json_object *req, void *arg), void *arg)
+{
+    FILE *f = fopen(G.plog, "r");
+    char line[65536];
+
+    while (f && fgets(line, sizeof(line), f)) {
+        struct json_object *o = json_tokener_parse(line);
+        const char *p = js(o, "path");
+        if (p && strncmp(p, prefix, strlen(prefix)) == 0)
+            fn(o, arg);
+        json_object_put(o);
+    }
+    if (f)
+        fclose(f);
+}
+
+static void
+keep_last(struct json_object *req, void *arg)
+{
+    struct json_object **hit = arg;
+    json_object_put(*hit);
+    *hit = json_object_get(req);
+}
+
 /* The last request the provider logged whose path starts with prefix. */
 static struct json_object *
 last_request(const char *prefix)
 {
-    FILE *f = fopen(G.plog, "r");
-    char line[65536];
     struct json_object *hit = NULL;
-
-    if (!f)
+    if (access(G.plog, R_OK) != 0)
         fail_msg("no provider log");
-    while (fgets(line, sizeof(line), f)) {
-        struct json_object *o = json_tokener_parse(line);
-        const char *p = js(o, "path");
-        if (p && strncmp(p, prefix, strlen(prefix)) == 0) {
-            json_object_put(hit);
-            hit = o;
-        } else {
-            json_object_put(o);
-        }
-    }
-    fclose(f);
+    each_request(prefix, keep_last, &hit);
     if (!hit)
         fail_msg("no request to %s logged", prefix);
     return hit;
 }
 
+static void
+count_one(struct json_object *req, void *arg)
+{
+    (void)req;
+    (*(int *)arg)++;
+}
+
 static int
 count_requests(const char *prefix)
 {
-    FILE *f = fopen(G.plog, "r");
-    char line[65536];
     int n = 0;
-
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof(line), f)) {
-        struct json_object *o = json_tokener_parse(line);
-        const char *p = js(o, "path");
-        n += p && strncmp(p, prefix, strlen(prefix)) == 0;
-        json_object_put(o);
-    }
-    fclose(f);
+    each_request(prefix, count_one, &n);
     return n;
 }
 
@@ -808,41 +818,49 @@ test_rcs_capability_and_send(void **state)
     chan_free(c);
 }
 
-/* The "auth" of every logged request to prefix, in order (at most max). */
-static int
-request_auths(const char *prefix, char out[][64], int max)
+/* The "auth" of every logged request to prefix, in order (at most 16). */
+struct auths {
+    char v[16][64];
+    int n;
+};
+
+static void
+auth_one(struct json_object *req, void *arg)
 {
-    FILE *f = fopen(G.plog, "r");
-    char line[65536];
-    int n = 0;
-    while (f && fgets(line, sizeof(line), f) && n < max) {
-        struct json_object *o = json_tokener_parse(line);
-        const char *p = js(o, "path"), *a = js(o, "auth");
-        if (p && strncmp(p, prefix, strlen(prefix)) == 0)
-            snprintf(out[n++], 64, "%s", a ? a : "");
-        json_object_put(o);
-    }
-    if (f)
-        fclose(f);
-    return n;
+    struct auths *a = arg;
+    const char *v = js(req, "auth");
+    if (a->n < 16)
+        snprintf(a->v[a->n++], sizeof(a->v[0]), "%s", v ? v : "");
+}
+
+static int
+request_auths(const char *prefix, struct auths *a)
+{
+    a->n = 0;
+    each_request(prefix, auth_one, a);
+    return a->n;
 }
 
 /* Token grants the endpoint answered with "grant": what (ok or the reason). */
+struct grants {
+    const char *what;
+    int n;
+};
+
+static void
+grant_one(struct json_object *req, void *arg)
+{
+    struct grants *g = arg;
+    const char *v = js(req, "grant");
+    g->n += v && strcmp(v, g->what) == 0;
+}
+
 static int
 count_grants(const char *what)
 {
-    FILE *f = fopen(G.plog, "r");
-    char line[65536];
-    int n = 0;
-    while (f && fgets(line, sizeof(line), f)) {
-        struct json_object *o = json_tokener_parse(line);
-        const char *p = js(o, "path"), *g = js(o, "grant");
-        n += p && strcmp(p, "/token") == 0 && g && strcmp(g, what) == 0;
-        json_object_put(o);
-    }
-    if (f)
-        fclose(f);
-    return n;
+    struct grants g = { what, 0 };
+    each_request("/token", grant_one, &g);
+    return g.n;
 }
 
 /*
@@ -880,11 +898,11 @@ test_rcs_service_account(void **state)
     }
     assert_true(unavailable >= 1);
     assert_int_equal(R[0].status, CHAN_ACCEPTED);
-    char auths[16][64];
-    int n = request_auths("/rbm/v1/phones/+14155550100/agentMessages", auths, 16);
+    struct auths auths;
+    int n = request_auths("/rbm/v1/phones/+14155550100/agentMessages", &auths);
     assert_true(n >= 1);
     char first[64];
-    snprintf(first, sizeof(first), "%s", auths[n - 1]);
+    snprintf(first, sizeof(first), "%s", auths.v[n - 1]);
     assert_int_equal(strncmp(first, "Bearer sa-token-", 16), 0);
     assert_int_equal(count_grants("ok"), ok0 + 1);
 
@@ -898,10 +916,10 @@ test_rcs_service_account(void **state)
     assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
     wait_n(1, 10000);
     assert_int_equal(R[0].status, CHAN_ACCEPTED);
-    n = request_auths("/rbm/v1/phones/+14155550101/agentMessages", auths, 16);
+    n = request_auths("/rbm/v1/phones/+14155550101/agentMessages", &auths);
     assert_int_equal(n, 1);
-    assert_int_equal(strncmp(auths[0], "Bearer sa-token-", 16), 0);
-    assert_string_not_equal(auths[0], first);
+    assert_int_equal(strncmp(auths.v[0], "Bearer sa-token-", 16), 0);
+    assert_string_not_equal(auths.v[0], first);
 
     /* The provider revokes the token in use (401): retryable, the token is
      * dropped at once (the next send waits for a new one instead of
@@ -945,7 +963,7 @@ test_rcs_service_account(void **state)
     assert_int_equal(R[0].status, CHAN_FAILED);
     assert_string_equal(R[0].error, "oauth_token_unavailable");
     assert_true(R[0].retryable);
-    assert_int_equal(request_auths("/rbm/v1/phones/+14155550102/", auths, 16), 0);
+    assert_int_equal(request_auths("/rbm/v1/phones/+14155550102/", &auths), 0);
     chan_free(c);
 }
 
