@@ -871,6 +871,17 @@ count_grants(const char *what)
  * token fails retryable; a key the endpoint refuses leaves every send
  * failing retryable, never sending without a token.
  */
+/* Send m as id to to and wait for its one result (in R[0]). */
+static void
+send_wait(struct chan *c, struct chan_msg *m, const char *id, const char *to)
+{
+    reset();
+    m->id = id;
+    m->to = to;
+    assert_int_equal(chan_send(c, m, on_result, NULL), CHAN_OK);
+    wait_n(1, 10000);
+}
+
 static void
 test_rcs_service_account(void **state)
 {
@@ -910,11 +921,7 @@ test_rcs_service_account(void **state)
      * expire at 4 s). */
     TL_RUN_UNTIL(G.base, count_grants("ok") >= ok0 + 2, 6000);
     assert_int_equal(count_grants("ok"), ok0 + 2);
-    reset();
-    m.id = "sa-2";
-    m.to = "+14155550101";
-    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
-    wait_n(1, 10000);
+    send_wait(c, &m, "sa-2", "+14155550101");
     assert_int_equal(R[0].status, CHAN_ACCEPTED);
     n = request_auths("/rbm/v1/phones/+14155550101/agentMessages", &auths);
     assert_int_equal(n, 1);
@@ -926,20 +933,12 @@ test_rcs_service_account(void **state)
      * meeting 401 again), and a new one comes: 5 s after the last request
      * at the latest, here the 2 s renewal's. */
     int ok1 = count_grants("ok");
-    reset();
-    m.id = "sa-4";
-    m.to = "+14155550401";
-    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
-    wait_n(1, 10000);
+    send_wait(c, &m, "sa-4", "+14155550401");
     assert_int_equal(R[0].status, CHAN_FAILED);
     assert_string_equal(R[0].error, "http_401");
     assert_true(R[0].retryable);
     if (count_grants("ok") == ok1) {     /* (no renewal in between) */
-        reset();
-        m.id = "sa-5";
-        m.to = "+14155550105";
-        assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
-        wait_n(1, 10000);
+        send_wait(c, &m, "sa-5", "+14155550105");
         if (count_grants("ok") == ok1) {
             assert_int_equal(R[0].status, CHAN_FAILED);
             assert_string_equal(R[0].error, "oauth_token_unavailable");
@@ -955,11 +954,7 @@ test_rcs_service_account(void **state)
     c = chan_rcs_new(G.base, G.curl, &cfg);
     TL_RUN_UNTIL(G.base, count_grants("bad signature") > bad0, 5000);
     assert_true(count_grants("bad signature") > bad0);
-    reset();
-    m.id = "sa-3";
-    m.to = "+14155550102";
-    assert_int_equal(chan_send(c, &m, on_result, NULL), CHAN_OK);
-    wait_n(1, 10000);
+    send_wait(c, &m, "sa-3", "+14155550102");
     assert_int_equal(R[0].status, CHAN_FAILED);
     assert_string_equal(R[0].error, "oauth_token_unavailable");
     assert_true(R[0].retryable);
