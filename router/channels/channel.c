@@ -198,23 +198,31 @@ leave(struct chan *c)
         chan_release(c);
 }
 
+bool
+chan_buf_add(char **buf, size_t *len, const char *p, size_t n, size_t max)
+{
+    if (*len + n > max)
+        return false;
+    char *b = realloc(*buf, *len + n + 1);
+    if (!b)
+        abort();
+    memcpy(b + *len, p, n);
+    *buf = b;
+    *len += n;
+    b[*len] = '\0';
+    return true;
+}
+
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct chan_job *j = ud;
     size_t n = size * nmemb;
 
-    if (j->resp_len + n > CHAN_RESP_MAX) {
+    if (!chan_buf_add(&j->resp, &j->resp_len, ptr, n, CHAN_RESP_MAX)) {
         j->resp_overflow = true;
         return 0;               /* CURLE_WRITE_ERROR */
     }
-    char *b = realloc(j->resp, j->resp_len + n + 1);
-    if (!b)
-        abort();
-    memcpy(b + j->resp_len, ptr, n);
-    j->resp = b;
-    j->resp_len += n;
-    j->resp[j->resp_len] = '\0';
     return n;
 }
 

@@ -78,6 +78,10 @@ struct chan *chan_base_new(const struct chan_ops *ops, const char *name,
                            struct event_base *base, struct curlev *curl,
                            const struct chan_limits *lim, void *impl);
 
+/* Append p[0..n) to the NUL-terminated *buf of *len bytes; false (nothing
+ * appended) if that would pass max. For curl write callbacks. */
+bool chan_buf_add(char **buf, size_t *len, const char *p, size_t n, size_t max);
+
 /* TLS options shared by the HTTP connectors and email. */
 void chan_set_tls(CURL *e, const char *ca_file, bool verify);
 

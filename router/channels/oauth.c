@@ -217,16 +217,7 @@ resp_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct oauth *o = ud;
     size_t n = size * nmemb;
-    if (o->resp_len + n > RESP_MAX)
-        return 0;
-    char *b = realloc(o->resp, o->resp_len + n + 1);
-    if (!b)
-        abort();
-    memcpy(b + o->resp_len, ptr, n);
-    o->resp = b;
-    o->resp_len += n;
-    o->resp[o->resp_len] = '\0';
-    return n;
+    return chan_buf_add(&o->resp, &o->resp_len, ptr, n, RESP_MAX) ? n : 0;
 }
 
 static void
