@@ -34,6 +34,7 @@
 #include "core/cfg_group.h"
 #include "core/config.h"
 #include "core/curlev.h"
+#include "core/metrics.h"
 #include "router/channels/channel.h"
 #include "tests/gwfix.h"
 
@@ -946,6 +947,9 @@ test_rcs_service_account(void **state)
     }
     TL_RUN_UNTIL(G.base, count_grants("ok") > ok1, 6000);
     assert_true(count_grants("ok") > ok1);
+    TL_RUN_UNTIL(G.base, metrics_value("smsgw_oauth_tokens_total", "channel=\"rcs\"") >= 3, 2000);
+    assert_true(metrics_value("smsgw_oauth_tokens_total", "channel=\"rcs\"") >= 3);
+    assert_true(metrics_value("smsgw_oauth_failures_total", "channel=\"rcs\"") <= 0);
     chan_free(c);
 
     /* A key the endpoint does not know: no token, every send retryable. */
@@ -959,6 +963,8 @@ test_rcs_service_account(void **state)
     assert_string_equal(R[0].error, "oauth_token_unavailable");
     assert_true(R[0].retryable);
     assert_int_equal(request_auths("/rbm/v1/phones/+14155550102/", &auths), 0);
+    TL_RUN_UNTIL(G.base, metrics_value("smsgw_oauth_failures_total", "channel=\"rcs\"") >= 1, 3000);
+    assert_true(metrics_value("smsgw_oauth_failures_total", "channel=\"rcs\"") >= 1);
     chan_free(c);
 }
 

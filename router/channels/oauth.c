@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/curlev.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "router/channels/channel_impl.h"
 
 #define RESP_MAX        65536
@@ -235,9 +236,17 @@ request_free(struct oauth *o)
 }
 
 static void
+count(struct oauth *o, const char *name)
+{
+    char l[160];
+    metrics_inc(name, metrics_labels(l, sizeof(l), "channel", o->name, NULL, NULL));
+}
+
+static void
 failed(struct oauth *o, const char *reason, const char *detail)
 {
     char q[300];
+    count(o, "smsgw_oauth_failures_total");
     log_event(LOG_WARN, "oauth_token_failed", "channel=%s token_uri=%s reason=%s detail=%s "
               "retry_s=%u token_valid=%s", o->name, o->sa.token_uri, reason,
               log_quote(detail ? detail : "", q, sizeof(q)), o->backoff_s,
@@ -286,6 +295,7 @@ done_cb(CURL *easy, CURLcode res, void *arg)
     uint64_t now = clock_mono_ms();
     o->expires_ms = now + (uint64_t)expires * 1000u;
     o->tokens++;
+    count(o, "smsgw_oauth_tokens_total");
     o->backoff_s = BACKOFF_MIN_S;
     /* Renew 5 minutes early, or at half its life when it is shorter. */
     uint64_t renew_s = expires > 600 ? (uint64_t)expires - 300 : (uint64_t)expires / 2;
