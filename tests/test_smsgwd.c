@@ -146,6 +146,39 @@ test_mt_end_to_end(void **state)
     gwfix_stop_gw_clean(g);
 }
 
+/*
+ * Receipt timeout end to end: the SMSC takes the message and its receipt
+ * would come only after 2 minutes; with receipt_grace_s = 0 and the
+ * shortest validity the API takes (60 s), the message ends "unknown" soon
+ * after its validity ends, with the history saying why, and never goes
+ * back to "submitted" meanwhile. (About a minute of the suite.)
+ */
+static void
+test_receipt_timeout_unknown(void **state)
+{
+    struct gwfix *g = *state;
+
+    g->sim_dlr_delay_ms = "120000";
+    gwfix_start_sim(g, 0, NULL);
+    gx(g)->tail_top = "receipt_grace_s = 0;";
+    write_config(g, 100, NULL, NULL);
+    gwfix_start_gw(g);
+    time_t t0 = time(NULL);
+    char *id = gwfix_post_ok(g, "{\"from\":\"12345\",\"to\":\"+14155550100\","
+                                "\"text\":\"no receipt in time\",\"validity\":60}");
+    free(gwfix_wait_state(g, id, "submitted", 10000));
+    char *body = gwfix_wait_state(g, id, "unknown", 80000);
+    time_t took = time(NULL) - t0;
+    fprintf(stderr, "receipt timeout: unknown after %lld s (validity 60 s, grace 0)\n",
+            (long long)took);
+    assert_true(took >= 59);        /* not before the validity ended */
+    assert_non_null(strstr(body, "no receipt by the end of the validity period"));
+    assert_null(strstr(body, "stat=DELIVRD"));
+    free(body);
+    free(id);
+    gwfix_stop_gw_clean(g);
+}
+
 static void
 test_idempotent_client_ref(void **state)
 {
@@ -2271,6 +2304,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_timeout_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_misbehaving, setup, teardown),
