@@ -36,6 +36,7 @@
 #include "core/curlev.h"
 #include "core/metrics.h"
 #include "router/channels/channel.h"
+#include "router/channels/oauth.h"
 #include "tests/gwfix.h"
 
 #define PY "/usr/bin/python3"
@@ -1354,6 +1355,47 @@ test_config(void **state)
     assert_int_equal(errs.n, 0);
 }
 
+/* The token endpoint's answers: a token only from a 200 with a usable
+ * token and lifetime; otherwise the reason and Google's error text. */
+static void
+test_oauth_parse_answer(void **state)
+{
+    (void)state;
+    char *tok, why[64], detail[300];
+    long long exp;
+
+    assert_int_equal(oauth_parse_answer(200, "{\"access_token\":\"ya29.abc\",\"expires_in\":3599,"
+                                             "\"token_type\":\"Bearer\"}", &tok, &exp, why,
+                                        sizeof(why), detail, sizeof(detail)), 0);
+    assert_string_equal(tok, "ya29.abc");
+    assert_int_equal(exp, 3599);
+    free(tok);
+    assert_int_equal(oauth_parse_answer(400, "{\"error\":\"invalid_grant\",\"error_description\":"
+                                             "\"Invalid JWT Signature.\"}", &tok, &exp, why,
+                                        sizeof(why), detail, sizeof(detail)), -1);
+    assert_null(tok);
+    assert_string_equal(why, "http_400");
+    assert_string_equal(detail, "invalid_grant: Invalid JWT Signature.");
+    const char *bad[] = {
+        "{\"access_token\":\"two words\",\"expires_in\":3599}",   /* would break the header */
+        "{\"access_token\":\"t\",\"expires_in\":\"3599\"}",          /* lifetime not a number */
+        "{\"access_token\":\"t\",\"expires_in\":0}",
+        "{\"expires_in\":3599}",
+        "[\"access_token\"]",
+        "not json",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(oauth_parse_answer(200, bad[i], &tok, &exp, why, sizeof(why), detail,
+                                            sizeof(detail)), -1);
+        assert_null(tok);
+        assert_string_equal(why, "bad_answer");
+    }
+    assert_int_equal(oauth_parse_answer(200, NULL, &tok, &exp, why, sizeof(why), detail,
+                                        sizeof(detail)), -1);
+    assert_string_equal(detail, "no body");
+}
+
 /* channels.rcs with a service-account key: checked when the config is
  * (the file read, its key usable), and not together with a token. */
 static void
@@ -1917,6 +1959,7 @@ main(void)
         cmocka_unit_test(test_rcs_capability_and_send),
         cmocka_unit_test(test_rcs_service_account),
         cmocka_unit_test(test_rcs_service_account_config),
+        cmocka_unit_test(test_oauth_parse_answer),
         cmocka_unit_test(test_concurrency_queue_and_shutdown),
         cmocka_unit_test(test_free_from_own_callback),
         cmocka_unit_test(test_mps_pacing),

@@ -255,12 +255,47 @@ failed(struct oauth *o, const char *reason, const char *detail)
     o->backoff_s = o->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : o->backoff_s * 2;
 }
 
+int
+oauth_parse_answer(long code, const char *body, char **token, long long *expires_in, char *why,
+                   size_t whysz, char *detail, size_t detailsz)
+{
+    struct json_object *j = body ? json_tokener_parse(body) : NULL;
+    const char *tok = j && json_object_is_type(j, json_type_object) ? jget(j, "access_token") : NULL;
+    struct json_object *ev;
+    long long expires = tok && json_object_object_get_ex(j, "expires_in", &ev) &&
+                                json_object_is_type(ev, json_type_int)
+                            ? (long long)json_object_get_int64(ev) : 0;
+    *token = NULL;
+    *expires_in = 0;
+    if (code == 200 && tok && *tok && strlen(tok) <= 4096 && !strpbrk(tok, "\r\n ") &&
+        expires > 0 && expires <= 86400) {
+        *token = chan_strdup(tok);
+        *expires_in = expires;
+        json_object_put(j);
+        return 0;
+    }
+    /* Google's errors: {"error":"invalid_grant","error_description":"..."} */
+    const char *e = j && json_object_is_type(j, json_type_object) ? jget(j, "error") : NULL;
+    const char *d = j && json_object_is_type(j, json_type_object) ? jget(j, "error_description")
+                                                                  : NULL;
+    snprintf(detail, detailsz, "%.100s%s%.150s", e ? e : (body && *body ? "" : "no body"),
+             d ? ": " : "", d ? d : "");
+    if (code != 200)
+        snprintf(why, whysz, "http_%ld", code);
+    else
+        snprintf(why, whysz, "bad_answer");
+    json_object_put(j);
+    return -1;
+}
+
 static void
 done_cb(CURL *easy, CURLcode res, void *arg)
 {
     struct oauth *o = arg;
     long code = 0;
-    char why[64];
+    char why[64], detail[300];
+    char *tok;
+    long long expires;
 
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     if (res != CURLE_OK) {
@@ -269,29 +304,16 @@ done_cb(CURL *easy, CURLcode res, void *arg)
         request_free(o);
         return;
     }
-    struct json_object *j = o->resp ? json_tokener_parse(o->resp) : NULL;
-    const char *tok = j ? jget(j, "access_token") : NULL;
-    struct json_object *ev;
-    int64_t expires = j && json_object_object_get_ex(j, "expires_in", &ev) ? json_object_get_int64(ev)
-                                                                          : 0;
-    if (code != 200 || !tok || !*tok || strpbrk(tok, "\r\n ") || expires <= 0) {
-        /* Google's errors: {"error":"invalid_grant","error_description":"..."} */
-        const char *e = j ? jget(j, "error") : NULL, *d = j ? jget(j, "error_description") : NULL;
-        char detail[256];
-        snprintf(detail, sizeof(detail), "%s%s%s", e ? e : (o->resp ? "" : "no body"),
-                 d ? ": " : "", d ? d : "");
-        if (code != 200)
-            snprintf(why, sizeof(why), "http_%ld", code);
-        else
-            snprintf(why, sizeof(why), "bad_answer");
+    if (oauth_parse_answer(code, o->resp, &tok, &expires, why, sizeof(why), detail,
+                           sizeof(detail)) != 0) {
         failed(o, why, detail);
-        json_object_put(j);
         request_free(o);
         return;
     }
     free(o->header);
     if (asprintf(&o->header, "Authorization: Bearer %s", tok) < 0)
         abort();
+    free(tok);
     uint64_t now = clock_mono_ms();
     o->expires_ms = now + (uint64_t)expires * 1000u;
     o->tokens++;
@@ -301,8 +323,7 @@ done_cb(CURL *easy, CURLcode res, void *arg)
     uint64_t renew_s = expires > 600 ? (uint64_t)expires - 300 : (uint64_t)expires / 2;
     schedule(o, (unsigned)(renew_s ? renew_s * 1000u : 500u));
     log_event(LOG_INFO, "oauth_token", "channel=%s expires_in=%lld renew_in_s=%llu", o->name,
-              (long long)expires, (unsigned long long)renew_s);
-    json_object_put(j);
+              expires, (unsigned long long)renew_s);
     request_free(o);
 }
 

@@ -44,6 +44,15 @@ void oauth_sa_file_free(struct oauth_sa_file *f);
 char *oauth_sa_jwt(const struct oauth_sa_file *f, const char *scope, time_t now,
                    unsigned lifetime_s);
 
+/*
+ * A token endpoint's answer (HTTP code and body, NULL for none): 0 with
+ * *token (malloc'd: no spaces or line breaks, at most 4 KiB) and
+ * *expires_in (1 s to a day), or -1 with why ("http_400", "bad_answer")
+ * and detail (the endpoint's "error: error_description", for the log).
+ */
+int oauth_parse_answer(long code, const char *body, char **token, long long *expires_in,
+                       char *why, size_t whysz, char *detail, size_t detailsz);
+
 struct oauth;
 
 /* name labels the log lines; sa is taken over (its strings and key). ca_file
