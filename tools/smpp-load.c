@@ -40,6 +40,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "core/dns.h"
 #include "core/log.h"
 #include "smpp/smpp_client.h"
 #include "smpp/smpp_dlr.h"
@@ -1900,8 +1901,11 @@ load_free(struct load *L)
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
-    if (L->base)
+    if (L->base) {
+        event_base_loop(L->base, EVLOOP_NONBLOCK);     /* cancelled lookups finish */
+        dns_free(L->base);                              /* (a --host given by name) */
         event_base_free(L->base);
+    }
     if (L->ssl_ctx)
         SSL_CTX_free(L->ssl_ctx);
     idtab_free(&L->expect);
