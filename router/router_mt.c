@@ -1866,6 +1866,16 @@ stop_check_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (size_t i = 0; i < e->nroutes; i++)
         inflight += e->routes[i].inflight - e->routes[i].nready;
+    /* Also Redis requests whose replies point into the engine: a queue read
+     * or a pacer grant still out when the engine is freed (the Redis links
+     * are freed after it, answering what is pending) would reach freed
+     * memory. */
+    for (size_t i = 0; i < e->nroutes; i++)
+        inflight += e->routes[i].reading + e->routes[i].pace.granting;
+    for (size_t i = 0; i < e->cfg->nsenders; i++)
+        inflight += e->sender_pace[i].granting;
+    for (size_t i = 0; i < e->cfg->naccounts; i++)
+        inflight += e->account_pace[i].granting;
     if (inflight > 0 && ++e->stop_ticks < 100)
         return;     /* wait up to ~10 s for resps of what is on the wire */
     event_del(e->stop_ev);
