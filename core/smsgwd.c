@@ -405,6 +405,9 @@ main(int argc, char **argv)
      * tenth of the accept rate). Redis serves each connection in turn. */
     d.redis_router = store_redis_new(d.base, &d.cfg->redis, "router");
     d.redis_pacer = store_redis_new(d.base, &d.cfg->redis, "pacer");
+    store_redis_set_client_name(d.redis, d.cfg->instance);
+    store_redis_set_client_name(d.redis_router, d.cfg->instance);
+    store_redis_set_client_name(d.redis_pacer, d.cfg->instance);
     d.mt = mt_engine_new(d.base, d.cfg, d.redis_router);
     mt_engine_set_pacer_redis(d.mt, d.redis_pacer);
     struct webhook_cfg wc;

@@ -60,6 +60,7 @@ struct store_redis {
     struct evdns_base *dns;     /* host is a name: dns_get(base)'s resolver */
     struct evdns_getaddrinfo_request *dns_req;
     char addr[INET6_ADDRSTRLEN];    /* what host resolved to last */
+    char *client_name;          /* CLIENT SETNAME at every connect; NULL: none */
     bool connected;             /* TCP up */
     bool ready;                 /* and authenticated */
     uint64_t connect_started_ms;
@@ -212,6 +213,14 @@ ping_cb(struct store_redis *r, redisReply *reply, void *arg)
 }
 
 static void
+name_cb(struct store_redis *r, redisReply *reply, void *arg)
+{
+    (void)arg;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_event(LOG_WARN, "redis_setname_failed", "conn=%s error=\"%s\"", r->name, reply->str);
+}
+
+static void
 connect_cb(const redisAsyncContext *ac, int status)
 {
     struct store_redis *r = ac->data;
@@ -232,6 +241,15 @@ connect_cb(const redisAsyncContext *ac, int status)
         size_t lens[] = { 4, strlen(r->password) };
         /* AUTH goes out before anything else can: ready is still false. */
         send_pending(r, auth_cb, NULL, 2, argv, lens);
+    }
+    if (r->client_name) {
+        /* (after AUTH, before anything of ours: CLIENT LIST names us) */
+        const char *argv[] = { "CLIENT", "SETNAME", r->client_name };
+        size_t lens[] = { 6, 7, strlen(r->client_name) };
+        send_pending(r, name_cb, NULL, 3, argv, lens);
+    }
+    if (r->password && *r->password) {
+        /* ready once AUTH is answered (auth_cb) */
     } else if (r->tls) {
         /* The bridge's socket accepts before its TLS handshake is done:
          * ready only once Redis has answered through it. */
@@ -420,6 +438,18 @@ store_redis_new(struct event_base *base, const struct cfg_redis *cfg, const char
 }
 
 void
+store_redis_set_client_name(struct store_redis *r, const char *instance)
+{
+    char buf[200];
+    snprintf(buf, sizeof(buf), "smsgwd:%s:%s", instance ? instance : "smsgwd", r->name);
+    for (char *c = buf; *c; c++)
+        if (*c <= ' ' || *c > '~')
+            *c = '_';       /* Redis refuses spaces and controls in a name */
+    free(r->client_name);
+    r->client_name = xstrdup(buf);
+}
+
+void
 store_redis_free(struct store_redis *r)
 {
     if (!r)
@@ -454,6 +484,7 @@ store_redis_free(struct store_redis *r)
     free(r->unix_socket);
     free(r->password);
     free(r->prefix);
+    free(r->client_name);
     free(r);
 }
 

@@ -34,6 +34,10 @@ struct store_script {
 struct store_redis *store_redis_new(struct event_base *base, const struct cfg_redis *cfg,
                                     const char *name);
 void store_redis_free(struct store_redis *r);
+/* Name every connection of r "smsgwd:INSTANCE:CONN" (CLIENT SETNAME, sent
+ * at each connect), so that CLIENT LIST on Redis tells an operator which
+ * smsgwd and which of its connections each client is. */
+void store_redis_set_client_name(struct store_redis *r, const char *instance);
 
 /* Connected and authenticated. */
 bool store_redis_ready(const struct store_redis *r);

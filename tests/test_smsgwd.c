@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 
 #include "core/config.h"
 #include "smpp/smpp_dlr.h"
@@ -587,6 +588,80 @@ test_pacing_200mps(void **state)
 
 /* Two smsgwd instances on one Redis, one route: each message goes out
  * once, and the two together stay within the route's limit. */
+/* The id of the Redis client named name in CLIENT LIST, or -1. */
+static long long
+redis_client_id(int port, const char *name)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_non_null(c);
+    assert_int_equal(c->err, 0);
+    redisReply *r = redisCommand(c, "CLIENT LIST");
+    long long id = -1;
+    char want[200];
+    snprintf(want, sizeof(want), " name=%s ", name);
+    for (char *line = r && r->str ? r->str : NULL; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (strstr(line, want) && strncmp(line, "id=", 3) == 0)
+            id = strtoll(line + 3, NULL, 10);
+        line = end ? end + 1 : NULL;
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return id;
+}
+
+static void
+redis_kill_client(int port, long long id)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "CLIENT KILL ID %lld", id);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/*
+ * smsgwd's three Redis connections carry their names (CLIENT LIST tells an
+ * operator which is which); the pacer's connection dropped mid-run comes
+ * back and the route goes on: every message delivered, none twice.
+ */
+static void
+test_pacer_connection_lost(void **state)
+{
+    struct gwfix *g = *state;
+    enum { N = 150 };
+
+    gwfix_start_sim(g, 0, NULL);
+    write_config(g, 50, NULL, NULL);
+    gwfix_start_gw(g);
+    assert_true(gwfix_log_wait(g, "redis_ready conn=pacer", 1, 5000));
+    assert_true(redis_client_id(g->redis.port, "smsgwd:test-1:main") > 0);
+    assert_true(redis_client_id(g->redis.port, "smsgwd:test-1:router") > 0);
+    long long pacer = redis_client_id(g->redis.port, "smsgwd:test-1:pacer");
+    assert_true(pacer > 0);
+
+    post_many(g, g->http_port, 0, N);       /* 3 s of the route's work */
+    tl_sleep_ms(1000);
+    redis_kill_client(g->redis.port, pacer);
+    assert_true(gwfix_log_wait(g, "redis_lost conn=pacer", 1, 5000));
+    assert_true(gwfix_log_wait(g, "redis_ready conn=pacer", 2, 5000));
+    long long again = redis_client_id(g->redis.port, "smsgwd:test-1:pacer");
+    assert_true(again > 0 && again != pacer);
+    int delivered = 0;
+    for (int waited = 0; waited < 20000 && delivered < N; waited += 200) {
+        tl_sleep_ms(200);
+        delivered = gwfix_log_count(g, "state=delivered");
+    }
+    assert_int_equal(delivered, N);
+    assert_int_equal(gwfix_sim_stat(g, 0, "submit_sm"), N);
+    gwfix_stop_gw_clean(g);
+}
+
 static void
 test_two_instances_share_route(void **state)
 {
@@ -2304,6 +2379,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mt_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pacer_connection_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receipt_timeout_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smpp_client_refusals, setup, teardown),
