@@ -216,7 +216,7 @@ static void
 name_cb(struct store_redis *r, redisReply *reply, void *arg)
 {
     (void)arg;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) != 0)
         log_event(LOG_WARN, "redis_setname_failed", "conn=%s error=\"%s\"", r->name, reply->str);
 }
 
