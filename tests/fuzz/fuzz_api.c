@@ -16,18 +16,10 @@
 
 #include "core/api.h"
 #include "core/config.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                              \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            fprintf(stderr, "fuzz_api: check failed at line %d: %s\n",        \
-                    __LINE__, #c);                                            \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 static struct gw_config *cfg;
 

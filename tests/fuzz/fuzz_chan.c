@@ -19,17 +19,9 @@
 #include "router/channels/channel.h"
 #include "router/numplan.h"
 #include "router/quiet.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "fuzz_chan: %s:%d: check failed: %s\n",         \
-                    __FILE__, __LINE__, #cond);                             \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 static int events;
 

@@ -13,17 +13,9 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                              \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            fprintf(stderr, "fuzz_config: check failed at line %d: %s\n",     \
-                    __LINE__, #c);                                            \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 static char path[64];
 

@@ -18,17 +18,9 @@
 #include <string.h>
 
 #include "smpp/smpp_dlr.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "fuzz_dlr: %s:%d: check failed: %s\n",          \
-                    __FILE__, __LINE__, #cond);                             \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 static const unsigned ALL =
     SMPP_DLR_F_ID | SMPP_DLR_F_SUB | SMPP_DLR_F_DLVRD | SMPP_DLR_F_SUBMIT_DATE |

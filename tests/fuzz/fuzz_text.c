@@ -15,17 +15,9 @@
 #include <string.h>
 
 #include "smpp/smpp_text.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                              \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            fprintf(stderr, "fuzz_text: check failed at line %d: %s\n",       \
-                    __LINE__, #c);                                            \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 static void *
 xmalloc(size_t n)
