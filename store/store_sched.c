@@ -190,27 +190,37 @@ promote_reply(struct store_redis *r, redisReply *reply, void *arg)
     free(c);
 }
 
-void
-store_sched_promote(struct store_redis *r, unsigned max, store_sched_released_cb cb, void *arg)
+/* Run a "what is due" script (KEYS: P<kind>; ARGV: now max prefix
+ * [retention]) whose answer promote_reply turns into released[] for cb. */
+static void
+run_due(struct store_redis *r, struct store_script *script, const char *kind, unsigned max,
+        bool retention, store_sched_released_cb cb, void *arg)
 {
-    char ksched[160], now[24], mx[12];
+    char k[160], now[24], mx[12], ret[16];
     struct promote_ctx *c = malloc(sizeof(*c));
 
     if (!c)
         abort();
     c->cb = cb;
     c->arg = arg;
-    snprintf(ksched, sizeof(ksched), "%ssched", store_redis_prefix(r));
+    snprintf(k, sizeof(k), "%s%s", store_redis_prefix(r), kind);
     snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
     snprintf(mx, sizeof(mx), "%u", max);
-    const char *argv[] = { ksched, now, mx, store_redis_prefix(r) };
-    /* After this loop pass's batched writes (a retry's own progress). */
-    store_redis_flush(r);
-    if (store_redis_eval(r, &promote_lua, promote_reply, c, 1, 3, argv, NULL) != 0) {
+    snprintf(ret, sizeof(ret), "%u", STORE_MSG_RETENTION_S);
+    const char *argv[] = { k, now, mx, store_redis_prefix(r), ret };
+    if (store_redis_eval(r, script, promote_reply, c, 1, retention ? 4 : 3, argv, NULL) != 0) {
         free(c);
         if (cb)
             cb(arg, -1, NULL);
     }
+}
+
+void
+store_sched_promote(struct store_redis *r, unsigned max, store_sched_released_cb cb, void *arg)
+{
+    /* After this loop pass's batched writes (a retry's own progress). */
+    store_redis_flush(r);
+    run_due(r, &promote_lua, "sched", max, false, cb, arg);
 }
 
 /* ---------------------------------------------------- receipt timeout */
@@ -251,21 +261,5 @@ void
 store_sched_sweep_receipts(struct store_redis *r, unsigned max, store_sched_released_cb cb,
                            void *arg)
 {
-    char kawait[160], now[24], mx[12], ret[16];
-    struct promote_ctx *c = malloc(sizeof(*c));
-
-    if (!c)
-        abort();
-    c->cb = cb;
-    c->arg = arg;
-    snprintf(kawait, sizeof(kawait), "%sawait", store_redis_prefix(r));
-    snprintf(now, sizeof(now), "%llu", (unsigned long long)store_now_ms());
-    snprintf(mx, sizeof(mx), "%u", max);
-    snprintf(ret, sizeof(ret), "%u", STORE_MSG_RETENTION_S);
-    const char *argv[] = { kawait, now, mx, store_redis_prefix(r), ret };
-    if (store_redis_eval(r, &await_lua, promote_reply, c, 1, 4, argv, NULL) != 0) {
-        free(c);
-        if (cb)
-            cb(arg, -1, NULL);
-    }
+    run_due(r, &await_lua, "await", max, true, cb, arg);
 }
