@@ -241,17 +241,33 @@ check_bridge_dirs(struct gwfix *g)
     return n;
 }
 
+/* A Redis with TLS (and the test's settings), smsc-sim, and smsgwd on
+ * Redis at host with the redis group's extra settings (printf-style). */
+static void start_tls_gw(struct gwfix *g, const char *host, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+start_tls_gw(struct gwfix *g, const char *host, const char *fmt, ...)
+{
+    char extra[9000];
+    va_list ap;
+
+    tl_redis_start(&g->redis);
+    gwfix_start_sim(g, 0, NULL);
+    va_start(ap, fmt);
+    vsnprintf(extra, sizeof(extra), fmt, ap);
+    va_end(ap);
+    write_config_host(g, host, extra);
+    start_gw(g);
+}
+
 static void
 test_tls_delivered(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000], id[128];
+    char id[128];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
-    write_config(g, extra);
-    start_gw(g);
+    start_tls_gw(g, "127.0.0.1", "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
     post_accepted(g, id, sizeof(id));
     wait_state(g, id, "delivered");
     assert_true(gwfix_log_wait(g, "redis_ready conn=main addr=127.0.0.1:", 1, 1000));
@@ -275,12 +291,8 @@ test_tls_with_password(void **state)
     char extra[9000], id[128];
 
     g->redis.password = "s3cret-redis";
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; password = \"wrong\";",
+    start_tls_gw(g, "127.0.0.1", "tls = true; tls_ca_file = \"%s\"; password = \"wrong\";",
              tx(g)->ca);
-    write_config(g, extra);
-    start_gw(g);
     assert_refused(g, "redis_auth_failed conn=main");
     int status = tl_stop(g->gw, SIGTERM, 10000);
     g->gw = 0;
@@ -302,13 +314,8 @@ static void
 test_tls_wrong_ca(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca2);
-    write_config(g, extra);
-    start_gw(g);
+    start_tls_gw(g, "127.0.0.1", "tls = true; tls_ca_file = \"%s\";", tx(g)->ca2);
     assert_refused(g, "redis_tls_failed conn=main addr=127.0.0.1:");
     assert_true(gwfix_log_wait(g, "reason=\"certificate verify failed: ", 1, 100));
 }
@@ -318,14 +325,10 @@ static void
 test_tls_unverified(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000], id[128];
+    char id[128];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\"; tls_verify = false;",
+    start_tls_gw(g, "127.0.0.1", "tls = true; tls_ca_file = \"%s\"; tls_verify = false;",
              tx(g)->ca2);
-    write_config(g, extra);
-    start_gw(g);
     post_accepted(g, id, sizeof(id));
     assert_true(gwfix_log_wait(g, "redis_tls_unverified conn=main", 1, 1000));
 }
@@ -334,14 +337,9 @@ static void
 test_tls_wrong_name(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra),
-             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"other.test\";", tx(g)->ca);
-    write_config(g, extra);
-    start_gw(g);
+    start_tls_gw(g, "127.0.0.1",
+                 "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"other.test\";", tx(g)->ca);
     assert_refused(g, "certificate verify failed: hostname mismatch");
 }
 
@@ -349,14 +347,10 @@ static void
 test_tls_server_name(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000], id[128];
+    char id[128];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra),
-             "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", tx(g)->ca);
-    write_config(g, extra);
-    start_gw(g);
+    start_tls_gw(g, "127.0.0.1",
+                 "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", tx(g)->ca);
     post_accepted(g, id, sizeof(id));
 }
 
@@ -370,12 +364,9 @@ test_tls_host_name(void **state)
     struct gwfix *g = *state;
     char extra[9000], id[128];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
     snprintf(extra, sizeof(extra),
              "tls = true; tls_ca_file = \"%s\"; tls_server_name = \"redis.test\";", tx(g)->ca);
-    write_config_host(g, "redis.invalid", extra);
-    start_gw(g);
+    start_tls_gw(g, "redis.invalid", "%s", extra);
     if (!gwfix_log_wait(g, "reason=\"cannot resolve redis.invalid: ", 1, 15000)) {
         tl_dump_tail(g->gwlog);
         fail_msg("no redis_tls_failed for the unresolvable name");
@@ -396,14 +387,9 @@ static void
 test_tls_client_cert_required(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000];
 
     g->redis.tls_auth_clients = true;
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
-    write_config(g, extra);
-    start_gw(g);
+    start_tls_gw(g, "127.0.0.1", "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
     assert_refused(g, "redis_tls_failed conn=main");
 }
 
@@ -411,16 +397,12 @@ static void
 test_tls_client_cert(void **state)
 {
     struct gwfix *g = *state;
-    char extra[20000], id[128];
+    char id[128];
 
     g->redis.tls_auth_clients = true;
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra),
-             "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; tls_key_file = \"%s\";",
+    start_tls_gw(g, "127.0.0.1",
+                 "tls = true; tls_ca_file = \"%s\"; tls_cert_file = \"%s\"; tls_key_file = \"%s\";",
              tx(g)->ca, tx(g)->cli, tx(g)->clikey);
-    write_config(g, extra);
-    start_gw(g);
     post_accepted(g, id, sizeof(id));
     wait_state(g, id, "delivered");
 }
@@ -429,13 +411,9 @@ static void
 test_tls_redis_restart(void **state)
 {
     struct gwfix *g = *state;
-    char extra[9000], id[128], id2[128];
+    char id[128], id2[128];
 
-    tl_redis_start(&g->redis);
-    gwfix_start_sim(g, 0, NULL);
-    snprintf(extra, sizeof(extra), "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
-    write_config(g, extra);
-    start_gw(g);
+    start_tls_gw(g, "127.0.0.1", "tls = true; tls_ca_file = \"%s\";", tx(g)->ca);
     post_accepted(g, id, sizeof(id));
     wait_state(g, id, "delivered");
 
